@@ -166,7 +166,7 @@ def test_far_end_hangup_is_a_plain_eof_so_codec_stays_open():
     [
         (b"\x10\x01\x40", "before the UUID"),
         (b"\x01\x00\x05abcde", "16 raw bytes"),
-        (b"\x42\x00\x00", "unknown message kind 0x42"),
+        (b"\x01\x00\x10" + b"u" * 16 + b"\x42\x00\x00", "unknown message kind 0x42"),
         (b"\x01\x00\x10" + b"u" * 16 + b"\x10\xff\xff", "exceeds"),
         (b"\x01\x00\x10" + b"u" * 16 + b"\x10\x00\x03abc", "odd length"),
         (b"\x01\x00\x10" + b"u" * 16 + b"\x03\x00\x01x", "invalid DTMF"),
