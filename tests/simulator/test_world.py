@@ -39,7 +39,11 @@ def test_events_come_out_in_time_order_with_call_lifecycle():
     for e in events:
         if e.call_id:
             by_call.setdefault(e.call_id, []).append(e.kind)
-    finished = [k for k in by_call.values() if k[-1] in ("hangup", "busy", "noanswer", "congestion", "abandoned")]
+    finished = [
+        k
+        for k in by_call.values()
+        if k[-1] in ("hangup", "busy", "noanswer", "congestion", "abandoned")
+    ]
     assert finished
     for kinds in finished:
         assert kinds[0] == "dialing"
@@ -70,8 +74,12 @@ def test_outcome_proportions_match_config():
 
 
 def test_answered_call_abandoned_when_no_agent_within_abandon_after():
-    cfg = WorldConfig(agents=1, numbers={"111": "answer", "222": "answer"}, abandon_after=2.0,
-                      talk_time_mean=1000.0)
+    cfg = WorldConfig(
+        agents=1,
+        numbers={"111": "answer", "222": "answer"},
+        abandon_after=2.0,
+        talk_time_mean=1000.0,
+    )
     world = World(cfg, seed=1)
     world.originate("a", "111")
     events = world.advance(60.0)
@@ -90,15 +98,23 @@ def test_answered_call_abandoned_when_no_agent_within_abandon_after():
 
 def test_caller_waiting_less_than_abandon_after_gets_agent_finishing_wrapup():
     # agent finishes wrap-up while the second caller waits: connected, not abandoned
-    cfg = WorldConfig(agents=1, numbers={"1": "answer"}, abandon_after=10.0, wrapup_time=5.0,
-                      talk_time_mean=0.001, ring_time_mean=3.0)
+    cfg = WorldConfig(
+        agents=1,
+        numbers={"1": "answer"},
+        abandon_after=10.0,
+        wrapup_time=5.0,
+        talk_time_mean=0.001,
+        ring_time_mean=3.0,
+    )
     world = World(cfg, seed=2)
     world.originate("a", "1")
     world.originate("b", "1")
     events = world.advance(100.0)
     kinds = [(e.kind, e.call_id) for e in events if e.kind in ("connected", "abandoned")]
     assert kinds == [("connected", "a"), ("connected", "b")] or kinds == [
-        ("connected", "b"), ("connected", "a")]
+        ("connected", "b"),
+        ("connected", "a"),
+    ]
     second = [e for e in events if e.kind == "connected"][1]
     assert 0.0 < second.data["wait"] <= 10.0
 
@@ -131,7 +147,9 @@ def test_longest_idle_agent_takes_the_call():
 
 
 def test_busy_noanswer_congestion_failed_causes_and_timeout():
-    cfg = WorldConfig(agents=1, numbers={"b": "busy", "n": "noanswer", "c": "congestion", "f": "fail"})
+    cfg = WorldConfig(
+        agents=1, numbers={"b": "busy", "n": "noanswer", "c": "congestion", "f": "fail"}
+    )
     world = World(cfg, seed=6)
     for cid in "bncf":
         world.originate(cid, cid)
@@ -152,7 +170,10 @@ def test_pause_free_agent_and_pending_pause_after_call():
     world.pause_agent("agent2", True, "lunch")
     world.originate("a", "1")
     events = world.advance(5000.0)
-    assert events[0].kind == "agent_paused" and events[0].data == {"agent": "agent2", "reason": "lunch"}
+    assert events[0].kind == "agent_paused" and events[0].data == {
+        "agent": "agent2",
+        "reason": "lunch",
+    }
     assert next(e for e in events if e.kind == "connected").data["agent"] == "agent1"
     world.originate("b", "1")
     world.advance(world.now + 0.0)
