@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Start throw-away PostgreSQL 15 and Redis servers on free loopback ports for the tests.
+# Prints shell `export` lines; `stop` tears them down. Used by scripts/test.sh.
+set -euo pipefail
+
+STATE_DIR=${CENTRAL_SERVICES_DIR:-/tmp/central-test-services}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+pg_bin() {
+  for d in /usr/lib/postgresql/15/bin /usr/local/bin; do
+    [ -x "$d/$1" ] && { echo "$d/$1"; return; }
+  done
+  command -v "$1"
+}
+
+as_pg_user() {
+  # initdb and postgres refuse to run as root.
+  if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+  rm -rf "$STATE_DIR"; mkdir -p "$STATE_DIR"; chmod 755 "$STATE_DIR"
+  local pg_port redis_port
+  pg_port=$(free_port); redis_port=$(free_port)
+  mkdir -p "$STATE_DIR/pg"
+  [ "$(id -u)" = "0" ] && chown postgres: "$STATE_DIR/pg"
+  as_pg_user "$(pg_bin initdb)" -D "$STATE_DIR/pg" -U postgres -A trust -E UTF8 --no-locale >"$STATE_DIR/initdb.log" 2>&1
+  as_pg_user "$(pg_bin pg_ctl)" -D "$STATE_DIR/pg" -l "$STATE_DIR/pg.log" -w \
+    -o "-p $pg_port -k $STATE_DIR/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" >/dev/null
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  psql -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE central" >/dev/null
+  cat >"$STATE_DIR/env" <<ENV
+export CENTRAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/central
+export CENTRAL_TEST_REDIS_URL=redis://127.0.0.1:$redis_port/0
+ENV
+  cat "$STATE_DIR/env"
+}
+
+stop() {
+  [ -d "$STATE_DIR/pg" ] && as_pg_user "$(pg_bin pg_ctl)" -D "$STATE_DIR/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ -f "$STATE_DIR/redis.pid" ] && kill "$(cat "$STATE_DIR/redis.pid")" 2>/dev/null || true
+}
+
+"${1:-start}"

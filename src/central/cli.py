@@ -1,0 +1,261 @@
+"""The ``central`` command: one entry point for every process and operator task.
+
+Processes (``up``, ``web``, ``worker``, ``beat``, ``pbx``, ``dialer``, ``voice``,
+``simulate-pbx``) and operator tasks (``status``, ``diagnose``, ``backup``, ``restore``,
+``migrate``, ``manage``) live here; each command sets Django up only when it needs it so
+that ``--help`` and configuration errors answer fast and clearly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Central: contact-center operations on Asterisk.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (SQLite, secret key, snapshots). Env: CENTRAL_DATA_DIR."),
+]
+
+
+def _setup(data_dir: Path | None = None) -> None:
+    if data_dir is not None:
+        os.environ["CENTRAL_DATA_DIR"] = str(data_dir.resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def _print_demo(creds: tuple[str, str] | None, url: str) -> None:
+    typer.secho(f"Central is starting at {url}", fg="green", bold=True)
+    if creds:
+        user, password = creds
+        typer.secho("Demo organization created. Sign in with (shown only this once):", bold=True)
+        typer.echo(f"  user:     {user}")
+        typer.echo(f"  password: {password}")
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    simulator: Annotated[bool, typer.Option(help="Start the built-in PBX simulator when no Asterisk is configured.")] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Everything on one machine: migrate, demo data, web, PBX link, dialer, voice."""
+    _setup(data_dir)
+    _migrate()
+    from central.core.demo import ensure_demo
+
+    creds = ensure_demo()
+    _print_demo(creds, f"http://{host}:{port}/")
+    from central.core.embedded import run_embedded
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_embedded(host, port, simulator=simulator))
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """The web process only (API, dashboard, WebSockets, webhooks)."""
+    _setup(data_dir)
+    from central.core.runtime import heartbeat_forever, run_together, serve_web
+    from central.dashboard.broadcaster import broadcast_forever
+
+    async def main() -> None:
+        await run_together(
+            serve_web(host, port), heartbeat_forever("web", lambda: {"port": port}), broadcast_forever()
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    data_dir: DataDir = None,
+) -> None:
+    """A Celery worker (production: needs REDIS_URL)."""
+    _setup(data_dir)
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        typer.secho("worker needs REDIS_URL (or CELERY_BROKER_URL); embedded mode runs jobs in-process.", fg="red", err=True)
+        raise typer.Exit(2)
+    from central.celery import app as celery_app
+
+    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}"])
+
+
+@app.command()
+def beat(data_dir: DataDir = None) -> None:
+    """The Celery beat scheduler. Run exactly one per installation."""
+    _setup(data_dir)
+    from central.celery import app as celery_app
+
+    celery_app.start(["beat", "--loglevel=INFO"])
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply database migrations."""
+    _setup(data_dir)
+    _migrate(verbosity=1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def manage(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """Run a Django management command, e.g. ``central manage createsuperuser``."""
+    _setup(data_dir)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["central manage", *ctx.args])
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Processes that report heartbeats, and what the database holds."""
+    _setup(data_dir)
+    from django.contrib.auth import get_user_model
+
+    from central.core.models import Organization
+    from central.dashboard.status import process_rows
+
+    try:
+        rows = process_rows()
+        info = {
+            "processes": rows,
+            "organizations": Organization.objects.count(),
+            "users": get_user_model().objects.count(),
+        }
+    except Exception as exc:
+        typer.secho(f"cannot read status from the database: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    typer.echo(f"organizations: {info['organizations']}  users: {info['users']}")
+    if not rows:
+        typer.echo("no Central process is running (no heartbeat)")
+    for row in rows:
+        state = "alive" if row["alive"] else "STALE"
+        typer.echo(f"{row['kind']:<10} {row['name']:<40} {state:<6} last seen {row['age_s']} s ago")
+
+
+@app.command()
+def diagnose(data_dir: DataDir = None) -> None:
+    """Check database, Redis, each Asterisk, disk and versions; exit 1 on any failure."""
+    _setup(data_dir)
+    from central.core.diagnose import run
+
+    results = run()
+    width = max(len(r.name) for r in results)
+    for r in results:
+        mark = typer.style(" OK ", fg="green") if r.ok else typer.style("FAIL", fg="red", bold=True)
+        typer.echo(f"[{mark}] {r.name:<{width}}  {r.detail}  ({r.latency_ms} ms)")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        typer.secho(f"{len(failed)} check(s) failed: {', '.join(failed)}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.secho("all checks passed", fg="green")
+
+
+@app.command()
+def backup(
+    target: Annotated[Path | None, typer.Argument(help="Backup file (default: <data>/backups/central-<time>).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Back up the database while it runs."""
+    _setup(data_dir)
+    from django.conf import settings
+    from django.db import connection
+
+    from central.core.backup import BackupError
+    from central.core.backup import backup as do_backup
+
+    if target is None:
+        suffix = "sqlite3" if connection.vendor == "sqlite" else "pgdump"
+        target = settings.DATA_DIR / "backups" / f"central-{datetime.now():%Y%m%d-%H%M%S}.{suffix}"
+    try:
+        path = do_backup(target)
+    except BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backup written to {path} ({path.stat().st_size} bytes)")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A file written by `central backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the database with a backup. Stop the other processes first."""
+    _setup(data_dir)
+    from central.core.backup import BackupError
+    from central.core.backup import restore as do_restore
+
+    if not yes and not typer.confirm(f"Replace the current database with {source}?"):
+        raise typer.Exit(1)
+    try:
+        do_restore(source)
+    except BackupError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored from {source}")
+
+
+def _register_capability_commands() -> None:
+    """Capabilities add their process commands from their own ``commands`` module."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    for name in ("telephony", "simulator", "dialer", "voice"):
+        module_name = f"central.{name}.commands"
+        if find_spec(module_name) is not None:
+            import_module(module_name).register(app, _setup)
+
+
+_register_capability_commands()
+
+
+def main() -> None:
+    app(prog_name="central")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

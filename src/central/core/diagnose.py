@@ -1,0 +1,123 @@
+"""``central diagnose``: every check an on-call engineer would run by hand, in one report.
+
+Each check returns (ok, detail). The report names the failing dependency and what to do,
+and the command exits non-zero so scripts and monitors can use it.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+def _database() -> str:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise RuntimeError(f"{len(pending)} migrations pending: run `central migrate`")
+    settings_db = connection.settings_dict
+    where = settings_db.get("NAME") if connection.vendor == "sqlite" else f"{settings_db.get('HOST')}:{settings_db.get('PORT')}/{settings_db.get('NAME')}"
+    return f"{connection.vendor} {where}, migrations up to date"
+
+
+def _redis() -> str:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return "not configured (embedded mode: in-process channel layer and jobs)"
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    return f"redis {info.get('redis_version')} at {urlparse(settings.REDIS_URL).hostname}"
+
+
+def _disk() -> str:
+    from django.conf import settings
+
+    usage = shutil.disk_usage(settings.DATA_DIR)
+    free_mb = usage.free // 1_000_000
+    if free_mb < 200:
+        raise RuntimeError(f"only {free_mb} MB free in {settings.DATA_DIR}")
+    return f"{free_mb} MB free in {settings.DATA_DIR}"
+
+
+def _versions() -> str:
+    import django
+
+    return f"python {platform.python_version()}, django {django.get_version()}"
+
+
+def asterisk_targets() -> list[tuple[str, str, int]]:
+    """(name, host, port) of every configured Asterisk: environment and database."""
+    from django.conf import settings
+
+    targets: list[tuple[str, str, int]] = []
+    if settings.AMI_URL:
+        url = urlparse(settings.AMI_URL)
+        targets.append(("env", url.hostname or "127.0.0.1", url.port or 5038))
+    try:
+        from central.telephony.models import AsteriskServer
+
+        for server in AsteriskServer.objects.filter(enabled=True):
+            targets.append((server.name, server.host, server.port))
+    except Exception:  # telephony tables may not exist yet; the database check reports that
+        pass
+    return targets
+
+
+def _asterisk_check(host: str, port: int) -> Callable[[], str]:
+    def check() -> str:
+        with socket.create_connection((host, port), timeout=3) as sock:
+            sock.settimeout(3)
+            banner = sock.recv(200).decode("utf-8", "replace").strip()
+        if not banner.startswith("Asterisk Call Manager/"):
+            raise RuntimeError(f"{host}:{port} answered but is not AMI: {banner[:60]!r}")
+        return f"{host}:{port} {banner}"
+
+    return check
+
+
+def run() -> list[CheckResult]:
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("database", _database),
+        ("redis", _redis),
+        ("disk", _disk),
+        ("versions", _versions),
+    ]
+    try:
+        targets = asterisk_targets()
+    except Exception:
+        targets = []
+    for name, host, port in targets:
+        checks.append((f"asterisk:{name}", _asterisk_check(host, port)))
+    results = []
+    for name, check in checks:
+        started = time.perf_counter()
+        try:
+            detail, ok = check(), True
+        except Exception as exc:
+            detail, ok = f"{type(exc).__name__}: {exc}".strip(), False
+        results.append(CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1)))
+    return results

@@ -1,0 +1,67 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "fields"}}``.
+
+Clients (and the dashboard) can then show ``message`` and highlight ``fields`` without
+knowing which DRF exception produced them.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .metrics import BAD_INPUT
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, list):
+        return " ".join(_flatten(d) for d in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    fields: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        code = "invalid"
+        if isinstance(exc.detail, dict):
+            fields = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in exc.detail.items()}
+            message = "Dados inválidos."
+        else:
+            message = _flatten(exc.detail)
+        BAD_INPUT.labels("api", "validation").inc()
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        message = _flatten(getattr(exc, "detail", str(exc)))
+        if isinstance(exc, exceptions.ParseError):
+            BAD_INPUT.labels("api", "parse_error").inc()
+    body = {"error": {"code": code, "message": message, "fields": fields}}
+    headers = {k: v for k, v in response.items()}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    return Response(body, status=response.status_code, headers=headers)
+
+
+def json_404(request, exception=None):
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": "Não encontrado.", "fields": {}}},
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def json_500(request):
+    return JsonResponse(
+        {"error": {"code": "server_error", "message": "Erro interno.", "fields": {}}},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,87 @@
+"""Liveness, readiness and metrics endpoints.
+
+``/health`` answers as long as the process serves requests (for restarts by systemd or a
+load balancer); ``/ready`` checks each dependency and says which one is wrong, with the
+latency of each check, so an operator sees at a glance why traffic should not be sent here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"engine": connection.vendor}
+
+
+def check_redis() -> dict:
+    if not settings.REDIS_URL:
+        return {"skipped": "REDIS_URL not set (embedded mode)"}
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {}
+
+
+def check_disk() -> dict:
+    usage = shutil.disk_usage(settings.DATA_DIR)
+    free_mb = usage.free // 1_000_000
+    minimum = int(getattr(settings, "MIN_FREE_DISK_MB", 200))
+    if free_mb < minimum:
+        raise RuntimeError(f"only {free_mb} MB free in {settings.DATA_DIR} (minimum {minimum} MB)")
+    return {"free_mb": free_mb}
+
+
+CHECKS: dict[str, Callable[[], dict]] = {
+    "database": check_database,
+    "redis": check_redis,
+    "disk": check_disk,
+}
+
+
+def run_checks() -> tuple[bool, dict]:
+    results: dict[str, dict] = {}
+    healthy = True
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            info = check()
+            status = "skipped" if "skipped" in info else "ok"
+        except Exception as exc:  # every failure becomes a line in the report
+            info = {"error": f"{type(exc).__name__}: {exc}"}
+            status = "fail"
+            healthy = False
+        results[name] = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2), **info}
+    return healthy, results
+
+
+def health(request):
+    return JsonResponse({"status": "ok"})
+
+
+def ready(request):
+    healthy, results = run_checks()
+    return JsonResponse({"status": "ok" if healthy else "fail", "checks": results}, status=200 if healthy else 503)
+
+
+def metrics(request):
+    from .metrics import render
+
+    token = settings.METRICS_TOKEN
+    if token and request.META.get("HTTP_AUTHORIZATION", "") != f"Bearer {token}":
+        return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    body, content_type = render()
+    return HttpResponse(body, content_type=content_type)

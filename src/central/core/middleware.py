@@ -1,0 +1,88 @@
+"""Request id, metrics and body size limit: cross-cutting concerns every request passes."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from .logging import reset_request_id, set_request_id
+from .metrics import BAD_INPUT, HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Keep the caller's X-Request-ID when it is sane, otherwise make one; echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = rid
+        token = set_request_id(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_id(token)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class MetricsMiddleware:
+    """Count and time requests by route pattern, never by raw path (unbounded label sets)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = ("/" + match.route) if match is not None and match.route else "unmatched"
+        method = request.method if request.method in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} else "other"
+        HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+        if response.status_code >= 500:
+            HTTP_ERRORS.labels(method, route).inc()
+        return response
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": code, "message": message, "fields": fields or {}}}, status=status
+    )
+
+
+class BodySizeLimitMiddleware:
+    """Refuse oversized bodies with 413 before any parser reads them into memory."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_BODY_BYTES
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            BAD_INPUT.labels("http", "bad_content_length").inc()
+            return error_response(400, "bad_content_length", "Content-Length inválido.")
+        if length > limit and not self._exempt(request):
+            BAD_INPUT.labels("http", "body_too_large").inc()
+            return error_response(
+                413,
+                "body_too_large",
+                f"O corpo da requisição tem {length} bytes; o limite é {limit} bytes.",
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(request) -> bool:
+        # Bulk imports stream to disk and have their own, larger limit.
+        return request.path.endswith("/import/")

@@ -1,0 +1,84 @@
+"""Rate limits with several windows each (e.g. ``5/min,100/hour``).
+
+DRF's SimpleRateThrottle takes one rate per class; contact-center APIs need a burst limit
+and an hourly ceiling together. The counters live in Django's cache, which is Redis when
+``REDIS_URL`` is set, so every web process shares them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def parse_rates(text: str) -> list[tuple[int, int]]:
+    """``"5/min,100/hour"`` -> ``[(5, 60), (100, 3600)]``."""
+    rates = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        count, _, period = part.partition("/")
+        rates.append((int(count), _PERIODS[period.strip().lower()]))
+    return rates
+
+
+class MultiRateThrottle(BaseThrottle):
+    scope = ""
+    rates_setting = ""
+
+    def __init__(self) -> None:
+        self.rates = parse_rates(getattr(settings, self.rates_setting))
+        self._wait: float | None = None
+
+    def ident(self, request, view) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.ident(request, view)
+        if ident is None:
+            return True
+        now = time.time()
+        for count, period in self.rates:
+            window = int(now // period)
+            key = f"throttle:{self.scope}:{ident}:{period}:{window}"
+            # add() then incr() is atomic on Redis; the window key expires by itself.
+            cache.add(key, 0, timeout=period + 1)
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, timeout=period + 1)
+                used = 1
+            if used > count:
+                self._wait = (window + 1) * period - now
+                return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class AuthThrottle(MultiRateThrottle):
+    """Per client address: stops password guessing without locking the real user out."""
+
+    scope = "auth"
+    rates_setting = "RATE_AUTH"
+
+    def ident(self, request, view):
+        return self.get_ident(request)
+
+
+class ApiUserThrottle(MultiRateThrottle):
+    scope = "api"
+    rates_setting = "RATE_API"
+
+    def ident(self, request, view):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"u{user.pk}"
+        return f"ip{self.get_ident(request)}"

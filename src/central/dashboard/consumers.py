@@ -1,0 +1,58 @@
+"""The dashboard's WebSocket: one connection per page, joined to its tenant's group.
+
+Producers never talk to sockets; they publish to ``org-<id>`` or ``system`` through
+``central.core.live`` and every page of that tenant receives the update.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from central.core.live import SYSTEM_GROUP, org_group
+
+
+@database_sync_to_async
+def _org_for(user, session) -> int | None:
+    from central.core.models import Membership
+    from central.core.tenancy import SESSION_KEY
+
+    memberships = Membership.objects.filter(user=user, organization__is_active=True)
+    chosen = session.get(SESSION_KEY) if session is not None else None
+    if chosen:
+        m = memberships.filter(organization_id=chosen).first()
+        if m:
+            return m.organization_id
+    m = memberships.order_by("created_at", "id").first()
+    return m.organization_id if m else None
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.groups_joined = []
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        org_id = await _org_for(user, self.scope.get("session"))
+        if org_id is None:
+            await self.close(code=4403)
+            return
+        for group in (org_group(org_id), SYSTEM_GROUP):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        # The page only listens; a ping keeps proxies from closing an idle socket.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def live_update(self, event: dict) -> None:
+        await self.send_json(event["payload"])

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("org/switch/", views.switch_organization, name="switch_org"),
+    path("status.json", views.status_json, name="status_json"),
+]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TelephonyConfig(AppConfig):
+    name = "central.telephony"
+    label = "telephony"
+    verbose_name = _("Telefonia")

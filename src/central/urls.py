@@ -1,0 +1,36 @@
+"""URL map: API under /api/v1/, dashboard at /, operations endpoints at the root."""
+
+from importlib.util import find_spec
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from central.core import health
+
+# Each capability app contributes ``central.<app>.api_urls`` when it has an API; listing
+# them here (rather than each app editing this file) keeps the apps independent.
+CAPABILITY_APIS = ["telephony", "dialer", "voice"]
+
+api_patterns = [path("", include("central.core.api_urls"))]
+for _app in CAPABILITY_APIS:
+    if find_spec(f"central.{_app}.api_urls") is not None:
+        api_patterns.append(path(f"{_app}/", include(f"central.{_app}.api_urls")))
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("metrics", health.metrics, name="metrics"),
+    path("api/v1/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("central.dashboard.urls")),
+]
+
+handler404 = "central.dashboard.views.not_found"
+handler500 = "central.core.errors.json_500"
