@@ -1,0 +1,344 @@
+"""asyncio TCP adapter: the simulated PBX on a socket, speaking AMI like Asterisk 22.
+
+Thin by design: bytes -> ``AMIParser(role="server")`` -> :class:`SimulatedPBX` ->
+``encode_message`` -> bytes. The only logic here is I/O and time:
+
+* **Clock modes.** ``real``: a driver task sleeps until the next happening.
+  ``virtual``: when every client is idle (no action received during a quiet window, all
+  output flushed), the clock jumps straight to the next happening, so an hour of traffic
+  runs in well under a second. ``manual``: time moves only when a test or bench calls
+  :meth:`Simulator.advance`.
+* **Controls for tests**: :meth:`Simulator.drop_connections` (reconnect tests),
+  ``config.faults`` (drop the connection instead of answering, slow responses, garbage).
+
+How ``central simulate-pbx`` calls it (the lead wires the CLI)::
+
+    from central.simulator import SimulatorConfig, serve
+    config = SimulatorConfig.from_env(clock="real")     # users from CENTRAL_SIM_AMI_*
+    config.extensions.churn_interval = 20.0             # ramais move in demo mode
+    asyncio.run(serve("127.0.0.1", 5038, config))       # runs until cancelled
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterable
+
+from central.simulator.clock import RealClock, VirtualClock
+from central.simulator.config import SimulatorConfig
+from central.simulator.pbx import ActionResult, SessionState, SimulatedPBX, error, response
+from central.simulator.render import Call, Event
+from central.telephony.ami.protocol import AMIParser, ProtocolError, encode_message
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"  # first line of every fixture stream
+READ_SIZE = 65536
+# Event-loop turns granted to in-process clients before the virtual clock jumps: a
+# loopback write, the client's read, its reply and our read take a handful of turns.
+_IDLE_SPINS = 12
+
+
+class Session:
+    """One AMI connection."""
+
+    def __init__(self, sim: Simulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sim = sim
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        sock = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+        self.state = SessionState(peer=f"{peer[0]}/{peer[1]}", local=f"{sock[0]}/{sock[1]}")
+        self.parser = AMIParser(role="server")
+        self.closed = False
+        self.pending_sync: dict[str, Event] = {}
+
+    def send(self, pairs: Event) -> None:
+        if not self.closed:
+            self.writer.write(encode_message(pairs))
+
+    def send_raw(self, data: bytes) -> None:
+        if not self.closed:
+            self.writer.write(data)
+
+    def close(self, abort: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        transport = self.writer.transport
+        if abort:
+            transport.abort()
+        else:
+            transport.close()
+
+    async def run(self) -> None:
+        sim = self.sim
+        self.send_raw(BANNER)
+        try:
+            while not self.closed:
+                data = await self.reader.read(READ_SIZE)
+                if not data:
+                    break
+                sim._activity += 1
+                try:
+                    messages = self.parser.receive_data(data)
+                except ProtocolError as exc:
+                    # Bad input: counted, answered with an error, connection kept
+                    # (DESIGN principle 5). Messages parsed around it still run.
+                    sim.stats["protocol_errors"] += len(exc.errors) if getattr(exc, "errors", None) else 1
+                    log.info("simulator: bad AMI input from %s: %s", self.state.peer, exc)
+                    messages = list(getattr(exc, "messages", []) or [])
+                    self.send(error(None, f"Malformed request: {exc}"))
+                for msg in messages:
+                    await sim._dispatch(self, msg)
+                    if self.closed:
+                        break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.closed = True
+            sim.sessions.discard(self)
+            with contextlib.suppress(Exception):  # already torn down
+                self.writer.close()
+
+
+class Simulator:
+    """The running PBX simulator: a TCP server, its sessions and its clock."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        if self.config.clock == "real":
+            self.clock: RealClock | VirtualClock = RealClock()
+        else:
+            self.clock = VirtualClock()
+        self.pbx = SimulatedPBX(self.config, self.clock)
+        self.pbx.on_resolved = self._resolved
+        self.sessions: set[Session] = set()
+        self.stats = {"connections": 0, "dropped": 0, "protocol_errors": 0, "events_sent": 0}
+        self._server: asyncio.base_events.Server | None = None
+        self._driver: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._activity = 0
+        self._waiters: dict[str, tuple[Session, str | None]] = {}
+        self._rng = random.Random(self.config.seed + 2)
+        self._tasks: set[asyncio.Task] = set()
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
+        self._server = await asyncio.start_server(self._accept, host, port)
+        sock = self._server.sockets[0].getsockname()
+        self.host, self.port = sock[0], sock[1]
+        if self.config.clock in ("real", "virtual"):
+            self._driver = asyncio.create_task(self._drive(), name="pbx-simulator-clock")
+        return self
+
+    async def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._driver
+            self._driver = None
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions):
+            s.close(abort=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> Simulator:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        self.sessions.add(session)
+        self.stats["connections"] += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await session.run()
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    # -------------------------------------------------------------- controls
+    def drop_connections(self) -> int:
+        """Close every AMI connection now (RST), like an Asterisk restart would; the
+        server keeps listening so clients can reconnect. Returns how many."""
+        n = 0
+        for s in list(self.sessions):
+            s.close(abort=True)
+            n += 1
+        self.sessions.clear()
+        self.stats["dropped"] += n
+        return n
+
+    async def advance(self, seconds: float) -> int:
+        """Move the clock forward by ``seconds`` (virtual/manual modes), delivering each
+        happening's events in order and letting in-process clients react between
+        happenings. Returns the number of AMI events rendered."""
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError("advance() needs clock='virtual' or 'manual'")
+        target = self.clock.now() + seconds
+        count = 0
+        while True:
+            t = self.pbx.next_time()
+            if t is None or t > target:
+                break
+            self.clock.set(t)
+            count += self._step(t)
+            await self._settle()
+        self.clock.set(target)
+        count += self._step(target)
+        await self._settle()
+        return count
+
+    async def run_until(self, t: float) -> int:
+        return await self.advance(max(0.0, t - self.clock.now()))
+
+    # --------------------------------------------------------------- driving
+    def _step(self, until: float) -> int:
+        events = self.pbx.advance(until)
+        self._broadcast(events)
+        return len(events)
+
+    async def _settle(self) -> None:
+        """Let clients see and answer what was just sent before time moves on."""
+        quiet = self.config.virtual_quiet
+        while True:
+            seen = self._activity
+            for _ in range(_IDLE_SPINS):
+                await asyncio.sleep(0)
+            for s in list(self.sessions):
+                if not s.closed:
+                    try:
+                        await s.writer.drain()
+                    except ConnectionError:
+                        s.closed = True
+            if quiet > 0:
+                await asyncio.sleep(quiet)
+            if self._activity == seen:
+                return
+
+    async def _drive(self) -> None:
+        try:
+            while True:
+                if isinstance(self.clock, VirtualClock):
+                    await self._settle()
+                    t = self.pbx.next_time()
+                    if t is None:
+                        self._wake.clear()
+                        await self._wake.wait()
+                        continue
+                    self.clock.set(t)
+                    self._step(t)
+                else:
+                    t = self.pbx.next_time()
+                    timeout = None if t is None else max(0.0, t - self.clock.now())
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout)
+                    self._step(self.clock.now())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # pragma: no cover - a bug must not kill the server silently
+            log.exception("simulator clock driver crashed")
+            raise
+
+    # ------------------------------------------------------------- actions
+    async def _dispatch(self, session: Session, msg) -> None:
+        faults = self.config.faults
+        if faults.drop_probability and session.state.authenticated \
+                and self._rng.random() < faults.drop_probability:
+            if faults.execute_before_drop:
+                self._broadcast(self._execute(session, msg).broadcast)
+            self.stats["dropped"] += 1
+            session.close(abort=True)
+            return
+        if faults.response_delay:
+            await asyncio.sleep(faults.response_delay)
+        result = self._execute(session, msg)
+        if result.delay:
+            await asyncio.sleep(result.delay)
+        # The Response goes out before the events the action caused (the transcripts
+        # show "Originate successfully queued" before its OriginateResponse).
+        if result.wait_for is None:
+            for pairs in result.reply:
+                session.send(pairs)
+        self._broadcast(result.broadcast)
+        if result.close:
+            with contextlib.suppress(ConnectionError):
+                await session.writer.drain()
+            session.close()
+
+    def _execute(self, session: Session, msg) -> ActionResult:
+        # Bring the world up to "now" first so the action sees current state.
+        if not isinstance(self.clock, VirtualClock):
+            self._step(self.clock.now())
+        result = self.pbx.handle(msg, session.state)
+        if result.wait_for is not None:
+            call = result.wait_for
+            if call.reason is not None:  # resolved while handling (immediate failure)
+                result.reply = [self._sync_reply(call)]
+                result.wait_for = None
+            else:
+                self._waiters[call.call_id] = (session, msg.get("ActionID"))
+        self._wake.set()
+        return result
+
+    @staticmethod
+    def _sync_reply(call: Call) -> Event:
+        if call.reason == 4:
+            return response(call.action_id, "Success", "Originate successfully queued")
+        return error(call.action_id, "Originate failed")
+
+    def _resolved(self, call: Call) -> None:
+        waiter = self._waiters.pop(call.call_id, None)
+        if waiter is not None:
+            session, _aid = waiter
+            session.send(self._sync_reply(call))
+
+    def _broadcast(self, events: Iterable[Event]) -> None:
+        sessions = [s for s in self.sessions if s.state.authenticated and not s.closed
+                    and s.state.events is not None]
+        if not sessions:
+            return
+        garbage = self.config.faults.garbage_probability
+        for ev in events:
+            data = encode_message(ev)
+            for s in sessions:
+                if (s.state.filters or "all" not in (s.state.events or ())) \
+                        and not s.state.wants(ev):
+                    continue
+                s.writer.write(data)
+                self.stats["events_sent"] += 1
+                if garbage and self._rng.random() < garbage:
+                    s.writer.write(b"this line is not AMI\r\n\r\n")
+
+
+async def serve(host: str, port: int, config: SimulatorConfig) -> None:
+    """Run the simulator until cancelled: the entry point behind ``central simulate-pbx``."""
+    sim = Simulator(config)
+    await sim.start(host, port)
+    log.info("PBX simulator listening on %s:%s (clock=%s)", sim.host, sim.port, config.clock)
+    try:
+        await sim.serve_forever()
+    finally:
+        await sim.stop()

@@ -1,0 +1,131 @@
+"""Configuration of the PBX simulator.
+
+Why a dataclass and not Django settings: the simulator runs without Django
+(``python -m central.simulator``), inside tests and benches, and as a process started by
+``central simulate-pbx``. Everything it needs is here, filled from arguments or the
+environment by :meth:`SimulatorConfig.from_env`.
+
+Secrets: AMI users come from arguments or ``CENTRAL_SIM_AMI_USERS``
+(``user:secret,user2:secret2``) / ``CENTRAL_SIM_AMI_USER`` + ``CENTRAL_SIM_AMI_SECRET``.
+The only built-in account is :data:`DEMO_USERS`, a clearly-marked demo default that exists
+so ``central up`` works on a laptop with zero configuration; it is not a real credential.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from central.simulator.world import WorldConfig
+
+# DEMO DEFAULT, not a secret: the simulator is a fake PBX for demos and tests.
+DEMO_USERS: dict[str, str] = {"central": "central-demo"}
+
+ClockMode = Literal["real", "virtual", "manual"]
+
+
+@dataclass
+class FaultConfig:
+    """Fault injection, for tests of the AMI client's resilience.
+
+    * ``drop_probability``: per received action, chance that the server closes the
+      connection *instead of answering* (the action may or may not have been executed,
+      exactly the ambiguity the client must handle after a reconnect).
+    * ``execute_before_drop``: when dropping, run the action first (an Originate then dials
+      although the client never saw the Response).
+    * ``response_delay``: seconds (real time) added before every Response.
+    * ``garbage_probability``: per event sent, chance to also send one malformed line.
+    """
+
+    drop_probability: float = 0.0
+    execute_before_drop: bool = True
+    response_delay: float = 0.0
+    garbage_probability: float = 0.0
+
+
+@dataclass
+class ExtensionConfig:
+    """Extensions (ramais) with hints on custom device states, like the fixture's
+    ``[ramais]`` context (ami-extension-state.txt): ``exten => 1001,hint,Custom:1001``."""
+
+    extensions: list[str] = field(default_factory=lambda: [str(n) for n in range(1001, 1011)])
+    context: str = "ramais"
+    # Demo movement: mean seconds between two state changes of one extension (0 = static).
+    churn_interval: float = 0.0
+
+
+@dataclass
+class SimulatorConfig:
+    users: dict[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
+    world: WorldConfig = field(default_factory=WorldConfig)
+    seed: int = 0
+    clock: ClockMode = "real"
+    # Virtual mode: real seconds with no client activity before the clock jumps to the
+    # next happening. 0 = only yield to the event loop (in-process clients); a client in
+    # another process needs a few milliseconds to react to an event.
+    virtual_quiet: float = 0.0
+    # ami-login-failure.txt: Asterisk answers a wrong secret after 1.001 s, then closes.
+    login_failure_delay: float = 1.0
+    extensions: ExtensionConfig = field(default_factory=ExtensionConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    # Dialplan contexts that "exist". An Originate into any other context fails like the
+    # fixture's `nonexistent-ctx` (ami-login-and-actions.txt).
+    contexts: tuple[str, ...] = (
+        "customers", "discador-out", "agent-phones", "ramais", "ai", "ai-caller",
+        "default", "from-internal",
+    )
+    # Network release of unanswered calls: after this many seconds of ringing the
+    # carrier hangs up with cause 19 (ami-event-stream-noanswer-cause19.txt: Reason 0,
+    # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,
+    # no DialEnd: ami-event-stream-noanswer-timeout.txt). None = never.
+    ring_limit: float | None = None
+    ring_limits: dict[str, float] = field(default_factory=dict)  # per number
+    system_name: str = ""
+    asterisk_version: str = "22.10.1"
+    max_calls: int = 500
+    agent_names: dict[str, str] = field(default_factory=dict)  # agent1 -> "Agent One"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> SimulatorConfig:
+        """Build a config from ``CENTRAL_SIM_*`` variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        cfg = cls()
+        users = _parse_users(env.get("CENTRAL_SIM_AMI_USERS", ""))
+        if env.get("CENTRAL_SIM_AMI_USER") and env.get("CENTRAL_SIM_AMI_SECRET"):
+            users[env["CENTRAL_SIM_AMI_USER"]] = env["CENTRAL_SIM_AMI_SECRET"]
+        if users:
+            cfg.users = users
+        if env.get("CENTRAL_SIM_CLOCK") in ("real", "virtual", "manual"):
+            cfg.clock = env["CENTRAL_SIM_CLOCK"]  # type: ignore[assignment]
+        if env.get("CENTRAL_SIM_SEED", "").isdigit():
+            cfg.seed = int(env["CENTRAL_SIM_SEED"])
+        if env.get("CENTRAL_SIM_AGENTS", "").isdigit():
+            cfg.world.agents = int(env["CENTRAL_SIM_AGENTS"])
+        for key, value in overrides.items():
+            if not hasattr(cfg, key):
+                raise TypeError(f"unknown simulator setting: {key}")
+            setattr(cfg, key, value)
+        return cfg
+
+
+def _parse_users(text: str) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, secret = item.strip().partition(":")
+        if sep and name and secret:
+            users[name] = secret
+    return users
+
+
+_ONES = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
+
+
+def agent_display_name(agent: str, overrides: dict[str, str] | None = None) -> str:
+    """``agent3`` -> ``Agent Three`` (the MemberName the fixture queue uses)."""
+    if overrides and agent in overrides:
+        return overrides[agent]
+    digits = agent.removeprefix("agent")
+    if digits.isdigit() and int(digits) < len(_ONES):
+        return f"Agent {_ONES[int(digits)]}"
+    return f"Agent {digits}" if digits else agent

@@ -1,0 +1,788 @@
+"""The simulated Asterisk: AMI actions in, responses and events out. No sockets.
+
+:class:`SimulatedPBX` owns the :class:`~central.simulator.world.World` (calls and
+agents), the :class:`~central.simulator.render.Renderer` (channels, queue members) and
+the extensions (ramais, custom device states). The asyncio server
+(``ami_server.py``) feeds it parsed actions and a time, and writes out what it returns.
+Keeping this sans-I/O means every action's response shape is testable without a
+socket and the same object runs under the real or the virtual clock.
+
+Response shapes are copied from the transcripts in ``shared/fixtures/asterisk/``; each
+handler names the file and the exchange it reproduces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import heapq
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from central.simulator.clock import Clock
+from central.simulator.config import SimulatorConfig, agent_display_name
+from central.simulator.render import AGENT, CALL, Call, Event, QueueMember, Renderer
+from central.simulator.world import World, WorldError, WorldEvent
+from central.telephony.ami.protocol import Message
+
+# ExtensionStatus codes per device state (ami-extension-state.txt,
+# ami-event-stream-extension-state.txt): state -> (Status, StatusText).
+EXTENSION_STATUS = {
+    "NOT_INUSE": (0, "Idle"), "UNKNOWN": (0, "Idle"), "INUSE": (1, "InUse"),
+    "BUSY": (2, "Busy"), "UNAVAILABLE": (4, "Unavailable"), "INVALID": (4, "Unavailable"),
+    "RINGING": (8, "Ringing"), "RINGINUSE": (9, "InUse&Ringing"), "ONHOLD": (16, "Hold"),
+}
+# Queue member Status (ast_device_state numbers) per device state.
+MEMBER_STATUS = {
+    "UNKNOWN": 0, "NOT_INUSE": 1, "INUSE": 2, "BUSY": 3, "INVALID": 4, "UNAVAILABLE": 5,
+    "RINGING": 6, "RINGINUSE": 7, "ONHOLD": 8,
+}
+KNOWN_TECHS = ("Local", "PJSIP", "IAX2", "DAHDI")
+_CALLERID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
+_CHURN_STATES = ["INUSE", "INUSE", "RINGING", "ONHOLD", "BUSY", "UNAVAILABLE"]
+
+
+@dataclass
+class SessionState:
+    """Per-connection AMI state (manager.c's mansession, reduced)."""
+
+    peer: str = "127.0.0.1:0"
+    local: str = "127.0.0.1:5038"
+    authenticated: bool = False
+    username: str = ""
+    events: set[str] | None = field(default_factory=lambda: {"all"})  # None = off
+    filters: list[tuple[bool, re.Pattern[str]]] = field(default_factory=list)
+    challenge: str = ""
+    session_id: str = ""
+
+    def wants(self, event: Event) -> bool:
+        """Events mask then Filter (manager.c match_filter): whitelist regexes must
+        match if any exist; a blacklist (``!regex``) match drops the event."""
+        if self.events is None:
+            return False
+        if "all" not in self.events:
+            priv = event[1][1] if len(event) > 1 and event[1][0] == "Privilege" else ""
+            if not any(cls in self.events for cls in priv.split(",")):
+                return False
+        if self.filters:
+            text = "\r\n".join(f"{k}: {v}" for k, v in event)
+            whites = [rx for allow, rx in self.filters if allow]
+            if whites and not any(rx.search(text) for rx in whites):
+                return False
+            if any(rx.search(text) for allow, rx in self.filters if not allow):
+                return False
+        return True
+
+
+@dataclass
+class ActionResult:
+    """What the server must do after one action."""
+
+    reply: list[Event] = field(default_factory=list)  # response, then list events
+    broadcast: list[Event] = field(default_factory=list)
+    close: bool = False
+    delay: float = 0.0  # seconds to wait before replying (login failure)
+    wait_for: Call | None = None  # synchronous Originate: reply when the call resolves
+    after_login: bool = False
+
+
+def response(action_id: str | None, status: str = "Success", message: str | None = None,
+             *fields: tuple[str, str]) -> Event:
+    pairs: Event = [("Response", status)]
+    if action_id is not None:
+        pairs.append(("ActionID", action_id))
+    if message is not None:
+        pairs.append(("Message", message))
+    pairs.extend(fields)
+    return pairs
+
+
+def error(action_id: str | None, message: str) -> Event:
+    return response(action_id, "Error", message)
+
+
+def _hms(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def parse_callerid(text: str) -> tuple[str, str]:
+    """``"Discador" <1100>`` -> (name, num); a bare number -> ("", num)."""
+    m = _CALLERID.match(text or "")
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return "", (text or "").strip()
+
+
+class SimulatedPBX:
+    def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.world = World(config.world, seed=config.seed, start=clock.now())
+        self._render_t: float | None = None
+        self.started_epoch = clock.epoch()
+        self.login_time = int(self.started_epoch)
+        names = lambda a: agent_display_name(a, config.agent_names)  # noqa: E731
+        self.renderer = Renderer(self._epoch_at_render, queue=config.world.queue,
+                                 agent_names=names, login_time=self.login_time, seed=config.seed)
+        for agent in self.world.agents:
+            self.renderer.member_for_agent(agent)
+        self.devices: dict[str, str] = {}  # Custom:* device states
+        for exten in config.extensions.extensions:
+            self.devices[f"Custom:{exten}"] = "NOT_INUSE"
+        self._rng = random.Random(config.seed + 1)
+        self._churn: list[tuple[float, str]] = []
+        if config.extensions.churn_interval > 0:
+            for exten in config.extensions.extensions:
+                self._schedule_churn(exten, clock.now())
+        self._call_seq = 0
+        self.stats = {"actions": 0, "events": 0, "originates": 0, "logins_failed": 0}
+        self.on_resolved: Callable[[Call], None] | None = None
+
+    # ------------------------------------------------------------------ time
+    def _epoch_at_render(self) -> float:
+        if self._render_t is not None:
+            return self.started_epoch + self._render_t
+        return self.clock.epoch()
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def next_time(self) -> float | None:
+        candidates = [t for t in (self.world.next_time(), self._churn[0][0] if self._churn else None)
+                      if t is not None]
+        return min(candidates) if candidates else None
+
+    def advance(self, until: float) -> list[Event]:
+        """Run the world and the extension churn up to ``until``; return AMI events."""
+        out: list[Event] = []
+        while self._churn and self._churn[0][0] <= until:
+            t, exten = heapq.heappop(self._churn)
+            out += self._run_world(t)
+            out += self._churn_step(exten, t)
+        out += self._run_world(until)
+        return out
+
+    def _run_world(self, until: float) -> list[Event]:
+        until = max(until, self.world.now)
+        events = self.world.advance(until)
+        if not events:
+            return []
+        # A forced "fail" outcome fires at the dial instant: Asterisk never creates
+        # channels for an Originate that fails (orig-fail-async in
+        # ami-login-and-actions.txt), so drop the "dialing" that precedes it.
+        failed_now = {(e.call_id, e.t) for e in events if e.kind == "failed"}
+        out: list[Event] = []
+        for ev in events:
+            if ev.kind == "dialing" and (ev.call_id, ev.t) in failed_now:
+                continue
+            out += self._render(ev)
+        return out
+
+    def _render(self, ev: WorldEvent) -> list[Event]:
+        self._render_t = ev.t
+        try:
+            rendered = self.renderer.render(ev.kind, ev.call_id, ev.data, ev.t)
+        finally:
+            self._render_t = None
+        self._drain_resolved()
+        if ev.call_id and ev.kind in ("busy", "congestion", "noanswer", "failed", "hangup", "abandoned"):
+            self.renderer.calls.pop(ev.call_id, None)
+        return rendered
+
+    def _drain_resolved(self) -> None:
+        resolved, self.renderer.resolved = self.renderer.resolved, []
+        if self.on_resolved is not None:
+            for call in resolved:
+                self.on_resolved(call)
+
+    # ------------------------------------------------------------ extensions
+    def _schedule_churn(self, exten: str, now: float) -> None:
+        dt = self._rng.expovariate(1.0 / self.config.extensions.churn_interval)
+        heapq.heappush(self._churn, (now + dt, exten))
+
+    def _churn_step(self, exten: str, t: float) -> list[Event]:
+        device = f"Custom:{exten}"
+        current = self.devices.get(device, "NOT_INUSE")
+        new = "NOT_INUSE" if current != "NOT_INUSE" else self._rng.choice(_CHURN_STATES)
+        self._schedule_churn(exten, t)
+        return self.set_device_state(device, new)
+
+    def set_device_state(self, device: str, state: str) -> list[Event]:
+        """func_devstate: ExtensionStatus for each hint on the device, then
+        DeviceStateChange (ami-event-stream-extension-state.txt); a queue member
+        whose StateInterface is the device gets QueueMemberStatus after it
+        (ami-queue-member-pause.txt, Custom:agent9)."""
+        state = state.upper()
+        self.devices[device] = state
+        out: list[Event] = []
+        if device.startswith("Custom:"):
+            exten = device[len("Custom:"):]
+            if exten in self.config.extensions.extensions:
+                code, text = EXTENSION_STATUS.get(state, (0, "Idle"))
+                out.append([("Event", "ExtensionStatus"), ("Privilege", CALL), ("Exten", exten),
+                            ("Context", self.config.extensions.context), ("Hint", device),
+                            ("Status", str(code)), ("StatusText", text)])
+        out.append([("Event", "DeviceStateChange"), ("Privilege", CALL), ("Device", device),
+                    ("State", state)])
+        for member in self.renderer.members.values():
+            if member.state_interface == device:
+                out += self.renderer.member_state(member, MEMBER_STATUS.get(state, 0))
+        return out
+
+    # --------------------------------------------------------------- actions
+    def handle(self, msg: Message, session: SessionState) -> ActionResult:
+        self.stats["actions"] += 1
+        name = (msg.get("Action") or "").strip()
+        aid = msg.get("ActionID")
+        if not name:
+            return ActionResult([error(aid, "Missing action in request")])
+        lname = name.lower()
+        if not session.authenticated and lname not in ("login", "logoff", "challenge"):
+            return ActionResult([error(aid, "Permission denied")])
+        handler = getattr(self, f"_a_{lname}", None)
+        if handler is None:
+            # ami-login-and-actions.txt, bad-1.
+            return ActionResult([error(aid, f"Invalid/unknown command: {name}. "
+                                            "Use Action: ListCommands to show available commands.")])
+        return handler(msg, aid, session)
+
+    def _a_challenge(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        if (msg.get("AuthType") or "").lower() != "md5":
+            return ActionResult([error(aid, "Must specify AuthType")])
+        s.challenge = f"{self._rng.getrandbits(32)}"
+        return ActionResult([response(aid, "Success", None, ("Challenge", s.challenge))])
+
+    def _a_login(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        user = msg.get("Username") or ""
+        secret = self.config.users.get(user)
+        ok = False
+        if secret is not None:
+            if (msg.get("AuthType") or "").lower() == "md5" and s.challenge:
+                digest = hashlib.md5((s.challenge + secret).encode()).hexdigest()
+                ok = (msg.get("Key") or "").lower() == digest
+            else:
+                ok = msg.get("Secret") == secret
+        if not ok:
+            # ami-login-failure.txt: Error after ~1 s, then the server closes.
+            self.stats["logins_failed"] += 1
+            return ActionResult([error(aid, "Authentication failed")], close=True,
+                                delay=self.config.login_failure_delay)
+        s.authenticated, s.username = True, user
+        s.session_id = f"0x{self._rng.getrandbits(44):x}"
+        mask = (msg.get("Events") or "on").strip().lower()
+        if mask in ("off", "no", "false", "0", ""):
+            s.events = None if mask else {"all"}
+        elif mask in ("on", "yes", "true", "1", "all"):
+            s.events = {"all"}
+        else:
+            s.events = {part.strip() for part in mask.split(",") if part.strip()}
+        result = ActionResult([response(aid, "Success", "Authentication accepted")], after_login=True)
+        # ami-login-and-actions.txt: FullyBooted to this session, then SuccessfulAuth
+        # broadcast to every listener (the stream files show the other session's too).
+        uptime = str(int(self.clock.epoch() - self.started_epoch))
+        booted = [("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", uptime),
+                  ("LastReload", uptime), ("Status", "Fully Booted")]
+        if s.wants(booted):
+            result.reply.append(booted)
+        tv = _event_tv(self.clock.epoch())
+        result.broadcast.append([
+            ("Event", "SuccessfulAuth"), ("Privilege", "security,all"), ("EventTV", tv),
+            ("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
+            ("AccountID", user), ("SessionID", s.session_id),
+            ("LocalAddress", f"IPV4/TCP/{s.local}"), ("RemoteAddress", f"IPV4/TCP/{s.peer}"),
+            ("UsingPassword", "0"), ("SessionTV", tv),
+        ])
+        return result
+
+    def _a_logoff(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        return ActionResult([response(aid, "Goodbye", "Thanks for all the fish.")], close=True)
+
+    def _a_ping(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # With and without ActionID (ami-login-and-actions.txt ping-1 / last Ping).
+        return ActionResult([response(aid, "Success", None, ("Ping", "Pong"),
+                                      ("Timestamp", f"{self.clock.epoch():.6f}"))])
+
+    def _a_events(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        mask = (msg.get("EventMask") or "").strip().lower()
+        if mask in ("off", "no", "false", "0"):
+            s.events = None
+            return ActionResult([response(aid, "Success", None, ("Events", "Off"))])
+        s.events = {"all"} if mask in ("on", "yes", "true", "1", "all") else {
+            p.strip() for p in mask.split(",") if p.strip()}
+        return ActionResult([response(aid, "Success", None, ("Events", "On"))])
+
+    def _a_filter(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt filter-1: "Filter: Event: OriginateResponse".
+        if (msg.get("Operation") or "Add").lower() != "add":
+            return ActionResult([error(aid, "Unknown operation")])
+        text = msg.get("Filter") or ""
+        allow = not text.startswith("!")
+        try:
+            rx = re.compile(text if allow else text[1:])
+        except re.error:
+            return ActionResult([error(aid, "Filter Not Added")])
+        s.filters.append((allow, rx))
+        return ActionResult([response(aid, "Success", "Success")])
+
+    def _a_corestatus(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        start = time.gmtime(self.started_epoch)
+        return ActionResult([response(
+            aid, "Success", None,
+            ("CoreStartupDate", time.strftime("%Y-%m-%d", start)),
+            ("CoreStartupTime", time.strftime("%H:%M:%S", start)),
+            ("CoreReloadDate", time.strftime("%Y-%m-%d", start)),
+            ("CoreReloadTime", time.strftime("%H:%M:%S", start)),
+            ("CoreCurrentCalls", str(self.current_calls())),
+            ("CoreProcessedCalls", str(self.renderer.processed_calls)),
+        )])
+
+    def current_calls(self) -> int:
+        return len({c.linkedid for c in self.renderer.channels.values()})
+
+    def _a_coresettings(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        cfg = self.config
+        return ActionResult([response(
+            aid, "Success", None,
+            ("AMIversion", "11.0.0"), ("AsteriskVersion", cfg.asterisk_version),
+            ("SystemName", cfg.system_name), ("CoreMaxCalls", str(cfg.max_calls)),
+            ("CoreMaxLoadAvg", "0.000000"), ("CoreRunUser", "root"), ("CoreRunGroup", "root"),
+            ("CoreMaxFilehandles", "0"), ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "No"), ("CoreHTTPenabled", "No"), ("SoundsSearchCustomDir", "No"),
+        )])
+
+    def _a_command(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # Asterisk 22: Response Success + one "Output:" per line (ami-login-and-actions.txt).
+        cmd = " ".join((msg.get("Command") or "").split())
+        result = ActionResult()
+        lines = self._cli(cmd, result)
+        if lines is None:
+            result.reply.insert(0, response(aid, "Error", "Command output follows",
+                                            ("Output", f"No such command '{cmd}' (type 'core show help "
+                                                       f"{cmd}' for other possible commands)")))
+            return result
+        result.reply.insert(0, response(aid, "Success", "Command output follows",
+                                        *[("Output", line) for line in lines]))
+        return result
+
+    def _cli(self, cmd: str, result: ActionResult) -> list[str] | None:
+        low = cmd.lower()
+        if low == "core show version":
+            built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.started_epoch))
+            return [f"Asterisk {self.config.asterisk_version} built by root @ vm on a x86_64 "
+                    f"running Linux on {built} UTC"]
+        if low in ("core show channels", "core show channels verbose"):
+            return self._cli_channels()
+        if low == "core show uptime":
+            up = int(self.clock.epoch() - self.started_epoch)
+            return [f"System uptime: {up} seconds", f"Last reload: {up} seconds"]
+        m = re.fullmatch(r"devstate change (\S+) (\S+)", cmd, re.IGNORECASE)
+        if m:
+            # ami-queue-actions.txt / ami-extension-state.txt: "Changing agent9 to INUSE".
+            device, state = m.group(1), m.group(2).upper()
+            if not device.lower().startswith("custom:"):
+                return ["The devstate change command only works on custom states (Custom:...)"]
+            device = "Custom:" + device[7:]
+            result.broadcast += self.set_device_state(device, state)
+            return [f"Changing {device[7:]} to {state}"]
+        if low.startswith("queue show"):
+            return self._cli_queue()
+        return None
+
+    def _cli_channels(self) -> list[str]:
+        lines = [f"{'Channel':<64.64} {'Location':<32.32} {'State':<7.7} {'Application(Data)':<50.50}"]
+        for ch in self._ordered_channels():
+            loc = f"{ch.exten}@{ch.context}:{ch.priority}"
+            app = f"{ch.application}({ch.app_data})"
+            from central.simulator.render import STATE_DESC
+            lines.append(f"{ch.name:<64.64} {loc:<32.32} {STATE_DESC.get(ch.state, ''):<7.7} {app:<50.50}")
+        n = len(self.renderer.channels)
+        lines.append(f"{n} active channel{'s' if n != 1 else ''}")
+        calls = self.current_calls()
+        lines.append(f"{calls} active call{'s' if calls != 1 else ''}")
+        done = self.renderer.processed_calls
+        lines.append(f"{done} call{'s' if done != 1 else ''} processed")
+        return lines
+
+    def _cli_queue(self) -> list[str]:
+        r = self.renderer
+        lines = [f"{r.queue} has {len(r.waiting)} calls (max unlimited) in 'rrmemory' strategy "
+                 f"(0s holdtime, 0s talktime), W:0, C:{r.completed}, A:{r.abandoned}, SL:0.0%, SL2:0.0% within 0s",
+                 "   Members: "]
+        for m in r.members.values():
+            state = "paused" if m.paused else ("In use" if m.status == 2 else "Not in use")
+            lines.append(f"      {m.name} ({m.interface}) ({m.membership}) ({state}) has taken "
+                         f"{m.calls_taken} calls (last was 0 secs ago)")
+        lines.append("   No Callers" if not r.waiting else f"   Callers: {len(r.waiting)}")
+        return lines
+
+    def _ordered_channels(self) -> list:
+        # Asterisk walks its channel container; the fixture lists ;2 before ;1 and the
+        # customer pair before the agent pair (ami-core-show-channels.txt).
+        chans = list(self.renderer.channels.values())
+        chans.sort(key=lambda c: (c.linkedid, "agent-phones" in c.name, not c.name.endswith(";2")))
+        return chans
+
+    # ----------------------------------------------------------------- queues
+    def _a_queuestatus(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt qs-1; ami-queue-actions.txt qstatus-2 (Member:).
+        r = self.renderer
+        queue = msg.get("Queue")
+        member_filter = msg.get("Member")
+        reply = [self._list_response(aid, "Queue status will follow")]
+        items = 0
+        if queue in (None, "", r.queue):
+            reply.append(self._list_event("QueueParams", r.queue_params(), aid, id_last=True))
+            items += 1
+            for member in r.members.values():
+                if member_filter and member.interface != member_filter:
+                    continue
+                reply.append(self._list_event("QueueMember", member.list_fields(), aid, id_last=True))
+                items += 1
+            for pos, call_id in enumerate(r.waiting, 1):
+                call = r.calls.get(call_id)
+                if call is None or call.leg1 is None:
+                    continue
+                reply.append(self._list_event("QueueEntry", [
+                    ("Queue", r.queue), ("Position", str(pos)), ("Channel", call.leg1.name),
+                    ("Uniqueid", call.leg1.uniqueid), ("CallerIDNum", call.leg1.cid_num),
+                    ("CallerIDName", call.leg1.cid_name), ("ConnectedLineNum", call.leg1.conn_num),
+                    ("ConnectedLineName", call.leg1.conn_name),
+                    ("Wait", str(int(self.now() - call.queued_at))), ("Priority", "0"),
+                ], aid, id_last=True))
+                items += 1
+        reply.append(self._complete("QueueStatusComplete", aid, items))
+        return ActionResult(reply)
+
+    def _a_queuesummary(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        r = self.renderer
+        queue = msg.get("Queue")
+        reply = [self._list_response(aid, "Queue summary will follow")]
+        items = 0
+        if queue in (None, "", r.queue):
+            members = list(r.members.values())
+            logged = sum(1 for m in members if m.status not in (4, 5))
+            avail = sum(1 for m in members if not m.paused and m.status in (0, 1))
+            done = max(r.completed, 1)
+            reply.append(self._list_event("QueueSummary", [
+                ("Queue", r.queue), ("LoggedIn", str(logged)), ("Available", str(avail)),
+                ("Callers", str(len(r.waiting))),
+                ("HoldTime", str(int(r._holdtime_total / done))),
+                ("TalkTime", str(int(r._talktime_total / done))),
+                ("LongestHoldTime", str(r.longest_hold(self.now()))),
+            ], aid, id_last=True))
+            items = 1
+        reply.append(self._complete("QueueSummaryComplete", aid, items))
+        return ActionResult(reply)
+
+    def _find_member(self, msg: Message) -> QueueMember | None:
+        queue = msg.get("Queue")
+        if queue not in (None, "", self.renderer.queue):
+            return None
+        return self.renderer.members.get(msg.get("Interface") or "")
+
+    def _a_queuepause(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-queue-actions.txt pause-1 / unpause-1 / pause-2 ("Interface not found").
+        if not msg.get("Interface"):
+            return ActionResult([error(aid, "Need 'Interface' and 'Paused' fields.")])
+        member = self._find_member(msg)
+        if member is None:
+            return ActionResult([error(aid, "Interface not found")])
+        paused = (msg.get("Paused") or "").lower() in ("true", "yes", "1", "on")
+        reason = msg.get("Reason") or ""
+        result = ActionResult([response(
+            aid, "Success", "Interface paused successfully" if paused else "Interface unpaused successfully")])
+        # Asterisk pauses at once, even a member in a call; the World defers a busy
+        # agent's pause to the end of wrap-up and reports it then, which the renderer
+        # ignores because the member is already paused.
+        result.broadcast += self.renderer.pause_events(member, paused, reason)
+        if member.agent:
+            with contextlib.suppress(WorldError):
+                self.world.pause_agent(member.agent, paused, reason)
+            result.broadcast += self._run_world(self.world.now)
+        return result
+
+    def _a_queueadd(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-queue-actions.txt add-1 / add-2 ("Already there").
+        iface = msg.get("Interface")
+        if not iface:
+            return ActionResult([error(aid, "'Queue' or 'Interface' not set.")])
+        if msg.get("Queue") != self.renderer.queue:
+            return ActionResult([error(aid, "Unable to add interface to queue: No such queue")])
+        if iface in self.renderer.members:
+            return ActionResult([error(aid, "Unable to add interface: Already there")])
+        state_iface = msg.get("StateInterface") or iface
+        status = MEMBER_STATUS.get(self.devices.get(state_iface, "UNKNOWN"), 0) \
+            if state_iface.startswith("Custom:") else 1
+        member = QueueMember(
+            queue=self.renderer.queue, name=msg.get("MemberName") or iface, interface=iface,
+            state_interface=state_iface, membership="dynamic",
+            penalty=int(msg.get("Penalty") or 0) if (msg.get("Penalty") or "0").isdigit() else 0,
+            login_time=int(self.clock.epoch()), status=status,
+            paused=(msg.get("Paused") or "").lower() in ("true", "yes", "1"),
+        )
+        return ActionResult([response(aid, "Success", "Added interface to queue")],
+                            broadcast=self.renderer.member_added(member))
+
+    def _a_queueremove(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        member = self._find_member(msg)
+        if member is None:
+            return ActionResult([error(aid, "Unable to remove interface: Not there")])
+        return ActionResult([response(aid, "Success", "Removed interface from queue")],
+                            broadcast=self.renderer.member_removed(member))
+
+    # ------------------------------------------------------- extension state
+    def _a_extensionstatelist(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-extension-state.txt esl-1: ActionID right after Event in list items.
+        ext = self.config.extensions
+        reply = [self._list_response(aid, "Extension Statuses will follow")]
+        for exten in ext.extensions:
+            code, text = EXTENSION_STATUS.get(self.devices.get(f"Custom:{exten}", "NOT_INUSE"), (0, "Idle"))
+            reply.append(self._list_event("ExtensionStatus", [
+                ("Exten", exten), ("Context", ext.context), ("Hint", f"Custom:{exten}"),
+                ("Status", str(code)), ("StatusText", text)], aid))
+        reply.append(self._complete("ExtensionStateListComplete", aid, len(ext.extensions)))
+        return ActionResult(reply)
+
+    def _a_devicestatelist(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        reply = [self._list_response(aid, "Device State Changes will follow")]
+        devices: list[tuple[str, str]] = []
+        r = self.renderer
+        for member in r.members.values():
+            devices.append((f"Queue:{r.queue}_pause_{member.interface}", "INUSE" if member.paused else "NOT_INUSE"))
+        devices += sorted(self.devices.items())
+        devices.append((f"Queue:{r.queue}_avail", "NOT_INUSE"))
+        for device, state in devices:
+            reply.append(self._list_event("DeviceStateChange", [("Device", device), ("State", state)], aid))
+        reply.append(self._complete("DeviceStateListComplete", aid, len(devices)))
+        return ActionResult(reply)
+
+    def _a_extensionstate(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-extension-state.txt es-1 (known) / es-2 (unknown: Hint empty, Status -1).
+        exten, context = msg.get("Exten") or "", msg.get("Context") or ""
+        known = context == self.config.extensions.context and exten in self.config.extensions.extensions
+        if known:
+            hint = f"Custom:{exten}"
+            code, text = EXTENSION_STATUS.get(self.devices.get(hint, "NOT_INUSE"), (0, "Idle"))
+        else:
+            hint, code, text = "", -1, "Unknown"
+        return ActionResult([response(aid, "Success", "Extension Status",
+                                      ("Exten", exten), ("Context", context), ("Hint", hint),
+                                      ("Status", str(code)), ("StatusText", text))])
+
+    # -------------------------------------------------------------- channels
+    def _find_channel(self, name: str):
+        chans = self.renderer.channels
+        if name in chans:
+            return chans[name]
+        for ch in chans.values():  # Getvar by Uniqueid (ami-core-show-channels.txt getvar-2)
+            if ch.uniqueid == name:
+                return ch
+        return None
+
+    def _a_coreshowchannels(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-core-show-channels.txt csc-1 / csc-2.
+        reply = [self._list_response(aid, "Channels will follow")]
+        chans = self._ordered_channels()
+        now = self.now()
+        for ch in chans:
+            reply.append(self._list_event("CoreShowChannel", ch.header() + [
+                ("Application", ch.application), ("ApplicationData", ch.app_data),
+                ("Duration", _hms(now - ch.created)), ("BridgeId", ch.bridge_id)], aid))
+        reply.append(self._complete("CoreShowChannelsComplete", aid, len(chans)))
+        return ActionResult(reply)
+
+    def _a_status(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-core-show-channels.txt status-1 (all) / status-2 (one), Variables:.
+        name = msg.get("Channel")
+        if name:
+            ch = self._find_channel(name)
+            if ch is None:
+                return ActionResult([error(aid, "No such channel")])
+            chans = [ch]
+        else:
+            chans = self._ordered_channels()
+        wanted = [v.strip() for v in (msg.get("Variables") or "").split(",") if v.strip()]
+        reply = [self._list_response(aid, "Channel status will follow")]
+        now = self.now()
+        for ch in chans:
+            hdr = ch.header()
+            ev: Event = [("Event", "Status"), ("Privilege", "Call")] + hdr + [
+                ("Type", "Local"), ("DNID", ""),
+                ("EffectiveConnectedLineNum", ch.conn_num), ("EffectiveConnectedLineName", ch.conn_name),
+                ("TimeToHangup", "0"), ("BridgeID", ch.bridge_id), ("Application", ch.application),
+                ("Data", ch.app_data), ("Nativeformats", "(slin)"), ("Readformat", "slin"),
+                ("Readtrans", ""), ("Writeformat", "slin"), ("Writetrans", ""), ("Callgroup", "0"),
+                ("Pickupgroup", "0"), ("Seconds", str(int(now - ch.created))),
+            ]
+            ev += [("Variable", f"{v}={ch.variables.get(v, '(null)')}") for v in wanted]
+            if aid is not None:
+                ev.append(("ActionID", aid))
+            reply.append(ev)
+        complete = self._complete("StatusComplete", aid, len(chans))
+        complete.append(("Items", str(len(chans))))
+        reply.append(complete)
+        return ActionResult(reply)
+
+    def _a_getvar(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        var = msg.get("Variable") or ""
+        if not var:
+            return ActionResult([error(aid, "No variable specified")])
+        name = msg.get("Channel")
+        if name:
+            ch = self._find_channel(name)
+            if ch is None:
+                return ActionResult([error(aid, "No such channel")])
+            value = ch.variables.get(var, "")
+        else:
+            value = ""
+        return ActionResult([response(aid, "Success", None, ("Variable", var), ("Value", value))])
+
+    def _a_setvar(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        var = msg.get("Variable") or ""
+        value = msg.get("Value") or ""
+        if not var:
+            return ActionResult([error(aid, "No variable specified")])
+        result = ActionResult([response(aid, "Success", "Variable Set")])
+        m = re.fullmatch(r"DEVICE_STATE\((Custom:[^)]+)\)", var, re.IGNORECASE)
+        if m:
+            # ami-extension-state.txt ds-3: Setvar DEVICE_STATE(Custom:1001)=NOT_INUSE.
+            result.broadcast += self.set_device_state("Custom:" + m.group(1)[7:], value)
+            return result
+        name = msg.get("Channel")
+        if name:
+            ch = self._find_channel(name)
+            if ch is None:
+                return ActionResult([error(aid, "No such channel")])
+            ch.variables[var] = value
+            result.broadcast.append([("Event", "VarSet"), ("Privilege", "dialplan,all")] + ch.header()
+                                    + [("Variable", var), ("Value", value)])
+        return result
+
+    def _a_hangup(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-core-show-channels.txt hangup-1 ("Channel Hungup") / hangup-2 ("No such channel").
+        name = msg.get("Channel") or ""
+        if not name:
+            return ActionResult([error(aid, "No channel specified")])
+        ch = self._find_channel(name)
+        if ch is None:
+            return ActionResult([error(aid, "No such channel")])
+        cause_text = msg.get("Cause") or "16"
+        cause = int(cause_text) if cause_text.isdigit() else 16
+        call = self.renderer.calls.get(ch.call_id)
+        result = ActionResult([response(aid, "Success", "Channel Hungup")])
+        if call is not None:
+            call.hangup_cause = cause
+            with contextlib.suppress(WorldError):
+                self.world.hangup(call.call_id)
+            result.broadcast += self._run_world(self.world.now)
+        return result
+
+    # -------------------------------------------------------------- originate
+    def _a_originate(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        channel = msg.get("Channel")
+        if not channel:
+            return ActionResult([error(aid, "Channel not specified")])  # orig-fail-nochan
+        is_async = (msg.get("Async") or "").lower() in ("true", "yes", "1")
+        context = msg.get("Context") or ""
+        application = msg.get("Application")
+        if not application and context not in self.config.contexts:
+            return ActionResult([error(aid, "Extension does not exist.")])  # orig-fail-target
+        exten = msg.get("Exten") or "s"
+        priority_text = msg.get("Priority") or "1"
+        priority = int(priority_text) if priority_text.isdigit() else 1
+        timeout_text = msg.get("Timeout") or "30000"
+        timeout = int(timeout_text) / 1000.0 if timeout_text.isdigit() else 30.0
+        cid_name, cid_num = parse_callerid(msg.get("CallerID") or "")
+        variables: list[tuple[str, str]] = []
+        for line in msg.getall("Variable"):
+            for item in line.split(","):
+                key, sep, value = item.partition("=")
+                if sep and key.strip():
+                    variables.append((key.strip(), value))
+        tech, _, rest = channel.partition("/")
+        dest, _, dial_context = rest.partition("@")
+        number = dest.split("/")[0]
+        channel_id = msg.get("ChannelId") or None
+        other_id = msg.get("OtherChannelId") or None
+        if channel_id and (self._find_channel(channel_id) or channel_id in self.renderer.calls):
+            return ActionResult([error(aid, "Uniqueid already in use")])
+        self.stats["originates"] += 1
+        self._call_seq += 1
+        call_id = channel_id or f"sim-{self._call_seq}"
+        call = Call(
+            call_id=call_id, number=number, dial_channel=channel,
+            dial_context=dial_context or "default", context=context, exten=exten,
+            priority=priority, timeout=timeout, action_id=aid, cid_num=cid_num, cid_name=cid_name,
+            variables=variables, channel_id=channel_id, other_channel_id=other_id,
+            is_async=is_async,
+        )
+        result = ActionResult()
+        tech_ok = tech in KNOWN_TECHS and bool(number)
+        if tech == "Local" and dial_context not in self.config.contexts:
+            tech_ok = False
+        if not tech_ok:
+            # orig-fail-sync / orig-fail-tech: "Originate failed"; orig-fail-async:
+            # queued, then OriginateResponse Reason 0 with no channel at all.
+            if not is_async:
+                return ActionResult([error(aid, "Originate failed")])
+            result.reply.append(response(aid, "Success", "Originate successfully queued"))
+            self._render_t = self.world.now
+            result.broadcast += self.renderer.fail_immediately(call)
+            self._render_t = None
+            self._drain_resolved()
+            return result
+        self.renderer.calls[call_id] = call
+        limit = self.config.ring_limits.get(number, self.config.ring_limit)
+        world_timeout = timeout if limit is None else min(timeout, limit)
+        try:
+            self.world.originate(call_id, number, timeout=world_timeout)
+        except WorldError:
+            self.renderer.calls.pop(call_id, None)
+            return ActionResult([error(aid, "Originate failed")])
+        if is_async:
+            result.reply.append(response(aid, "Success", "Originate successfully queued"))
+        else:
+            result.wait_for = call
+        result.broadcast += self._run_world(self.world.now)
+        return result
+
+    # --------------------------------------------------------------- helpers
+    @staticmethod
+    def _list_response(aid: str | None, message: str) -> Event:
+        pairs: Event = [("Response", "Success")]
+        if aid is not None:
+            pairs.append(("ActionID", aid))
+        pairs += [("EventList", "start"), ("Message", message)]
+        return pairs
+
+    @staticmethod
+    def _list_event(name: str, fields: Event, aid: str | None, id_last: bool = False) -> Event:
+        # List items carry the ActionID: right after Event for most (ExtensionStatus,
+        # CoreShowChannel), at the end for app_queue's (QueueParams, QueueMember).
+        ev: Event = [("Event", name)]
+        if aid is not None and not id_last:
+            ev.append(("ActionID", aid))
+        ev += fields
+        if aid is not None and id_last:
+            ev.append(("ActionID", aid))
+        return ev
+
+    @staticmethod
+    def _complete(name: str, aid: str | None, items: int) -> Event:
+        ev: Event = [("Event", name)]
+        if aid is not None:
+            ev.append(("ActionID", aid))
+        ev += [("EventList", "Complete"), ("ListItems", str(items))]
+        return ev
+
+
+def _event_tv(epoch: float) -> str:
+    """``2026-11-23T14:55:03.247+0000`` (SuccessfulAuth EventTV)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}+0000"
+
+
+__all__ = ["ActionResult", "SessionState", "SimulatedPBX", "AGENT", "CALL"]
