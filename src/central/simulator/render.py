@@ -415,7 +415,6 @@ class Renderer:
             self._chan_ev("QueueCallerJoin", c1, ("Queue", self.queue),
                           ("Position", str(call.queue_position)), ("Count", str(len(self.waiting))),
                           priv=AGENT),
-            self._dsc(call.device, "INUSE"),
         ]
 
     def _render_connected(self, call: Call, data: dict, now: float) -> list[Event]:
