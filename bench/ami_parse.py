@@ -1,0 +1,140 @@
+"""Benchmark: AMI events parsed per second, Central's codec vs panoramisk, same bytes.
+
+Run:  .venv/bin/python bench/ami_parse.py [--events 1000000] [--chunk 65536]
+
+The input is every captured event stream in shared/fixtures/asterisk/ (banner removed
+from all but the first), repeated until it holds at least ``--events`` messages, then fed
+in ``--chunk``-byte reads as a socket would deliver it. Both parsers get the identical
+byte chunks in the same process, one after the other, each best of ``--repeat`` runs.
+
+panoramisk has no sans-I/O parser: its parsing lives in ``AMIProtocol.data_received``
+(panoramisk/ami_protocol.py: decode the chunk, split on CRLFCRLF, ``Message.from_line``
+per block, then ``handle_message`` which dispatches events to the manager). We drive
+that method directly with a stub factory whose ``dispatch`` only counts, so no socket,
+event loop or callback is involved on either side.
+
+Two figures for Central: ``parse`` (bytes -> Message objects with all key/value pairs,
+validated) and ``parse+lookup`` (also reads ``Uniqueid`` from every message, which builds
+the per-message key index that the codec otherwise creates lazily on first lookup),
+so the comparison with panoramisk (which always builds its dict) is fair either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from central.telephony.ami.protocol import AMIParser  # noqa: E402
+
+FIXTURES = Path(
+    os.environ.get("CENTRAL_ASTERISK_FIXTURES", ROOT.parent / "shared" / "fixtures" / "asterisk")
+)
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def build_input(min_events: int) -> tuple[bytes, int]:
+    files = sorted(FIXTURES.glob("ami-event-stream-*.txt")) + [
+        FIXTURES / "ami-queue-member-pause.txt"
+    ]
+    one = b"".join(f.read_bytes().split(b"\r\n", 1)[1] for f in files)
+    per = one.count(b"\r\n\r\n")
+    reps = -(-min_events // per)
+    return BANNER + one * reps, per * reps
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def run_central(parts: list[bytes], lookup: bool) -> int:
+    p = AMIParser()
+    n = 0
+    for part in parts:
+        msgs = p.receive_data(part)
+        if lookup:
+            for m in msgs:
+                m.get("Uniqueid")
+        n += len(msgs)
+    return n
+
+
+def run_panoramisk(parts: list[bytes]) -> int:
+    from panoramisk.ami_protocol import AMIProtocol
+
+    class CountingFactory:
+        save_stream = None
+        n = 0
+
+        def dispatch(self, message):
+            self.n += 1
+
+    proto = AMIProtocol()
+    proto.connection_made(None)
+    factory = CountingFactory()
+    proto.factory = factory
+    # Responses (Login/Logoff) carry an ActionID no pending action matches; panoramisk
+    # drops them in handle_message. Count them here so both sides count all messages.
+    dropped = 0
+    orig = proto.handle_message
+
+    def handle(message):
+        nonlocal dropped
+        if "event" not in message:
+            dropped += 1
+        orig(message)
+
+    proto.handle_message = handle
+    proto.encoding = "utf-8"
+    for part in parts:
+        proto.data_received(part)
+    return factory.n + dropped
+
+
+def best(fn, repeat: int) -> tuple[float, int]:
+    times = []
+    n = 0
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        n = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--chunk", type=int, default=65536)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    data, expected = build_input(args.events)
+    parts = chunks(data, args.chunk)
+    print(f"input: {len(data) / 1e6:.1f} MB, {expected:,} messages, {len(parts):,} reads "
+          f"of {args.chunk} B, python {sys.version.split()[0]}")
+
+    t_c, n_c = best(lambda: run_central(parts, False), args.repeat)
+    t_cl, n_cl = best(lambda: run_central(parts, True), args.repeat)
+    t_p, n_p = best(lambda: run_panoramisk(parts), args.repeat)
+    for label, n in (("central", n_c), ("central+lookup", n_cl), ("panoramisk", n_p)):
+        if n != expected:
+            print(f"WARNING: {label} produced {n:,} messages, expected {expected:,}")
+    r_c, r_cl, r_p = n_c / t_c, n_cl / t_cl, n_p / t_p
+    print(f"central  parse         {r_c:12,.0f} events/s  ({t_c:.2f} s)")
+    print(f"central  parse+lookup  {r_cl:12,.0f} events/s  ({t_cl:.2f} s)")
+    print(f"panoramisk 1.4         {r_p:12,.0f} events/s  ({t_p:.2f} s)")
+    print(f"ratio parse/panoramisk        {r_c / r_p:.2f}x")
+    print(f"ratio parse+lookup/panoramisk {r_cl / r_p:.2f}x")
+    print(f"goal >=200,000 events/s: {'met' if r_c >= 200_000 else 'NOT met'}; "
+          f"goal >=3x panoramisk: {'met' if r_c / r_p >= 3 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
