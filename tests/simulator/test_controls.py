@@ -1,0 +1,54 @@
+"""Controls for client tests: drop every connection, fault injection, bad input."""
+
+from __future__ import annotations
+
+from central.simulator import FaultConfig, Simulator, SimulatorConfig
+from tests.simulator.amiclient import RawAMI
+
+
+async def test_drop_connections_closes_every_session_and_keeps_listening() -> None:
+    async with Simulator(SimulatorConfig(clock="manual")) as sim:
+        a = await RawAMI.connect(sim.host, sim.port)
+        b = await RawAMI.connect(sim.host, sim.port)
+        await a.login()
+        await b.login()
+        assert sim.drop_connections() == 2
+        await a.read_to_eof(1.0)
+        await b.read_to_eof(1.0)
+        assert a.eof and b.eof
+        c = await RawAMI.connect(sim.host, sim.port)  # reconnect works
+        assert (await c.login())["Response"] == "Success"
+        await c.close()
+
+
+async def test_fault_drop_executes_the_action_but_never_answers() -> None:
+    """The ambiguous case a client must survive: the Originate ran, no Response came."""
+    cfg = SimulatorConfig(clock="manual", faults=FaultConfig(drop_probability=1.0))
+    async with Simulator(cfg) as sim:
+        listener = await RawAMI.connect(sim.host, sim.port)
+        await listener.login()
+        sim.config.faults.drop_probability = 0.0
+        actor = await RawAMI.connect(sim.host, sim.port)
+        await actor.login()
+        sim.config.faults.drop_probability = 1.0
+        actor.send("Originate", {"Channel": "Local/5511999990001@customers", "Context": "discador-out",
+                                 "Exten": "s", "Priority": "1", "Async": "true"}, "o")
+        got = await actor.read_to_eof(1.0)
+        assert actor.eof and not [m for m in got if m.kind == "response"]
+        await listener.wait_for(lambda m: m.name == "Newchannel", 1.0)  # it did dial
+        await listener.close()
+
+
+async def test_garbage_and_oversized_lines_get_an_error_and_the_session_survives() -> None:
+    async with Simulator(SimulatorConfig(clock="manual")) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        conn.send_raw(b"this is not AMI at all\r\n\r\n")
+        conn.send_raw(b"Action: Ping\r\nX: " + b"a" * 5000 + b"\r\n\r\n")
+        conn.send("Ping", None, "p")
+        pong = await conn.response("p")
+        assert pong["Ping"] == "Pong"
+        assert sim.stats["protocol_errors"] >= 1
+        conn.send("NoSuchAction", None, "u")
+        assert (await conn.response("u"))["Message"].startswith("Invalid/unknown command: NoSuchAction.")
+        await conn.close()
