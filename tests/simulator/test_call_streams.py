@@ -14,23 +14,12 @@ from collections import defaultdict
 import pytest
 
 from central.simulator import Simulator, SimulatorConfig, WorldConfig
+from central.simulator.scenarios import SCENARIOS
 from central.telephony.ami.protocol import AMIParser, Message
 from tests.simulator.amiclient import RawAMI
 from tests.telephony.fixtures import stream_bytes
 
 SKIP = {"Newexten", "FullyBooted", "SuccessfulAuth"}
-
-# fixture -> (number, forced outcome, Originate Timeout ms, share of caller hangups)
-SCENARIOS = {
-    "ami-event-stream-answered-queue-agent.txt": ("5511999990001", "answer", 30000, 0.0),
-    "ami-event-stream-customer-hangup.txt": ("5511999990005", "answer", 30000, 1.0),
-    "ami-event-stream-busy.txt": ("5511999990002", "busy", 30000, 0.5),
-    "ami-event-stream-noanswer-timeout.txt": ("5511999990003", "noanswer", 15000, 0.5),
-    "ami-event-stream-noanswer-cause19.txt": ("5511999990000", "noanswer", 30000, 0.5),
-    "ami-event-stream-congestion.txt": ("5511999990004", "congestion", 30000, 0.5),
-    "ami-event-stream-ami-hangup.txt": ("5511999990001", "answer", 30000, 0.5),
-}
-
 
 def norm(name: str) -> str:
     name = re.sub(r"-[0-9a-f]{8};", "-X;", name)
@@ -79,19 +68,21 @@ def fixture_events(name: str) -> list[Message]:
 
 @pytest.mark.parametrize("fixture", sorted(SCENARIOS))
 async def test_call_stream_matches_fixture(fixture: str) -> None:
-    number, outcome, timeout_ms, caller_share = SCENARIOS[fixture]
+    sc = SCENARIOS[fixture]
+    number, outcome, timeout_ms = sc.number, sc.outcome, sc.timeout_ms
+    caller_share = 0.5 if sc.caller_hangs_up is None else float(sc.caller_hangs_up)
     expected_events = fixture_events(fixture)
     variables = originate_vars(expected_events)
     first = next(m for m in expected_events if m.name == "Newchannel")
     second = [m for m in expected_events if m.name == "Newchannel"][1]
-    ami_hangup = "ami-hangup" in fixture
+    ami_hangup = sc.ami_hangup
     cfg = SimulatorConfig(
         clock="manual",
         world=WorldConfig(agents=3, numbers={number: outcome}, caller_hangup_share=caller_share,
                           talk_time_mean=10**6 if ami_hangup else 10.0),
     )
-    if "cause19" in fixture:
-        cfg.ring_limits = {number: 8.0}  # the network releases after 8 s, cause 19
+    if sc.ring_limit is not None:
+        cfg.ring_limits = {number: sc.ring_limit}  # the network releases, cause 19
     async with Simulator(cfg) as sim:
         listener = await RawAMI.connect(sim.host, sim.port)
         await listener.login()
