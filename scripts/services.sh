@@ -23,10 +23,10 @@ start() {
   rm -rf "$STATE_DIR"; mkdir -p "$STATE_DIR"; chmod 755 "$STATE_DIR"
   local pg_port redis_port
   pg_port=$(free_port); redis_port=$(free_port)
-  mkdir -p "$STATE_DIR/pg"
-  [ "$(id -u)" = "0" ] && chown postgres: "$STATE_DIR/pg"
+  mkdir -p "$STATE_DIR/pg" "$STATE_DIR/pglog"
+  if [ "$(id -u)" = "0" ]; then chown postgres: "$STATE_DIR/pg" "$STATE_DIR/pglog"; fi
   as_pg_user "$(pg_bin initdb)" -D "$STATE_DIR/pg" -U postgres -A trust -E UTF8 --no-locale >"$STATE_DIR/initdb.log" 2>&1
-  as_pg_user "$(pg_bin pg_ctl)" -D "$STATE_DIR/pg" -l "$STATE_DIR/pg.log" -w \
+  as_pg_user "$(pg_bin pg_ctl)" -D "$STATE_DIR/pg" -l "$STATE_DIR/pglog/pg.log" -w \
     -o "-p $pg_port -k $STATE_DIR/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
@@ -37,7 +37,6 @@ start() {
 export CENTRAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/central
 export CENTRAL_TEST_REDIS_URL=redis://127.0.0.1:$redis_port/0
 ENV
-  cat "$STATE_DIR/env"
 }
 
 stop() {
@@ -45,4 +44,9 @@ stop() {
   [ -f "$STATE_DIR/redis.pid" ] && kill "$(cat "$STATE_DIR/redis.pid")" 2>/dev/null || true
 }
 
-"${1:-start}"
+case "${1:-start}" in
+  start) start >&2 ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
+[ "${1:-start}" = start ] && echo "$STATE_DIR/env"

@@ -8,8 +8,10 @@ BIN=.venv/bin
 bash scripts/system-deps.sh
 $BIN/ruff check src tests bench agent
 
-eval "$(bash scripts/services.sh start)"
 trap 'bash scripts/services.sh stop' EXIT
+env_file=$(bash scripts/services.sh start)
+# shellcheck disable=SC1090
+source "$env_file"
 export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL
 
 work=$(mktemp -d /tmp/central-test-XXXX)

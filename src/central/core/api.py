@@ -65,18 +65,19 @@ class TenantViewSet(viewsets.GenericViewSet):
         instance.delete()
 
 
+# TenantViewSet comes first so its perform_* hooks win over the DRF mixins' ones.
 class TenantModelViewSet(
+    TenantViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    TenantViewSet,
 ):
     pass
 
 
-class TenantReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+class TenantReadOnlyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     pass
 
 

@@ -41,9 +41,15 @@ def exception_handler(exc, context):
             message = _flatten(exc.detail)
         BAD_INPUT.labels("api", "validation").inc()
     else:
-        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        code = codes if isinstance(codes, str) else "error"
-        message = _flatten(getattr(exc, "detail", str(exc)))
+        detail = getattr(exc, "detail", str(exc))
+        if isinstance(detail, dict) and "code" in detail:
+            # simplejwt puts its code and message inside the detail dict
+            code = str(detail["code"])
+            message = str(detail.get("detail", "")) or code
+        else:
+            codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+            code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
+            message = _flatten(detail)
         if isinstance(exc, exceptions.ParseError):
             BAD_INPUT.labels("api", "parse_error").inc()
     body = {"error": {"code": code, "message": message, "fields": fields}}

@@ -1,0 +1,130 @@
+"""Shared fixtures: two tenants with users of each role, JWT API clients, a clean cache."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def tenants(db):
+    """Organizations A and B, each with an owner; A also has a viewer and an agent."""
+    from django.contrib.auth import get_user_model
+
+    from central.core.models import Membership, Organization
+
+    User = get_user_model()
+    a = Organization.objects.create(name="Empresa A", slug="empresa-a")
+    b = Organization.objects.create(name="Empresa B", slug="empresa-b")
+    users = {}
+    for name, org, role in [
+        ("alice", a, "owner"),
+        ("bob", b, "owner"),
+        ("vera", a, "viewer"),
+        ("artur", a, "agent"),
+    ]:
+        user = User.objects.create_user(name, f"{name}@example.com", "senha-forte-123")
+        Membership.objects.create(user=user, organization=org, role=role)
+        users[name] = user
+    return {"a": a, "b": b, **users}
+
+
+def _api_client(user):
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def api_as():
+    """``api_as(user)`` -> an APIClient authenticated with a real JWT for that user."""
+    return _api_client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at full strength costs ~0.3 s per user; tests only need a working hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis: the one scripts/test.sh started, or one started here."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    from tests.support import free_port
+
+    url = os.environ.get("CENTRAL_TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    server = shutil.which("redis-server")
+    assert server, "redis-server is required (scripts/system-deps.sh installs it)"
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path_factory.mktemp("redis"),
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def central_up(tmp_path_factory):
+    """`central up` on a fresh data directory, as a new user would start it."""
+    from tests.support import central_env, free_port, start_central
+
+    base = tmp_path_factory.mktemp("central-up")
+    port = free_port()
+    env = central_env(base / "data")
+    proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=90)
+    yield proc
+    proc.stop()
+
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright through its executable path (no browser download)."""
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    assert path, "chromium is required (scripts/system-deps.sh installs it)"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -1,0 +1,91 @@
+"""The `central` command: up from nothing, diagnose, status, backup and restore."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+
+from tests.support import central_env, run_central
+
+
+def test_up_from_a_fresh_data_dir_is_ready_and_prints_demo_credentials(central_up):
+    ready = httpx.get(central_up.url + "/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["database"]["status"] == "ok"
+    assert central_up.creds is not None, central_up.log()
+    user, password = central_up.creds
+    assert user == "admin" and len(password) >= 12
+    token = httpx.post(central_up.url + "/api/v1/auth/token/", json={"username": user, "password": password}, timeout=10)
+    assert token.status_code == 200, token.text
+
+
+def test_diagnose_fails_clearly_on_a_wrong_database_url(tmp_path):
+    env = central_env(tmp_path, DATABASE_URL="postgres://central@127.0.0.1:1/nada")
+    result = run_central(["diagnose"], env, timeout=60)
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if "database" in line)
+    assert "FAIL" in line and ("refused" in line.lower() or "connect" in line.lower()), result.stdout
+    assert "failed: database" in result.stderr
+
+
+def test_diagnose_rejects_a_malformed_database_url(tmp_path):
+    result = run_central(["diagnose"], central_env(tmp_path, DATABASE_URL="notaurl"), timeout=60)
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_diagnose_passes_on_a_migrated_database(tmp_path):
+    env = central_env(tmp_path)
+    assert run_central(["migrate"], env).returncode == 0
+    result = run_central(["diagnose"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+
+
+def test_diagnose_reports_an_unreachable_asterisk(tmp_path):
+    env = central_env(tmp_path, CENTRAL_AMI_URL="ami://central@127.0.0.1:1")
+    assert run_central(["migrate"], env).returncode == 0
+    result = run_central(["diagnose"], env)
+    assert result.returncode == 1
+    assert any("asterisk:env" in line and "FAIL" in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_status_lists_no_process_when_none_runs(tmp_path):
+    env = central_env(tmp_path)
+    run_central(["migrate"], env)
+    result = run_central(["status"], env)
+    assert result.returncode == 0
+    assert "no Central process is running" in result.stdout
+
+
+def test_backup_and_restore_round_trip(tmp_path):
+    env = central_env(tmp_path / "data")
+    if "DATABASE_URL" in env:  # PostgreSQL run: pg_dump / pg_restore
+        target = tmp_path / "b.pgdump"
+    else:
+        target = tmp_path / "b.sqlite3"
+    assert run_central(["migrate"], env).returncode == 0
+    create = run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; O.objects.create(name='Antes', slug='antes')"], env)
+    assert create.returncode == 0, create.stderr
+    backup = run_central(["backup", str(target)], env)
+    assert backup.returncode == 0, backup.stderr
+    assert target.stat().st_size > 0
+    run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; O.objects.all().delete(); O.objects.create(name='Depois', slug='depois')"], env)
+    restored = run_central(["restore", str(target), "--yes"], env)
+    assert restored.returncode == 0, restored.stderr
+    names = run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; print(sorted(O.objects.values_list('slug', flat=True)))"], env)
+    assert names.stdout.strip().splitlines()[-1] == "['antes']"
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
+    env = central_env(tmp_path / "data")
+    run_central(["migrate"], env)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"this is not a database" * 100)
+    result = run_central(["restore", str(junk), "--yes"], env)
+    assert result.returncode == 1
+    assert "not" in result.stderr.lower() or "failed" in result.stderr.lower()
+    if "DATABASE_URL" not in env:
+        conn = sqlite3.connect(tmp_path / "data" / "central.sqlite3")
+        assert conn.execute("select count(*) from django_migrations").fetchone()[0] > 0

@@ -1,0 +1,125 @@
+"""A user of organization A can never read or change organization B's rows, on any endpoint.
+
+The test discovers the API from the URL map instead of listing endpoints by hand, so an
+endpoint added later is covered (or fails here for lack of a factory) automatically.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from central.core.api import TenantViewSet
+from tests.factories import ROW_FACTORIES
+
+pytestmark = pytest.mark.django_db
+
+# Endpoints that are not tenant-owned resources, each scoped another way.
+NOT_TENANT_RESOURCES = {
+    "OrganizationViewSet",  # lists only the organizations the user is a member of (tested below)
+    "MeViewSet",  # the user's own identity
+    "LoginView", "RefreshView", "LogoutView",  # authentication
+    "APIRootView",  # DRF router index
+}
+
+
+def walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def api_viewsets() -> dict[str, tuple[type, str]]:
+    """basename -> (viewset class, list url name) for every viewset under /api/v1/."""
+    found: dict[str, tuple[type, str]] = {}
+    for route, pattern in walk(get_resolver().url_patterns):
+        if not route.startswith("api/v1/"):
+            continue
+        cls = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+        if cls is None or pattern.name is None:
+            continue
+        if pattern.name.endswith("-list"):
+            found[pattern.name[: -len("-list")]] = (cls, pattern.name)
+        elif not pattern.name.endswith("-detail"):
+            found.setdefault(pattern.name, (cls, pattern.name))
+    return found
+
+
+def tenant_viewsets():
+    return {b: v for b, v in api_viewsets().items() if issubclass(v[0], TenantViewSet)}
+
+
+def test_every_api_view_is_tenant_scoped_or_explicitly_exempt():
+    offenders = [
+        f"{basename} ({cls.__name__})"
+        for basename, (cls, _) in api_viewsets().items()
+        if not issubclass(cls, TenantViewSet) and cls.__name__ not in NOT_TENANT_RESOURCES
+        and not getattr(cls, "tenant_scoped_by_hand", False)
+    ]
+    assert not offenders, f"API views not built on TenantViewSet: {offenders}"
+
+
+def test_every_tenant_model_has_a_factory():
+    missing = [
+        f"{basename}: {cls.queryset.model._meta.label_lower}"
+        for basename, (cls, _) in tenant_viewsets().items()
+        if cls.queryset.model._meta.label_lower not in ROW_FACTORIES
+    ]
+    assert not missing, f"add factories in tests/<app>/factories.py for {missing}"
+
+
+@pytest.mark.parametrize("basename", sorted(tenant_viewsets()))
+def test_foreign_rows_are_invisible_and_untouchable(basename, tenants, api_as):
+    from django.urls import NoReverseMatch, reverse
+
+    cls, list_name = tenant_viewsets()[basename]
+    model = cls.queryset.model
+    row_b = ROW_FACTORIES[model._meta.label_lower](tenants["b"])
+    alice, bob = api_as(tenants["alice"]), api_as(tenants["bob"])
+    list_url = reverse(list_name)
+
+    # Bob (B) sees his row: proves the endpoint works and this test can fail.
+    own = bob.get(list_url, {"page_size": 500})
+    assert own.status_code == 200, own.content
+    assert row_b.pk in ids(own.json())
+
+    # Alice (A) never does, even asking for B explicitly.
+    listed = alice.get(list_url, {"page_size": 500})
+    assert listed.status_code == 200, listed.content
+    assert row_b.pk not in ids(listed.json())
+    forged = alice.get(list_url, HTTP_X_ORGANIZATION=str(tenants["b"].pk))
+    assert forged.status_code == 404
+
+    try:
+        detail_url = reverse(f"{basename}-detail", args=[row_b.pk])
+    except NoReverseMatch:
+        return
+    assert alice.get(detail_url).status_code == 404
+    assert alice.patch(detail_url, {}, format="json").status_code in {404, 405}
+    assert alice.put(detail_url, {}, format="json").status_code in {404, 405}
+    assert alice.delete(detail_url).status_code in {404, 405}
+    assert model.objects.filter(pk=row_b.pk).exists()
+    assert bob.get(detail_url).status_code == 200
+
+
+def ids(body) -> set:
+    rows = body["results"] if isinstance(body, dict) and "results" in body else body
+    return {row.get("id") for row in rows}
+
+
+def test_organizations_endpoint_lists_only_own(tenants, api_as):
+    body = api_as(tenants["alice"]).get("/api/v1/organizations/").json()
+    assert {o["slug"] for o in body["results"]} == {"empresa-a"}
+    assert api_as(tenants["alice"]).get(f"/api/v1/organizations/{tenants['b'].pk}/").status_code == 404
+
+
+def test_viewer_cannot_write(tenants, api_as):
+    response = api_as(tenants["vera"]).post("/api/v1/members/", {"user_id": tenants["bob"].pk, "role": "agent"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_agent_cannot_read_audit_log(tenants, api_as):
+    assert api_as(tenants["artur"]).get("/api/v1/audit-log/").status_code == 403

@@ -1,0 +1,100 @@
+"""Test support: real Central processes on free ports, fresh databases, JWT clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CENTRAL = str(Path(sys.executable).parent / "central")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_database_url() -> str:
+    """A new empty database on the server the suite runs against ("" means SQLite in the data dir)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return ""
+    import psycopg
+
+    name = f"central_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def central_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["CENTRAL_DATA_DIR"] = str(data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    db = fresh_database_url()
+    if db:
+        env["DATABASE_URL"] = db
+    env.update(extra)
+    return env
+
+
+def run_central(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([CENTRAL, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass
+class CentralProcess:
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+    creds: tuple[str, str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_central(args: list[str], env: dict[str, str], port: int, log_path: Path, wait: float = 60) -> CentralProcess:
+    """Start ``central <args>`` and wait until /health answers (or fail with its log)."""
+    log_file = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([CENTRAL, *args], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"central {' '.join(args)} exited {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError(f"central {' '.join(args)} did not answer in {wait}s:\n{log_path.read_text()}")
+    text = log_path.read_text(errors="replace")
+    user = re.search(r"user:\s+(\S+)", text)
+    password = re.search(r"password:\s+(\S+)", text)
+    creds = (user.group(1), password.group(1)) if user and password else None
+    return CentralProcess(proc, url, log_path, creds, env)
