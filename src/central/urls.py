@@ -14,9 +14,12 @@ from central.core import health
 CAPABILITY_APIS = ["telephony", "dialer", "voice"]
 
 api_patterns = [path("", include("central.core.api_urls"))]
+page_patterns = []
 for _app in CAPABILITY_APIS:
     if find_spec(f"central.{_app}.api_urls") is not None:
         api_patterns.append(path(f"{_app}/", include(f"central.{_app}.api_urls")))
+    if find_spec(f"central.{_app}.urls") is not None:
+        page_patterns.append(path(f"{_app}/", include(f"central.{_app}.urls")))
 
 urlpatterns = [
     path("health", health.health, name="health"),
@@ -29,6 +32,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *page_patterns,
     path("", include("central.dashboard.urls")),
 ]
 

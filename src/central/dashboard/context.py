@@ -17,4 +17,16 @@ def organization(request) -> dict:
     except Http404:
         return {"memberships": [], "current_membership": None}
     memberships = list(Membership.objects.select_related("organization").filter(user=user))
-    return {"memberships": memberships, "current_membership": current}
+    return {"memberships": memberships, "current_membership": current, "nav_items": nav_items(current)}
+
+
+def nav_items(membership) -> list[dict]:
+    """Menu entries contributed by capabilities (``central.<app>.nav.items(membership)``)."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    items: list[dict] = []
+    for app in ("telephony", "dialer", "voice", "messaging", "scheduling", "documents"):
+        if find_spec(f"central.{app}.nav") is not None:
+            items.extend(import_module(f"central.{app}.nav").items(membership))
+    return items
