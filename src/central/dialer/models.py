@@ -1,0 +1,283 @@
+"""Dialer data: campaigns, contacts, do-not-call lists, attempts, callbacks, leases, imports.
+
+An ``Attempt`` row is written *before* its Originate is sent and carries the pre-assigned
+channel id, so after a crash or an AMI reconnect the engine can ask Asterisk what became
+of it instead of dialing the contact again (DESIGN principle 4).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
+
+from central.core.tenancy import TenantOwned
+
+
+def default_working_hours() -> dict:
+    weekdays = {day: [["09:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    # Brazilian telemarketing self-regulation (and several state laws) allow Saturdays 10-16
+    # and forbid Sundays; campaigns may narrow this further.
+    return {**weekdays, "sat": [["10:00", "16:00"]], "sun": []}
+
+
+def default_retry_policy() -> dict:
+    """Seconds until the next try, per result of the previous attempt."""
+    return {"busy": 600, "no_answer": 1800, "congestion": 300, "failed": 900, "abandoned": 300}
+
+
+class Campaign(TenantOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Rascunho")
+        ACTIVE = "active", _("Ativa")
+        PAUSED = "paused", _("Pausada")
+        FINISHED = "finished", _("Encerrada")
+
+    class Pacing(models.TextChoices):
+        PREVIEW = "preview", _("Prévia")
+        PROGRESSIVE = "progressive", _("Progressivo")
+        RATIO = "ratio", _("Razão fixa")
+        PREDICTIVE = "predictive", _("Preditivo")
+
+    name = models.CharField(_("nome"), max_length=200)
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    queue = models.CharField(_("fila"), max_length=80, help_text=_("Fila do Asterisk cujos membros são os agentes."))
+    asterisk_server = models.CharField(_("servidor Asterisk"), max_length=80, blank=True, help_text=_("Vazio: o servidor padrão."))
+    dial_context = models.CharField(_("contexto de discagem"), max_length=80, default="discador-out")
+    trunk = models.CharField(_("tronco"), max_length=120, blank=True, help_text=_("Ex.: PJSIP/{number}@operadora. Vazio: Local/{number}@<contexto>."))
+    caller_id = models.CharField(_("identificador de chamada (bina)"), max_length=40, blank=True)
+    use_0303_prefix = models.BooleanField(_("usar prefixo 0303 de telemarketing"), default=False)
+    pacing_mode = models.CharField(_("modo de discagem"), max_length=20, choices=Pacing.choices, default=Pacing.PROGRESSIVE)
+    dial_ratio = models.FloatField(_("chamadas por agente livre (razão)"), default=1.5)
+    max_abandon_rate = models.FloatField(_("abandono máximo"), default=0.03)
+    abandon_after_s = models.FloatField(_("segundos até considerar abandono"), default=2.0)
+    max_channels = models.PositiveIntegerField(_("canais máximos"), default=30)
+    max_cps = models.FloatField(_("chamadas por segundo (máx.)"), default=5.0)
+    ring_timeout_s = models.PositiveIntegerField(_("tempo de toque (s)"), default=30)
+    max_attempts = models.PositiveIntegerField(_("tentativas máximas por contato"), default=3)
+    max_attempts_per_day = models.PositiveIntegerField(_("tentativas por dia por contato"), default=3)
+    retry_policy = models.JSONField(_("política de nova tentativa"), default=default_retry_policy)
+    timezone = models.CharField(_("fuso horário"), max_length=64, default="America/Sao_Paulo")
+    working_hours = models.JSONField(_("horário de funcionamento"), default=default_working_hours)
+    respect_holidays = models.BooleanField(_("não discar em feriados"), default=True)
+    holiday_subdivision = models.CharField(_("UF para feriados estaduais"), max_length=2, blank=True)
+    short_call_message = models.CharField(
+        _("mensagem quando não há agente"),
+        max_length=300,
+        default="Olá, aqui é da {empresa}. Retornaremos sua ligação em breve. Obrigado.",
+    )
+    short_call_alarm = models.PositiveIntegerField(_("alarme de chamadas curtas por dia"), default=50)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("campanha")
+        verbose_name_plural = _("campanhas")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TenantOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Aguardando")
+        IN_PROGRESS = "in_progress", _("Em ligação")
+        DONE = "done", _("Concluído")
+        FAILED = "failed", _("Esgotado")
+        DNC = "dnc", _("Não ligar")
+        INVALID = "invalid", _("Número inválido")
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consent", _("Consentimento")
+        LEGITIMATE_INTEREST = "legitimate_interest", _("Legítimo interesse")
+        CONTRACT = "contract", _("Execução de contrato")
+        LEGAL_OBLIGATION = "legal_obligation", _("Obrigação legal")
+        CREDIT_PROTECTION = "credit_protection", _("Proteção do crédito")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("nome"), max_length=200, blank=True)
+    phone = models.CharField(_("telefone (E.164)"), max_length=20)
+    alt_phones = models.JSONField(_("telefones alternativos"), default=list, blank=True)
+    custom_fields = models.JSONField(_("campos personalizados"), default=dict, blank=True)
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("tentativas"), default=0)
+    attempts_today = models.PositiveIntegerField(default=0)
+    attempts_day = models.DateField(null=True, blank=True, help_text="day attempts_today counts")
+    max_attempts = models.PositiveIntegerField(_("tentativas máximas"), null=True, blank=True, help_text=_("Vazio: o da campanha."))
+    next_attempt_at = models.DateTimeField(_("próxima tentativa"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(_("último resultado"), max_length=20, blank=True)
+    timezone = models.CharField(_("fuso horário"), max_length=64, blank=True, help_text=_("Derivado do DDD."))
+    legal_basis = models.CharField(_("base legal (LGPD)"), max_length=30, choices=LegalBasis.choices, default=LegalBasis.LEGITIMATE_INTEREST)
+    origin = models.CharField(_("origem do dado"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "phone"], name="unique_contact_phone")]
+        indexes = [models.Index(fields=["campaign", "status", "next_attempt_at"], name="contact_due")]
+        ordering = ["id"]
+        verbose_name = _("contato")
+        verbose_name_plural = _("contatos")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}".strip()
+
+
+class DoNotCall(TenantOwned):
+    """A number never to be dialed: organization-wide (campaign empty) or for one campaign."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        OPT_OUT = "opt_out", _("Pedido do cliente")
+        NAO_ME_PERTURBE = "nao_me_perturbe", _("Não Me Perturbe")
+        PROCON_SP = "procon_sp", _("Procon-SP")
+        IMPORT = "import", _("Importação")
+
+    phone = models.CharField(_("telefone (E.164)"), max_length=20, db_index=True)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="dnc_entries")
+    source = models.CharField(_("origem"), max_length=20, choices=Source.choices, default=Source.MANUAL)
+    reason = models.CharField(_("motivo"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "campaign", "phone"], name="unique_dnc"),
+            models.UniqueConstraint(
+                fields=["organization", "phone"], condition=models.Q(campaign__isnull=True), name="unique_dnc_org_wide"
+            ),
+        ]
+        verbose_name = _("número bloqueado")
+        verbose_name_plural = _("não ligar")
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Attempt(TenantOwned):
+    """One dial attempt, written before the Originate leaves."""
+
+    class State(models.TextChoices):
+        CREATED = "created", _("Criada")  # row written, Originate not yet sent
+        SENT = "sent", _("Enviada")  # Originate written to the AMI socket
+        RINGING = "ringing", _("Chamando")
+        ANSWERED = "answered", _("Atendida")  # customer answered, waiting or talking
+        COMPLETED = "completed", _("Finalizada")
+        UNKNOWN = "unknown", _("Indeterminada")  # sent, then the link dropped: reconcile
+
+    class Result(models.TextChoices):
+        ANSWERED = "answered", _("Atendida")
+        BUSY = "busy", _("Ocupado")
+        NO_ANSWER = "no_answer", _("Não atende")
+        CONGESTION = "congestion", _("Congestionado")
+        FAILED = "failed", _("Falha")
+        ABANDONED = "abandoned", _("Abandonada")
+
+    uid = models.CharField(max_length=64, unique=True, default=uuid.uuid4, help_text="pre-assigned ChannelId")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attempts")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="attempt_rows")
+    phone = models.CharField(max_length=20)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATED, db_index=True)
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True, db_index=True)
+    dialer = models.CharField(max_length=120, blank=True, help_text="process that sent it")
+    pacing_mode = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True, help_text="agent picked up")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    queue = models.CharField(max_length=80, blank=True)
+    agent = models.CharField(max_length=120, blank=True)
+    hangup_cause = models.IntegerField(null=True, blank=True)
+    hangup_cause_text = models.CharField(max_length=80, blank=True)
+    billsec = models.IntegerField(null=True, blank=True)
+    talk_seconds = models.FloatField(null=True, blank=True)
+    linkedid = models.CharField(max_length=64, blank=True)
+    short_call = models.BooleanField(default=False, help_text="answered call of 6 s or less")
+    reconciled = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "state"], name="attempt_live")]
+        ordering = ["-created_at"]
+        verbose_name = _("tentativa")
+        verbose_name_plural = _("tentativas")
+
+    def __str__(self) -> str:
+        return f"{self.uid} {self.phone} {self.result or self.state}"
+
+
+class Callback(TenantOwned):
+    """A return call an agent promised the customer, dialed at its time to that agent."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="callbacks")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="callbacks")
+    scheduled_for = models.DateTimeField(_("agendado para"), db_index=True)
+    agent = models.CharField(_("agente"), max_length=120, blank=True, help_text=_("Vazio: qualquer agente."))
+    note = models.CharField(_("observação"), max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_for"]
+        verbose_name = _("retorno agendado")
+        verbose_name_plural = _("retornos agendados")
+
+
+class CampaignLease(models.Model):
+    """Which dialer process runs a campaign, until when.
+
+    A holder renews before ``expires_at``; another process may take an expired lease. The
+    ``generation`` grows on every takeover and fences stale writers.
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="lease")
+    holder = models.CharField(max_length=120)
+    expires_at = models.DateTimeField(db_index=True)
+    acquired_at = models.DateTimeField(default=dj_timezone.now)
+    generation = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.holder} until {self.expires_at:%H:%M:%S}"
+
+
+class ImportJob(TenantOwned):
+    class Kind(models.TextChoices):
+        CONTACTS = "contacts", _("Contatos")
+        DNC = "dnc", _("Não ligar")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Na fila")
+        RUNNING = "running", _("Importando")
+        DONE = "done", _("Concluída")
+        FAILED = "failed", _("Falhou")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONTACTS)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
+    filename = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total_bytes = models.BigIntegerField(default=0)
+    processed_bytes = models.BigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="first errors: {row, column, reason}")
+    errors_path = models.CharField(max_length=500, blank=True, help_text="CSV with every rejected row")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("importação")
+        verbose_name_plural = _("importações")
