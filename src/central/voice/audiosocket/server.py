@@ -1,0 +1,432 @@
+"""asyncio adapter around the AudioSocket codec: listeners, sessions, the paced writer.
+
+* One :class:`AudioSocketSession` (an ``asyncio.Protocol``, cheaper than streams at
+  hundreds of calls) per TCP connection.  A protocol error, a slow reader or a handler
+  bug closes *that* session only (per-session isolation).
+* One :class:`Pacer` per event loop writes exactly one 20 ms frame per session per tick
+  on a deadline clock (``t0 + k * 20 ms``, so no drift).  Idle sessions get silence:
+  ``audiosocket-edge-cases.frames.tsv`` session ``silent-leg-2s-timeout`` shows Asterisk
+  hanging up 2.0 s after the last media.  One timer for all sessions instead of one sleep
+  per session is what makes hundreds of calls per core affordable.
+* Barge-in: :meth:`AudioSocketSession.interrupt` empties the playback queue, so the next
+  tick (at most one frame later) already carries silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from central.voice.audio import silence
+from central.voice.audiosocket.protocol import (
+    DTMF,
+    HANGUP_BYTES,
+    Audio,
+    Connection,
+    ErrorMessage,
+    Hangup,
+    ProtocolError,
+    Role,
+    UUIDMessage,
+    frame_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+FRAME_PERIOD = 0.020
+#: Frames written in one tick when the loop stalled; beyond this a frame is dropped
+#: (counted) rather than bursting seconds of audio at Asterisk.
+MAX_CATCH_UP = 5
+#: Unsent bytes allowed per session before it is closed as a slow reader (~2 s slin16).
+MAX_WRITE_BUFFER = 64 * 1024
+#: How long to wait for the first audio frame (which tells the call's sample rate:
+#: slin8 for the AudioSocket() app, kind 0x12 for chan_audiosocket c(slin16), see
+#: audiosocket-chan-slin16.bin) before assuming 8 kHz.
+RATE_PROBE_TIMEOUT = 0.1
+#: Ports tried after the configured one when it is taken.
+PORT_TRIES = 20
+
+
+class LatencyHistogram:
+    """Fixed 0.1 ms buckets up to 100 ms: O(1) record, exact-enough percentiles."""
+
+    RESOLUTION = 0.0001
+    BUCKETS = 1001
+
+    def __init__(self) -> None:
+        self.counts = [0] * self.BUCKETS
+        self.total = 0
+        self.max = 0.0
+
+    def record(self, seconds: float) -> None:
+        i = int(seconds / self.RESOLUTION) if seconds > 0 else 0
+        self.counts[min(i, self.BUCKETS - 1)] += 1
+        self.total += 1
+        if seconds > self.max:
+            self.max = seconds
+
+    def percentile(self, p: float) -> float:
+        if not self.total:
+            return 0.0
+        target = self.total * p / 100.0
+        seen = 0
+        for i, c in enumerate(self.counts):
+            seen += c
+            if seen >= target:
+                return (i + 1) * self.RESOLUTION
+        return self.max
+
+    def reset(self) -> None:
+        self.__init__()
+
+
+@dataclass
+class PacerStats:
+    ticks: int = 0
+    frames_sent: int = 0
+    frames_dropped: int = 0
+    catch_up_ticks: int = 0
+
+
+class Pacer:
+    """Writes one frame per session every 20 ms on a shared deadline clock."""
+
+    def __init__(self, period: float = FRAME_PERIOD) -> None:
+        self.period = period
+        self.sessions: set[AudioSocketSession] = set()
+        self.lateness = LatencyHistogram()
+        self.stats = PacerStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._t0 = 0.0
+        self._k = 0
+
+    def add(self, session: AudioSocketSession) -> None:
+        self.sessions.add(session)
+        if self._handle is None:
+            self._loop = asyncio.get_running_loop()
+            self._t0 = self._loop.time()
+            self._k = 0
+            self._handle = self._loop.call_at(self._t0, self._tick)
+
+    def remove(self, session: AudioSocketSession) -> None:
+        self.sessions.discard(session)
+        if not self.sessions and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        first = self._k  # index of the earliest deadline this tick serves
+        due = max(first, int((now - self._t0) / self.period))  # latest deadline passed
+        n = due - first + 1
+        send = n
+        if n > MAX_CATCH_UP:
+            self.stats.frames_dropped += (n - MAX_CATCH_UP) * len(self.sessions)
+            send = MAX_CATCH_UP
+        if n > 1:
+            self.stats.catch_up_ticks += 1
+        for session in tuple(self.sessions):
+            session.tick(send)
+        self.stats.frames_sent += send * len(self.sessions)
+        self.stats.ticks += 1
+        # Lateness of the last frame written this tick against its deadline.
+        self.lateness.record(loop.time() - (self._t0 + first * self.period))
+        self._k = due + 1
+        if self.sessions:
+            self._handle = loop.call_at(self._t0 + self._k * self.period, self._tick)
+        else:
+            self._handle = None
+
+
+_pacers: dict[int, Pacer] = {}
+
+
+def pacer_for_loop() -> Pacer:
+    loop = asyncio.get_running_loop()
+    pacer = _pacers.get(id(loop))
+    if pacer is None or pacer._loop not in (None, loop):
+        pacer = _pacers[id(loop)] = Pacer()
+    return pacer
+
+
+@dataclass
+class ServerStats:
+    sessions_total: int = 0
+    sessions_active: int = 0
+    protocol_errors: int = 0
+    handler_errors: int = 0
+    slow_readers: int = 0
+
+
+class CallHandler:
+    """What a session tells the application; subclasses override what they need."""
+
+    def on_start(self, now: float) -> None: ...
+    def on_audio(self, pcm: bytes, now: float) -> None: ...
+    def on_dtmf(self, digit: str, now: float) -> None: ...
+    def on_close(self, reason: str) -> None: ...
+
+
+HandlerFactory = Callable[["AudioSocketSession"], CallHandler]
+
+
+class AudioSocketSession(asyncio.Protocol):
+    def __init__(self, factory: HandlerFactory, stats: ServerStats, pacer: Pacer, label: str = "") -> None:
+        self.factory = factory
+        self.stats = stats
+        self.pacer = pacer
+        self.label = label
+        self.codec = Connection(Role.SERVER)
+        self.transport: asyncio.Transport | None = None
+        self.handler: CallHandler | None = None
+        self.uuid: str | None = None
+        self.rate = 8000
+        self.playback: deque[bytes] = deque()
+        self._silence = frame_bytes(silence(8000), 8000)
+        self._drain_waiters: list[asyncio.Future] = []
+        self._hangup_when_drained = False
+        self._probe: asyncio.TimerHandle | None = None
+        self.closed = False
+        self.close_reason = ""
+        self.started_at = time.monotonic()
+        self.frames_out = 0
+        self.frames_in = 0
+        self.on_frame_sent: Callable[[], None] | None = None  # first-byte latency probe
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Asterisk's app sets TCP_NODELAY too (audiosocket-session.md "Other notes"):
+            # a 320 B frame must not wait for Nagle.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.stats.sessions_total += 1
+        self.stats.sessions_active += 1
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.codec.receive_data(data)
+        except ProtocolError as exc:
+            self.stats.protocol_errors += 1
+            log.warning("AudioSocket %s %s: protocol error, closing: %s", self.label, self.uuid, exc)
+            self.close(f"protocol_error: {exc}")
+            return
+        loop_time = time.monotonic()
+        for event in events:
+            if self.closed:
+                return
+            try:
+                if isinstance(event, Audio):
+                    self.frames_in += 1
+                    if self.handler is None:
+                        if self.uuid is not None:
+                            self._start(event.rate)
+                        continue
+                    self.handler.on_audio(event.pcm, loop_time)
+                elif isinstance(event, DTMF):
+                    if self.handler is None:
+                        self._start(8000)
+                    self.handler.on_dtmf(event.digit, loop_time)  # type: ignore[union-attr]
+                elif isinstance(event, UUIDMessage):
+                    self.uuid = str(event.uuid)
+                    self._probe = asyncio.get_running_loop().call_later(
+                        RATE_PROBE_TIMEOUT, self._start, 8000
+                    )
+                elif isinstance(event, Hangup | ErrorMessage):
+                    self.close("peer_hangup" if isinstance(event, Hangup) else "peer_error", send_hangup=False)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("AudioSocket %s %s: handler failed, closing", self.label, self.uuid)
+                self.close("handler_error")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # audiosocket-edge-cases.frames.tsv, caller-hangs-up-first: a far-end hangup is a
+        # bare TCP FIN, never a hangup message.
+        self._finish("peer_closed" if not self.close_reason else self.close_reason)
+
+    # -- session control ----------------------------------------------------------------
+    def _start(self, rate: int) -> None:
+        if self.handler is not None or self.closed:
+            return
+        if self._probe is not None:
+            self._probe.cancel()
+        self.rate = rate
+        self._silence = frame_bytes(silence(rate), rate)
+        try:
+            self.handler = self.factory(self)
+            self.pacer.add(self)
+            self.handler.on_start(time.monotonic())
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("AudioSocket %s %s: handler start failed", self.label, self.uuid)
+            self.close("handler_error")
+
+    def play(self, frames) -> None:
+        """Queue ready-to-send frames (encoded at :attr:`rate`) for the pacer."""
+        self.playback.extend(frames)
+
+    def interrupt(self) -> int:
+        """Barge-in: drop queued audio; the next tick sends silence.  Returns frames dropped."""
+        dropped = len(self.playback)
+        self.playback.clear()
+        self._wake_drain_waiters()
+        return dropped
+
+    @property
+    def playing(self) -> bool:
+        return bool(self.playback)
+
+    async def drained(self) -> None:
+        if not self.playback or self.closed:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(fut)
+        await fut
+
+    def hangup_after_playback(self) -> None:
+        self._hangup_when_drained = True
+        if not self.playback:
+            self.close("hangup")
+
+    def tick(self, n: int) -> None:
+        """Called by the pacer: write ``n`` frames (normally 1) of playback or silence."""
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        pb = self.playback
+        if not pb and self._drain_waiters:
+            self._wake_drain_waiters()
+        if not pb and self._hangup_when_drained:
+            self.close("hangup")
+            return
+        if n == 1:
+            if pb:
+                data = pb.popleft()
+                if self.on_frame_sent is not None:
+                    self.on_frame_sent()
+            else:
+                data = self._silence
+        else:
+            parts = []
+            for _ in range(n):
+                parts.append(pb.popleft() if pb else self._silence)
+            data = b"".join(parts)
+        transport.write(data)
+        self.frames_out += n
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            self.stats.slow_readers += 1
+            log.warning("AudioSocket %s %s: peer not reading, closing", self.label, self.uuid)
+            self.close("slow_reader", send_hangup=False)
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def close(self, reason: str, send_hangup: bool = True) -> None:
+        """Clean close: ``00 00 00`` then FIN (audiosocket-session.frames.tsv t=5.1007)."""
+        if self.closed:
+            return
+        self.close_reason = reason
+        if self.transport is not None and not self.transport.is_closing():
+            if send_hangup:
+                self.transport.write(HANGUP_BYTES)
+            self.transport.close()
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = self.close_reason or reason
+        if self._probe is not None:
+            self._probe.cancel()
+        self.pacer.remove(self)
+        self.stats.sessions_active -= 1
+        self._wake_drain_waiters()
+        if self.handler is not None:
+            try:
+                self.handler.on_close(self.close_reason)
+            except Exception:
+                self.stats.handler_errors += 1
+                log.exception("AudioSocket %s %s: on_close failed", self.label, self.uuid)
+
+
+class Listener:
+    """One listening socket (an AI extension's or a return extension's)."""
+
+    def __init__(self, factory: HandlerFactory, label: str = "", pacer: Pacer | None = None) -> None:
+        self.factory = factory
+        self.label = label
+        self.stats = ServerStats()
+        self.pacer = pacer
+        self.server: asyncio.Server | None = None
+        self.host = ""
+        self.requested_port = 0
+        self.port = 0
+        self.sessions: set[AudioSocketSession] = set()
+
+    def _protocol(self) -> AudioSocketSession:
+        session = AudioSocketSession(self._factory, self.stats, self.pacer or pacer_for_loop(), self.label)
+        return session
+
+    def _factory(self, session: AudioSocketSession) -> CallHandler:
+        self.sessions.add(session)
+        handler = self.factory(session)
+        original = handler.on_close
+
+        def on_close(reason: str) -> None:
+            self.sessions.discard(session)
+            original(reason)
+
+        handler.on_close = on_close  # type: ignore[method-assign]
+        return handler
+
+    async def start(self, host: str, port: int, tries: int = PORT_TRIES) -> int:
+        """Bind ``port`` or, when taken, the next free one; return the port in use.
+
+        The dialplan must point at the port actually used, so callers report it (status
+        API, log).
+        """
+        if self.pacer is None:
+            self.pacer = pacer_for_loop()
+        self.host, self.requested_port = host, port
+        loop = asyncio.get_running_loop()
+        last: OSError | None = None
+        for candidate in [port] if port == 0 else range(port, min(port + tries, 65536)):
+            try:
+                self.server = await loop.create_server(self._protocol, host, candidate)
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    raise
+                last = exc
+                continue
+            self.port = self.server.sockets[0].getsockname()[1]
+            if self.port != port and port:
+                log.warning("%s: port %d taken, listening on %s:%d", self.label, port, host, self.port)
+            else:
+                log.info("%s: listening on %s:%d", self.label, host, self.port)
+            return self.port
+        raise OSError(errno.EADDRINUSE, f"{self.label}: no free port in {port}..{port + tries - 1}: {last}")
+
+    def stop_listening(self) -> None:
+        """Stop accepting; calls in progress continue on their own transports."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    def close_all(self) -> None:
+        self.stop_listening()
+        for session in list(self.sessions):
+            session.close("shutdown")

@@ -1,0 +1,69 @@
+"""A tiny stdlib HTTP client run in a worker thread (no extra dependency).
+
+Provider calls are a few per turn, so a thread per request is cheap enough and keeps the
+event loop (which paces audio for every call) free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+
+from central.voice.providers.base import ProviderError
+
+
+def api_key(settings: dict, default_env: str) -> str:
+    """Keys come from the environment; settings name the variable, never hold the key."""
+    if settings.get("api_key_env"):
+        return os.environ.get(settings["api_key_env"], "")
+    return os.environ.get(default_env, "")
+
+
+def _request(url: str, method: str, headers: dict, body: bytes | None, timeout: float):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:200].decode("utf-8", "replace")
+        raise ProviderError(f"HTTP {exc.code} from {url}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ProviderError(f"cannot reach {url}: {exc}") from None
+
+
+async def request(
+    url: str, *, method: str = "POST", headers: dict | None = None, body: bytes | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict, bytes]:
+    return await asyncio.to_thread(_request, url, method, headers or {}, body, timeout)
+
+
+async def post_json(url: str, payload: dict, headers: dict, timeout: float = 10.0) -> dict:
+    _, _, data = await request(
+        url, headers={"Content-Type": "application/json", **headers},
+        body=json.dumps(payload).encode(), timeout=timeout,
+    )
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ProviderError(f"{url} answered with non-JSON: {data[:80]!r}") from None
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    for name, (filename, content, ctype) in files.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {ctype}\r\n\r\n".encode() + content + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,252 @@
+"""The voice process: listeners per AI extension, hot reload, status.
+
+Config comes from a loader (the database in production, see :mod:`central.voice.loader`).
+Every successful load is written to a JSON snapshot; when the loader fails the snapshot is
+used; when nothing is configured a compatibility pair listens on 8080/8081.
+
+Refresh compares the new config with the running one per extension: an extension whose
+bind address or ports changed gets new listeners; one whose other settings changed gets a
+new call context for *new* calls; calls in progress keep the context they started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from central.voice.audiosocket.server import Listener, Pacer, pacer_for_loop
+from central.voice.calls import CallContext, ResidentCall, VisitorCall, VoiceRuntime
+from central.voice.config import (
+    ExtensionConfig,
+    VoiceConfig,
+    compat_config,
+    read_snapshot,
+    write_snapshot,
+)
+from central.voice.flows.concierge import PHRASES
+from central.voice.phrases import PhraseCache
+from central.voice.providers.registry import build_providers
+
+log = logging.getLogger(__name__)
+
+#: Sample rates the phrase cache is warmed for: slin8 (AudioSocket() app) and slin16
+#: (chan_audiosocket c(slin16), audiosocket-chan-slin16.bin).
+WARM_RATES = (8000,)
+
+
+@dataclass
+class ExtensionRuntime:
+    config: ExtensionConfig
+    ctx: CallContext
+    ai: Listener
+    ret: Listener
+    started_at: float = field(default_factory=time.time)
+
+    def status(self) -> dict:
+        c = self.config
+        return {
+            "ramal": c.number,
+            "ramal_retorno": c.return_number,
+            "organization": c.organization,
+            "bind_ip": c.bind_ip,
+            "port_configured": c.port,
+            "port": self.ai.port,
+            "return_port_configured": c.return_port,
+            "return_port": self.ret.port,
+            "port_changed": self.ai.port != c.port or self.ret.port != c.return_port,
+            "active_sessions": len(self.ai.sessions) + len(self.ret.sessions),
+            "visitor_sessions": len(self.ai.sessions),
+            "resident_sessions": len(self.ret.sessions),
+            "sessions_total": self.ai.stats.sessions_total + self.ret.stats.sessions_total,
+            "protocol_errors": self.ai.stats.protocol_errors + self.ret.stats.protocol_errors,
+            "providers": {
+                "stt": self.ctx.providers.stt.name,
+                "tts": self.ctx.providers.tts.name,
+                "reply": self.ctx.providers.reply.name,
+            },
+        }
+
+
+class VoiceService:
+    def __init__(
+        self,
+        *,
+        loader=None,
+        snapshot_path: str | None = None,
+        runtime: VoiceRuntime | None = None,
+        stt_override=None,
+        warm: bool = True,
+        compat_bind_ip: str = "0.0.0.0",
+    ) -> None:
+        self.loader = loader
+        self.snapshot_path = snapshot_path
+        self.runtime = runtime or VoiceRuntime()
+        self.stt_override = stt_override
+        self.warm = warm
+        self.compat_bind_ip = compat_bind_ip
+        self.extensions: dict[str, ExtensionRuntime] = {}
+        self.config = VoiceConfig()
+        self.caches: dict[str, PhraseCache] = {}
+        self.pacer: Pacer | None = None
+        self.load_error = ""
+        self.started_at = time.time()
+        self._lock = asyncio.Lock()
+
+    # -- config -------------------------------------------------------------------------
+    def load_config(self) -> VoiceConfig:
+        config: VoiceConfig | None = None
+        self.load_error = ""
+        if self.loader is not None:
+            try:
+                config = self.loader()
+            except Exception as exc:  # DB down, bad rows: run on the last known config
+                self.load_error = f"{type(exc).__name__}: {exc}"
+                log.warning("voice config: loader failed (%s); trying snapshot", self.load_error)
+            else:
+                if self.snapshot_path:
+                    write_snapshot(config, self.snapshot_path)
+        if config is None and self.snapshot_path:
+            config = read_snapshot(self.snapshot_path)
+        if config is None or not config.enabled():
+            log.info("voice config: nothing configured, starting the 8080/8081 compatibility pair")
+            config = compat_config(self.compat_bind_ip)
+        return config
+
+    def _cache_for(self, ext: ExtensionConfig, providers) -> PhraseCache:
+        key = json.dumps(ext.providers.get("tts", []), sort_keys=True)
+        cache = self.caches.get(key)
+        if cache is None:
+            cache = self.caches[key] = PhraseCache(providers.tts)
+        return cache
+
+    def _context(self, ext: ExtensionConfig) -> CallContext:
+        providers = build_providers(ext.providers, stt_override=self.stt_override)
+        return CallContext(ext, providers, self._cache_for(ext, providers))
+
+    async def _warm(self, ctx: CallContext) -> None:
+        if self.warm:
+            texts = [ctx.extension.greeting, *PHRASES.values()]
+            await ctx.cache.warm(texts, WARM_RATES)
+
+    # -- listeners ----------------------------------------------------------------------
+    async def _start_extension(self, ext: ExtensionConfig) -> ExtensionRuntime:
+        ctx = self._context(ext)
+        await self._warm(ctx)
+        rt: ExtensionRuntime
+
+        def visitor_factory(session):
+            return VisitorCall(session, rt.ctx, self.runtime)
+
+        def resident_factory(session):
+            return ResidentCall(session, rt.ctx, self.runtime)
+
+        ai = Listener(visitor_factory, f"ramal {ext.number}", self.pacer)
+        ret = Listener(resident_factory, f"retorno {ext.return_number or ext.number}", self.pacer)
+        rt = ExtensionRuntime(ext, ctx, ai, ret)
+        await ai.start(ext.bind_ip, ext.port)
+        try:
+            await ret.start(ext.bind_ip, ext.return_port)
+        except OSError:
+            ai.stop_listening()
+            raise
+        ctx.return_port = ret.port
+        log.info(
+            "ramal %s (%s): visitors on %s:%d, return leg on %s:%d",
+            ext.number, ext.organization, ext.bind_ip, ai.port, ext.bind_ip, ret.port,
+        )
+        return rt
+
+    async def start(self) -> None:
+        self.pacer = pacer_for_loop()
+        async with self._lock:
+            self.config = self.load_config()
+            for ext in self.config.enabled():
+                self.extensions[ext.number] = await self._start_extension(ext)
+
+    async def refresh(self) -> dict:
+        """Reload config; restart only listeners whose address changed."""
+        async with self._lock:
+            new = self.load_config()
+            report: dict[str, list[str]] = {"started": [], "restarted": [], "updated": [], "stopped": [], "unchanged": []}
+            wanted = {e.number: e for e in new.enabled()}
+            for number in list(self.extensions):
+                if number not in wanted:
+                    gone = self.extensions.pop(number)
+                    gone.ai.stop_listening()  # calls in progress continue
+                    gone.ret.stop_listening()
+                    report["stopped"].append(number)
+            for number, ext in wanted.items():
+                cur = self.extensions.get(number)
+                if cur is None:
+                    self.extensions[number] = await self._start_extension(ext)
+                    report["started"].append(number)
+                elif cur.config == ext:
+                    report["unchanged"].append(number)
+                elif cur.config.listener_key() == ext.listener_key():
+                    ctx = self._context(ext)
+                    await self._warm(ctx)
+                    ctx.return_port = cur.ret.port
+                    cur.config, cur.ctx = ext, ctx  # new calls only
+                    report["updated"].append(number)
+                else:
+                    await self._restart(number, ext)
+                    report["restarted"].append(number)
+            self.config = new
+            return report
+
+    async def _restart(self, number: str, ext: ExtensionConfig | None = None) -> ExtensionRuntime:
+        cur = self.extensions[number]
+        ext = ext or cur.config
+        cur.ai.stop_listening()
+        cur.ret.stop_listening()
+        await asyncio.sleep(0)
+        self.extensions[number] = rt = await self._start_extension(ext)
+        # Calls in progress stay on the old listener's session set; keep counting them.
+        rt.ai.sessions |= cur.ai.sessions
+        rt.ret.sessions |= cur.ret.sessions
+        return rt
+
+    async def restart(self, number: str) -> dict:
+        async with self._lock:
+            if number not in self.extensions:
+                raise KeyError(number)
+            rt = await self._restart(number)
+            return rt.status()
+
+    async def stop(self) -> None:
+        for rt in self.extensions.values():
+            rt.ai.close_all()
+            rt.ret.close_all()
+        self.extensions.clear()
+
+    # -- status -------------------------------------------------------------------------
+    def status(self) -> dict:
+        pacer = self.pacer
+        turns = list(self.runtime.turns)
+        totals = sorted(t["total_ms"] for t in turns if t["total_ms"])
+
+        def pct(p: float) -> float:
+            return totals[min(len(totals) - 1, int(len(totals) * p / 100))] if totals else 0.0
+
+        return {
+            "config_source": self.config.source,
+            "config_error": self.load_error,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "extensions": [rt.status() for rt in self.extensions.values()],
+            "active_sessions": sum(len(rt.ai.sessions) + len(rt.ret.sessions) for rt in self.extensions.values()),
+            "pacer": {
+                "frames_sent": pacer.stats.frames_sent if pacer else 0,
+                "frames_dropped": pacer.stats.frames_dropped if pacer else 0,
+                "lateness_p99_ms": round(pacer.lateness.percentile(99) * 1000, 2) if pacer else 0.0,
+            },
+            "turns": turns[-20:],
+            "turn_latency_ms": {"p50": pct(50), "p95": pct(95), "count": len(totals)},
+            "visits": [
+                {"visit_id": v.visit_id, "ramal": v.extension, "outcome": v.outcome, "unit": v.unit,
+                 "visitor": v.visitor_name}
+                for v in list(self.runtime.visits)[-20:]
+            ],
+        }
