@@ -42,6 +42,17 @@ READ_SIZE = 65536
 _IDLE_SPINS = 12
 
 
+def encode_event(pairs: Event) -> bytes:
+    """``encode_message`` with a fast path: the renderer's events are built from
+    values that cannot hold line breaks, so one join plus one C-level count replaces
+    the per-field checks (encoding was half the CPU of a virtual-clock run). Anything
+    suspicious goes through ``encode_message``, which names the bad field."""
+    text = "".join([f"{k}: {v}\r\n" for k, v in pairs])
+    if text.count("\n") == len(pairs) and text.count("\r") == len(pairs):
+        return (text + "\r\n").encode("utf-8")
+    return encode_message(pairs)
+
+
 class Session:
     """One AMI connection."""
 
@@ -58,7 +69,7 @@ class Session:
 
     def send(self, pairs: Event) -> None:
         if not self.closed:
-            self.writer.write(encode_message(pairs))
+            self.writer.write(encode_event(pairs))
 
     def send_raw(self, data: bytes) -> None:
         if not self.closed:
@@ -325,7 +336,7 @@ class Simulator:
         # per event costs more than encoding them (profiled under the virtual clock).
         chunks: dict[Session, list[bytes]] = {s: [] for s in sessions}
         for ev in events:
-            data = encode_message(ev)
+            data = encode_event(ev)
             for s in sessions:
                 if (s.state.filters or "all" not in (s.state.events or ())) \
                         and not s.state.wants(ev):
