@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from central.simulator import FaultConfig, Simulator, SimulatorConfig
 from tests.simulator.amiclient import RawAMI
 
@@ -51,4 +53,43 @@ async def test_garbage_and_oversized_lines_get_an_error_and_the_session_survives
         assert sim.stats["protocol_errors"] >= 1
         conn.send("NoSuchAction", None, "u")
         assert (await conn.response("u"))["Message"].startswith("Invalid/unknown command: NoSuchAction.")
+        await conn.close()
+
+
+async def test_drop_actions_loses_the_connection_exactly_on_that_action() -> None:
+    cfg = SimulatorConfig(clock="manual", faults=FaultConfig(drop_actions=("Originate",)))
+    async with Simulator(cfg) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        conn.send("Ping", None, "p")
+        assert (await conn.response("p"))["Ping"] == "Pong"  # other actions answer
+        conn.send("Originate", {"Channel": "Local/5511999990001@customers", "Context": "discador-out",
+                                "Exten": "s", "Priority": "1", "Async": "true"}, "o")
+        got = await conn.read_to_eof(1.0)
+        assert conn.eof and not [m for m in got if m.kind == "response"]
+        assert sim.pbx.stats["originates"] == 1  # executed before the drop
+
+
+async def test_garbage_fault_sends_lines_a_client_parser_rejects() -> None:
+    from central.telephony.ami.protocol import AMIParser, ProtocolError
+
+    async with Simulator(SimulatorConfig(clock="manual")) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        await conn.wait_for(lambda m: m.name == "SuccessfulAuth", 1.0)
+        sim.config.faults.garbage_probability = 1.0
+        conn.parser = AMIParser(expect_banner=False)
+        conn.send("Command", {"Command": "devstate change Custom:1001 INUSE"}, "c")
+        raw = b""
+        for _ in range(20):
+            try:
+                raw += await asyncio.wait_for(conn.reader.read(65536), 0.05)
+            except TimeoutError:
+                break
+        assert b"this line is not AMI" in raw
+        try:
+            conn.parser.receive_data(raw)
+            raise AssertionError("garbage was accepted")
+        except ProtocolError as exc:
+            assert any(m.name == "ExtensionStatus" for m in exc.messages)  # good ones survive
         await conn.close()

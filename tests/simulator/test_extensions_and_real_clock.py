@@ -64,3 +64,24 @@ def test_fixture_scenarios_cover_every_call_stream() -> None:
     streams = {p.name for p in FIXTURES_DIR.glob("ami-event-stream-*.txt")} - {
         "ami-event-stream-audiosocket.txt", "ami-event-stream-extension-state.txt"}
     assert streams == set(SCENARIOS)
+
+
+async def test_pjsip_endpoints_and_contact_status_follow_availability() -> None:
+    async with Simulator(fixture_config(clock="manual")) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        conn.send("Command", {"Command": "devstate change Custom:1003 UNAVAILABLE"}, "c")
+        await conn.response("c")
+        gone = await conn.wait_for(lambda m: m.name == "ContactStatus", 1.0)
+        assert (gone["AOR"], gone["ContactStatus"]) == ("1003", "Unreachable")
+        conn.send("PJSIPShowEndpoints", None, "e")
+        assert (await conn.response("e"))["EventList"] == "start"
+        items = [await conn.wait_for(lambda m: m.name == "EndpointList", 1.0) for _ in range(3)]
+        states = {m["ObjectName"]: m["DeviceState"] for m in items}
+        assert states == {"1001": "Not in use", "1002": "Not in use", "1003": "Unavailable"}
+        done = await conn.wait_for(lambda m: m.name == "EndpointListComplete", 1.0)
+        assert done["ListItems"] == "3"
+        conn.send("Command", {"Command": "devstate change Custom:1003 NOT_INUSE"}, "c2")
+        back = await conn.wait_for(lambda m: m.name == "ContactStatus", 1.0)
+        assert back["ContactStatus"] == "Reachable"
+        await conn.close()

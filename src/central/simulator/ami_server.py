@@ -276,8 +276,12 @@ class Simulator:
     # ------------------------------------------------------------- actions
     async def _dispatch(self, session: Session, msg) -> None:
         faults = self.config.faults
-        if faults.drop_probability and session.state.authenticated \
-                and self._rng.random() < faults.drop_probability:
+        name = (msg.get("Action") or "").lower()
+        drop = session.state.authenticated and (
+            name in {a.lower() for a in faults.drop_actions}
+            or (faults.drop_probability and self._rng.random() < faults.drop_probability)
+        )
+        if drop:
             if faults.execute_before_drop:
                 self._broadcast(self._execute(session, msg).broadcast)
             self.stats["dropped"] += 1

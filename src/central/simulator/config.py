@@ -36,9 +36,12 @@ class FaultConfig:
       although the client never saw the Response).
     * ``response_delay``: seconds (real time) added before every Response.
     * ``garbage_probability``: per event sent, chance to also send one malformed line.
+    * ``drop_actions``: action names (case-insensitive) that always get the drop
+      treatment, e.g. ``("Originate",)``: deterministic "connection lost mid-action".
     """
 
     drop_probability: float = 0.0
+    drop_actions: tuple[str, ...] = ()
     execute_before_drop: bool = True
     response_delay: float = 0.0
     garbage_probability: float = 0.0

@@ -41,6 +41,12 @@ MEMBER_STATUS = {
     "RINGING": 6, "RINGINUSE": 7, "ONHOLD": 8,
 }
 KNOWN_TECHS = ("Local", "PJSIP", "IAX2", "DAHDI")
+ACTION_NAMES = (
+    "Challenge", "Command", "CoreSettings", "CoreShowChannels", "CoreStatus",
+    "DeviceStateList", "Events", "ExtensionState", "ExtensionStateList", "Filter", "Getvar",
+    "Hangup", "ListCommands", "Login", "Logoff", "Originate", "PJSIPShowEndpoints", "Ping",
+    "QueueAdd", "QueuePause", "QueueRemove", "QueueStatus", "QueueSummary", "Setvar", "Status",
+)
 _CALLERID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
 _CHURN_STATES = ["INUSE", "INUSE", "RINGING", "ONHOLD", "BUSY", "UNAVAILABLE"]
 
@@ -217,6 +223,7 @@ class SimulatedPBX:
         whose StateInterface is the device gets QueueMemberStatus after it
         (ami-queue-member-pause.txt, Custom:agent9)."""
         state = state.upper()
+        previous = self.devices.get(device, "NOT_INUSE")
         self.devices[device] = state
         out: list[Event] = []
         if device.startswith("Custom:"):
@@ -228,10 +235,29 @@ class SimulatedPBX:
                             ("Status", str(code)), ("StatusText", text)])
         out.append([("Event", "DeviceStateChange"), ("Privilege", CALL), ("Device", device),
                     ("State", state)])
+        if device.startswith("Custom:") and device[7:] in self.config.extensions.extensions:
+            out += self._contact_status(device[7:], previous, state)
         for member in self.renderer.members.values():
             if member.state_interface == device:
                 out += self.renderer.member_state(member, MEMBER_STATUS.get(state, 0))
         return out
+
+    def _contact_status(self, exten: str, previous: str, state: str) -> list[Event]:
+        """The phone behind an extension going away or coming back. NOT from the
+        fixtures (no PJSIP endpoint was captured): fields as documented for Asterisk 22's
+        ContactStatus event, so the extensions panel can show registered/unreachable."""
+        gone, back = state == "UNAVAILABLE", previous == "UNAVAILABLE" and state != "UNAVAILABLE"
+        if not (gone or back):
+            return []
+        return [[
+            ("Event", "ContactStatus"), ("Privilege", "system,all"),
+            ("URI", f"sip:{exten}@192.0.2.10:5060"),
+            ("ContactStatus", "Unreachable" if gone else "Reachable"),
+            ("AOR", exten), ("EndpointName", exten),
+            ("RoundtripUsec", "0" if gone else "1834"), ("UserAgent", "Central Simulated Phone"),
+            ("RegExpire", str(int(self.clock.epoch()) + 3600)), ("ViaAddress", "192.0.2.10:5060"),
+            ("CallID", f"sim-{exten}"),
+        ]]
 
     # --------------------------------------------------------------- actions
     def handle(self, msg: Message, session: SessionState) -> ActionResult:
@@ -572,6 +598,29 @@ class SimulatedPBX:
         return ActionResult([response(aid, "Success", "Extension Status",
                                       ("Exten", exten), ("Context", context), ("Hint", hint),
                                       ("Status", str(code)), ("StatusText", text))])
+
+    def _a_pjsipshowendpoints(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        """One PJSIP endpoint per extension. NOT from the fixtures: shape as documented
+        for Asterisk 22 (EndpointList items, EndpointListComplete)."""
+        texts = {"NOT_INUSE": "Not in use", "INUSE": "In use", "BUSY": "Busy",
+                 "UNAVAILABLE": "Unavailable", "RINGING": "Ringing", "RINGINUSE": "Ring+Inuse",
+                 "ONHOLD": "On Hold", "UNKNOWN": "Unknown", "INVALID": "Invalid"}
+        exts = self.config.extensions.extensions
+        reply = [self._list_response(aid, "A listing of Endpoints follows, presented as EndpointList events")]
+        for exten in exts:
+            state = self.devices.get(f"Custom:{exten}", "NOT_INUSE")
+            reply.append(self._list_event("EndpointList", [
+                ("ObjectType", "endpoint"), ("ObjectName", exten), ("Transport", ""),
+                ("Aor", exten), ("Auths", exten), ("OutboundAuths", ""),
+                ("Contacts", "" if state == "UNAVAILABLE" else f"{exten}/sip:{exten}@192.0.2.10:5060,"),
+                ("DeviceState", texts.get(state, "Unknown")), ("ActiveChannels", ""),
+            ], aid))
+        reply.append(self._complete("EndpointListComplete", aid, len(exts)))
+        return ActionResult(reply)
+
+    def _a_listcommands(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        return ActionResult([response(aid, "Success", None,
+                                      *[(n, f"{n} (simulated)") for n in ACTION_NAMES])])
 
     # -------------------------------------------------------------- channels
     def _find_channel(self, name: str):
