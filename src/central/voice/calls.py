@@ -52,10 +52,12 @@ class Originator(Protocol):
     """Telephony side effects; the lead wires it to the AMI client (central.telephony)."""
 
     async def originate_resident(
-        self, *, visit_id: str, resident: ResidentConfig, extension: ExtensionConfig, return_port: int
+        self, *, visit_id: str, resident: ResidentConfig, extension: ExtensionConfig,
+        return_host: str, return_port: int,
     ) -> None:
         """Dial ``resident`` and connect the answered leg to the return extension with the
-        channel variable ``AS_UUID=visit_id``.  Raise on failure (busy, no route...)."""
+        channel variable ``AS_UUID=visit_id``; its dialplan runs
+        ``AudioSocket(${AS_UUID},<return_host>:<return_port>)``.  Raise on failure."""
 
     async def transfer(self, *, call_uuid: str, to_extension: str, extension: ExtensionConfig) -> None:
         """Move the visitor's channel (AudioSocket UUID ``call_uuid``) to a human."""
@@ -110,6 +112,9 @@ class VoiceRuntime:
         self.originator = originator or NoTelephony()
         self.visit_sink = visit_sink or log_visit
         self.waiting: dict[str, VisitorCall] = {}
+        #: ramal -> (host, port) of its return listener *now* (it can move on refresh,
+        #: while a visitor who called before the move is still waiting).
+        self.return_addresses: dict[str, tuple[str, int]] = {}
         self.turns: deque[dict] = deque(maxlen=200)
         self.visits: deque[VisitRecord] = deque(maxlen=200)
         self.ring_timeout = RING_TIMEOUT
@@ -235,10 +240,12 @@ class VisitorCall(BaseCall):
         self.runtime.waiting[self.visit_id] = self
         loop = asyncio.get_running_loop()
         self._ring_timer = loop.call_later(self.runtime.ring_timeout, self.resident_answered, Outcome.NO_ANSWER)
+        ext = self.ctx.extension
+        host, port = self.runtime.return_addresses.get(ext.number, (ext.bind_ip, self.ctx.return_port))
         try:
             await self.runtime.originator.originate_resident(
-                visit_id=self.visit_id, resident=action.residents[0], extension=self.ctx.extension,
-                return_port=self.ctx.return_port,
+                visit_id=self.visit_id, resident=action.residents[0], extension=ext,
+                return_host=host, return_port=port,
             )
         except Exception as exc:
             log.warning("visit %s: originate failed: %s", self.visit_id, exc)

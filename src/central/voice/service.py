@@ -80,6 +80,7 @@ class VoiceService:
         stt_override=None,
         warm: bool = True,
         compat_bind_ip: str = "0.0.0.0",
+        caches: dict[str, PhraseCache] | None = None,
     ) -> None:
         self.loader = loader
         self.snapshot_path = snapshot_path
@@ -89,7 +90,7 @@ class VoiceService:
         self.compat_bind_ip = compat_bind_ip
         self.extensions: dict[str, ExtensionRuntime] = {}
         self.config = VoiceConfig()
-        self.caches: dict[str, PhraseCache] = {}
+        self.caches: dict[str, PhraseCache] = caches if caches is not None else {}
         self.pacer: Pacer | None = None
         self.load_error = ""
         self.started_at = time.time()
@@ -153,6 +154,7 @@ class VoiceService:
             ai.stop_listening()
             raise
         ctx.return_port = ret.port
+        self.runtime.return_addresses[ext.number] = (ext.bind_ip, ret.port)
         log.info(
             "ramal %s (%s): visitors on %s:%d, return leg on %s:%d",
             ext.number, ext.organization, ext.bind_ip, ai.port, ext.bind_ip, ret.port,

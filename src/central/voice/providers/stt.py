@@ -94,7 +94,15 @@ class ScriptedSTT:
         self.transcripts = list(transcripts or [])
         self.default = default
         self.heard: list[int] = []
+        self._current: tuple[bytes, str] | None = None
 
     async def transcribe(self, pcm: bytes, rate: int) -> str:
+        """One transcript per utterance: a speculative call at a pause and the final call
+        see the same utterance (the first audio is a prefix of the second)."""
         self.heard.append(len(pcm))
-        return self.transcripts.pop(0) if self.transcripts else self.default
+        if self._current is not None and pcm.startswith(self._current[0]):
+            self._current = (pcm, self._current[1])
+            return self._current[1]
+        text = self.transcripts.pop(0) if self.transcripts else self.default
+        self._current = (pcm, text)
+        return text

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.voice.helpers import FakeResidentPhone
+
+
+@pytest.fixture
+def phone() -> FakeResidentPhone:
+    return FakeResidentPhone()

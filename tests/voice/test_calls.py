@@ -1,0 +1,270 @@
+"""Whole calls over real TCP, driven by an AudioSocket client playing Asterisk's part.
+
+Speech: the caller's audio is real pt-BR speech synthesized by espeak-ng and goes through
+the real VAD; the speech-to-text step is a scripted fake (ScriptedSTT) because no STT
+model can be installed on this machine.  Everything else (codec, pacer, pipeline, flow,
+phrase cache, espeak-ng TTS) is the production code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from central.voice.audio import rms
+from central.voice.calls import VoiceRuntime
+from central.voice.config import read_snapshot
+from central.voice.providers.stt import ScriptedSTT
+from central.voice.service import VoiceService
+from tests.voice.asclient import ASClient, espeak_pcm
+from tests.voice.helpers import SHARED_CACHES, FakeResidentPhone, config, extension
+
+
+async def start(loader, phone=None, stt=None, **kw) -> VoiceService:
+    svc = VoiceService(
+        loader=loader, runtime=VoiceRuntime(phone or FakeResidentPhone()), stt_override=stt,
+        caches=SHARED_CACHES, **kw,
+    )
+    await svc.start()
+    return svc
+
+
+@pytest.fixture
+async def svc_factory():
+    services: list[VoiceService] = []
+
+    async def make(*args, **kw):
+        svc = await start(*args, **kw)
+        services.append(svc)
+        return svc
+
+    yield make
+    for svc in services:
+        await svc.stop()
+
+
+def port_of(svc, number="1003"):
+    return svc.extensions[number].ai.port
+
+
+async def test_greeting_is_heard_as_slin8_frames(svc_factory):
+    svc = await svc_factory(lambda: config())
+    client = await ASClient().connect("127.0.0.1", port_of(svc))
+    t0 = time.monotonic()
+    first_voice = await client.wait_voice(timeout=3)
+    assert first_voice - t0 < 0.5  # cached greeting starts on the first ticks
+    assert {len(f) for _, f in client.received} == {320}
+    await asyncio.sleep(0.5)
+    assert len(client.voiced_frames()) >= 20
+    await client.close()
+
+
+async def test_dtmf_path_authorizes_a_visit_end_to_end(svc_factory, phone):
+    svc = await svc_factory(lambda: config(), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await visitor.dtmf("302#")
+    await visitor.wait_closed(timeout=20)
+    # The resident leg connected to the return port with the visit id as its UUID.
+    assert len(phone.originated) == 1 and phone.legs
+    call = phone.originated[0]
+    assert call["resident"].extension == "PJSIP/1101"
+    assert call["return_port"] == svc.extensions["1003"].ret.port
+    assert str(phone.legs[0].uuid) == call["visit_id"]
+    assert phone.legs[0].heard_audio()  # the briefing was played to the resident
+    assert visitor.hangup_at is not None  # clean close: 00 00 00 then FIN
+    visit = svc.runtime.visits[-1]
+    assert visit.outcome == "authorized" and visit.unit == "302 bloco B"
+    events = [e for _, e, _ in visit.audit]
+    assert events[:4] == ["call_started", "dtmf", "unit_identified", "calling_resident"]
+    assert "resident_decided" in events and events[-1] == "outcome"
+    dtmf_turns = [t for t in svc.runtime.turns if t["source"] == "dtmf"]
+    assert dtmf_turns and all(t["cached"] for t in dtmf_turns)
+
+
+async def test_resident_refuses_by_dtmf(svc_factory):
+    phone = FakeResidentPhone(answer="2")
+    svc = await svc_factory(lambda: config(), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await visitor.dtmf("302#")
+    await visitor.wait_closed(timeout=20)
+    assert svc.runtime.visits[-1].outcome == "denied"
+
+
+async def test_originate_failure_is_no_answer_then_transfer(svc_factory):
+    phone = FakeResidentPhone(fail=True)
+    svc = await svc_factory(lambda: config(), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await visitor.dtmf("302#")
+    await visitor.wait_closed(timeout=20)
+    assert svc.runtime.visits[-1].outcome == "no_answer"
+    assert phone.transfers == [{"call_uuid": str(visitor.uuid), "to": "1000"}]
+
+
+def _trim(pcm: bytes) -> bytes:
+    i = 0
+    while i < len(pcm) and rms(pcm[i : i + 320]) < 300:
+        i += 320
+    return pcm[i:]
+
+
+async def test_barge_in_stops_playback_and_speech_path_calls_resident(svc_factory, phone):
+    stt = ScriptedSTT(["meu nome é João Pereira apartamento trezentos e dois bloco B"])
+    svc = await svc_factory(lambda: config(), phone=phone, stt=stt)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await asyncio.sleep(0.3)
+    assert visitor.heard_audio(time.monotonic() - 0.1)  # greeting still playing
+    visitor.say(_trim(espeak_pcm("meu nome é João Pereira apartamento trezentos e dois bloco B")))
+    await visitor.wait_for(lambda: visitor.sent_voice_at is not None)
+    spoke = visitor.sent_voice_at
+    # Playback must stop: find the first received frame after which 10 frames are silent.
+    await asyncio.sleep(0.5)
+    after = [(t, f) for t, f in visitor.received if t >= spoke]
+    silent_from = next(
+        t for i, (t, _) in enumerate(after) if all(rms(f) < 50 for _, f in after[i : i + 10])
+    )
+    # VAD needs 3 voiced frames (60 ms); the next tick is silence: well under 200 ms.
+    assert silent_from - spoke < 0.2
+    await visitor.wait_closed(timeout=25)
+    assert phone.originated and svc.runtime.visits[-1].visitor_name == "João Pereira"
+    assert svc.runtime.visits[-1].outcome == "authorized"
+    speech_turns = [t for t in svc.runtime.turns if t["source"] == "speech"]
+    assert speech_turns and speech_turns[0]["reason"] in ("early", "silence")
+    assert speech_turns[0]["endpointing_ms"] <= 1600
+
+
+async def test_idle_call_gets_silence_frames_past_two_seconds(svc_factory):
+    # audiosocket-edge-cases.frames.tsv silent-leg-2s-timeout: Asterisk hangs up after 2 s
+    # without media, so the server must keep sending frames while it has nothing to say.
+    svc = await svc_factory(lambda: config())
+    client = await ASClient(send_media=False).connect("127.0.0.1", port_of(svc))
+    await client.wait_voice(timeout=3)
+    await client.dtmf("*")  # interrupts the prompt, asks for nothing
+    await asyncio.sleep(0.1)
+    t0 = time.monotonic()
+    await asyncio.sleep(2.5)
+    window = [(t, f) for t, f in client.received if t >= t0]
+    assert client.eof_at is None and client.hangup_at is None
+    assert len(window) >= 110  # 125 expected at 50 frames/s
+    gaps = [b[0] - a[0] for a, b in zip(window, window[1:], strict=False)]
+    assert max(gaps) < 0.1
+    assert all(rms(f) == 0 for _, f in window)
+    await client.close()
+
+
+async def test_caller_hangs_up_mid_sentence(svc_factory):
+    svc = await svc_factory(lambda: config())
+    client = await ASClient().connect("127.0.0.1", port_of(svc))
+    await client.wait_voice(timeout=3)
+    await client.close()  # bare FIN, as in caller-hangs-up-first
+    rt = svc.extensions["1003"]
+    await client.wait_for(lambda: not rt.ai.sessions, timeout=2)
+    assert svc.runtime.visits[-1].outcome == "abandoned"
+    assert rt.ai.stats.handler_errors == 0 and rt.ai.stats.sessions_active == 0
+    again = await ASClient().connect("127.0.0.1", port_of(svc))
+    await again.wait_voice(timeout=3)
+    await again.close()
+
+
+@pytest.mark.parametrize("bad", [b"\x42\x00\x00", b"\x10\xff\xff", b"\x03\x00\x01x"])
+async def test_garbage_or_oversized_frame_closes_that_session_only(svc_factory, phone, bad):
+    svc = await svc_factory(lambda: config(), phone=phone)
+    port = port_of(svc)
+    good = await ASClient().connect("127.0.0.1", port)
+    evil = await ASClient().connect("127.0.0.1", port)
+    await evil.wait_voice(timeout=3)
+    await good.wait_voice(timeout=3)
+    evil.send_raw(bad)
+    await evil.wait_closed(timeout=2)
+    assert evil.hangup_at is not None  # closed cleanly with 00 00 00
+    n = len(good.received)
+    await asyncio.sleep(0.2)
+    assert len(good.received) >= n + 8  # the other call kept its 50 frames/s
+    await good.dtmf("302#")
+    await good.wait_closed(timeout=20)
+    stats = svc.extensions["1003"].ai.stats
+    assert stats.protocol_errors == 1 and stats.handler_errors == 0
+    assert svc.runtime.visits[-1].outcome == "authorized"
+
+
+async def test_port_taken_uses_next_port_and_reports_it(svc_factory):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    try:
+        svc = await svc_factory(lambda: config(extension(port=taken)))
+        status = svc.status()["extensions"][0]
+        assert status["port_configured"] == taken
+        assert status["port"] != taken and taken < status["port"] <= taken + 20
+        assert status["port_changed"] is True
+        client = await ASClient().connect("127.0.0.1", status["port"])
+        await client.wait_voice(timeout=3)
+        await client.close()
+    finally:
+        blocker.close()
+
+
+async def test_database_down_at_start_uses_snapshot(svc_factory, tmp_path):
+    snap = tmp_path / "voice.json"
+    first = await svc_factory(lambda: config(extension(number="7001")), snapshot_path=str(snap))
+    assert first.config.source == "database"
+    assert read_snapshot(snap).extensions[0].number == "7001"
+    await first.stop()
+
+    def db_down():
+        raise ConnectionError("could not connect to server: Connection refused")
+
+    svc = await svc_factory(db_down, snapshot_path=str(snap))
+    st = svc.status()
+    assert st["config_source"] == "snapshot" and "Connection refused" in st["config_error"]
+    assert [e["ramal"] for e in st["extensions"]] == ["7001"]
+    client = await ASClient().connect("127.0.0.1", port_of(svc, "7001"))
+    await client.wait_voice(timeout=3)
+    await client.close()
+
+
+async def test_nothing_configured_starts_compat_pair(svc_factory, tmp_path):
+    def db_down():
+        raise ConnectionError("down")
+
+    svc = await svc_factory(db_down, snapshot_path=str(tmp_path / "none.json"), compat_bind_ip="127.0.0.1")
+    ext = svc.status()["extensions"][0]
+    assert ext["port_configured"] == 8080 and ext["return_port_configured"] == 8081
+    assert svc.config.source == "compat"
+
+
+async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
+    state = {"cfg": config(extension(), extension(number="2003", return_number="2004"))}
+    svc = await svc_factory(lambda: state["cfg"], phone=phone)
+    old_2003 = port_of(svc, "2003")
+    calls = [await ASClient().connect("127.0.0.1", port_of(svc, n)) for n in ("1003", "2003")]
+    for c in calls:
+        await c.wait_voice(timeout=3)
+    # 1003: greeting changes (no listener restart); 2003: moves to another port (restart).
+    state["cfg"] = config(
+        extension(greeting="Bom dia, nova saudação."),
+        extension(number="2003", return_number="2004", port=0, bind_ip="127.0.0.2"),
+    )
+    report = await svc.refresh()
+    assert report["updated"] == ["1003"] and report["restarted"] == ["2003"]
+    assert svc.extensions["1003"].ctx.extension.greeting == "Bom dia, nova saudação."
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", old_2003)
+    for c in calls:  # both calls in progress survive and complete the visit
+        n = len(c.received)
+        await asyncio.sleep(0.1)
+        assert len(c.received) > n and c.eof_at is None
+        await c.dtmf("302#")
+    for c in calls:
+        await c.wait_closed(timeout=20)
+    assert [v.outcome for v in svc.runtime.visits] == ["authorized", "authorized"]
+    fresh = await ASClient().connect("127.0.0.2", port_of(svc, "2003"))
+    await fresh.wait_voice(timeout=3)
+    await fresh.close()
