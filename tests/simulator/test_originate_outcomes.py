@@ -138,3 +138,20 @@ async def test_live_views_of_a_connected_call() -> None:
         conn.send("Getvar", {"Channel": "Local/100@customers-00000000;2", "Variable": "CENTRAL_ATTEMPT_ID"}, "g")
         assert (await conn.response("g"))["Value"] == "att-1"
         await conn.close()
+
+
+async def test_hangup_of_the_agent_leg_completes_with_reason_agent() -> None:
+    async with Simulator(cfg(agents=1, talk_time_mean=10**6)) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        originate(conn, "100", "c")
+        await conn.response("c")
+        await settle(sim, conn, 40)
+        agent_leg = next(n for n in sim.pbx.renderer.channels if n.startswith("Local/agent1@") and n.endswith(";1"))
+        conn.send("Hangup", {"Channel": agent_leg}, "h")
+        assert (await conn.response("h"))["Message"] == "Channel Hungup"
+        done = await conn.wait_for(lambda m: m.name == "AgentComplete", 1.0)
+        assert done["Reason"] == "agent" and not sim.pbx.renderer.channels
+        member = await conn.wait_for(lambda m: m.name == "QueueMemberStatus" and m["Status"] == "1", 1.0)
+        assert member["CallsTaken"] == "1"
+        await conn.close()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from central.simulator.clock import Clock
 from central.simulator.config import SimulatorConfig, agent_display_name
-from central.simulator.render import AGENT, CALL, Call, Event, QueueMember, Renderer
+from central.simulator.render import AGENT, CALL, STATE_DESC, Call, Event, QueueMember, Renderer
 from central.simulator.world import World, WorldError, WorldEvent
 from central.telephony.ami.protocol import Message
 
@@ -423,7 +423,6 @@ class SimulatedPBX:
         for ch in self._ordered_channels():
             loc = f"{ch.exten}@{ch.context}:{ch.priority}"
             app = f"{ch.application}({ch.app_data})"
-            from central.simulator.render import STATE_DESC
             lines.append(f"{ch.name:<64.64} {loc:<32.32} {STATE_DESC.get(ch.state, ''):<7.7} {app:<50.50}")
         n = len(self.renderer.channels)
         lines.append(f"{n} active channel{'s' if n != 1 else ''}")
@@ -725,6 +724,7 @@ class SimulatedPBX:
         result = ActionResult([response(aid, "Success", "Channel Hungup")])
         if call is not None:
             call.hangup_cause = cause
+            call.hangup_agent_leg = ch in (call.agent1, call.agent2)
             with contextlib.suppress(WorldError):
                 self.world.hangup(call.call_id)
             result.broadcast += self._run_world(self.world.now)

@@ -184,6 +184,7 @@ class Call:
     connected_at: float = 0.0
     queue_position: int = 0
     hangup_cause: int | None = None  # set when a client asked for Hangup via AMI
+    hangup_agent_leg: bool = False  # ... on one of the agent's channels
     reason: int | None = None  # OriginateResponse Reason once resolved
     is_async: bool = True  # only an Async Originate gets an OriginateResponse event
 
@@ -514,6 +515,8 @@ class Renderer:
     def _render_hangup(self, call: Call, data: dict, now: float) -> list[Event]:
         if call.phase != "connected":
             return self._teardown(call, now, call.hangup_cause or 16)
+        if call.hangup_cause is not None and call.hangup_agent_leg:
+            return self._hangup_by_agent(call, now)  # like the agent hanging up
         if call.hangup_cause is not None:
             return self._hangup_by_ami(call, now, call.hangup_cause)
         if data.get("by") == "agent":
