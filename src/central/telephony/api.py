@@ -1,0 +1,129 @@
+"""Telephony REST API: Asterisk servers, extensions (ramais), live calls and call records.
+
+Everything is tenant-scoped by ``TenantViewSet``; reads need the viewer role. Servers are
+written by admins only and their serializer has no secret field at all: the AMI secret
+lives in the environment variable named by ``secret_env`` and never crosses the API.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from rest_framework import serializers
+
+from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.roles import Role
+
+from .models import AsteriskServer, CallRecord, Extension, LiveCall
+
+
+class AsteriskServerSerializer(serializers.ModelSerializer):
+    secret_configured = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AsteriskServer
+        fields = [
+            "id", "name", "host", "port", "username", "secret_env", "secret_configured", "auth",
+            "enabled", "use_simulator", "status", "status_detail", "status_at", "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "secret_configured", "status", "status_detail", "status_at",
+                            "created_at", "updated_at"]
+
+    def get_secret_configured(self, obj) -> bool:
+        """Whether this process sees the variable; the value itself is never returned."""
+        return obj.secret() is not None
+
+    def validate_name(self, value: str) -> str:
+        org = self.context.get("organization")
+        qs = AsteriskServer.objects.filter(organization=org, name=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("Já existe um servidor com este nome.")
+        return value
+
+
+class AsteriskServerViewSet(TenantModelViewSet):
+    queryset = AsteriskServer.objects.all()
+    serializer_class = AsteriskServerSerializer
+    write_role = Role.ADMIN
+    audit_prefix = "telephony.server"
+    filterset_fields = ["enabled", "status"]
+    search_fields = ["name", "host"]
+    ordering_fields = ["name", "created_at"]
+
+
+class ExtensionSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server.name", read_only=True)
+    server_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Extension
+        fields = ["id", "server", "server_id", "exten", "context", "device", "label", "registered",
+                  "state", "status_text", "last_activity", "updated_at"]
+
+
+class ExtensionFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=Extension.State.choices)
+
+    class Meta:
+        model = Extension
+        fields = ["state", "registered", "server"]
+
+
+class ExtensionViewSet(TenantReadOnlyViewSet):
+    queryset = Extension.objects.select_related("server")
+    serializer_class = ExtensionSerializer
+    filterset_class = ExtensionFilter
+    search_fields = ["exten", "label", "device"]
+    ordering_fields = ["exten", "state", "last_activity"]
+
+
+class LiveCallSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server.name", read_only=True)
+
+    class Meta:
+        model = LiveCall
+        fields = ["id", "server", "linkedid", "direction", "from_number", "to_number", "state",
+                  "queue", "agent", "attempt_id", "channels", "started_at", "answered_at",
+                  "updated_at"]
+
+
+class LiveCallViewSet(TenantReadOnlyViewSet):
+    """Calls in progress, as last written by the ``central pbx`` process."""
+
+    queryset = LiveCall.objects.select_related("server")
+    serializer_class = LiveCallSerializer
+    filterset_fields = ["state", "queue", "server"]
+    ordering_fields = ["started_at"]
+
+
+class CallRecordSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server.name", read_only=True)
+
+    class Meta:
+        model = CallRecord
+        fields = ["id", "server", "linkedid", "direction", "from_number", "to_number",
+                  "campaign_id", "attempt_id", "queue", "agent", "started_at", "ring_at",
+                  "answered_at", "ended_at", "disposition", "hangup_cause",
+                  "hangup_cause_text", "duration", "billsec"]
+
+
+class CallRecordFilter(django_filters.FilterSet):
+    disposition = django_filters.MultipleChoiceFilter(choices=CallRecord.Disposition.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    date = django_filters.DateFilter(field_name="started_at", lookup_expr="date")
+
+    class Meta:
+        model = CallRecord
+        fields = ["disposition", "queue", "agent", "direction", "campaign_id", "attempt_id", "server"]
+
+
+class CallRecordViewSet(TenantReadOnlyViewSet):
+    queryset = CallRecord.objects.select_related("server")
+    serializer_class = CallRecordSerializer
+    filterset_class = CallRecordFilter
+    search_fields = ["from_number", "to_number", "linkedid"]
+    ordering_fields = ["started_at", "ended_at", "billsec", "duration", "disposition"]
+    ordering = ["-started_at", "-id"]

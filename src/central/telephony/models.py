@@ -1,0 +1,200 @@
+"""Telephony data: the Asterisk servers a tenant owns and what the PBX link learns from them.
+
+* :class:`AsteriskServer` says where to connect. The AMI secret is never stored: the row
+  holds the *name* of the environment variable that carries it (``secret_env``), so a
+  database dump or backup never leaks PBX credentials.
+* :class:`Extension` is the ramais panel snapshot, written by the ``central pbx`` process
+  whenever a line changes state, read by the web process (API and pages).
+* :class:`LiveCall` is the "calls in progress" snapshot. It lives in the database (not in
+  a process-local cache) because the PBX link and the web server are separate processes
+  in production and one process in embedded mode; the database is the store both share
+  in both layouts.
+* :class:`CallRecord` is the call detail record (CDR) of a finished call, one per
+  ``Linkedid`` per server.
+
+All rows are tenant-owned: a server belongs to one organization and everything learnt
+from it inherits that organization (``server.organization``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
+
+from central.core.tenancy import TenantOwned
+
+env_name_validator = RegexValidator(
+    r"^[A-Z_][A-Z0-9_]*$", _("Use o nome de uma variável de ambiente (A-Z, 0-9 e _).")
+)
+
+
+class AsteriskServer(TenantOwned):
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", _("Desconhecido")
+        CONNECTED = "connected", _("Conectado")
+        DISCONNECTED = "disconnected", _("Desconectado")
+        ERROR = "error", _("Erro")
+
+    class Auth(models.TextChoices):
+        PLAIN = "plain", _("Senha")
+        MD5 = "md5", _("Desafio MD5")
+
+    name = models.CharField(_("nome"), max_length=80)
+    host = models.CharField(_("endereço"), max_length=255)
+    port = models.PositiveIntegerField(_("porta AMI"), default=5038)
+    username = models.CharField(_("usuário AMI"), max_length=80)
+    secret_env = models.CharField(
+        _("variável com a senha AMI"),
+        max_length=100,
+        validators=[env_name_validator],
+        help_text=_("Nome da variável de ambiente que guarda a senha (ex.: CENTRAL_AMI_SECRET_PBX1). "
+                    "A senha nunca é gravada no banco."),
+    )
+    auth = models.CharField(_("autenticação"), max_length=10, choices=Auth.choices, default=Auth.PLAIN)
+    enabled = models.BooleanField(_("ativo"), default=True)
+    use_simulator = models.BooleanField(
+        _("simulador"), default=False, help_text=_("Servidor simulado do modo demonstração.")
+    )
+    status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.UNKNOWN)
+    status_detail = models.CharField(_("detalhe"), max_length=300, blank=True)
+    status_at = models.DateTimeField(_("situação em"), null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="telephony_server_unique_name"),
+        ]
+        verbose_name = _("servidor Asterisk")
+        verbose_name_plural = _("servidores Asterisk")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.host}:{self.port})"
+
+    def secret(self, environ: dict[str, str] | None = None) -> str | None:
+        """The AMI secret, read from the environment at connect time (None if unset)."""
+        env = os.environ if environ is None else environ
+        value = env.get(self.secret_env) if self.secret_env else None
+        return value or None
+
+
+class Extension(TenantOwned):
+    """One extension (ramal) as last seen on its server."""
+
+    class State(models.TextChoices):
+        FREE = "free", _("Livre")
+        RINGING = "ringing", _("Chamando")
+        BUSY = "busy", _("Ocupado")
+        ONHOLD = "onhold", _("Em espera")
+        UNAVAILABLE = "unavailable", _("Indisponível")
+        UNKNOWN = "unknown", _("Desconhecido")
+
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="extensions")
+    exten = models.CharField(_("ramal"), max_length=80)
+    context = models.CharField(_("contexto"), max_length=80, blank=True)
+    device = models.CharField(_("dispositivo"), max_length=120, blank=True)
+    label = models.CharField(_("nome"), max_length=120, blank=True)
+    registered = models.BooleanField(_("registrado"), null=True, blank=True)
+    state = models.CharField(_("estado"), max_length=20, choices=State.choices, default=State.UNKNOWN, db_index=True)
+    status_text = models.CharField(_("estado no Asterisk"), max_length=40, blank=True)
+    last_activity = models.DateTimeField(_("última atividade"), null=True, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["server_id", "exten"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "exten"], name="telephony_extension_unique"),
+        ]
+        verbose_name = _("ramal")
+        verbose_name_plural = _("ramais")
+
+    def __str__(self) -> str:
+        return f"{self.exten} ({self.state})"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", _("Entrante")
+    OUTBOUND = "outbound", _("Sainte")
+    INTERNAL = "internal", _("Interna")
+    UNKNOWN = "unknown", _("Desconhecida")
+
+
+class LiveCall(TenantOwned):
+    """A call in progress, refreshed by the ``central pbx`` process (deleted when it ends)."""
+
+    class State(models.TextChoices):
+        DIALING = "dialing", _("Discando")
+        RINGING = "ringing", _("Chamando")
+        QUEUED = "queued", _("Na fila")
+        UP = "up", _("Em conversa")
+
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="live_calls")
+    linkedid = models.CharField(max_length=64)
+    direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
+    from_number = models.CharField(_("origem"), max_length=80, blank=True)
+    to_number = models.CharField(_("destino"), max_length=80, blank=True)
+    state = models.CharField(_("estado"), max_length=10, choices=State.choices, default=State.DIALING)
+    queue = models.CharField(_("fila"), max_length=80, blank=True)
+    agent = models.CharField(_("agente"), max_length=120, blank=True)
+    attempt_id = models.CharField(_("tentativa"), max_length=64, blank=True)
+    channels = models.PositiveIntegerField(_("canais"), default=0)
+    started_at = models.DateTimeField(_("início"), default=dj_timezone.now)
+    answered_at = models.DateTimeField(_("atendida em"), null=True, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "linkedid"], name="telephony_livecall_unique"),
+        ]
+        verbose_name = _("chamada em curso")
+        verbose_name_plural = _("chamadas em curso")
+
+
+class CallRecord(TenantOwned):
+    """Call detail record: one per finished call (``Linkedid``) per server."""
+
+    class Disposition(models.TextChoices):
+        ANSWERED = "answered", _("Atendida")
+        BUSY = "busy", _("Ocupado")
+        NO_ANSWER = "no_answer", _("Não atendida")
+        CONGESTION = "congestion", _("Congestionamento")
+        FAILED = "failed", _("Falhou")
+        ABANDONED = "abandoned", _("Abandonada")
+
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="call_records")
+    linkedid = models.CharField(max_length=64)
+    direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
+    from_number = models.CharField(_("origem"), max_length=80, blank=True)
+    to_number = models.CharField(_("destino"), max_length=80, blank=True)
+    campaign_id = models.CharField(_("campanha"), max_length=64, blank=True, db_index=True)
+    attempt_id = models.CharField(_("tentativa"), max_length=64, blank=True, db_index=True)
+    queue = models.CharField(_("fila"), max_length=80, blank=True, db_index=True)
+    agent = models.CharField(_("agente"), max_length=120, blank=True, db_index=True)
+    started_at = models.DateTimeField(_("início"), db_index=True)
+    ring_at = models.DateTimeField(_("tocou em"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("atendida em"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("fim"), null=True, blank=True)
+    disposition = models.CharField(_("resultado"), max_length=12, choices=Disposition.choices, db_index=True)
+    hangup_cause = models.IntegerField(_("causa"), null=True, blank=True)
+    hangup_cause_text = models.CharField(_("texto da causa"), max_length=120, blank=True)
+    duration = models.PositiveIntegerField(_("duração (s)"), default=0)
+    billsec = models.PositiveIntegerField(_("tempo falado (s)"), default=0)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "linkedid"], name="telephony_callrecord_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "-started_at"])]
+        verbose_name = _("registro de chamada")
+        verbose_name_plural = _("registros de chamadas")
+
+    def __str__(self) -> str:
+        return f"{self.linkedid} {self.disposition}"
