@@ -7,7 +7,7 @@ from central.simulator import Simulator, SimulatorConfig, WorldConfig
 from tests.simulator.amiclient import RawAMI
 
 
-def originate(conn: RawAMI, number: str, aid: str, is_async: bool = True, **extra: str) -> None:
+def originate(conn: RawAMI, number: str, aid: str, is_async: bool = True, **extra: object) -> None:
     fields = {"Channel": f"Local/{number}@customers", "Context": "discador-out", "Exten": number,
               "Priority": "1", "Timeout": "30000", "Async": "true" if is_async else "false"}
     fields.update(extra)
@@ -122,7 +122,7 @@ async def test_live_views_of_a_connected_call() -> None:
     async with Simulator(cfg(agents=1, talk_time_mean=10**6)) as sim:
         conn = await RawAMI.connect(sim.host, sim.port)
         await conn.login(events="off")
-        originate(conn, "100", "c", Variable="CENTRAL_ATTEMPT_ID=att-1")
+        originate(conn, "100", "c", Variable=["CENTRAL_ATTEMPT_ID=att-1", "LEADID=7,CAMPAIGN=x"])
         await conn.response("c")
         await settle(sim, conn, 40)
         conn.send("Command", {"Command": "core show channels"}, "cmd")
@@ -137,6 +137,8 @@ async def test_live_views_of_a_connected_call() -> None:
         assert (summary["LoggedIn"], summary["Available"]) == ("1", "0")
         conn.send("Getvar", {"Channel": "Local/100@customers-00000000;2", "Variable": "CENTRAL_ATTEMPT_ID"}, "g")
         assert (await conn.response("g"))["Value"] == "att-1"
+        conn.send("Getvar", {"Channel": "Local/100@customers-00000000;1", "Variable": "CAMPAIGN"}, "g2")
+        assert (await conn.response("g2"))["Value"] == "x"  # repeated Variable: lines and commas
         await conn.close()
 
 
