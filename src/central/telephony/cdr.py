@@ -1,0 +1,421 @@
+"""Call detail records built from AMI events (pure: events and time in, records out).
+
+One :class:`CallRecord` per call, where a call is every channel sharing a ``Linkedid``
+(an Originate's ``;1``/``;2`` Local pair, the queue's agent legs, the bridge...).
+:meth:`CdrBuilder.feed` returns the records of the calls that ended with that event: a
+call ends when its last channel hangs up.
+
+Rules, each from a capture in shared/fixtures/asterisk/:
+
+* Direction: a call whose first dial has no calling channel (``DialBegin`` with only
+  ``Dest*`` fields) was made by an Originate: ``outbound`` (every call capture). A call
+  that starts with a channel already ringing in from outside (``Newchannel`` state 4
+  Ring, not a Local channel) is ``inbound``.
+* The customer leg is the call's first channel and its Local partner (same name up to
+  ``;1``/``;2``). Its ``Newstate`` Up / ``DialEnd ANSWER`` is the answer time.
+* Hangup cause: the ``;1`` leg of a Local pair reports cause 0 "Unknown" while the real
+  cause is on ``;2`` (ami-event-stream-busy.txt: ``;1`` 0, ``;2`` 17 User busy;
+  ami-event-stream-congestion.txt: ``;2`` 34). So the cause is the first non-zero cause
+  on the customer leg, else on any leg.
+* Disposition, strongest evidence first: answered (or ``abandoned`` when it went to a
+  queue and no agent connected); the customer-leg ``DialEnd`` status (BUSY, NOANSWER,
+  CONGESTION, CHANUNAVAIL); the hangup cause (17 busy, 18/19 no answer, 34/38/41/42/44
+  congestion); the OriginateResponse Reason. The Reason alone is not trusted: a network
+  "no answer" (cause 19) yields ``Reason: 0`` (ami-event-stream-noanswer-cause19.txt),
+  and a call that rings into the Originate ``Timeout`` has Reason 3 and **no DialEnd**
+  (ami-event-stream-noanswer-timeout.txt).
+* Agent: ``AgentConnect`` (queue, member, hold time); ``AgentComplete`` (talk time and
+  who hung up: ``Reason: agent`` / ``caller``). In ami-event-stream-ami-hangup.txt the
+  AgentComplete has no Channel/Linkedid at all, so it is matched by queue + interface.
+* Campaign attempt: the channel variable ``CENTRAL_ATTEMPT_ID`` (set by the dialer's
+  Originate ``Variable:``; seen as ``VarSet`` in ami-event-stream-ami-hangup.txt). Other
+  ``CENTRAL_*`` variables are kept in ``variables``.
+* Events carry no time (unless ``timestampevents=yes``): the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from .ami.protocol import Message
+from .state import event_time
+
+__all__ = ["CallRecord", "CdrBuilder", "HANGUP_CAUSES", "DISPOSITIONS"]
+
+DISPOSITIONS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned")
+
+# Q.850 cause texts as Asterisk prints them in Hangup "Cause-txt" (main/causes.c).
+HANGUP_CAUSES: dict[int, str] = {
+    0: "Unknown", 1: "Unallocated (unassigned) number", 3: "No route to destination",
+    16: "Normal Clearing", 17: "User busy", 18: "No user responding",
+    19: "User alerting, no answer", 21: "Call Rejected", 22: "Number changed",
+    27: "Destination out of order", 28: "Invalid number format",
+    31: "Normal, unspecified", 34: "Circuit/channel congestion", 38: "Network out of order",
+    41: "Temporary failure", 42: "Switching equipment congestion",
+    44: "Requested channel not available", 127: "Interworking, unspecified",
+}
+_CAUSE_DISPOSITION: dict[int, str] = {
+    17: "busy", 18: "no_answer", 19: "no_answer", 34: "congestion", 38: "congestion",
+    41: "congestion", 42: "congestion", 44: "congestion", 1: "failed", 3: "failed",
+    21: "failed", 22: "failed", 27: "failed", 28: "failed",
+}
+_DIALSTATUS_DISPOSITION: dict[str, str] = {
+    "BUSY": "busy", "NOANSWER": "no_answer", "CANCEL": "no_answer",
+    "CONGESTION": "congestion", "CHANUNAVAIL": "failed", "INVALIDARGS": "failed",
+}
+_REASON_DISPOSITION: dict[int, str] = {
+    1: "no_answer", 3: "no_answer", 5: "busy", 8: "congestion", 0: "failed",
+}
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _num(value: str | None) -> str | None:
+    return None if value in (None, "", "<unknown>") else value
+
+
+def _base(channel: str) -> str:
+    # "Local/5511999990002@customers-0000000b;1" -> "Local/5511999990002@customers-0000000b"
+    return channel[:-2] if channel[-2:] in (";1", ";2") else channel
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One finished call. Field names are meant as DB columns; ``to_dict`` is JSON."""
+
+    server: str
+    linkedid: str
+    direction: str  # outbound | inbound
+    from_number: str | None
+    to_number: str | None
+    disposition: str  # one of DISPOSITIONS
+    started_at: datetime
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime
+    billsec: int  # answered -> end, whole seconds
+    duration: int  # start -> end, whole seconds
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    hangup_by: str | None = None  # agent | customer | transfer (from AgentComplete)
+    attempt_id: str | None = None
+    queue: str | None = None
+    agent: str | None = None
+    agent_interface: str | None = None
+    queue_wait: int | None = None  # AgentConnect HoldTime, seconds
+    talk_time: int | None = None  # AgentComplete TalkTime, seconds
+    originate_reason: int | None = None
+    originate_action_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("started_at", "ringing_at", "answered_at", "ended_at"):
+            if d[k] is not None:
+                d[k] = d[k].isoformat()
+        return d
+
+
+class _Leg:
+    __slots__ = ("name", "cause", "cause_text", "alive")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cause: int | None = None
+        self.cause_text: str | None = None
+        self.alive = True
+
+
+class _Call:
+    __slots__ = (
+        "linkedid", "legs", "customer_base", "started", "ringing", "answered", "ended",
+        "originated", "inbound", "from_number", "to_number", "dial_status", "queue",
+        "agent", "agent_interface", "queue_wait", "talk_time", "hangup_by",
+        "originate_reason", "originate_action_id", "variables", "alive",
+    )
+
+    def __init__(self, linkedid: str, now: float) -> None:
+        self.linkedid = linkedid
+        self.legs: dict[str, _Leg] = {}  # uniqueid -> leg, in creation order
+        self.customer_base: str | None = None
+        self.started = now
+        self.ringing: float | None = None
+        self.answered: float | None = None
+        self.ended: float | None = None
+        self.originated = False
+        self.inbound = False
+        self.from_number: str | None = None
+        self.to_number: str | None = None
+        self.dial_status: str | None = None
+        self.queue: str | None = None
+        self.agent: str | None = None
+        self.agent_interface: str | None = None
+        self.queue_wait: int | None = None
+        self.talk_time: int | None = None
+        self.hangup_by: str | None = None
+        self.originate_reason: int | None = None
+        self.originate_action_id: str | None = None
+        self.variables: dict[str, str] = {}
+        self.alive = 0
+
+    def is_customer(self, channel: str | None) -> bool:
+        return channel is not None and _base(channel) == self.customer_base
+
+
+class CdrBuilder:
+    """Builds :class:`CallRecord` s for one Asterisk server; see the module docstring."""
+
+    __slots__ = ("server", "_calls", "_by_uid", "_agents", "_handlers")
+
+    def __init__(self, server: str = "default") -> None:
+        self.server = server
+        self._calls: dict[str, _Call] = {}  # linkedid -> call in progress
+        self._by_uid: dict[str, str] = {}  # uniqueid -> linkedid
+        self._agents: dict[tuple[str, str], str] = {}  # (queue, interface) -> linkedid
+        self._handlers = {
+            "Newchannel": self._new_channel,
+            "Newstate": self._new_state,
+            "NewCallerid": self._caller_id,
+            "DialBegin": self._dial_begin,
+            "DialState": self._dial_state,
+            "DialEnd": self._dial_end,
+            "VarSet": self._var_set,
+            "QueueCallerJoin": self._queue_join,
+            "QueueCallerAbandon": self._queue_join,
+            "AgentConnect": self._agent_connect,
+            "AgentComplete": self._agent_complete,
+            "OriginateResponse": self._originate_response,
+            "Hangup": self._hangup,
+        }
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    def feed(self, msg: Message, now: float) -> list[CallRecord]:
+        """Apply one event; return the records of calls that ended with it."""
+        if msg.kind != "event":
+            return []
+        handler = self._handlers.get(msg.name)
+        if handler is None:
+            return []
+        return handler(msg, event_time(msg, now)) or []
+
+    def flush(self, now: float) -> list[CallRecord]:
+        """End every call in progress (e.g. the process is stopping, or a reconnect
+        found none of their channels in CoreShowChannels) and return their records."""
+        out = []
+        for call in list(self._calls.values()):
+            call.ended = now
+            out.append(self._finish(call))
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _call_of(self, msg: Message, uid_key: str = "Uniqueid") -> _Call | None:
+        linkedid = self._by_uid.get(msg.get(uid_key) or "")
+        if linkedid is None:
+            linkedid = msg.get("DestLinkedid" if uid_key.startswith("Dest") else "Linkedid")
+        return self._calls.get(linkedid or "")
+
+    # ------------------------------------------------------------------ handlers
+    def _new_channel(self, msg: Message, now: float) -> None:
+        uid = msg.get("Uniqueid", "")
+        linkedid = msg.get("Linkedid") or uid
+        call = self._calls.get(linkedid)
+        channel = msg.get("Channel", "")
+        if call is None:
+            call = self._calls[linkedid] = _Call(linkedid, now)
+            call.customer_base = _base(channel)
+            # A channel that arrives ringing from outside is an inbound call; the
+            # Originate's Local ;1 is created Down (state 0) in every capture.
+            if msg.get("ChannelState") == "4" and not channel.startswith("Local/"):
+                call.inbound = True
+                call.from_number = _num(msg.get("CallerIDNum"))
+                call.to_number = msg.get("Exten") or None
+        if uid not in call.legs:
+            call.legs[uid] = _Leg(channel)
+            call.alive += 1
+            self._by_uid[uid] = linkedid
+
+    def _new_state(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg)
+        if call is None or not call.is_customer(msg.get("Channel")):
+            return
+        state = msg.get("ChannelState")
+        if state == "5" and call.ringing is None:
+            call.ringing = now
+        elif state == "6" and call.answered is None:
+            call.answered = now
+
+    def _caller_id(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg)
+        if call is not None and call.from_number is None and call.is_customer(msg.get("Channel")):
+            call.from_number = _num(msg.get("CallerIDNum"))
+
+    def _dial_begin(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg, "DestUniqueid")
+        if call is None:
+            return
+        if "Channel" not in msg and call.is_customer(msg.get("DestChannel")):
+            # No calling channel: this dial is an Originate (every call capture).
+            call.originated = True
+            call.from_number = call.from_number or _num(msg.get("DestCallerIDNum"))
+            dial = msg.get("DialString", "")
+            call.to_number = call.to_number or dial.split("@", 1)[0] or None
+
+    def _dial_state(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg, "DestUniqueid")
+        if (call is not None and call.ringing is None and msg.get("DialStatus") == "RINGING"
+                and call.is_customer(msg.get("DestChannel"))):
+            call.ringing = now
+
+    def _dial_end(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg, "DestUniqueid")
+        if call is None or not call.is_customer(msg.get("DestChannel")):
+            return  # agent legs' dials (queue ringing members) don't decide the call
+        status = msg.get("DialStatus", "")
+        call.dial_status = status
+        if status == "ANSWER" and call.answered is None:
+            call.answered = now
+
+    def _var_set(self, msg: Message, now: float) -> None:
+        var = msg.get("Variable", "")
+        if not var.startswith("CENTRAL_"):
+            return
+        call = self._call_of(msg)
+        value = msg.get("Value", "")
+        if call is not None and value and value != "(null)":
+            call.variables.setdefault(var, value)
+
+    def _queue_join(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg)
+        if call is not None:
+            call.queue = msg.get("Queue") or call.queue
+
+    def _agent_connect(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg)
+        if call is None:
+            return
+        call.queue = msg.get("Queue") or call.queue
+        call.agent = msg.get("MemberName") or None
+        call.agent_interface = msg.get("Interface") or None
+        hold = msg.get("HoldTime")
+        call.queue_wait = int(hold) if hold and hold.isdigit() else None
+        if call.agent_interface:
+            self._agents[(call.queue or "", call.agent_interface)] = call.linkedid
+
+    def _agent_complete(self, msg: Message, now: float) -> None:
+        key = (msg.get("Queue", ""), msg.get("Interface", ""))
+        linkedid = self._agents.pop(key, None)
+        call = self._calls.get(linkedid or "") or self._call_of(msg)
+        if call is None:
+            return
+        talk = msg.get("TalkTime")
+        call.talk_time = int(talk) if talk and talk.isdigit() else None
+        call.hangup_by = {"agent": "agent", "caller": "customer",
+                          "transfer": "transfer"}.get(msg.get("Reason", ""))
+
+    def _originate_response(self, msg: Message, now: float) -> None:
+        call = self._call_of(msg)
+        if call is None:
+            # Failed originates say "Uniqueid: <unknown>" and the channel without its
+            # "-0000000b;1" suffix: match the oldest call whose customer leg has it.
+            chan = msg.get("Channel", "")
+            for c in self._calls.values():
+                if (c.customer_base or "").rsplit("-", 1)[0] == chan and c.originate_reason is None:
+                    call = c
+                    break
+        if call is None:
+            return
+        reason = msg.get("Reason", "")
+        call.originated = True
+        call.originate_reason = int(reason) if reason.isdigit() else None
+        call.originate_action_id = msg.action_id
+
+    def _hangup(self, msg: Message, now: float) -> list[CallRecord]:
+        uid = msg.get("Uniqueid", "")
+        linkedid = self._by_uid.pop(uid, None)
+        call = self._calls.get(linkedid or "")
+        if call is None:
+            return []
+        leg = call.legs.get(uid)
+        if leg is not None and leg.alive:
+            leg.alive = False
+            cause = msg.get("Cause", "")
+            leg.cause = int(cause) if cause.isdigit() else None
+            leg.cause_text = msg.get("Cause-txt")
+            call.alive -= 1
+        if call.alive > 0:
+            return []
+        call.ended = now
+        return [self._finish(call)]
+
+    # ------------------------------------------------------------------ result
+    def _cause(self, call: _Call) -> tuple[int | None, str | None]:
+        first: tuple[int | None, str | None] = (None, None)
+        for customer_only in (True, False):
+            for leg in call.legs.values():
+                if customer_only and not call.is_customer(leg.name):
+                    continue
+                if leg.cause is None:
+                    continue
+                if first[0] is None:
+                    first = (leg.cause, leg.cause_text)
+                if leg.cause != 0:
+                    return leg.cause, leg.cause_text or HANGUP_CAUSES.get(leg.cause)
+        return first
+
+    def _disposition(self, call: _Call, cause: int | None) -> str:
+        if call.queue is not None and call.agent is None:
+            return "abandoned"  # reached a queue, no agent ever connected
+        if call.answered is not None:
+            return "answered"
+        if call.dial_status in _DIALSTATUS_DISPOSITION:
+            return _DIALSTATUS_DISPOSITION[call.dial_status]
+        if cause in _CAUSE_DISPOSITION:
+            return _CAUSE_DISPOSITION[cause]
+        if call.originate_reason in _REASON_DISPOSITION:
+            return _REASON_DISPOSITION[call.originate_reason]
+        if cause == 16:
+            return "no_answer"  # normal clearing before answer: the caller gave up
+        return "failed"
+
+    def _finish(self, call: _Call) -> CallRecord:
+        self._calls.pop(call.linkedid, None)
+        for uid in call.legs:
+            self._by_uid.pop(uid, None)
+        for key in [k for k, v in self._agents.items() if v == call.linkedid]:
+            del self._agents[key]
+        cause, cause_text = self._cause(call)
+        ended = call.ended if call.ended is not None else call.started
+        answered = call.answered
+        variables = call.variables
+        return CallRecord(
+            server=self.server,
+            linkedid=call.linkedid,
+            direction="inbound" if call.inbound and not call.originated else "outbound",
+            from_number=call.from_number,
+            to_number=call.to_number,
+            disposition=self._disposition(call, cause),
+            started_at=_dt(call.started),
+            ringing_at=_dt(call.ringing),
+            answered_at=_dt(answered),
+            ended_at=_dt(ended),
+            billsec=int(round(ended - answered)) if answered is not None else 0,
+            duration=int(round(ended - call.started)),
+            hangup_cause=cause,
+            hangup_cause_text=cause_text,
+            hangup_by=call.hangup_by,
+            attempt_id=variables.get("CENTRAL_ATTEMPT_ID"),
+            queue=call.queue,
+            agent=call.agent,
+            agent_interface=call.agent_interface,
+            queue_wait=call.queue_wait,
+            talk_time=call.talk_time,
+            originate_reason=call.originate_reason,
+            originate_action_id=call.originate_action_id,
+            variables=dict(variables),
+        )
