@@ -153,6 +153,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Under ASGI Django opens a connection per request unless a pool is used (Django
+    # ticket #33497); psycopg's pool removes ~30 ms of connection setup per request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("CENTRAL_DB_POOL_MIN", 1),
+        "max_size": env_int("CENTRAL_DB_POOL_MAX", 10),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache (rate limits), Celery --------------------------------------
