@@ -5,4 +5,5 @@ from django.utils.translation import gettext_lazy as _
 class VoiceConfig(AppConfig):
     name = "central.voice"
     label = "voice"
-    verbose_name = _("Atendente de voz")
+    verbose_name = _("Atendente de voz (IA)")
+    default_auto_field = "django.db.models.BigAutoField"

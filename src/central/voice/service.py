@@ -97,12 +97,14 @@ class VoiceService:
         self._lock = asyncio.Lock()
 
     # -- config -------------------------------------------------------------------------
-    def load_config(self) -> VoiceConfig:
+    async def load_config(self) -> VoiceConfig:
         config: VoiceConfig | None = None
         self.load_error = ""
         if self.loader is not None:
             try:
-                config = self.loader()
+                # In a thread: Django's ORM refuses to run on the event loop thread, and a
+                # slow database must not delay the pacer.
+                config = await asyncio.to_thread(self.loader)
             except Exception as exc:  # DB down, bad rows: run on the last known config
                 self.load_error = f"{type(exc).__name__}: {exc}"
                 log.warning("voice config: loader failed (%s); trying snapshot", self.load_error)
@@ -164,14 +166,14 @@ class VoiceService:
     async def start(self) -> None:
         self.pacer = pacer_for_loop()
         async with self._lock:
-            self.config = self.load_config()
+            self.config = await self.load_config()
             for ext in self.config.enabled():
                 self.extensions[ext.number] = await self._start_extension(ext)
 
     async def refresh(self) -> dict:
         """Reload config; restart only listeners whose address changed."""
         async with self._lock:
-            new = self.load_config()
+            new = await self.load_config()
             report: dict[str, list[str]] = {"started": [], "restarted": [], "updated": [], "stopped": [], "unchanged": []}
             wanted = {e.number: e for e in new.enabled()}
             for number in list(self.extensions):

@@ -1,0 +1,31 @@
+"""``central voice``: registered by central.cli (``register(app, setup)``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer, setup: Callable[..., None]) -> None:
+    @app.command("voice")
+    def voice(
+        api_host: Annotated[str, typer.Option(help="Management API address.")] = "127.0.0.1",
+        api_port: Annotated[int, typer.Option(help="Management API port.")] = 8090,
+        snapshot: Annotated[str | None, typer.Option(help="Config snapshot file.")] = None,
+    ) -> None:
+        """The voice AI attendant: AudioSocket listeners per AI extension + management API.
+
+        Management API token: CENTRAL_VOICE_TOKEN. PBX link: CENTRAL_AMI_URL/CENTRAL_AMI_SECRET.
+        """
+        setup()
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from central.voice.runner import run_voice
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_voice(api_host=api_host, api_port=api_port, snapshot_path=snapshot))

@@ -1,0 +1,99 @@
+"""``run_voice``: the voice process (``central voice``).
+
+Loads AI extensions from the database (snapshot fallback), starts their AudioSocket
+listeners, the management API, and the PBX link used to call residents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import urllib.parse
+from pathlib import Path
+
+from central.voice.calls import Originator, VisitRecord, VoiceRuntime
+from central.voice.mgmt_api import ManagementAPI
+from central.voice.service import VoiceService
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "voice-config.json"
+
+
+def default_snapshot_path() -> str:
+    base = os.environ.get("CENTRAL_DATA_DIR") or str(Path.cwd() / "data")
+    return str(Path(base) / SNAPSHOT_NAME)
+
+
+def _ami_originator() -> Originator | None:
+    """An AMIOriginator from CENTRAL_AMI_URL (ami://user@host:5038) + CENTRAL_AMI_SECRET."""
+    url = os.environ.get("CENTRAL_AMI_URL", "")
+    if not url:
+        return None
+    from central.telephony.ami.client import AMIClient
+    from central.voice.telephony import AMIOriginator
+
+    parsed = urllib.parse.urlparse(url)
+    client = AMIClient(
+        parsed.hostname or "127.0.0.1", parsed.port or 5038, parsed.username or "",
+        os.environ.get("CENTRAL_AMI_SECRET", ""), name="voice", events=False,
+    )
+    return AMIOriginator(client)
+
+
+def _db_visit_sink():
+    from central.voice.loader import save_visit
+
+    loop = asyncio.get_running_loop()
+
+    def sink(record: VisitRecord) -> None:
+        fut = loop.run_in_executor(None, save_visit, record)
+        fut.add_done_callback(
+            lambda f: f.exception() and log.error("cannot save visit %s: %s", record.visit_id, f.exception())
+        )
+
+    return sink
+
+
+async def run_voice(
+    *,
+    api_host: str = "127.0.0.1",
+    api_port: int = 8090,
+    snapshot_path: str | None = None,
+    token: str | None = None,
+    originator: Originator | None = None,
+    use_database: bool = True,
+    loader=None,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until ``stop`` is set (or forever).  Django must be set up when
+    ``use_database`` is true (the CLI's ``_setup`` does it)."""
+    if loader is None and use_database:
+        from central.voice.loader import load_from_database
+
+        loader = load_from_database
+    if originator is None:
+        originator = _ami_originator()
+        client = getattr(originator, "client", None)
+        if client is not None:
+            await client.start()
+    runtime = VoiceRuntime(originator, _db_visit_sink() if use_database else None)
+    service = VoiceService(loader=loader, snapshot_path=snapshot_path or default_snapshot_path(), runtime=runtime)
+    await service.start()
+    api = ManagementAPI(service, token)
+    await api.start(api_host, api_port)
+    for ext in service.status()["extensions"]:
+        log.info("ramal %s: port %s (configured %s), return %s (configured %s)", ext["ramal"],
+                 ext["port"], ext["port_configured"], ext["return_port"], ext["return_port_configured"])
+    if ready is not None:
+        ready.set()
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await api.stop()
+        await service.stop()
+        client = getattr(originator, "client", None)
+        if client is not None:
+            await client.close()
