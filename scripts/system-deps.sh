@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: Redis, Chromium (browser tests), espeak-ng (offline
-# text-to-speech). PostgreSQL 15 server binaries must already be installed (postgresql-15).
+# Debian packages Central needs. `run`: what the embedded default uses (python3-venv,
+# espeak-ng for offline text-to-speech). `test` (default): also Redis, Chromium for the
+# browser tests, gettext, and checks that PostgreSQL 15 server binaries are there.
 set -euo pipefail
+mode=${1:-test}
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v chromium >/dev/null || need+=(chromium)
+python3.11 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3.11-venv)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
-command -v msgfmt >/dev/null || need+=(gettext)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql-15)
+if [ "$mode" = test ]; then
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v msgfmt >/dev/null || need+=(gettext)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql-15)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
+  echo "installing Debian packages: ${need[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
