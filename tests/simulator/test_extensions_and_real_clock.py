@@ -85,3 +85,20 @@ async def test_pjsip_endpoints_and_contact_status_follow_availability() -> None:
         back = await conn.wait_for(lambda m: m.name == "ContactStatus", 1.0)
         assert back["ContactStatus"] == "Reachable"
         await conn.close()
+
+
+async def test_background_calls_make_traffic_without_any_originate() -> None:
+    cfg = SimulatorConfig(clock="manual", background_calls_per_minute=30.0,
+                          world=WorldConfig(agents=2, answer_rate=1.0, busy_rate=0.0,
+                                            congestion_rate=0.0, talk_time_mean=5.0))
+    async with Simulator(cfg) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login()
+        await sim.advance(120)
+        while await conn.pump(0.1):
+            pass
+        responses = [m for m in conn.inbox if m.name == "OriginateResponse"]
+        assert len(responses) >= 20
+        assert all("ActionID" not in m for m in responses)
+        assert [m for m in conn.inbox if m.name == "AgentConnect"]
+        await conn.close()

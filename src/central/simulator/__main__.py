@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--churn", type=float, default=15.0,
                    help="mean seconds between extension state changes (0 = static)")
+    p.add_argument("--background-calls", type=float, default=6.0,
+                   help="calls per minute placed by the simulator itself (demo traffic)")
     p.add_argument("--answer-rate", type=float, default=None)
     p.add_argument("--talk-time", type=float, default=None, help="mean talk time (s)")
     return p
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    cfg = demo_config(DemoSettings(agents=args.agents, churn_interval=args.churn),
+    cfg = demo_config(DemoSettings(agents=args.agents, churn_interval=args.churn,
+                                   background_calls_per_minute=args.background_calls),
                       clock=args.clock, seed=args.seed)
     if args.answer_rate is not None:
         cfg.world.answer_rate = args.answer_rate

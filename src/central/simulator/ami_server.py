@@ -11,12 +11,18 @@ Thin by design: bytes -> ``AMIParser(role="server")`` -> :class:`SimulatedPBX` -
 * **Controls for tests**: :meth:`Simulator.drop_connections` (reconnect tests),
   ``config.faults`` (drop the connection instead of answering, slow responses, garbage).
 
-How ``central simulate-pbx`` calls it (the lead wires the CLI)::
+How ``central simulate-pbx`` calls it (``central.simulator.commands`` registers that
+command; ``central up`` can do the same in-process)::
 
     from central.simulator import SimulatorConfig, serve
-    config = SimulatorConfig.from_env(clock="real")     # users from CENTRAL_SIM_AMI_*
-    config.extensions.churn_interval = 20.0             # ramais move in demo mode
-    asyncio.run(serve("127.0.0.1", 5038, config))       # runs until cancelled
+    from central.simulator.scenarios import demo_config
+    config = demo_config(clock="real")            # users from CENTRAL_SIM_AMI_*, ramais move
+    asyncio.run(serve("127.0.0.1", 5038, config))  # runs until cancelled
+
+    # in-process, e.g. inside `central up` or a test:
+    sim = await Simulator(config).start("127.0.0.1", 0)   # sim.port is the bound port
+    ...
+    await sim.stop()
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"  # first line of every fixture stre
 READ_SIZE = 65536
 # Event-loop turns granted to in-process clients before the virtual clock jumps: a
 # loopback write, the client's read, its reply and our read take a handful of turns.
-_IDLE_SPINS = 12
+_IDLE_SPINS = 6
 
 
 def encode_event(pairs: Event) -> bytes:

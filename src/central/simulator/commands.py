@@ -28,6 +28,7 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         churn: Annotated[float, typer.Option(help="Mean seconds between extension state changes; 0 = static.")] = 15.0,
         answer_rate: Annotated[float | None, typer.Option(help="P(answer) per dial.")] = None,
         talk_time: Annotated[float | None, typer.Option(help="Mean talk time in seconds.")] = None,
+        background_calls: Annotated[float, typer.Option(help="Calls per minute the simulator places by itself (demo traffic).")] = 6.0,
     ) -> None:
         """A simulated Asterisk 22 (AMI) with agents, customers and extensions.
 
@@ -39,7 +40,9 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
 
         if clock not in ("real", "virtual", "manual"):
             raise typer.BadParameter("clock must be real, virtual or manual")
-        cfg = demo_config(DemoSettings(agents=agents, churn_interval=churn), clock=clock, seed=seed)
+        cfg = demo_config(DemoSettings(agents=agents, churn_interval=churn,
+                                       background_calls_per_minute=background_calls),
+                          clock=clock, seed=seed)
         if answer_rate is not None:
             cfg.world.answer_rate = answer_rate
         if talk_time is not None:

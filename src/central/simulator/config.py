@@ -82,6 +82,8 @@ class SimulatorConfig:
     # carrier hangs up with cause 19 (ami-event-stream-noanswer-cause19.txt: Reason 0,
     # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,
     # no DialEnd: ami-event-stream-noanswer-timeout.txt). None = never.
+    # Demo traffic: calls the simulator places by itself (Poisson), 0 = none.
+    background_calls_per_minute: float = 0.0
     ring_limit: float | None = None
     ring_limits: dict[str, float] = field(default_factory=dict)  # per number
     system_name: str = ""

@@ -140,10 +140,15 @@ class SimulatedPBX:
         for exten in config.extensions.extensions:
             self.devices[f"Custom:{exten}"] = "NOT_INUSE"
         self._rng = random.Random(config.seed + 1)
-        self._churn: list[tuple[float, str]] = []
+        # The simulator's own timers, beside the World's: extension churn ("ext") and
+        # background calls ("call"); entries are (time, seq, kind, key).
+        self._timers: list[tuple[float, int, str, str]] = []
+        self._timer_seq = 0
         if config.extensions.churn_interval > 0:
             for exten in config.extensions.extensions:
                 self._schedule_churn(exten, clock.now())
+        if config.background_calls_per_minute > 0:
+            self._schedule_background(clock.now())
         self._call_seq = 0
         self.stats = {"actions": 0, "events": 0, "originates": 0, "logins_failed": 0}
         self.on_resolved: Callable[[Call], None] | None = None
@@ -158,17 +163,20 @@ class SimulatedPBX:
         return self.clock.now()
 
     def next_time(self) -> float | None:
-        candidates = [t for t in (self.world.next_time(), self._churn[0][0] if self._churn else None)
-                      if t is not None]
+        timer = self._timers[0][0] if self._timers else None
+        candidates = [t for t in (self.world.next_time(), timer) if t is not None]
         return min(candidates) if candidates else None
 
     def advance(self, until: float) -> list[Event]:
-        """Run the world and the extension churn up to ``until``; return AMI events."""
+        """Run the world and the simulator's timers up to ``until``; return AMI events."""
         out: list[Event] = []
-        while self._churn and self._churn[0][0] <= until:
-            t, exten = heapq.heappop(self._churn)
+        while self._timers and self._timers[0][0] <= until:
+            t, _seq, kind, key = heapq.heappop(self._timers)
             out += self._run_world(t)
-            out += self._churn_step(exten, t)
+            if kind == "ext":
+                out += self._churn_step(key, t)
+            else:
+                out += self._background_call(t)
         out += self._run_world(until)
         return out
 
@@ -206,9 +214,35 @@ class SimulatedPBX:
                 self.on_resolved(call)
 
     # ------------------------------------------------------------ extensions
+    def _push_timer(self, t: float, kind: str, key: str) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (t, self._timer_seq, kind, key))
+
     def _schedule_churn(self, exten: str, now: float) -> None:
-        dt = self._rng.expovariate(1.0 / self.config.extensions.churn_interval)
-        heapq.heappush(self._churn, (now + dt, exten))
+        self._push_timer(now + self._rng.expovariate(1.0 / self.config.extensions.churn_interval), "ext", exten)
+
+    def _schedule_background(self, now: float) -> None:
+        rate = self.config.background_calls_per_minute / 60.0
+        self._push_timer(now + self._rng.expovariate(rate), "call", "")
+
+    def _background_call(self, t: float) -> list[Event]:
+        """Demo traffic: an Originate nobody sent over AMI (as if another dialer shared
+        this PBX), so live-call views move before any campaign runs. No ActionID."""
+        self._schedule_background(t)
+        self._call_seq += 1
+        number = f"5511{self._rng.randrange(10**8, 10**9)}"
+        call = Call(
+            call_id=f"bg-{self._call_seq}", number=number, dial_channel=f"Local/{number}@customers",
+            dial_context="customers", context="discador-out", exten=number, priority=1,
+            timeout=30.0, action_id=None, cid_num="1100", cid_name="Discador",
+        )
+        self.renderer.calls[call.call_id] = call
+        try:
+            self.world.originate(call.call_id, number, timeout=30.0)
+        except WorldError:
+            self.renderer.calls.pop(call.call_id, None)
+            return []
+        return self._run_world(t)
 
     def _churn_step(self, exten: str, t: float) -> list[Event]:
         device = f"Custom:{exten}"

@@ -73,6 +73,7 @@ class DemoSettings:
     agents: int = 5
     extensions: list[str] = field(default_factory=lambda: [str(n) for n in range(1001, 1013)])
     churn_interval: float = 15.0
+    background_calls_per_minute: float = 6.0
 
 
 def demo_config(settings: DemoSettings | None = None, **overrides: object) -> SimulatorConfig:
@@ -84,6 +85,7 @@ def demo_config(settings: DemoSettings | None = None, **overrides: object) -> Si
         world=WorldConfig(agents=s.agents, numbers=dict(FIXTURE_NUMBERS)),
         ring_limits=dict(FIXTURE_RING_LIMITS),
         extensions=ExtensionConfig(extensions=list(s.extensions), churn_interval=s.churn_interval),
+        background_calls_per_minute=s.background_calls_per_minute,
     )
     for key, value in overrides.items():
         setattr(cfg, key, value)
