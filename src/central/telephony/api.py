@@ -106,7 +106,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         fields = ["id", "server", "linkedid", "direction", "from_number", "to_number",
                   "campaign_id", "attempt_id", "queue", "agent", "started_at", "ring_at",
                   "answered_at", "ended_at", "disposition", "hangup_cause",
-                  "hangup_cause_text", "duration", "billsec"]
+                  "hangup_cause_text", "duration", "billsec", "queue_wait", "hangup_by"]
 
 
 class CallRecordFilter(django_filters.FilterSet):

@@ -185,6 +185,9 @@ class CallRecord(TenantOwned):
     hangup_cause_text = models.CharField(_("texto da causa"), max_length=120, blank=True)
     duration = models.PositiveIntegerField(_("duração (s)"), default=0)
     billsec = models.PositiveIntegerField(_("tempo falado (s)"), default=0)
+    queue_wait = models.PositiveIntegerField(_("espera na fila (s)"), null=True, blank=True)
+    hangup_by = models.CharField(_("desligada por"), max_length=10, blank=True,
+                                 help_text=_("agent, customer ou transfer (AgentComplete)."))
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:

@@ -1,0 +1,44 @@
+"""``central pbx``: the PBX link process (one AMI connection per Asterisk server)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer, setup: Callable[..., None]) -> None:
+    @app.command("pbx")
+    def pbx(
+        data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory. Env: CENTRAL_DATA_DIR.")] = None,
+        server: Annotated[list[str] | None, typer.Option("--server", help="Only these server names (repeatable).")] = None,
+    ) -> None:
+        """Connect to every enabled Asterisk server (database, or CENTRAL_AMI_URL with
+        CENTRAL_AMI_SECRET), keep extensions, live calls and call records, push live updates."""
+        setup(data_dir)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        from central.telephony.link import ConfigError, run_pbx, targets_from_db
+
+        try:
+            targets, problems = targets_from_db()
+        except ConfigError as exc:
+            typer.secho(f"pbx: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+        for problem in problems:
+            typer.secho(f"pbx: {problem}", fg="yellow", err=True)
+        if server:
+            targets = [t for t in targets if t.name in server]
+        if not targets:
+            typer.secho("pbx: no Asterisk server to connect to. Add one in /api/v1/telephony/servers/ "
+                        "(or the admin), or set CENTRAL_AMI_URL=ami://user@host:5038 and "
+                        "CENTRAL_AMI_SECRET.", fg="red", err=True)
+            raise typer.Exit(2)
+        for t in targets:
+            typer.secho(f"pbx: {t.name} -> {t.username}@{t.host}:{t.port}", fg="green")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_pbx(targets))

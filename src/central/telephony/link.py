@@ -1,0 +1,553 @@
+"""The PBX link: one AMI connection per Asterisk server turned into rows and live pushes.
+
+For each server a :class:`PBXLink` owns
+
+* an :class:`~central.telephony.ami.client.AMIClient` (login, keepalive, reconnect; it
+  never re-sends an action),
+* the pure :class:`~central.telephony.state.LiveState` (extensions, channels, bridges,
+  queue members) and :class:`~central.telephony.cdr.CdrBuilder` (call records), fed from
+  the client's read loop through a synchronous listener (in order, no queue to overflow),
+* a flush loop that writes what changed in *batches* (``store.py`` in a worker thread,
+  so the event loop never waits on the database) and then publishes the written rows to
+  the tenant's dashboard group (``central.core.live``): ``extensions`` and ``calls``
+  messages carry exactly what the REST API would answer.
+
+After every (re)connect the link reloads the state Asterisk holds
+(``ExtensionStateList``, ``DeviceStateList``, ``QueueStatus``, ``CoreShowChannels``),
+because events sent while the connection was down are gone; calls whose channels are no
+longer listed are closed with a record ending at the resync time.
+
+Bad input never stops the link: the codec skips malformed bytes (counted by the client
+in ``central_ami_protocol_errors``), and an event the state or CDR builder chokes on is
+counted in ``central_telephony_bad_events_total`` and skipped.
+
+``run_pbx`` is the ``central pbx`` process (one task per server plus a heartbeat);
+``targets_from_db``/``target_from_env`` say which servers to connect to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
+
+from channels.db import database_sync_to_async
+
+from central.core.live import apublish, org_group
+
+from . import metrics, store
+from .ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
+from .ami.errors import AMIError, AuthenticationFailed
+from .ami.protocol import Message
+from .cdr import CallRecord as CdrRecord
+from .cdr import CdrBuilder
+from .state import ExtensionInfo, LiveState
+
+log = logging.getLogger("central.telephony.link")
+
+# ExtensionStatus code -> the text Asterisk prints (ami-event-stream-extension-state.txt).
+STATUS_TEXT = {-2: "Removed", -1: "Deactivated", 0: "Idle", 1: "InUse", 2: "Busy",
+               4: "Unavailable", 8: "Ringing", 9: "InUse&Ringing", 16: "Hold", 17: "InUse&Hold"}
+REGISTERED = {"registered": True, "unreachable": False, "unregistered": False}
+RESYNC_ACTIONS = ("ExtensionStateList", "DeviceStateList", "QueueStatus")
+# Records kept in memory while the database is unreachable; beyond this the oldest are
+# dropped (and counted) rather than letting a long outage exhaust memory.
+MAX_PENDING_RECORDS = 100_000
+
+
+class ConfigError(Exception):
+    """A server cannot be linked as configured (missing secret, bad URL)."""
+
+
+@dataclass
+class LinkTarget:
+    """Where one link connects and which server row (tenant) it writes for."""
+
+    server: store.ServerRef
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+    auth: str = "plain"
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+
+@dataclass(slots=True)
+class _CallInfo:
+    """What the channels alone do not say about a call in progress."""
+
+    direction: str
+    queue: str = ""
+    agent: str = ""
+
+
+class PBXLink:
+    def __init__(
+        self,
+        target: LinkTarget,
+        *,
+        clock: Callable[[], float] = time.time,
+        flush_interval: float = 0.3,
+        publish: bool = True,
+        client_options: dict | None = None,
+    ) -> None:
+        self.target = target
+        self.name = target.name
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.publish = publish
+        self.state = LiveState(self.name)
+        self.cdr = CdrBuilder(self.name)
+        options = {"ping_interval": 20.0, "backoff_max": 15.0, **(client_options or {})}
+        self.client = AMIClient(target.host, target.port, target.username, target.secret,
+                                name=self.name, auth=target.auth, **options)
+        self._dirty_ext: set[str] = set()
+        self._live_dirty = True
+        self._records: list[CdrRecord] = []
+        self._calls: dict[str, _CallInfo] = {}
+        self._status: tuple[str, str] | None = None
+        self._wake = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._resync_task: asyncio.Task | None = None
+        self._remove_listener: Callable[[], None] | None = None
+        self.connected = False
+        self.resyncs = 0
+        self.resynced = asyncio.Event()  # set after each completed resync (tests wait on it)
+        self.flushed = asyncio.Event()  # set after each successful flush
+        self.stats = {"events": 0, "bad_events": 0, "records": 0, "extension_writes": 0,
+                      "flushes": 0, "store_errors": 0, "dropped_records": 0}
+
+    # ------------------------------------------------------------------ events in
+    def _on_event(self, msg: Message) -> None:
+        if msg.name == CONNECTED_EVENT:
+            self.connected = True
+            metrics.CONNECTED.labels(self.name).set(1)
+            self._set_status("connected", f"{self.client.banner or ''}")
+            if self._resync_task is not None and not self._resync_task.done():
+                self._resync_task.cancel()
+            self._resync_task = asyncio.get_running_loop().create_task(self.resync())
+            return
+        if msg.name == DISCONNECTED_EVENT:
+            self.connected = False
+            metrics.CONNECTED.labels(self.name).set(0)
+            self._set_status("disconnected", str(self.client.last_error or ""))
+            return
+        self.feed(msg, self.clock())
+
+    def feed(self, msg: Message, now: float) -> None:
+        """One event into the state and CDR builder; never raises."""
+        self.stats["events"] += 1
+        metrics.EVENTS.labels(self.name).inc()
+        try:
+            changes = self.state.feed(msg, now)
+        except Exception as exc:  # a malformed field must cost one event, not the link
+            self._bad(msg, "state", exc)
+            changes = []
+        try:
+            records = self.cdr.feed(msg, now)
+        except Exception as exc:
+            self._bad(msg, "cdr", exc)
+            records = []
+        name = msg.name
+        if name in ("Newchannel", "QueueCallerJoin", "AgentConnect"):
+            self._track_call(msg)
+        for change in changes:
+            if change.kind == "extension":
+                self._dirty_ext.add(change.key)
+            elif change.kind in ("channel", "bridge"):
+                self._live_dirty = True
+        if records:
+            self._add_records(records)
+            self._live_dirty = True
+
+    def _bad(self, msg: Message, where: str, exc: Exception) -> None:
+        self.stats["bad_events"] += 1
+        metrics.BAD_EVENTS.labels(self.name, where).inc()
+        log.warning("pbx %s: %s skipped %s event: %r", self.name, where, msg.name, exc)
+
+    def _track_call(self, msg: Message) -> None:
+        linkedid = msg.get("Linkedid") or msg.get("Uniqueid") or ""
+        if not linkedid:
+            return
+        info = self._calls.get(linkedid)
+        if info is None:
+            channel = msg.get("Channel", "")
+            inbound = msg.name == "Newchannel" and msg.get("ChannelState") == "4" \
+                and not channel.startswith("Local/")
+            info = self._calls[linkedid] = _CallInfo("inbound" if inbound else "outbound")
+        if msg.name == "QueueCallerJoin":
+            info.queue = msg.get("Queue") or info.queue
+        elif msg.name == "AgentConnect":
+            info.queue = msg.get("Queue") or info.queue
+            info.agent = msg.get("MemberName") or msg.get("Interface") or info.agent
+
+    def _add_records(self, records: list[CdrRecord]) -> None:
+        self._records.extend(records)
+        overflow = len(self._records) - MAX_PENDING_RECORDS
+        if overflow > 0:
+            del self._records[:overflow]
+            self.stats["dropped_records"] += overflow
+            log.error("pbx %s: %d call records dropped (database unreachable too long)",
+                      self.name, overflow)
+
+    # ------------------------------------------------------------------ resync
+    async def resync(self) -> None:
+        """Reload what Asterisk knows now; called after every (re)connect."""
+        now = self.clock()
+        try:
+            for action in RESYNC_ACTIONS:
+                try:
+                    listing = await self.client.send_list_action(action)
+                except AMIError as exc:  # e.g. app_queue not loaded: keep going
+                    log.info("pbx %s: %s failed during resync: %s", self.name, action, exc)
+                    continue
+                for event in listing.events:
+                    self.feed(event, now)
+            channels = await self.client.send_list_action("CoreShowChannels")
+            self.state.reset_channels()
+            listed: set[str] = set()
+            for event in channels.events:
+                self.feed(event, now)
+                listed.add(event.get("Linkedid") or event.get("Uniqueid") or "")
+            ended = self._end_missing_calls(listed, self.clock())
+            if ended:
+                self._add_records(ended)
+            # Everything is rewritten after a reconnect: rows may be stale.
+            self._dirty_ext.update(self.state.extensions)
+            self._live_dirty = True
+            self.resyncs += 1
+            metrics.RESYNCS.labels(self.name).inc()
+            log.info("pbx %s: resynced (%d extensions, %d channels, %d queue members)",
+                     self.name, len(self.state.extensions), len(self.state.channels),
+                     len(self.state.queue_members))
+            self.resynced.set()
+            self._wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            metrics.RESYNC_ERRORS.labels(self.name).inc()
+            log.warning("pbx %s: resync failed: %r", self.name, exc)
+
+    def _end_missing_calls(self, listed: set[str], now: float) -> list[CdrRecord]:
+        # Calls the builder still tracks but Asterisk no longer has ended while we were
+        # disconnected: their Hangup events are lost, so close them now.
+        # TODO(ami helper): a public CdrBuilder method for this; uses its internals today.
+        calls = getattr(self.cdr, "_calls", None)
+        finish = getattr(self.cdr, "_finish", None)
+        if not calls or finish is None:
+            return []
+        out = []
+        for linkedid, call in list(calls.items()):
+            if linkedid not in listed:
+                call.ended = now
+                out.append(finish(call))
+        return out
+
+    # ------------------------------------------------------------------ rows out
+    def extension_row(self, ext: ExtensionInfo) -> dict:
+        state = ext.state
+        if state == "unknown" and ext.lines:
+            # No hint status yet (DeviceStateList before ExtensionStateList): use the
+            # worst line state, ordered like Asterisk's hint aggregation.
+            for candidate in ("ringing", "busy", "onhold", "free", "unavailable"):
+                if candidate in ext.lines.values():
+                    state = candidate
+                    break
+        return {
+            "exten": ext.exten,
+            "context": ext.context,
+            "device": ext.hint,
+            "registered": REGISTERED.get(ext.registration or ""),
+            "state": state,
+            "status_text": STATUS_TEXT.get(ext.status_code, "") if ext.status_code is not None else "",
+            "last_activity": ext.last_activity,
+        }
+
+    def live_calls(self) -> list[dict]:
+        """Calls in progress from the channels, one row per Linkedid."""
+        groups: dict[str, list] = {}
+        for ch in self.state.channels.values():
+            groups.setdefault(ch.linkedid, []).append(ch)
+        for linkedid in [k for k in self._calls if k not in groups]:
+            del self._calls[linkedid]
+        rows = []
+        for linkedid, chans in groups.items():
+            chans.sort(key=lambda c: c.created_at)
+            first = chans[0]
+            info = self._calls.get(linkedid) or _CallInfo("outbound")
+            to_number = first.exten
+            if first.name.startswith("Local/"):
+                to_number = first.name[6:].split("@", 1)[0]
+            answered = [c.answered_at for c in chans if c.answered_at is not None]
+            if answered:
+                state = "queued" if info.queue and not info.agent else "up"
+            elif any(c.state in (4, 5) for c in chans):
+                state = "ringing"
+            else:
+                state = "dialing"
+            rows.append({
+                "linkedid": linkedid,
+                "direction": info.direction,
+                "from_number": first.caller_num or "",
+                "to_number": to_number or "",
+                "state": state,
+                "queue": info.queue,
+                "agent": info.agent,
+                "attempt_id": next((c.attempt_id for c in chans if c.attempt_id), "") or "",
+                "channels": len(chans),
+                "started_at": first.created_at or None,
+                "answered_at": min(answered) if answered else None,
+            })
+        return rows
+
+    @staticmethod
+    def record_row(rec: CdrRecord) -> dict:
+        return {
+            "linkedid": rec.linkedid,
+            "direction": rec.direction,
+            "from_number": rec.from_number or "",
+            "to_number": rec.to_number or "",
+            "campaign_id": rec.variables.get("CENTRAL_CAMPAIGN_ID", ""),
+            "attempt_id": rec.attempt_id or "",
+            "queue": rec.queue or "",
+            "agent": rec.agent or "",
+            "started_at": rec.started_at,
+            "ring_at": rec.ringing_at,
+            "answered_at": rec.answered_at,
+            "ended_at": rec.ended_at,
+            "disposition": rec.disposition,
+            "hangup_cause": rec.hangup_cause,
+            "hangup_cause_text": rec.hangup_cause_text or "",
+            "duration": max(0, rec.duration),
+            "billsec": max(0, rec.billsec),
+            "queue_wait": rec.queue_wait,
+            "hangup_by": rec.hangup_by or "",
+        }
+
+    def _set_status(self, status: str, detail: str = "") -> None:
+        self._status = (status, detail)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Write what changed since the last flush and push it to dashboards."""
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        keys, self._dirty_ext = self._dirty_ext, set()
+        ext_rows = [self.extension_row(self.state.extensions[k]) for k in keys
+                    if k in self.state.extensions]
+        live_rows = self.live_calls() if self._live_dirty else None
+        self._live_dirty = False
+        records, self._records = self._records, []
+        status, self._status = self._status, None
+        if not (ext_rows or live_rows is not None or records or status):
+            return
+        record_rows = [self.record_row(r) for r in records]
+        ref = self.target.server
+        try:
+            written = await database_sync_to_async(_write_batch)(ref, ext_rows, live_rows,
+                                                                 record_rows, status)
+        except Exception as exc:
+            # Keep everything for the next try: nothing is lost while the DB is down.
+            self._dirty_ext |= keys
+            self._live_dirty = self._live_dirty or live_rows is not None
+            self._records[:0] = records
+            self._status = self._status or status
+            self.stats["store_errors"] += 1
+            metrics.STORE_ERRORS.labels(self.name).inc()
+            log.warning("pbx %s: write failed, will retry: %r", self.name, exc)
+            return
+        extensions, live, saved = written
+        self.stats["flushes"] += 1
+        self.stats["extension_writes"] += len(extensions)
+        self.stats["records"] += len(saved)
+        metrics.EXTENSION_UPDATES.labels(self.name).inc(len(extensions))
+        for r in records:
+            metrics.CDRS.labels(self.name, r.disposition).inc()
+        metrics.EXTENSIONS.labels(self.name).set(len(self.state.extensions))
+        if live is not None:
+            metrics.LIVE_CALLS.labels(self.name).set(len(live))
+        if self.publish:
+            group = org_group(ref.organization_id)
+            if extensions:
+                await apublish(group, {"type": "extensions", "server": ref.name,
+                                       "server_id": ref.id, "extensions": extensions})
+            if live is not None or saved:
+                payload = {"type": "calls", "server": ref.name, "server_id": ref.id,
+                           "records": saved}
+                if live is not None:
+                    payload["live"] = live
+                await apublish(group, payload)
+        self.flushed.set()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Connect (retrying), then flush forever. Returns only when cancelled or when
+        Asterisk refuses the credentials (retrying a wrong secret only fills its log)."""
+        self._remove_listener = self.client.add_listener(self._on_event)
+        flusher = asyncio.create_task(self._flush_forever(), name=f"pbx-{self.name}-flush")
+        try:
+            try:
+                await self.client.start()
+            except AuthenticationFailed as exc:
+                log.error("pbx %s: %s", self.name, exc)
+                self._set_status("error", str(exc))
+                await asyncio.sleep(0)
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                await self.flush()
+                return
+            await flusher
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self.close()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            await self.flush()
+            # Batch: let a burst of events accumulate before the next write.
+            await asyncio.sleep(self.flush_interval)
+
+    async def close(self) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+        if self._remove_listener is not None:
+            with contextlib.suppress(ValueError):
+                self._remove_listener()
+            self._remove_listener = None
+        await self.client.close()
+        metrics.CONNECTED.labels(self.name).set(0)
+
+    def info(self) -> dict:
+        return {"connected": self.connected, "host": f"{self.target.host}:{self.target.port}",
+                "extensions": len(self.state.extensions), "channels": len(self.state.channels),
+                "calls_in_progress": self.cdr.active_calls, **self.stats}
+
+
+def _write_batch(ref: store.ServerRef, ext_rows: list[dict], live_rows: list[dict] | None,
+                 record_rows: list[dict], status: tuple[str, str] | None):
+    extensions = store.save_extensions(ref, ext_rows) if ext_rows else []
+    saved = store.save_call_records(ref, record_rows) if record_rows else []
+    live = store.replace_live_calls(ref, live_rows) if live_rows is not None else None
+    if status is not None:
+        store.set_server_status(ref.id, *status)
+    return extensions, live, saved
+
+
+# --- which servers ----------------------------------------------------------------------
+
+def parse_ami_url(url: str) -> tuple[str, int, str]:
+    """``ami://user@host:port`` -> (host, port, user). A password in the URL is refused:
+    secrets go in CENTRAL_AMI_SECRET, never in a URL that ends up in logs."""
+    parts = urlparse(url)
+    if parts.scheme != "ami" or not parts.hostname or not parts.username:
+        raise ConfigError(f"CENTRAL_AMI_URL must look like ami://user@host:5038, got {url!r}")
+    if parts.password:
+        raise ConfigError("CENTRAL_AMI_URL must not contain the secret: use CENTRAL_AMI_SECRET")
+    try:
+        port = parts.port or 5038
+    except ValueError as exc:
+        raise ConfigError(f"CENTRAL_AMI_URL has a bad port: {exc}") from None
+    return parts.hostname, port, unquote(parts.username)
+
+
+def target_for(server, secret: str | None = None, environ: dict | None = None) -> LinkTarget:
+    """A target for an AsteriskServer row; the secret comes from its environment variable
+    unless given (the embedded simulator passes its own)."""
+    secret = secret if secret is not None else server.secret(environ)
+    if not secret:
+        raise ConfigError(f"server {server.name}: environment variable {server.secret_env} "
+                          "with the AMI secret is not set")
+    return LinkTarget(store.server_ref(server), server.host, server.port, server.username,
+                      secret, server.auth)
+
+
+def env_server(environ: dict | None = None):
+    """The AsteriskServer row for CENTRAL_AMI_URL (created or updated), or None.
+
+    The tenant is CENTRAL_AMI_ORG (slug), or the only organization when there is one;
+    the row is named CENTRAL_AMI_NAME (default "principal")."""
+    from central.core.models import Organization
+
+    from .models import AsteriskServer
+
+    env = os.environ if environ is None else environ
+    url = env.get("CENTRAL_AMI_URL", "").strip()
+    if not url:
+        return None
+    host, port, user = parse_ami_url(url)
+    slug = env.get("CENTRAL_AMI_ORG", "").strip()
+    if slug:
+        org = Organization.objects.filter(slug=slug).first()
+        if org is None:
+            raise ConfigError(f"CENTRAL_AMI_ORG={slug}: no such organization")
+    else:
+        orgs = list(Organization.objects.all()[:2])
+        if len(orgs) != 1:
+            raise ConfigError("CENTRAL_AMI_URL needs CENTRAL_AMI_ORG (organization slug) when "
+                              "there is not exactly one organization")
+        org = orgs[0]
+    server, _ = AsteriskServer.objects.update_or_create(
+        organization=org, name=env.get("CENTRAL_AMI_NAME", "principal"),
+        defaults={"host": host, "port": port, "username": user,
+                  "secret_env": "CENTRAL_AMI_SECRET", "enabled": True, "use_simulator": False},
+    )
+    return server
+
+
+def targets_from_db(include_simulator: bool = False, environ: dict | None = None) -> tuple[list[LinkTarget], list[str]]:
+    """Targets for every enabled server (plus CENTRAL_AMI_URL), and the problems found.
+    A misconfigured server is reported and skipped, never fatal for the others."""
+    from .models import AsteriskServer
+
+    problems: list[str] = []
+    try:
+        env_server(environ)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    targets = []
+    qs = AsteriskServer.objects.filter(enabled=True)
+    if not include_simulator:
+        qs = qs.filter(use_simulator=False)
+    for server in qs.order_by("id"):
+        try:
+            targets.append(target_for(server, environ=environ))
+        except ConfigError as exc:
+            problems.append(str(exc))
+            store.set_server_status(server.pk, "error", str(exc))
+    return targets, problems
+
+
+async def run_links(links: list[PBXLink]) -> None:
+    """Run links together until cancelled."""
+    tasks = [asyncio.create_task(link.run(), name=f"pbx-{link.name}") for link in links]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_pbx(targets: list[LinkTarget]) -> None:
+    """The ``central pbx`` process: one link per target and a heartbeat."""
+    from central.core.runtime import heartbeat_forever, run_together
+
+    links = [PBXLink(t) for t in targets]
+    await run_together(run_links(links),
+                       heartbeat_forever("pbx", lambda: {"servers": {lk.name: lk.info() for lk in links}}))

@@ -1,0 +1,179 @@
+"""Database side of the PBX link: write what the live state learnt, return what to push.
+
+Plain synchronous Django code, called by ``link.py`` in a worker thread
+(``database_sync_to_async``) with *batches*: one flush writes every extension that changed
+since the last one, the current set of calls in progress and the call records that
+finished. Each function returns the rows as the API serializes them, so a dashboard
+receives over the WebSocket exactly what ``/api/v1/telephony/...`` would answer.
+
+Inputs are plain dicts keyed by model field names (``link.py`` converts the pure state
+and CDR objects); times may be ``datetime`` or epoch seconds (what Asterisk prints).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import AsteriskServer, CallRecord, Extension, LiveCall
+
+EXTENSION_FIELDS = ("context", "device", "label", "registered", "state", "status_text", "last_activity")
+LIVE_FIELDS = ("direction", "from_number", "to_number", "state", "queue", "agent", "attempt_id",
+               "channels", "started_at", "answered_at")
+RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attempt_id", "queue",
+                 "agent", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
+                 "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
+                 "hangup_by")
+TIME_FIELDS = {"last_activity", "started_at", "answered_at", "ring_at", "ended_at"}
+_CHAR_LIMITS: dict[tuple[type, str], int] = {}
+
+
+@dataclass(frozen=True)
+class ServerRef:
+    """What the link needs to know about the server row it writes for."""
+
+    id: int
+    organization_id: int
+    name: str
+
+
+def to_datetime(value) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+
+
+def _clean(model: type, fields: Iterable[str], data: dict) -> dict:
+    """Keep known fields, convert times, clip text to the column size (a long CallerID
+    from a misbehaving trunk must not fail the whole batch)."""
+    out = {}
+    for name in fields:
+        if name not in data:
+            continue
+        value = data[name]
+        if name in TIME_FIELDS:
+            value = to_datetime(value)
+        elif isinstance(value, str):
+            limit = _CHAR_LIMITS.get((model, name))
+            if limit is None:
+                limit = _CHAR_LIMITS[(model, name)] = model._meta.get_field(name).max_length or 0
+            if limit and len(value) > limit:
+                value = value[:limit]
+        elif value is None and name not in ("registered", "hangup_cause", "queue_wait"):
+            continue
+        out[name] = value
+    return out
+
+
+def server_ref(server: AsteriskServer) -> ServerRef:
+    return ServerRef(server.pk, server.organization_id, server.name)
+
+
+# --- extensions ---------------------------------------------------------------------------
+
+def save_extensions(ref: ServerRef, changes: Iterable[dict]) -> list[dict]:
+    """Upsert the extensions that changed; returns them serialized for the live push."""
+    from .api import ExtensionSerializer
+
+    changes = list(changes)
+    rows: list[Extension] = []
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {e.exten: e for e in Extension.objects.filter(
+            server_id=ref.id, exten__in=[c["exten"] for c in changes])}
+        for change in changes:
+            data = _clean(Extension, EXTENSION_FIELDS, change)
+            row = existing.get(change["exten"])
+            if row is None:
+                row = Extension(organization_id=ref.organization_id, server_id=ref.id,
+                                exten=str(change["exten"])[:80])
+            for key, value in data.items():
+                setattr(row, key, value)
+            row.updated_at = now
+            row.save()
+            existing[row.exten] = row
+            rows.append(row)
+    for row in rows:
+        row.server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
+    return list(ExtensionSerializer(rows, many=True).data)
+
+
+# --- calls in progress --------------------------------------------------------------------
+
+def replace_live_calls(ref: ServerRef, calls: Iterable[dict]) -> list[dict]:
+    """Make the server's LiveCall rows equal ``calls`` (keyed by linkedid)."""
+    from .api import LiveCallSerializer
+
+    wanted = {str(c["linkedid"]): c for c in calls if c.get("linkedid")}
+    now = timezone.now()
+    with transaction.atomic():
+        LiveCall.objects.filter(server_id=ref.id).exclude(linkedid__in=list(wanted)).delete()
+        existing = {c.linkedid: c for c in LiveCall.objects.filter(server_id=ref.id)}
+        for linkedid, call in wanted.items():
+            data = _clean(LiveCall, LIVE_FIELDS, call)
+            if data.get("started_at") is None:
+                data.pop("started_at", None)
+            row = existing.get(linkedid)
+            if row is None:
+                row = LiveCall(organization_id=ref.organization_id, server_id=ref.id,
+                               linkedid=linkedid[:64])
+            changed = row.pk is None
+            for key, value in data.items():
+                if getattr(row, key) != value:
+                    setattr(row, key, value)
+                    changed = True
+            if changed:
+                row.updated_at = now
+                row.save()
+            existing[linkedid] = row
+    rows = sorted((existing[k] for k in wanted), key=lambda r: (r.started_at, r.linkedid))
+    for row in rows:
+        row.server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
+    return list(LiveCallSerializer(rows, many=True).data)
+
+
+# --- call records -------------------------------------------------------------------------
+
+def save_call_records(ref: ServerRef, records: Iterable[dict]) -> list[dict]:
+    """Insert finished calls; a record already stored (same linkedid: a replay after a
+    reconnect) is updated, never duplicated."""
+    from .api import CallRecordSerializer
+
+    saved: list[CallRecord] = []
+    for record in records:
+        linkedid = str(record.get("linkedid") or "")[:64]
+        if not linkedid:
+            continue
+        data = _clean(CallRecord, RECORD_FIELDS, record)
+        if data.get("started_at") is None:
+            data["started_at"] = data.get("ended_at") or timezone.now()
+        data.setdefault("disposition", CallRecord.Disposition.FAILED)
+        try:
+            with transaction.atomic():
+                row, _ = CallRecord.objects.update_or_create(
+                    server_id=ref.id, linkedid=linkedid,
+                    defaults={"organization_id": ref.organization_id, **data},
+                )
+        except IntegrityError:  # a concurrent writer got there first: keep its row
+            row = CallRecord.objects.get(server_id=ref.id, linkedid=linkedid)
+        row.server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
+        saved.append(row)
+    return list(CallRecordSerializer(saved, many=True).data)
+
+
+# --- server status ------------------------------------------------------------------------
+
+def set_server_status(server_id: int, status: str, detail: str = "") -> None:
+    AsteriskServer.objects.filter(pk=server_id).update(
+        status=status, status_detail=detail[:300], status_at=timezone.now()
+    )
+
+
+def clear_live_calls(server_id: int) -> None:
+    LiveCall.objects.filter(server_id=server_id).delete()
