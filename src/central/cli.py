@@ -239,6 +239,75 @@ def restore(
     typer.echo(f"restored from {source}")
 
 
+@app.command()
+def workers(data_dir: DataDir = None) -> None:
+    """Ping every Celery worker and show what it is running (production)."""
+    _setup(data_dir)
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        typer.echo("embedded mode: background jobs run inside the `central up` process (no workers)")
+        return
+    from central.celery import app as celery_app
+
+    inspector = celery_app.control.inspect(timeout=2)
+    replies = inspector.ping() or {}
+    if not replies:
+        typer.secho("no worker answered", fg="red", err=True)
+        raise typer.Exit(1)
+    active = inspector.active() or {}
+    for name in sorted(replies):
+        typer.echo(f"{name:<40} ok   active tasks: {len(active.get(name, []))}")
+
+
+@app.command()
+def queues(data_dir: DataDir = None) -> None:
+    """Length of each background job queue in Redis (production)."""
+    _setup(data_dir)
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        typer.echo("embedded mode: no job queues (jobs run in-process)")
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=3)
+    names = sorted({k.decode() for k in client.keys("*") if client.type(k) == b"list"} | {"celery"})
+    for name in names:
+        typer.echo(f"{name:<30} {client.llen(name)}")
+
+
+@app.command()
+def logs(
+    lines: Annotated[int, typer.Option("-n", help="Lines to show.")] = 50,
+    follow: Annotated[bool, typer.Option("-f", help="Keep printing new lines.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show the log file (CENTRAL_LOG_FILE); systemd installs use journalctl."""
+    _setup(data_dir)
+    import time
+    from collections import deque
+
+    from django.conf import settings
+
+    if not settings.LOG_FILE:
+        typer.echo("CENTRAL_LOG_FILE is not set: logs go to stderr (journalctl -u 'central-*' under systemd)")
+        raise typer.Exit(1)
+    path = Path(settings.LOG_FILE)
+    if not path.exists():
+        typer.secho(f"{path} does not exist yet", fg="red", err=True)
+        raise typer.Exit(1)
+    with path.open(errors="replace") as handle:
+        for line in deque(handle, maxlen=lines):
+            typer.echo(line.rstrip("\n"))
+        while follow:
+            line = handle.readline()
+            if line:
+                typer.echo(line.rstrip("\n"))
+            else:
+                time.sleep(0.5)
+
+
 def _register_capability_commands() -> None:
     """Capabilities add their process commands from their own ``commands`` module."""
     from importlib import import_module

@@ -89,3 +89,31 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
     if "DATABASE_URL" not in env:
         conn = sqlite3.connect(tmp_path / "data" / "central.sqlite3")
         assert conn.execute("select count(*) from django_migrations").fetchone()[0] > 0
+
+
+def test_queues_reads_redis(tmp_path, redis_url):
+    import redis
+
+    redis.Redis.from_url(redis_url).rpush("celery", "job-1", "job-2")
+    try:
+        result = run_central(["queues"], central_env(tmp_path, REDIS_URL=redis_url))
+        assert result.returncode == 0, result.stderr
+        assert any(line.split() == ["celery", "2"] for line in result.stdout.splitlines()), result.stdout
+    finally:
+        redis.Redis.from_url(redis_url).delete("celery")
+
+
+def test_workers_says_none_answered_when_no_worker_runs(tmp_path, redis_url):
+    result = run_central(["workers"], central_env(tmp_path, REDIS_URL=redis_url))
+    assert result.returncode == 1
+    assert "no worker answered" in result.stderr
+
+
+def test_logs_shows_the_json_log_file(tmp_path):
+    log_file = tmp_path / "central.log"
+    env = central_env(tmp_path / "data", CENTRAL_LOG_FILE=str(log_file))
+    run_central(["diagnose"], env)  # logs a warning-free run; write one line ourselves too
+    log_file.write_text('{"level": "info", "msg": "primeira"}\n{"level": "info", "msg": "segunda"}\n')
+    result = run_central(["logs", "-n", "1"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '{"level": "info", "msg": "segunda"}'
