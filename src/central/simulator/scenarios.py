@@ -73,7 +73,7 @@ class DemoSettings:
     agents: int = 5
     extensions: list[str] = field(default_factory=lambda: [str(n) for n in range(1001, 1013)])
     churn_interval: float = 15.0
-    background_calls_per_minute: float = 6.0
+    background_calls_per_minute: float = 0.0  # the CLI turns it on (6/min)
 
 
 def demo_config(settings: DemoSettings | None = None, **overrides: object) -> SimulatorConfig:
