@@ -342,6 +342,8 @@ class AMIParser:
             norm = bytes(buf).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
             buf[:] = norm
 
+        # Only Asterisk sends "Response: Follows"; actions from clients never do.
+        follows = self.role == "client"
         while True:
             if self._discarding:
                 end = buf.find(b"\r\n\r\n")
@@ -358,20 +360,24 @@ class AMIParser:
                 # Asterisk 1.8 builds): harmless, skip it.
                 del buf[:2]
                 continue
-            if buf.startswith(_FOLLOWS_HEAD) or (
+            if follows and (buf.startswith(_FOLLOWS_HEAD) or (
                 len(buf) < len(_FOLLOWS_HEAD) and _FOLLOWS_HEAD.startswith(bytes(buf))
-            ):
+            )):
                 if not self._take_follows(out, errors):
                     break
                 continue
             end = buf.rfind(b"\r\n\r\n")
             if end < 0:
                 break
-            follows_at = buf.find(b"\r\n\r\n" + _FOLLOWS_HEAD, 0, end + 4)
+            follows_at = buf.find(b"\r\n\r\n" + _FOLLOWS_HEAD, 0, end + 4) if follows else -1
             if follows_at >= 0:
                 # A legacy Follows response is inside this batch: parse only up to it,
                 # then let the loop handle it with its own framing.
                 end = follows_at
+            # In a run of blank lines the message ends at the FIRST terminator; the extra
+            # "\r\n"s stay in the buffer and are skipped above.
+            while end >= 2 and buf[end - 2 : end] == b"\r\n":
+                end -= 2
             chunk = bytes(buf[:end])
             del buf[: end + 4]
             self._parse_chunk(chunk, out, errors)
@@ -447,12 +453,13 @@ class AMIParser:
             # (Message keeps the marker on every key, see Message._flat).
             # The block is well formed (every line is exactly "Key: Value") iff there are
             # two tokens per line and no marker landed in a value position: n line
-            # starts, n even slots, so each even slot starts exactly one line. A value
+            # starts, n even slots, so each even slot starts exactly one line (and no
+            # key slot is the bare marker, an empty key). A value
             # containing ": " (e.g. "Filter: Event: X") or a line without ": " fails the
             # check and takes the strict line-by-line path.
             n = block.count("\r\n")
             flat = block.replace("\r\n", ": \x00").split(": ")
-            if len(flat) != 2 * n + 2 or mark in join(flat[1::2]):
+            if len(flat) != 2 * n + 2 or mark in join(flat[1::2]) or mark in flat[2::2]:
                 msg = self._slow_block(block, errors)
                 if msg is not None:
                     append(msg)
@@ -487,15 +494,16 @@ class AMIParser:
                     f"line of {len(line)} characters exceeds the {self.max_line} byte limit "
                     f"(starts {_preview(line[:40])}); message skipped", "line_too_long"))
                 return None
-            key, sep, value = line.partition(":")
-            if not sep or not key or key != key.strip():
+            # Same rule as the fast path: the key ends at the first ": ". Tolerated
+            # here only: "Key:" with nothing after it, or "Key:value" without the space.
+            key, sep, value = line.partition(": ")
+            if not sep:
+                key, sep, value = line.partition(":")
+            if not sep or not key:
                 errors.append(ProtocolError(
                     f"header line without 'Key: Value' form: {_preview(line)}; message skipped",
                     "bad_header"))
                 return None
-            # "Key:" with nothing after it, or "Key:value" without the space: tolerate.
-            if value.startswith(" "):
-                value = value[1:]
             pairs.append([key, value])
         try:
             return Message(pairs)
