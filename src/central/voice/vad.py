@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import webrtcvad
 
-from central.voice.audio import FRAME_MS, resample
+from central.voice.audio import FRAME_MS, frame_size, resample
 
 #: Sample rates webrtcvad accepts directly; others are resampled to 16 kHz for detection.
 _VAD_RATES = (8000, 16000, 32000, 48000)
@@ -83,7 +83,10 @@ class Endpointer:
 
     def is_voiced(self, frame: bytes) -> bool:
         if self._vad_rate != self.rate:
+            # webrtcvad needs exactly 10/20/30 ms; ratecv may be a sample short or long.
             frame = resample(frame, self.rate, self._vad_rate)
+            want = frame_size(self._vad_rate)
+            frame = frame[:want].ljust(want, b"\x00")
         try:
             return self._vad.is_speech(frame, self._vad_rate)
         except Exception:  # webrtcvad raises a bare Error on a frame of the wrong size
