@@ -50,7 +50,9 @@ async def test_garbage_and_oversized_lines_get_an_error_and_the_session_survives
         conn.send("Ping", None, "p")
         pong = await conn.response("p")
         assert pong["Ping"] == "Pong"
-        assert sim.stats["protocol_errors"] >= 1
+        missing = await conn.wait_for(lambda m: m.kind == "response" and m.get("ActionID") is None, 1.0)
+        assert missing.pairs == [("Response", "Error"), ("Message", "Missing action in request")]
+        assert sim.stats["protocol_errors"] >= 2
         conn.send("NoSuchAction", None, "u")
         assert (await conn.response("u"))["Message"].startswith("Invalid/unknown command: NoSuchAction.")
         await conn.close()

@@ -103,12 +103,18 @@ class Session:
                 try:
                     messages = self.parser.receive_data(data)
                 except ProtocolError as exc:
-                    # Bad input: counted, answered with an error, connection kept
-                    # (DESIGN principle 5). Messages parsed around it still run.
-                    sim.stats["protocol_errors"] += len(exc.errors) if getattr(exc, "errors", None) else 1
+                    # Bad input: counted, connection kept (DESIGN principle 5); the
+                    # messages parsed around it still run. A block with no Action
+                    # gets Asterisk's answer (manager.c: "Missing action in request");
+                    # an over-long line is dropped silently, as Asterisk's get_input
+                    # does ("Dumping long line").
+                    errors = exc.errors or [exc]
+                    sim.stats["protocol_errors"] += len(errors)
                     log.info("simulator: bad AMI input from %s: %s", self.state.peer, exc)
-                    messages = list(getattr(exc, "messages", []) or [])
-                    self.send(error(None, f"Malformed request: {exc}"))
+                    messages = list(exc.messages or [])
+                    for err in errors:
+                        if err.kind in ("no_kind", "bad_header"):
+                            self.send(error(None, "Missing action in request"))
                 for msg in messages:
                     await sim._dispatch(self, msg)
                     if self.closed:
