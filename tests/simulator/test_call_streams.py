@@ -1,7 +1,7 @@
 """Each captured call scenario, replayed on the simulator with the outcome forced for
 that number, must give the same AMI events as Asterisk 22.10.1: per channel (and per
-device, per queue member, per bridge), the same sequence of (event name, keys in order).
-Only values that differ by nature (ids, times, counters) are ignored.
+device, per queue member, per bridge), the same sequence of (event name, keys in order,
+meaningful values). Only values that differ by nature (ids, times, counters) are ignored.
 
 Left out on both sides: ``Newexten`` and ``VarSet`` of dialplan/app_queue variables
 (see the docstring of ``central.simulator.render``)."""
@@ -20,6 +20,14 @@ from tests.simulator.amiclient import RawAMI
 from tests.telephony.fixtures import stream_bytes
 
 SKIP = {"Newexten", "FullyBooted", "SuccessfulAuth"}
+# Values that carry meaning (states, causes, outcomes, queue positions, caller ids) are
+# compared too; ids, times, counters and bridge ids are not.
+MEANINGFUL = (
+    "ChannelState", "ChannelStateDesc", "DestChannelStateDesc", "Context", "DestContext",
+    "Exten", "CallerIDNum", "ConnectedLineNum", "Cause", "Cause-txt", "DialStatus", "State",
+    "Status", "Reason", "Response", "Queue", "Position", "Count", "BridgeNumChannels",
+    "Paused", "InCall", "Membership", "Variable", "Value", "DialString",
+)
 
 def norm(name: str) -> str:
     name = re.sub(r"-[0-9a-f]{8};", "-X;", name)
@@ -58,7 +66,8 @@ def per_group(events: list[Message], keep_vars: set[str]) -> dict[str, list[tupl
             continue
         if m.name == "VarSet" and m.get("Variable") not in keep_vars:
             continue
-        groups[group_of(m)].append((m.name, tuple(k for k, _ in m.pairs)))
+        values = tuple((k, norm(m[k])) for k in MEANINGFUL if k in m)
+        groups[group_of(m)].append((m.name, tuple(k for k, _ in m.pairs), values))
     return dict(groups)
 
 
@@ -75,6 +84,7 @@ async def test_call_stream_matches_fixture(fixture: str) -> None:
     variables = originate_vars(expected_events)
     first = next(m for m in expected_events if m.name == "Newchannel")
     second = [m for m in expected_events if m.name == "Newchannel"][1]
+    cid = next(m for m in expected_events if m.name == "NewCallerid")
     ami_hangup = sc.ami_hangup
     cfg = SimulatorConfig(
         clock="manual",
@@ -90,7 +100,8 @@ async def test_call_stream_matches_fixture(fixture: str) -> None:
         await action.login(events="off")
         fields = {
             "Channel": f"Local/{number}@customers", "Context": "discador-out", "Exten": number,
-            "Priority": "1", "Timeout": str(timeout_ms), "CallerID": '"Discador" <1100>',
+            "Priority": "1", "Timeout": str(timeout_ms),
+            "CallerID": f'"{cid["CallerIDName"]}" <{cid["CallerIDNum"]}>',
             "Async": "true",
         }
         if variables:
