@@ -270,3 +270,28 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
     fresh = await ASClient().connect("127.0.0.2", port_of(svc, "2003"))
     await fresh.wait_voice(timeout=3)
     await fresh.close()
+
+
+async def test_failing_speech_provider_plays_apology_then_dtmf_works(svc_factory, phone):
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there: connection refused
+    providers = {"tts": [{"type": "espeak", "speed": 450}],
+                 "stt": [{"type": "openai", "base_url": f"http://127.0.0.1:{dead_port}/v1"}]}
+    svc = await svc_factory(lambda: config(extension(providers=providers)), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await visitor.dtmf("*")  # stop the prompt so what follows is the reply
+    visitor.say(_trim(espeak_pcm("apartamento trezentos e dois")))
+    await visitor.wait_for(lambda: visitor.sent_voice_at is not None)
+    await visitor.wait_for(lambda: not visitor.speech, timeout=5)
+    spoke_until = time.monotonic()
+    reply_at = await visitor.wait_voice(since=spoke_until + 0.1, timeout=4)
+    assert reply_at - spoke_until < 2.5  # ceiling 1.5 s + cached apology: never silence
+    assert svc.extensions["1003"].ctx.providers.stt.stats["openai-stt"].errors >= 1
+    await visitor.dtmf("302#")
+    await visitor.wait_closed(timeout=20)
+    visit = svc.runtime.visits[-1]
+    assert visit.outcome == "authorized"
+    assert "provider_failure" in [e for _, e, _ in visit.audit]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import webrtcvad
 
-from central.voice.audio import FRAME_MS, frame_size, resample
+from central.voice.audio import FRAME_MS, audioop, frame_size, resample
 
 #: Sample rates webrtcvad accepts directly; others are resampled to 16 kHz for detection.
 _VAD_RATES = (8000, 16000, 32000, 48000)
@@ -53,6 +53,9 @@ class VADSettings:
     silence_ms: int = 1500  # ceiling: end of turn after this much silence
     max_utterance_ms: int = 15000
     preroll_frames: int = 10
+    #: Energy gate: webrtcvad alone calls faint line hiss speech (it has no level
+    #: threshold), which would barge in on every prompt.  RMS 100 is about -50 dBFS.
+    min_rms: int = 100
 
     @classmethod
     def from_dict(cls, data: dict | None) -> VADSettings:
@@ -82,6 +85,8 @@ class Endpointer:
         self._utterance: list[bytes] = []
 
     def is_voiced(self, frame: bytes) -> bool:
+        if audioop.rms(frame, 2) < self.settings.min_rms:
+            return False
         if self._vad_rate != self.rate:
             # webrtcvad needs exactly 10/20/30 ms; ratecv may be a sample short or long.
             frame = resample(frame, self.rate, self._vad_rate)
