@@ -67,11 +67,14 @@ def test_fixture_scenarios_cover_every_call_stream() -> None:
 
 
 async def test_pjsip_endpoints_and_contact_status_follow_availability() -> None:
-    async with Simulator(fixture_config(clock="manual")) as sim:
+    cfg = fixture_config(clock="manual")
+    cfg.extensions.hint_tech = "PJSIP"
+    async with Simulator(cfg) as sim:
         conn = await RawAMI.connect(sim.host, sim.port)
         await conn.login()
-        conn.send("Command", {"Command": "devstate change Custom:1003 UNAVAILABLE"}, "c")
-        await conn.response("c")
+        sim._broadcast(sim.pbx.set_device_state("PJSIP/1003", "UNAVAILABLE"))  # phone gone
+        ext = await conn.wait_for(lambda m: m.name == "ExtensionStatus", 1.0)
+        assert (ext["Hint"], ext["StatusText"]) == ("PJSIP/1003", "Unavailable")
         gone = await conn.wait_for(lambda m: m.name == "ContactStatus", 1.0)
         assert (gone["AOR"], gone["ContactStatus"]) == ("1003", "Unreachable")
         conn.send("PJSIPShowEndpoints", None, "e")
@@ -81,7 +84,7 @@ async def test_pjsip_endpoints_and_contact_status_follow_availability() -> None:
         assert states == {"1001": "Not in use", "1002": "Not in use", "1003": "Unavailable"}
         done = await conn.wait_for(lambda m: m.name == "EndpointListComplete", 1.0)
         assert done["ListItems"] == "3"
-        conn.send("Command", {"Command": "devstate change Custom:1003 NOT_INUSE"}, "c2")
+        sim._broadcast(sim.pbx.set_device_state("PJSIP/1003", "NOT_INUSE"))
         back = await conn.wait_for(lambda m: m.name == "ContactStatus", 1.0)
         assert back["ContactStatus"] == "Reachable"
         await conn.close()

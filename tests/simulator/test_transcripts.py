@@ -129,3 +129,35 @@ async def test_login_failure_transcript() -> None:
         conn.send_raw(ping)
         assert await conn.read_to_eof(2.0) == []
         assert conn.eof
+
+
+LISTENER_STREAMS = {
+    "ami-queue-actions.txt": "ami-queue-member-pause.txt",
+    "ami-extension-state.txt": "ami-event-stream-extension-state.txt",
+}
+MEANINGFUL = ("Device", "State", "Queue", "MemberName", "Interface", "StateInterface",
+              "Membership", "Penalty", "Status", "Paused", "PausedReason", "Exten", "Context",
+              "Hint", "StatusText")
+
+
+def listener_view(msgs: list[Message]) -> list[tuple]:
+    return [(m.name, tuple(k for k, _ in m.pairs), tuple((k, m[k]) for k in MEANINGFUL if k in m))
+            for m in msgs if m.kind == "event" and m.name not in ("FullyBooted", "SuccessfulAuth")]
+
+
+@pytest.mark.parametrize("name", sorted(LISTENER_STREAMS))
+async def test_broadcast_events_match_the_listener_stream(name: str) -> None:
+    """What a listener sees while the transcript's actions run: the same events, in the
+    same order, as the listener captured next to that transcript."""
+    from tests.telephony.fixtures import stream_bytes
+
+    async with Simulator(config()) as sim:
+        listener = await RawAMI.connect(sim.host, sim.port)
+        await listener.login(secret="central-test")
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.pump(0.05)
+        await replay(sim, conn, name)
+        listener.send("Logoff", None, "bye")
+        got = await listener.read_to_eof()
+    expected = AMIParser().receive_data(stream_bytes(LISTENER_STREAMS[name]))
+    assert listener_view(got) == listener_view(expected)

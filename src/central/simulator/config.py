@@ -54,6 +54,10 @@ class ExtensionConfig:
 
     extensions: list[str] = field(default_factory=lambda: [str(n) for n in range(1001, 1011)])
     context: str = "ramais"
+    # What the hints watch: "Custom" (Custom:1001, set with `devstate change`, as in the
+    # fixtures) or "PJSIP" (PJSIP/1001 phones: PJSIPShowEndpoints lists them and
+    # ContactStatus Reachable/Unreachable follows their availability; docs-based).
+    hint_tech: str = "Custom"
     # Demo movement: mean seconds between two state changes of one extension (0 = static).
     churn_interval: float = 0.0
 

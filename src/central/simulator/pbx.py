@@ -136,9 +136,9 @@ class SimulatedPBX:
                                  agent_names=names, login_time=self.login_time, seed=config.seed)
         for agent in self.world.agents:
             self.renderer.member_for_agent(agent)
-        self.devices: dict[str, str] = {}  # Custom:* device states
+        self.devices: dict[str, str] = {}  # device -> state (Custom:1001, PJSIP/1001...)
         for exten in config.extensions.extensions:
-            self.devices[f"Custom:{exten}"] = "NOT_INUSE"
+            self.devices[self.hint(exten)] = "NOT_INUSE"
         self._rng = random.Random(config.seed + 1)
         # The simulator's own timers, beside the World's: extension churn ("ext") and
         # background calls ("call"); entries are (time, seq, kind, key).
@@ -214,6 +214,19 @@ class SimulatedPBX:
                 self.on_resolved(call)
 
     # ------------------------------------------------------------ extensions
+    def hint(self, exten: str) -> str:
+        """The device an extension's hint watches: ``Custom:1001`` like the fixture
+        dialplan (``exten => 1001,hint,Custom:1001``) or ``PJSIP/1001`` for phones."""
+        if self.config.extensions.hint_tech == "PJSIP":
+            return f"PJSIP/{exten}"
+        return f"Custom:{exten}"
+
+    def exten_of(self, device: str) -> str | None:
+        for exten in self.config.extensions.extensions:
+            if self.hint(exten) == device:
+                return exten
+        return None
+
     def _push_timer(self, t: float, kind: str, key: str) -> None:
         self._timer_seq += 1
         heapq.heappush(self._timers, (t, self._timer_seq, kind, key))
@@ -245,7 +258,7 @@ class SimulatedPBX:
         return self._run_world(t)
 
     def _churn_step(self, exten: str, t: float) -> list[Event]:
-        device = f"Custom:{exten}"
+        device = self.hint(exten)
         current = self.devices.get(device, "NOT_INUSE")
         new = "NOT_INUSE" if current != "NOT_INUSE" else self._rng.choice(_CHURN_STATES)
         self._schedule_churn(exten, t)
@@ -260,17 +273,16 @@ class SimulatedPBX:
         previous = self.devices.get(device, "NOT_INUSE")
         self.devices[device] = state
         out: list[Event] = []
-        if device.startswith("Custom:"):
-            exten = device[len("Custom:"):]
-            if exten in self.config.extensions.extensions:
-                code, text = EXTENSION_STATUS.get(state, (0, "Idle"))
-                out.append([("Event", "ExtensionStatus"), ("Privilege", CALL), ("Exten", exten),
-                            ("Context", self.config.extensions.context), ("Hint", device),
-                            ("Status", str(code)), ("StatusText", text)])
+        exten = self.exten_of(device)
+        if exten is not None:
+            code, text = EXTENSION_STATUS.get(state, (0, "Idle"))
+            out.append([("Event", "ExtensionStatus"), ("Privilege", CALL), ("Exten", exten),
+                        ("Context", self.config.extensions.context), ("Hint", device),
+                        ("Status", str(code)), ("StatusText", text)])
         out.append([("Event", "DeviceStateChange"), ("Privilege", CALL), ("Device", device),
                     ("State", state)])
-        if device.startswith("Custom:") and device[7:] in self.config.extensions.extensions:
-            out += self._contact_status(device[7:], previous, state)
+        if exten is not None and self.config.extensions.hint_tech == "PJSIP":
+            out += self._contact_status(exten, previous, state)
         for member in self.renderer.members.values():
             if member.state_interface == device:
                 out += self.renderer.member_state(member, MEMBER_STATUS.get(state, 0))
@@ -280,7 +292,8 @@ class SimulatedPBX:
         """The phone behind an extension going away or coming back. NOT from the
         fixtures (no PJSIP endpoint was captured): fields as documented for Asterisk 22's
         ContactStatus event, so the extensions panel can show registered/unreachable."""
-        gone, back = state == "UNAVAILABLE", previous == "UNAVAILABLE" and state != "UNAVAILABLE"
+        gone = state == "UNAVAILABLE" and previous != "UNAVAILABLE"
+        back = previous == "UNAVAILABLE" and state != "UNAVAILABLE"
         if not (gone or back):
             return []
         return [[
@@ -599,9 +612,9 @@ class SimulatedPBX:
         ext = self.config.extensions
         reply = [self._list_response(aid, "Extension Statuses will follow")]
         for exten in ext.extensions:
-            code, text = EXTENSION_STATUS.get(self.devices.get(f"Custom:{exten}", "NOT_INUSE"), (0, "Idle"))
+            code, text = EXTENSION_STATUS.get(self.devices.get(self.hint(exten), "NOT_INUSE"), (0, "Idle"))
             reply.append(self._list_event("ExtensionStatus", [
-                ("Exten", exten), ("Context", ext.context), ("Hint", f"Custom:{exten}"),
+                ("Exten", exten), ("Context", ext.context), ("Hint", self.hint(exten)),
                 ("Status", str(code)), ("StatusText", text)], aid))
         reply.append(self._complete("ExtensionStateListComplete", aid, len(ext.extensions)))
         return ActionResult(reply)
@@ -624,7 +637,7 @@ class SimulatedPBX:
         exten, context = msg.get("Exten") or "", msg.get("Context") or ""
         known = context == self.config.extensions.context and exten in self.config.extensions.extensions
         if known:
-            hint = f"Custom:{exten}"
+            hint = self.hint(exten)
             code, text = EXTENSION_STATUS.get(self.devices.get(hint, "NOT_INUSE"), (0, "Idle"))
         else:
             hint, code, text = "", -1, "Unknown"
@@ -638,10 +651,10 @@ class SimulatedPBX:
         texts = {"NOT_INUSE": "Not in use", "INUSE": "In use", "BUSY": "Busy",
                  "UNAVAILABLE": "Unavailable", "RINGING": "Ringing", "RINGINUSE": "Ring+Inuse",
                  "ONHOLD": "On Hold", "UNKNOWN": "Unknown", "INVALID": "Invalid"}
-        exts = self.config.extensions.extensions
+        exts = self.config.extensions.extensions if self.config.extensions.hint_tech == "PJSIP" else []
         reply = [self._list_response(aid, "A listing of Endpoints follows, presented as EndpointList events")]
         for exten in exts:
-            state = self.devices.get(f"Custom:{exten}", "NOT_INUSE")
+            state = self.devices.get(self.hint(exten), "NOT_INUSE")
             reply.append(self._list_event("EndpointList", [
                 ("ObjectType", "endpoint"), ("ObjectName", exten), ("Transport", ""),
                 ("Aor", exten), ("Auths", exten), ("OutboundAuths", ""),

@@ -84,7 +84,8 @@ def demo_config(settings: DemoSettings | None = None, **overrides: object) -> Si
         clock="real",
         world=WorldConfig(agents=s.agents, numbers=dict(FIXTURE_NUMBERS)),
         ring_limits=dict(FIXTURE_RING_LIMITS),
-        extensions=ExtensionConfig(extensions=list(s.extensions), churn_interval=s.churn_interval),
+        extensions=ExtensionConfig(extensions=list(s.extensions), churn_interval=s.churn_interval,
+                                   hint_tech="PJSIP"),
         background_calls_per_minute=s.background_calls_per_minute,
     )
     for key, value in overrides.items():
