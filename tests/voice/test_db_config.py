@@ -1,0 +1,179 @@
+"""The voice config from the database: loader, snapshot fallback with the real loader,
+visit log persistence, and the REST API (tenant-scoped, proxying the voice process)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+
+import pytest
+from django.db import connections
+
+from central.voice.calls import VisitRecord, VoiceRuntime
+from central.voice.config import read_snapshot
+from central.voice.loader import load_from_database, save_visit
+from central.voice.mgmt_api import ManagementAPI
+from central.voice.models import AIExtension, VisitLog
+from central.voice.service import VoiceService
+from tests.voice.factories import make_ai_extension, make_resident, make_unit
+from tests.voice.helpers import FAST_TTS, SHARED_CACHES
+
+
+def seed(org):
+    ext = make_ai_extension(org, number="1003", greeting="Olá, Jardim.", providers=FAST_TTS,
+                            concierge_extension="1000")
+    unit = make_unit(org, number="302", block="B")
+    make_resident(org, unit=unit, name="Ana", extension="1101", priority=1)
+    make_resident(org, unit=unit, name="Zeca", extension="1102", priority=0)
+    make_resident(org, unit=unit, name="Inativo", extension="1103", active=False)
+    return ext
+
+
+def in_fresh_thread(fn):
+    """Run ``fn`` in a new thread, so it opens its own database connection."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def test_loader_builds_config_from_rows(tenants):
+    seed(tenants["a"])
+    make_ai_extension(tenants["b"], number="2003", enabled=False)
+    config = load_from_database()
+    assert [e.number for e in config.extensions] == ["1003"]
+    ext = config.extensions[0]
+    assert ext.organization == "Empresa A" and ext.organization_id == tenants["a"].pk
+    assert ext.greeting == "Olá, Jardim." and ext.concierge_extension == "1000"
+    (unit,) = ext.units
+    assert (unit.number, unit.block) == ("302", "B")
+    assert [r.name for r in unit.residents] == ["Zeca", "Ana"]  # by priority, inactive left out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_at_start_uses_snapshot_from_real_loader(tenants, tmp_path):
+    seed(tenants["a"])
+    snap = str(tmp_path / "voice.json")
+
+    async def start() -> dict:
+        svc = VoiceService(loader=lambda: in_fresh_thread(load_from_database), snapshot_path=snap,
+                           caches=SHARED_CACHES)
+        await svc.start()
+        status = svc.status()
+        await svc.stop()
+        return status
+
+    assert asyncio.run(start())["config_source"] == "database"
+    assert read_snapshot(snap).extensions[0].number == "1003"
+    settings_dict = connections.settings["default"]
+    saved = settings_dict["NAME"]
+    settings_dict["NAME"] = str(tmp_path / "no-such-dir" / "db.sqlite3")  # the database is gone
+    try:
+        status = asyncio.run(start())
+    finally:
+        settings_dict["NAME"] = saved
+    assert status["config_source"] == "snapshot" and "OperationalError" in status["config_error"]
+    assert [e["ramal"] for e in status["extensions"]] == ["1003"]
+
+
+def test_save_visit_keeps_outcome_and_audit(tenants):
+    org = tenants["a"]
+    unit = make_unit(org, number="302", block="B")
+    vid = str(uuid.uuid4())
+    now = time.time()
+    record = VisitRecord(vid, "1003", "Empresa A", org.pk, "denied", "João", "302 bloco B", now - 30, now,
+                         [(now - 30, "call_started", "1003"), (now - 2, "resident_decided", "denied by dtmf 2")])
+    save_visit(record)
+    save_visit(record)  # idempotent by visit id
+    visit = VisitLog.objects.get(visit_id=vid)
+    assert visit.unit == unit and visit.outcome == "denied" and visit.organization == org
+    assert [a["event"] for a in visit.audit] == ["call_started", "resident_decided"]
+
+
+def test_api_crud_is_tenant_scoped(tenants, api_as):
+    alice, bob = api_as(tenants["alice"]), api_as(tenants["bob"])
+    r = alice.post("/api/v1/voice/extensions/", {"number": "1003", "return_number": "1004", "port": 9100,
+                                                  "return_port": 9101, "providers": {"tts": [{"type": "espeak"}]}},
+                   format="json")
+    assert r.status_code == 201, r.content
+    ext_id = r.json()["id"]
+    assert AIExtension.objects.get(pk=ext_id).organization == tenants["a"]
+    assert bob.get(f"/api/v1/voice/extensions/{ext_id}/").status_code == 404
+    assert bob.get("/api/v1/voice/extensions/").json()["results"] == []
+    bad = alice.post("/api/v1/voice/extensions/", {"number": "1005", "providers": {"stt": [{"type": "nope"}]}},
+                     format="json")
+    assert bad.status_code == 400 and "nope" in str(bad.json())
+    unit = alice.post("/api/v1/voice/units/", {"number": "302", "block": "B"}, format="json").json()
+    r = bob.post("/api/v1/voice/residents/", {"unit": unit["id"], "name": "X", "extension": "1"}, format="json")
+    assert r.status_code == 400  # another tenant's unit
+    r = alice.post("/api/v1/voice/residents/", {"unit": unit["id"], "name": "Ana", "extension": "1101"},
+                   format="json")
+    assert r.status_code == 201
+    assert alice.get(f"/api/v1/voice/units/{unit['id']}/").json()["residents"][0]["name"] == "Ana"
+    viewer = api_as(tenants["vera"])
+    assert viewer.post("/api/v1/voice/extensions/refresh/").status_code == 403
+
+
+@pytest.fixture
+def voice_process(monkeypatch):
+    """A real voice process (service + management API) on its own event loop thread."""
+    from tests.voice.helpers import config, extension
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    async def main():
+        cfg = config(extension(number="1003"), extension(number="2003", return_number="2004"))
+        svc = VoiceService(loader=lambda: cfg, runtime=VoiceRuntime(), caches=SHARED_CACHES)
+        await svc.start()
+        api = ManagementAPI(svc, token="tok")
+        holder["port"] = await api.start("127.0.0.1", 0)
+        holder["stop"] = asyncio.Event()
+        started.set()
+        await holder["stop"].wait()
+        await api.stop()
+        await svc.stop()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
+    thread.start()
+    assert started.wait(10)
+    monkeypatch.setenv("CENTRAL_VOICE_API_URL", f"http://127.0.0.1:{holder['port']}")
+    monkeypatch.setenv("CENTRAL_VOICE_TOKEN", "tok")
+    yield holder
+    loop.call_soon_threadsafe(holder["stop"].set)
+    thread.join(10)
+    loop.close()
+
+
+def test_live_status_shows_only_the_tenants_extensions(tenants, api_as, voice_process):
+    make_ai_extension(tenants["a"], number="1003")
+    make_ai_extension(tenants["b"], number="2003")
+    r = api_as(tenants["alice"]).get("/api/v1/voice/extensions/status/")
+    assert r.status_code == 200
+    assert [e["ramal"] for e in r.json()["extensions"]] == ["1003"]
+    r = api_as(tenants["bob"]).get("/api/v1/voice/extensions/status/")
+    assert [e["ramal"] for e in r.json()["extensions"]] == ["2003"]
+    ext = AIExtension.objects.get(number="1003")
+    r = api_as(tenants["alice"]).post(f"/api/v1/voice/extensions/{ext.pk}/restart/")
+    assert r.status_code == 200 and r.json()["extension"]["ramal"] == "1003"
+
+
+def test_voice_process_down_is_503(tenants, api_as, monkeypatch):
+    monkeypatch.setenv("CENTRAL_VOICE_API_URL", "http://127.0.0.1:9")
+    r = api_as(tenants["alice"]).get("/api/v1/voice/extensions/status/")
+    assert r.status_code == 503 and "indisponível" in r.json()["error"]
