@@ -1,8 +1,24 @@
-"""PBX simulator: an AMI server that behaves like Asterisk 22, driven by a call-center
-world on a real or virtual clock, plus an AudioSocket client.
+"""PBX simulator: an AMI server that behaves like Asterisk 22.10.1, driven by a
+call-center world on a real or virtual clock, plus an AudioSocket client.
 
-Public API: :class:`Simulator` (start/stop/advance/drop_connections), :func:`serve`
-(the ``central simulate-pbx`` entry point), :class:`SimulatorConfig`.
+Modules, in the order data flows:
+
+* ``world``       (pacing helper) calls and agents as a discrete-event model;
+* ``render``      world events -> the AMI events Asterisk prints, channel/queue model;
+* ``pbx``         AMI actions -> responses, extensions (ramais), timers; sans-I/O;
+* ``ami_server``  asyncio TCP adapter, clocks, controls (:class:`Simulator`, :func:`serve`);
+* ``clock``       :class:`~central.simulator.clock.VirtualClock` / ``RealClock``;
+* ``config``      :class:`SimulatorConfig` (users from env, faults, extensions);
+* ``scenarios``   the captured call scenarios as settings; ``demo_config``;
+* ``audiosocket_client``  Asterisk's side of an AudioSocket session;
+* ``commands``    ``central simulate-pbx`` / ``central simulate-audiosocket``.
+
+Typical use in a test::
+
+    async with Simulator(SimulatorConfig(clock="manual")) as sim:   # port 0
+        ...connect an AMI client to sim.host, sim.port, originate...
+        await sim.advance(60)          # one virtual minute, events delivered in order
+        sim.drop_connections()         # reconnect tests
 """
 
 from central.simulator.ami_server import Simulator, serve

@@ -178,6 +178,7 @@ class SimulatedPBX:
             else:
                 out += self._background_call(t)
         out += self._run_world(until)
+        self.stats["events"] += len(out)
         return out
 
     def _run_world(self, until: float) -> list[Event]:
