@@ -186,10 +186,25 @@ class AuditLogViewSet(TenantReadOnlyViewSet):
 # --- Me -------------------------------------------------------------------------------------
 
 
+class MeOrganizationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+    role = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    organizations = MeOrganizationSerializer(many=True)
+
+
 class MeViewSet(viewsets.ViewSet):
+    """The signed-in user and the organizations (with role) they belong to."""
+
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=MeSerializer)
     def list(self, request):
         memberships = Membership.objects.select_related("organization").filter(user=request.user)
         return Response(
@@ -203,6 +218,7 @@ class MeViewSet(viewsets.ViewSet):
             }
         )
 
+    @extend_schema(responses=MeOrganizationSerializer)
     @action(detail=False, methods=["get"])
     def organization(self, request):
         membership = membership_for_request(request)
