@@ -125,7 +125,7 @@ def test_api_crud_is_tenant_scoped(tenants, api_as):
     assert r.status_code == 201
     assert alice.get(f"/api/v1/voice/units/{unit['id']}/").json()["residents"][0]["name"] == "Ana"
     viewer = api_as(tenants["vera"])
-    assert viewer.post("/api/v1/voice/extensions/refresh/").status_code == 403
+    assert viewer.post("/api/v1/voice/live/refresh/").status_code == 403
 
 
 @pytest.fixture
@@ -163,17 +163,21 @@ def voice_process(monkeypatch):
 def test_live_status_shows_only_the_tenants_extensions(tenants, api_as, voice_process):
     make_ai_extension(tenants["a"], number="1003")
     make_ai_extension(tenants["b"], number="2003")
-    r = api_as(tenants["alice"]).get("/api/v1/voice/extensions/status/")
+    r = api_as(tenants["alice"]).get("/api/v1/voice/live/status/")
     assert r.status_code == 200
     assert [e["ramal"] for e in r.json()["extensions"]] == ["1003"]
-    r = api_as(tenants["bob"]).get("/api/v1/voice/extensions/status/")
+    r = api_as(tenants["bob"]).get("/api/v1/voice/live/status/")
     assert [e["ramal"] for e in r.json()["extensions"]] == ["2003"]
-    ext = AIExtension.objects.get(number="1003")
-    r = api_as(tenants["alice"]).post(f"/api/v1/voice/extensions/{ext.pk}/restart/")
+    alice = api_as(tenants["alice"])
+    r = alice.post("/api/v1/voice/live/restart/", {"ramal": "1003"}, format="json")
     assert r.status_code == 200 and r.json()["extension"]["ramal"] == "1003"
+    r = alice.post("/api/v1/voice/live/restart/", {"ramal": "2003"}, format="json")
+    assert r.status_code == 404  # bob's extension: not alice's to restart
+    r = alice.post("/api/v1/voice/live/refresh/", format="json")
+    assert r.status_code == 200 and r.json()["unchanged"] == ["1003"]
 
 
 def test_voice_process_down_is_503(tenants, api_as, monkeypatch):
     monkeypatch.setenv("CENTRAL_VOICE_API_URL", "http://127.0.0.1:9")
-    r = api_as(tenants["alice"]).get("/api/v1/voice/extensions/status/")
+    r = api_as(tenants["alice"]).get("/api/v1/voice/live/status/")
     assert r.status_code == 503 and "indisponível" in r.json()["error"]

@@ -1,9 +1,10 @@
 """Voice REST API (mounted at /api/v1/voice/): AI extensions, units, residents, visits,
 and the voice process's live status / refresh / restart proxied for the tenant.
 
-Tenant scoping comes from ``TenantViewSet``.  The proxy actions only ever show or touch
-the requesting organization's extensions: the voice process serves every tenant, so its
-status is filtered here before it leaves.
+Tenant scoping comes from ``TenantViewSet``.  ``VoiceLiveView`` (``live/status``,
+``live/refresh``, ``live/restart``) only ever shows or touches the requesting
+organization's extensions: the voice process serves every tenant, so its status is
+filtered here before it leaves.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import os
 import urllib.error
 import urllib.request
 
+from django.urls import path
 from rest_framework import serializers, status
-from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.permissions import HasOrgRole
 from central.core.roles import Role
+from central.core.tenancy import membership_for_request
 from central.voice.models import AIExtension, Resident, Unit, VisitLog
 
 VOICE_API_URL_ENV = "CENTRAL_VOICE_API_URL"
@@ -83,35 +88,51 @@ class AIExtensionViewSet(TenantModelViewSet):
     filterset_fields = ["enabled"]
     search_fields = ["number", "return_number"]
 
-    def _mine(self) -> set[str]:
-        return set(self.get_queryset().values_list("number", flat=True))
 
-    @action(detail=False, methods=["get"], url_path="status")
-    def live_status(self, request):
+class VoiceLiveView(APIView):
+    """The voice process's live status / refresh / restart, for the request's tenant only.
+
+    Not a TenantViewSet (there are no rows): scoped by hand, in one place, by
+    :meth:`_mine` — the tenant's own AI extension numbers filter everything returned.
+    """
+
+    tenant_scoped_by_hand = True
+    permission_classes = [IsAuthenticated, HasOrgRole]
+    read_role = Role.VIEWER
+    write_role = Role.ADMIN  # POST refresh/restart
+    op = "status"
+
+    def _mine(self, request) -> set[str]:
+        org = membership_for_request(request).organization
+        return set(AIExtension.objects.filter(organization=org).values_list("number", flat=True))
+
+    def get(self, request):
+        if self.op != "status":
+            return Response({"detail": "Use POST."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        mine = self._mine(request)
         code, data = voice_api("GET", "/api/status")
         if code != 200:
             return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        mine = self._mine()
-        exts = [e for e in data.get("extensions", []) if e.get("ramal") in mine]
         return Response({
             "config_source": data.get("config_source"),
-            "extensions": exts,
+            "extensions": [e for e in data.get("extensions", []) if e.get("ramal") in mine],
             "turns": [t for t in data.get("turns", []) if t.get("ramal") in mine],
         })
 
-    # POST actions need write_role (admin) through HasOrgRole, like any write.
-    @action(detail=False, methods=["post"])
-    def refresh(self, request):
-        code, data = voice_api("POST", "/api/refresh", {})
-        mine = self._mine()
-        filtered = {k: [n for n in v if n in mine] if isinstance(v, list) else v for k, v in data.items()}
-        return Response(filtered, status=code if code != 200 else status.HTTP_200_OK)
-
-    @action(detail=True, methods=["post"])
-    def restart(self, request, pk=None):
-        ext = self.get_object()
-        code, data = voice_api("POST", "/api/restart", {"ramal": ext.number})
-        return Response(data, status=code)
+    def post(self, request):
+        mine = self._mine(request)
+        if self.op == "refresh":
+            code, data = voice_api("POST", "/api/refresh", {})
+            if code != 200:
+                return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return Response({k: [n for n in v if n in mine] if isinstance(v, list) else v for k, v in data.items()})
+        if self.op == "restart":
+            ramal = str(request.data.get("ramal", ""))
+            if ramal not in mine:
+                return Response({"detail": "Ramal não encontrado."}, status=status.HTTP_404_NOT_FOUND)
+            code, data = voice_api("POST", "/api/restart", {"ramal": ramal})
+            return Response(data, status=code)
+        return Response({"detail": "Use GET."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
 
 
 class ResidentNestedSerializer(serializers.ModelSerializer):
@@ -177,3 +198,10 @@ router.register("extensions", AIExtensionViewSet, basename="voice-extension")
 router.register("units", UnitViewSet, basename="voice-unit")
 router.register("residents", ResidentViewSet, basename="voice-resident")
 router.register("visits", VisitLogViewSet, basename="voice-visit")
+
+#: The voice process's live view (not rows, so not on the router).
+live_urlpatterns = [
+    path("live/status/", VoiceLiveView.as_view(op="status"), name="voice-live-status"),
+    path("live/refresh/", VoiceLiveView.as_view(op="refresh"), name="voice-live-refresh"),
+    path("live/restart/", VoiceLiveView.as_view(op="restart"), name="voice-live-restart"),
+]

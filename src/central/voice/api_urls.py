@@ -1,5 +1,5 @@
 """Mounted at /api/v1/voice/ by central.urls."""
 
-from central.voice.api import router
+from central.voice.api import live_urlpatterns, router
 
-urlpatterns = router.urls
+urlpatterns = [*live_urlpatterns, *router.urls]
