@@ -1,0 +1,558 @@
+"""The dialer engine: the asyncio adapter around ``core``, ``pacing``, ``claims`` and ``leases``.
+
+One :class:`Engine` per ``central dialer`` process and Asterisk server. Each tick
+(1 s):
+
+1. write what finished since the last tick (outcomes, progress) — fenced by the lease;
+2. every ``renew_every`` seconds, renew held leases and try to take free or expired
+   ones (a dead dialer's campaigns are picked up here, then reconciled);
+3. per held campaign: snapshot (queue members from AMI, calls in flight from the
+   tracker, the estimator) -> ``pacing.decide`` -> ``claims.claim`` (attempt rows
+   written, state ``created``) -> ``Originate`` (Async, ChannelId = attempt uid) ->
+   attempts marked ``sent``.
+
+AMI events reach :meth:`Engine._on_ami` synchronously in the client's read loop: the
+sans-I/O tracker turns them into outcomes, which are queued for the next write. After an
+AMI reconnect, every attempt in flight is reconciled with the PBX (``reconcile``): events
+were lost while the link was down, and nothing is ever re-dialed to find out.
+
+The database is used from one dedicated thread (Django connections are per thread), so
+writes of one process are serialised, which SQLite needs anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from central.dialer import claims, leases
+from central.dialer import metrics as m
+from central.dialer.core import AgentBoard, CallEvent, CallTracker, Outcome, dial_request
+from central.dialer.pacing import AgentView, PacingEstimator, PacingParams, PacingSnapshot, decide
+from central.telephony.ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
+from central.telephony.ami.errors import AMIError, NotConnected, OriginateOutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CampaignRunner", "Engine", "EngineOptions"]
+
+# Stop originating when the lease has less than this left: a takeover can only happen
+# after expiry, so an Originate sent earlier can never overlap the new holder's reconcile.
+LEASE_SAFETY = 3.0
+
+
+@dataclass
+class EngineOptions:
+    tick_s: float = 1.0
+    lease_ttl: float = leases.TTL
+    renew_every: float = leases.RENEW_EVERY
+    wrapup_s: float = 0.0  # agent wrap-up not visible in AMI (app_queue wrapuptime)
+    server: str = ""  # Campaign.asterisk_server this engine serves ("" = the default one)
+    max_campaigns: int = 200
+    campaign_ids: tuple[int, ...] | None = None  # restrict (tests, benches)
+    publish_every: float = 2.0
+    reconcile_stale_s: float = 180.0
+
+
+@dataclass
+class CampaignConf:
+    id: int
+    organization_id: int
+    status: str
+    queue: str
+    dial_context: str
+    trunk: str
+    caller_id: str
+    use_0303: bool
+    pacing_mode: str
+    dial_ratio: float
+    max_abandon_rate: float
+    abandon_after_s: float
+    max_channels: int
+    max_cps: float
+    ring_timeout_s: int
+    short_call_message: str
+
+    @classmethod
+    def from_model(cls, c) -> CampaignConf:
+        return cls(c.id, c.organization_id, c.status, c.queue, c.dial_context, c.trunk, c.caller_id,
+                   c.use_0303_prefix, c.pacing_mode, c.dial_ratio, c.max_abandon_rate, c.abandon_after_s,
+                   c.max_channels, c.max_cps, c.ring_timeout_s, c.short_call_message)
+
+    def params(self) -> PacingParams:
+        return PacingParams(mode=self.pacing_mode, ratio=max(self.dial_ratio, 0.01),
+                            max_channels=self.max_channels, max_cps=self.max_cps,
+                            target_abandon=min(max(self.max_abandon_rate, 0.001), 0.99),
+                            abandon_after=self.abandon_after_s)
+
+
+@dataclass
+class CampaignRunner:
+    conf: CampaignConf
+    lease: leases.Lease
+    within_hours: bool = True
+    estimator: PacingEstimator = field(default_factory=PacingEstimator)
+    sent_times: deque = field(default_factory=deque)
+    outcomes: list[Outcome] = field(default_factory=list)
+    progress: dict[str, list[str]] = field(default_factory=dict)  # state -> uids
+    last_decision: object | None = None
+    hours_checked: float = -1e18
+    conf_checked: float = 0.0
+    reconcile_needed: bool = True
+    published: float = -1e18
+    unsent_uids: set[str] = field(default_factory=set)
+
+
+def _default_name() -> str:
+    return f"dialer@{socket.gethostname()}:{os.getpid()}"
+
+
+class Engine:
+    """Run the campaigns this process holds leases for, against one AMI connection."""
+
+    def __init__(self, client: AMIClient, *, name: str | None = None,
+                 clock: Callable[[], float] = time.time, options: EngineOptions | None = None) -> None:
+        self.client = client
+        self.name = name or _default_name()
+        self.clock = clock
+        self.opts = options or EngineOptions()
+        self.tracker = CallTracker()
+        self.board = AgentBoard(self.opts.wrapup_s)
+        self.runners: dict[int, CampaignRunner] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dialer-db")
+        self._tasks: set[asyncio.Task] = set()
+        self._remove_listener: Callable[[], None] | None = None
+        self._need_resync = True
+        self._last_lease_pass = -1e18
+        self.latencies: deque[float] = deque(maxlen=200_000)
+        self.stats = {"originates": 0, "not_sent": 0, "unknown": 0, "outcomes": 0, "reconciled_found": 0,
+                      "reconciled_closed": 0, "takeovers": 0, "leases_lost": 0}
+        self.originated: list[str] = []  # uids, in order (tests and benches read it)
+        self._sending: set[str] = set()  # attempts whose Originate is being written now
+
+    # ------------------------------------------------------------------ plumbing
+    async def db(self, fn, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(_db_call, fn, *args, **kwargs))
+
+    def now_dt(self):
+        return claims.ts(self.clock())
+
+    async def start(self) -> None:
+        if self._remove_listener is None:
+            self._remove_listener = self.client.add_listener(self._on_ami)
+
+    async def close(self, release: bool = True) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+        with contextlib.suppress(Exception):
+            await self.flush()
+        if release:
+            now = self.now_dt()
+            for r in list(self.runners.values()):
+                with contextlib.suppress(Exception):
+                    await self.db(leases.release, r.lease, now)
+        self.runners.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Tick until cancelled (or ``stop`` is set)."""
+        await self.start()
+        try:
+            while stop is None or not stop.is_set():
+                started = time.monotonic()
+                try:
+                    await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dialer tick failed")
+                await asyncio.sleep(max(0.0, self.opts.tick_s - (time.monotonic() - started)))
+        finally:
+            await self.close()
+
+    # ------------------------------------------------------------------ AMI events
+    def _on_ami(self, msg) -> None:
+        name = msg.name
+        now = self.clock()
+        if name == DISCONNECTED_EVENT:
+            self.board.clear()
+            return
+        if name == CONNECTED_EVENT:
+            self._need_resync = True
+            return
+        if name.startswith("QueueMember") or name == "AgentComplete":
+            self.board.on_event(msg, now)
+        steps = self.tracker.on_event(msg, now)
+        if steps:
+            self._apply_steps(steps)
+
+    def _apply_steps(self, steps: list[CallEvent]) -> None:
+        for ev in steps:
+            r = self.runners.get(ev.campaign_id)
+            if r is None:
+                continue
+            est = r.estimator
+            kind = ev.kind
+            if kind == "answered":
+                est.call_result(ev.t, "answered", ev.data.get("ring", 0.0))
+                r.progress.setdefault("answered", []).append(ev.uid)
+            elif kind == "ringing":
+                r.progress.setdefault("ringing", []).append(ev.uid)
+            elif kind == "result":
+                est.call_result(ev.t, ev.data["outcome"], ev.data.get("ring", 0.0))
+            elif kind == "connected":
+                est.queue_result(ev.t, ev.data.get("wait", 0.0) > r.conf.abandon_after_s,
+                                 ev.data.get("wait", 0.0), ev.data.get("predictive", False))
+            elif kind == "abandoned":
+                est.queue_result(ev.t, True, ev.data.get("wait", 0.0), ev.data.get("predictive", False))
+                m.GUARD_MESSAGES.labels(str(ev.campaign_id)).inc()
+            elif kind == "talk_ended":
+                est.talk_ended(ev.t, ev.data.get("talk", 0.0))
+                if self.opts.wrapup_s:
+                    est.wrapup_ended(ev.t, self.opts.wrapup_s)
+            elif kind == "outcome":
+                o: Outcome = ev.data["outcome"]
+                r.outcomes.append(o)
+                self.stats["outcomes"] += 1
+                m.RESULTS.labels(str(ev.campaign_id), o.result).inc()
+                if o.short_call:
+                    m.SHORT_CALLS.labels(str(ev.campaign_id)).inc()
+
+    # ------------------------------------------------------------------ the tick
+    async def step(self) -> None:
+        now = self.clock()
+        if self._need_resync and self.client.connected.is_set():
+            self._need_resync = False
+            try:
+                await self._resync()
+            except AMIError:
+                log.warning("dialer: resync after (re)connect failed; will retry", exc_info=True)
+                self._need_resync = True
+        await self.flush()
+        if now - self._last_lease_pass >= self.opts.renew_every:
+            self._last_lease_pass = now
+            await self._lease_pass()
+        for r in list(self.runners.values()):
+            if r.reconcile_needed and self.client.connected.is_set():
+                await self._reconcile(r)
+            await self._tick_campaign(r, now)
+        for call in self.tracker.sweep(now, self.opts.reconcile_stale_s):
+            r = self.runners.get(call.campaign_id)
+            if r is not None:
+                r.reconcile_needed = True
+
+    async def flush(self) -> None:
+        """Write outcomes and progress gathered since the last tick."""
+        now = self.now_dt()
+        for r in list(self.runners.values()):
+            if r.progress:
+                progress, r.progress = r.progress, {}
+                for state, uids in progress.items():
+                    await self.db(claims.mark_state, uids, state, now)
+            if r.outcomes:
+                outcomes, r.outcomes = r.outcomes, []
+                try:
+                    await self.db(claims.record_outcomes, r.lease, outcomes, now)
+                except leases.LeaseLost:
+                    self._lost(r)
+
+    def _lost(self, r: CampaignRunner) -> None:
+        log.warning("dialer %s: lost the lease of campaign %s", self.name, r.conf.id)
+        self.stats["leases_lost"] += 1
+        m.LEASES.labels("lost").inc()
+        self.runners.pop(r.conf.id, None)
+        for call in self.tracker.live(r.conf.id):
+            self.tracker.forget(call.uid)
+
+    async def _resync(self) -> None:
+        """After (re)connecting: reload queue members, reconcile every attempt in flight."""
+        status = await self.client.send_list_action("QueueStatus")
+        self.board.load(status.events, self.clock())
+        for r in self.runners.values():
+            r.reconcile_needed = True
+
+    async def _lease_pass(self) -> None:
+        now_dt = self.now_dt()
+        # renew ours
+        for r in list(self.runners.values()):
+            renewed = await self.db(leases.renew, r.lease, now_dt, self.opts.lease_ttl)
+            if renewed is None:
+                self._lost(r)
+            else:
+                r.lease = renewed
+        # take what is free: active campaigns for our server
+        candidates = await self.db(_active_campaigns, self.opts.server, self.opts.campaign_ids,
+                                   self.opts.max_campaigns)
+        for conf in candidates:
+            r = self.runners.get(conf.id)
+            if r is not None:
+                r.conf = conf
+                continue
+            if len(self.runners) >= self.opts.max_campaigns:
+                break
+            lease = await self.db(leases.acquire, conf.id, self.name, now_dt, self.opts.lease_ttl)
+            if lease is None:
+                continue
+            log.info("dialer %s: took campaign %s (generation %s)", self.name, conf.id, lease.generation)
+            m.LEASES.labels("acquired").inc()
+            if lease.generation > 1:
+                self.stats["takeovers"] += 1
+            self.runners[conf.id] = CampaignRunner(
+                conf, lease, estimator=PacingEstimator(target_abandon=conf.params().target_abandon))
+        # drop campaigns no longer active once nothing of theirs is in flight
+        active = {c.id for c in candidates}
+        for cid, r in list(self.runners.items()):
+            if cid not in active:
+                r.conf.status = "inactive"  # paused or finished: stop dialing, finish calls
+            if cid not in active and not self.tracker.live(cid) and not r.outcomes:
+                await self.db(leases.release, r.lease, now_dt)
+                self.runners.pop(cid, None)
+                m.LEASES.labels("released").inc()
+
+    async def _reconcile(self, r: CampaignRunner) -> None:
+        """Account for every attempt of this campaign that may still be on the PBX."""
+        from central.dialer.reconcile import find_on_pbx
+
+        r.reconcile_needed = False
+        await self.flush()
+        rows = await self.db(claims.inflight_attempts, r.conf.id)
+        # Attempts whose Originate this process is sending right now are not in doubt.
+        rows = [row for row in rows if row["uid"] not in self._sending]
+        if not rows:
+            return
+        try:
+            found = await find_on_pbx(self.client, {row["uid"] for row in rows})
+        except AMIError:
+            r.reconcile_needed = True
+            return
+        now = self.clock()
+        unfound = []
+        for row in rows:
+            uid = row["uid"]
+            pbx = found.get(uid)
+            if pbx is None:
+                self.tracker.forget(uid)
+                unfound.append(row)
+                continue
+            tracked = self.tracker.calls.get(uid)
+            if tracked is not None and not tracked.done:
+                tracked.originate_known = True
+                continue
+            dialed = (row["sent_at"] or row["created_at"]).timestamp()
+            state = {"queued": "queued", "connected": "connected", "ringing": "ringing"}.get(pbx.state, "dialing")
+            steps = self.tracker.adopt(uid, r.conf.id, row["contact_id"], dialed, now, state=state,
+                                       answered_at=row["answered_at"].timestamp() if row["answered_at"] else None,
+                                       connected_at=row["connected_at"].timestamp() if row["connected_at"] else None,
+                                       agent=pbx.agent, other_uid=f"{uid}-2", abandon_after=r.conf.abandon_after_s)
+            self._apply_steps(steps)
+            self.stats["reconciled_found"] += 1
+            m.RECONCILED.labels(str(r.conf.id), "yes").inc()
+        if unfound:
+            try:
+                await self.db(claims.close_unfound, r.lease, unfound, self.now_dt(),
+                              "reconciled: not on the PBX after a restart or reconnect")
+            except leases.LeaseLost:
+                self._lost(r)
+                return
+            self.stats["reconciled_closed"] += len(unfound)
+            m.RECONCILED.labels(str(r.conf.id), "no").inc(len(unfound))
+
+    async def _tick_campaign(self, r: CampaignRunner, now: float) -> None:
+        conf = r.conf
+        if now - r.hours_checked >= 30.0:
+            r.hours_checked = now
+            r.within_hours = await self.db(_within_hours, conf.id, self.now_dt())
+        while r.sent_times and r.sent_times[0] <= now - 1.0:
+            r.sent_times.popleft()
+        if not self.client.connected.is_set() or r.reconcile_needed:
+            self._publish(r, now, None, reason="ami_down" if not self.client.connected.is_set() else "reconciling")
+            return
+        params = conf.params()
+        contacts_due = await self.db(claims.contacts_due, conf.id, self.now_dt(), conf.max_channels + 1)
+        agents = [AgentView(state, since) for state, since in self.board.views(conf.queue, now)]
+        snapshot = PacingSnapshot(
+            agents=agents,
+            calls_in_flight=self.tracker.in_flight(conf.id),
+            queued=self.tracker.queued(conf.id),
+            contacts_due=contacts_due,
+            within_hours=r.within_hours,
+            active=conf.status == "active",
+            originated_last_second=len(r.sent_times),
+            estimates=r.estimator.estimates(now) if conf.pacing_mode == "predictive" else None,
+        )
+        decision = decide(snapshot, params, now)
+        r.last_decision = decision
+        n = decision.calls_to_place
+        lease_left = r.lease.expires_at.timestamp() - now
+        if n > 0 and lease_left > LEASE_SAFETY:
+            t_decision = time.perf_counter()
+            try:
+                result = await self.db(claims.claim, r.lease, n, self.now_dt(), self.name, decision.effective_mode)
+            except leases.LeaseLost:
+                self._lost(r)
+                return
+            if result.attempts:
+                await self._originate_batch(r, result.attempts, decision.effective_mode == "predictive",
+                                            t_decision)
+        self._publish(r, now, decision)
+
+    async def _originate_batch(self, r: CampaignRunner, batch: list, predictive: bool, t_decision: float) -> None:
+        conf = r.conf
+        now = self.clock()
+        tasks = []
+        for a in batch:
+            kwargs = dial_request(uid=a.uid, phone=a.phone, dial_context=conf.dial_context, trunk=conf.trunk,
+                                  queue=conf.queue, caller_id=conf.caller_id, use_0303=conf.use_0303,
+                                  ring_timeout_s=conf.ring_timeout_s, abandon_after_s=conf.abandon_after_s,
+                                  campaign_id=conf.id)
+            self.tracker.track(a.uid, conf.id, a.contact_id, now, other_uid=kwargs["other_channel_id"],
+                               predictive=predictive, abandon_after=conf.abandon_after_s)
+            self._sending.add(a.uid)
+            task = asyncio.create_task(self._originate(r, a.uid, kwargs))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            tasks.append((a.uid, task))
+        # One turn of the loop: every task runs up to its first await, i.e. its
+        # Originate bytes are written (or NotConnected is raised without writing).
+        await asyncio.sleep(0)
+        t_sent = time.perf_counter()
+        sent, unsent = [], []
+        for uid, task in tasks:
+            if task.done() and isinstance(task.exception(), NotConnected):
+                unsent.append(uid)
+                self.tracker.forget(uid)
+            else:
+                sent.append(uid)
+                r.sent_times.append(now)
+                r.estimator.dialed(now)
+                self.latencies.append(t_sent - t_decision)
+                m.LATENCY.observe(t_sent - t_decision)
+        self.originated.extend(sent)
+        self.stats["originates"] += len(sent)
+        self.stats["not_sent"] += len(unsent)
+        m.ORIGINATES.labels(str(conf.id)).inc(len(sent))
+        if unsent:
+            m.NOT_SENT.labels(str(conf.id)).inc(len(unsent))
+        try:
+            await self.db(claims.mark_sent, r.lease, sent, self.now_dt())
+            if unsent:
+                await self.db(claims.mark_unsent, r.lease, unsent, self.now_dt(), "not sent: AMI not connected")
+        except leases.LeaseLost:
+            self._lost(r)
+        finally:
+            for uid, _ in tasks:
+                self._sending.discard(uid)
+
+    async def _originate(self, r: CampaignRunner, uid: str, kwargs: dict) -> None:
+        try:
+            res = await self.client.originate(**kwargs)
+        except NotConnected:
+            raise
+        except OriginateOutcomeUnknown:
+            # Written, then the link dropped (or no answer in time): the call may be
+            # ringing right now. Never re-sent: reconcile decides.
+            self.stats["unknown"] += 1
+            r.progress.setdefault("unknown", []).append(uid)
+            r.reconcile_needed = True
+            return
+        except AMIError:
+            self.stats["unknown"] += 1
+            r.progress.setdefault("unknown", []).append(uid)
+            r.reconcile_needed = True
+            return
+        steps = self.tracker.originate_result(uid, res.reason, self.clock(), uniqueid=res.uniqueid,
+                                              rejected=res.outcome == "rejected")
+        self._apply_steps(steps)
+
+    # ------------------------------------------------------------------ dashboards
+    def campaign_state(self, r: CampaignRunner, now: float, decision=None, reason: str = "") -> dict:
+        counts = self.board.counts(r.conf.queue, now)
+        live = self.tracker.live(r.conf.id)
+        d = decision or r.last_decision
+        return {
+            "agents": counts,
+            "calls_in_progress": len(live),
+            "in_flight": len(self.tracker.in_flight(r.conf.id)),
+            "queued": self.tracker.queued(r.conf.id),
+            "reason": reason or (d.reason if d else ""),
+            "message": _REASON_TEXT.get(reason) or (d.message if d else ""),
+            "effective_mode": d.effective_mode if d else "",
+            "dialer": self.name,
+            "generation": r.lease.generation,
+            "at": claims.ts(now).isoformat(),
+        }
+
+    def _publish(self, r: CampaignRunner, now: float, decision, reason: str = "") -> None:
+        state = self.campaign_state(r, now, decision, reason)
+        key = str(r.conf.id)
+        counts = state["agents"]
+        for k in ("logged", "free", "talking", "wrapup", "paused"):
+            m.AGENTS.labels(key, k).set(counts.get(k, 0))
+        m.IN_PROGRESS.labels(key).set(state["calls_in_progress"])
+        m.DIAL_LEVEL.labels(key).set(state["calls_in_progress"] / counts["logged"] if counts["logged"] else 0)
+        if now - r.published < self.opts.publish_every:
+            return
+        r.published = now
+        from central.dialer import live
+
+        org_id, cid = r.conf.organization_id, r.conf.id
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(_db_call, live.store_state, cid, state))
+        fut.add_done_callback(lambda f: f.exception())
+        task = asyncio.ensure_future(live.apush(org_id, cid, state))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+_REASON_TEXT = {
+    "ami_down": "Sem conexão com o Asterisk (AMI): aguardando reconexão.",
+    "reconciling": "Conferindo com o Asterisk as chamadas em andamento antes de discar.",
+}
+
+
+# ---------------------------------------------------------------------------- db helpers
+
+
+def _db_call(fn, *args, **kwargs):
+    from django.db import OperationalError, close_old_connections
+
+    for attempt in range(5):
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as exc:
+            # SQLite "database is locked" under two dialer processes, or a PostgreSQL
+            # connection that went away: drop the connection and try again shortly.
+            close_old_connections()
+            if attempt == 4:
+                raise
+            log.warning("dialer db: %s, retrying", exc)
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+def _active_campaigns(server: str, only: tuple[int, ...] | None, limit: int) -> list[CampaignConf]:
+    from central.dialer.models import Campaign
+
+    qs = Campaign.objects.filter(status=Campaign.Status.ACTIVE, asterisk_server=server)
+    if only is not None:
+        qs = qs.filter(id__in=only)
+    return [CampaignConf.from_model(c) for c in qs.order_by("id")[:limit]]
+
+
+def _within_hours(campaign_id: int, now) -> bool:
+    from central.dialer.models import Campaign
+
+    return claims.campaign_within_hours(Campaign.objects.get(pk=campaign_id), now)

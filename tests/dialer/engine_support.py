@@ -1,0 +1,96 @@
+"""Helpers for the dialer engine tests: an in-process simulator on a manual clock, an
+engine whose clock is the simulator's, and a spy on the Originates the PBX received."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+from central.dialer.engine import Engine, EngineOptions
+from central.simulator import Simulator, SimulatorConfig
+from central.simulator.world import WorldConfig
+from central.telephony.ami.client import AMIClient
+
+# A Wednesday, 14:00 in São Paulo: inside the default working hours, not a holiday.
+BASE_EPOCH = datetime(2026, 11, 25, 17, 0, tzinfo=UTC).timestamp()
+ALL_DAY = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def make_campaign(org, **kw):
+    from central.dialer.models import Campaign
+
+    defaults = dict(name="Teste", status="active", queue="sales", dial_context="discador-out",
+                    pacing_mode="progressive", working_hours=ALL_DAY, respect_holidays=False,
+                    max_channels=30, max_cps=50, ring_timeout_s=20, abandon_after_s=2.0)
+    defaults.update(kw)
+    return Campaign.objects.create(organization=org, **defaults)
+
+
+def make_contacts(campaign, phones, **kw):
+    from central.dialer.models import Contact
+
+    return [Contact.objects.create(organization=campaign.organization, campaign=campaign, phone=p, **kw)
+            for p in phones]
+
+
+def phones(n: int, start: int = 0) -> list[str]:
+    return [f"+55119{start + i:08d}" for i in range(n)]
+
+
+class OriginateSpy:
+    """Records every Originate the simulated PBX executed (ChannelId, Channel)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.seen: list[tuple[str, str]] = []
+        original = sim.pbx._a_originate
+
+        def spy(msg, aid, session):
+            self.seen.append((msg.get("ChannelId") or "", msg.get("Channel") or ""))
+            return original(msg, aid, session)
+
+        sim.pbx._a_originate = spy
+
+    @property
+    def ids(self) -> list[str]:
+        return [cid for cid, _ in self.seen]
+
+    def numbers(self) -> list[str]:
+        return [ch.split("/", 1)[1].split("@", 1)[0] for _, ch in self.seen]
+
+
+class Rig:
+    def __init__(self, sim: Simulator, client: AMIClient, engine: Engine, spy: OriginateSpy) -> None:
+        self.sim, self.client, self.engine, self.spy = sim, client, engine, spy
+
+    @property
+    def world(self):
+        return self.sim.pbx.world
+
+    async def run(self, seconds: int, check=None) -> None:
+        """Alternate one engine tick and one simulated second."""
+        for _ in range(seconds):
+            await self.engine.step()
+            if check is not None:
+                check(self)
+            await self.sim.advance(1.0)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.engine.close()
+        await self.client.close()
+        await self.sim.stop()
+
+
+async def start_rig(world: WorldConfig | None = None, *, wrapup_s: float = 0.0, name: str = "dialer-test",
+                    campaign_ids=None) -> Rig:
+    cfg = SimulatorConfig(clock="manual", world=world or WorldConfig(agents=3), seed=7)
+    sim = await Simulator(cfg).start()
+    sim.clock._epoch0 = BASE_EPOCH
+    spy = OriginateSpy(sim)
+    client = AMIClient(sim.host, sim.port, "central", "central-demo", name="test", ping_interval=None,
+                       backoff_initial=0.05, backoff_max=0.2)
+    await client.start()
+    engine = Engine(client, name=name, clock=lambda: BASE_EPOCH + sim.clock.now(),
+                    options=EngineOptions(wrapup_s=wrapup_s, campaign_ids=campaign_ids))
+    await engine.start()
+    return Rig(sim, client, engine, spy)
