@@ -349,7 +349,10 @@ class Engine:
                 continue
             tracked = self.tracker.calls.get(uid)
             if tracked is not None and not tracked.done:
+                # Still followed by its events; its Originate answer will never come.
                 tracked.originate_known = True
+                self.stats["reconciled_found"] += 1
+                m.RECONCILED.labels(str(r.conf.id), "yes").inc()
                 continue
             dialed = (row["sent_at"] or row["created_at"]).timestamp()
             state = {"queued": "queued", "connected": "connected", "ringing": "ringing"}.get(pbx.state, "dialing")

@@ -38,7 +38,9 @@ class PbxCall:
 def _summarise(uid: str, chans: list) -> PbxCall:
     legs = {uid, f"{uid}-2"}
     leg1 = next((c for c in chans if c.get("Uniqueid") == uid), None)
-    others = [c for c in chans if c.get("Uniqueid") not in legs]
+    # Agent legs: other channels of the call, sharing its Linkedid (a channel matched
+    # through Getvar is the customer's own leg, whatever its ids).
+    others = [c for c in chans if c.get("Uniqueid") not in legs and c.get("Linkedid") == uid]
     if others:
         agent = next((c.get("Channel", "") for c in others), "")
         # Local/agent3@agent-phones-0000000a;1 -> the queue member interface
