@@ -6,10 +6,10 @@ has an enabled, non-simulated ``AsteriskServer`` (or ``--no-simulator`` was give
 starts the simulator on a free local port with the real clock and
 
 * extensions 1001-1012 whose state changes every few seconds (``churn_interval``),
-* a trickle of demo calls: an AMI client originates a call to a random number every few
-  seconds (at most a few at once), so calls ring, are answered by the queue's agents or
-  end busy / unanswered, and call records appear. ``CENTRAL_DEMO_CALLS=0`` turns it off
-  (e.g. when the dialer's own campaigns should be the only traffic).
+* a trickle of demo calls (the simulator's background calls, ``DEMO_CALLS_PER_MINUTE``):
+  outbound calls to random numbers that ring, are answered by the queue's agents or end
+  busy / unanswered, so live calls and call records appear. ``CENTRAL_DEMO_CALLS=0``
+  turns it off (e.g. when the dialer's campaigns should be the only traffic).
 
 It publishes ``context["ami"] = {"host", "port", "username", "secret"}`` (the PBX link
 and the dialer connect there) and ``context["simulator"]`` = the running
@@ -20,7 +20,6 @@ this process needs it, so no fixed password listens on the port.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -30,8 +29,7 @@ from collections.abc import Awaitable
 log = logging.getLogger("central.simulator.embedded")
 
 DEMO_USER = "central"
-DEMO_CALL_INTERVAL = (3.0, 9.0)  # seconds between two demo calls (uniform)
-DEMO_MAX_CALLS = 3
+DEMO_CALLS_PER_MINUTE = 8.0
 
 
 def _real_asterisk_configured() -> bool:
@@ -40,10 +38,11 @@ def _real_asterisk_configured() -> bool:
     return AsteriskServer.objects.filter(enabled=True, use_simulator=False).exists()
 
 
-def demo_simulator_config(secret: str, seed: int | None = None):
+def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute: float = DEMO_CALLS_PER_MINUTE):
     from central.simulator.scenarios import DemoSettings, demo_config
 
-    cfg = demo_config(DemoSettings(agents=4, churn_interval=10.0), clock="real",
+    settings = DemoSettings(agents=4, churn_interval=10.0, background_calls_per_minute=calls_per_minute)
+    cfg = demo_config(settings, clock="real",
                       seed=seed if seed is not None else random.randrange(1 << 30))
     cfg.users = {DEMO_USER: secret}
     # Short calls so a visitor sees records within a minute.
@@ -54,40 +53,6 @@ def demo_simulator_config(secret: str, seed: int | None = None):
     cfg.world.talk_time_mean = 20.0
     cfg.world.wrapup_time = 3.0
     return cfg
-
-
-async def demo_calls(ami: dict, interval: tuple[float, float] = DEMO_CALL_INTERVAL,
-                     max_calls: int = DEMO_MAX_CALLS, rng: random.Random | None = None) -> None:
-    """Originate demo calls through the simulator's AMI, forever."""
-    from central.telephony.ami.client import AMIClient
-    from central.telephony.ami.errors import AMIError
-
-    rng = rng or random.Random()
-    client = AMIClient(ami["host"], ami["port"], ami["username"], ami["secret"],
-                       name="demo-calls", events=False, ping_interval=None)
-    in_flight: set[asyncio.Task] = set()
-
-    async def one(number: str) -> None:
-        with contextlib.suppress(AMIError, TimeoutError):
-            await client.originate(f"Local/{number}@customers", context="discador-out",
-                                   exten=number, caller_id='"Central Demo" <1100>',
-                                   timeout_ms=20_000)
-
-    try:
-        await client.start()
-        while True:
-            await asyncio.sleep(rng.uniform(*interval))
-            if len(in_flight) >= max_calls or not client.connected.is_set():
-                continue
-            number = "55" + rng.choice(["11", "21", "31", "41", "51", "61", "71", "81"]) \
-                + "9" + "".join(rng.choice("0123456789") for _ in range(8))
-            task = asyncio.create_task(one(number))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-    finally:
-        for task in list(in_flight):
-            task.cancel()
-        await client.close()
 
 
 async def start(context: dict) -> list[Awaitable]:
@@ -107,7 +72,8 @@ async def start(context: dict) -> list[Awaitable]:
         context["simulator"] = None
         return []
     secret = secrets.token_urlsafe(16)
-    sim = Simulator(demo_simulator_config(secret))
+    rate = 0.0 if os.environ.get("CENTRAL_DEMO_CALLS", "1") == "0" else DEMO_CALLS_PER_MINUTE
+    sim = Simulator(demo_simulator_config(secret, calls_per_minute=rate))
     await sim.start("127.0.0.1", 0)
     ami = {"host": sim.host, "port": sim.port, "username": DEMO_USER, "secret": secret}
     context["ami"] = ami
@@ -120,7 +86,4 @@ async def start(context: dict) -> list[Awaitable]:
         finally:
             await sim.stop()
 
-    tasks: list[Awaitable] = [keep()]
-    if os.environ.get("CENTRAL_DEMO_CALLS", "1") != "0":
-        tasks.append(demo_calls(ami))
-    return tasks
+    return [keep()]
