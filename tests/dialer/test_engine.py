@@ -84,7 +84,7 @@ async def test_progressive_never_has_more_calls_than_free_agents(org):
     finally:
         await rig.close()
     counts = rig.world.counts
-    assert counts["dialing"] > 40  # it did dial a lot
+    assert counts["dialing"] > 25  # it did dial, agent after agent
     assert counts["abandoned"] == 0  # progressive: an agent is waiting for every call
     assert max(worst) == 0  # and it used the free agents
 
