@@ -118,11 +118,23 @@ def main() -> None:
     data, expected = build_input(args.events)
     parts = chunks(data, args.chunk)
     print(f"input: {len(data) / 1e6:.1f} MB, {expected:,} messages, {len(parts):,} reads "
-          f"of {args.chunk} B, python {sys.version.split()[0]}")
+          f"of {args.chunk} B, python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
-    t_c, n_c = best(lambda: run_central(parts, False), args.repeat)
-    t_cl, n_cl = best(lambda: run_central(parts, True), args.repeat)
-    t_p, n_p = best(lambda: run_panoramisk(parts), args.repeat)
+    # Interleaved rounds, best of each: background load (other processes on the same
+    # cores) then hits both parsers alike.
+    runs = {
+        "central": lambda: run_central(parts, False),
+        "central+lookup": lambda: run_central(parts, True),
+        "panoramisk": lambda: run_panoramisk(parts),
+    }
+    results: dict[str, tuple[float, int]] = {}
+    for _ in range(args.repeat):
+        for label, fn in runs.items():
+            t, n = best(fn, 1)
+            if label not in results or t < results[label][0]:
+                results[label] = (t, n)
+    (t_c, n_c), (t_cl, n_cl), (t_p, n_p) = (results[k] for k in runs)
     for label, n in (("central", n_c), ("central+lookup", n_cl), ("panoramisk", n_p)):
         if n != expected:
             print(f"WARNING: {label} produced {n:,} messages, expected {expected:,}")

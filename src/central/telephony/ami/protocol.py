@@ -140,11 +140,11 @@ class Message:
 
     @classmethod
     def _fast(cls, flat: list[str], kind: Kind, name: str) -> Message:
-        # Parser hot path: the caller has validated and marked ``flat``.
+        # The parser inlines this; ``flat`` must be validated and marked. The two
+        # indexes are built on first lookup.
         m = cls.__new__(cls)
         m._flat = flat
-        m._first = None
-        m._lower = None
+        m._first = m._lower = None
         m.kind = kind
         m.name = name
         return m
@@ -192,7 +192,7 @@ class Message:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return _MARK + key in (self._first or self._index()) or (
+        return _MARK + key in self._index() or (
             _MARK + key.lower() in self._lower_index()
         )
 
@@ -378,9 +378,10 @@ class AMIParser:
             # "\r\n"s stay in the buffer and are skipped above.
             while end >= 2 and buf[end - 2 : end] == b"\r\n":
                 end -= 2
-            chunk = bytes(buf[:end])
+            with memoryview(buf) as view:  # decode in place, no intermediate copy
+                text = self._decode(view[:end])
             del buf[: end + 4]
-            self._parse_chunk(chunk, out, errors)
+            self._parse_chunk(text, out, errors)
 
         self._check_pending(errors)
         self.messages_parsed += len(out)
@@ -428,20 +429,20 @@ class AMIParser:
             "bad_banner",
         )
 
-    def _decode(self, chunk: bytes) -> str:
+    def _decode(self, chunk: bytes | memoryview) -> str:
         try:
-            return chunk.decode("utf-8")
+            return str(chunk, "utf-8")
         except UnicodeDecodeError:
             # Not an error worth dropping a call event for (old SIP phones send Latin-1
             # caller names): replace the bad bytes and count it.
             self.utf8_replaced += 1
-            return chunk.decode("utf-8", "replace")
+            return str(chunk, "utf-8", "replace")
 
-    def _parse_chunk(self, chunk: bytes, out: list[Message], errors: list[ProtocolError]) -> None:
-        # Hot path: one decode and one split for a whole batch of messages.
-        text = self._decode(chunk)
+    def _parse_chunk(self, text: str, out: list[Message], errors: list[ProtocolError]) -> None:
+        # Hot path: the batch was decoded once; one split per message.
         append = out.append
-        fast = Message._fast
+        cls = Message
+        new = Message.__new__
         kinds = _KIND_BY_KEY
         max_line = self.max_line
         max_message = self.max_message
@@ -453,13 +454,12 @@ class AMIParser:
             # (Message keeps the marker on every key, see Message._flat).
             # The block is well formed (every line is exactly "Key: Value") iff there are
             # two tokens per line and no marker landed in a value position: n line
-            # starts, n even slots, so each even slot starts exactly one line (and no
-            # key slot is the bare marker, an empty key). A value
+            # starts, n even slots, so each even slot starts exactly one line. A value
             # containing ": " (e.g. "Filter: Event: X") or a line without ": " fails the
             # check and takes the strict line-by-line path.
             n = block.count("\r\n")
             flat = block.replace("\r\n", ": \x00").split(": ")
-            if len(flat) != 2 * n + 2 or mark in join(flat[1::2]) or mark in flat[2::2]:
+            if len(flat) != 2 * n + 2 or mark in join(flat[1::2]):
                 msg = self._slow_block(block, errors)
                 if msg is not None:
                     append(msg)
@@ -474,7 +474,12 @@ class AMIParser:
                     append(msg)
                 continue
             flat[0] = mark + k0
-            append(fast(flat, kind, flat[1]))
+            m = new(cls)
+            m._flat = flat
+            m._first = m._lower = None
+            m.kind = kind
+            m.name = flat[1]
+            append(m)
 
     def _slow_block(self, block: str, errors: list[ProtocolError]) -> Message | None:
         """Validate a block the fast path rejected; return a Message or record an error."""
@@ -499,7 +504,9 @@ class AMIParser:
             key, sep, value = line.partition(": ")
             if not sep:
                 key, sep, value = line.partition(":")
-            if not sep or not key:
+                if not key:
+                    sep = ""
+            if not sep:
                 errors.append(ProtocolError(
                     f"header line without 'Key: Value' form: {_preview(line)}; message skipped",
                     "bad_header"))
