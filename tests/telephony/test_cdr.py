@@ -199,3 +199,16 @@ def test_event_timestamp_header_wins_over_now():
     (rec,) = b.feed(ev(Event="Hangup", Channel="Local/1@x-1;1", Uniqueid="u1", Linkedid="u1",
                        Cause="16", Timestamp="110.5"), 999)
     assert rec.duration == 10
+
+
+def test_end_calls_not_in_after_reconnect():
+    # Two calls in progress; after a reconnect CoreShowChannels lists only the second.
+    b = CdrBuilder()
+    for n in ("1", "2"):
+        b.feed(ev(Event="Newchannel", Channel=f"Local/{n}@x-{n};1", ChannelState="0",
+                  Uniqueid=f"u{n}", Linkedid=f"u{n}"), 0)
+    assert b.active_linkedids == {"u1", "u2"}
+    (rec,) = b.end_calls_not_in({"u2"}, 30)
+    assert rec.linkedid == "u1" and rec.duration == 30
+    assert b.active_linkedids == {"u2"}
+    assert b.feed(ev(Event="Hangup", Uniqueid="u1", Cause="16"), 31) == []  # late, ignored

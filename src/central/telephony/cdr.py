@@ -35,6 +35,7 @@ Rules, each from a capture in shared/fixtures/asterisk/:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -203,6 +204,22 @@ class CdrBuilder:
         if handler is None:
             return []
         return handler(msg, event_time(msg, now)) or []
+
+    @property
+    def active_linkedids(self) -> set[str]:
+        return set(self._calls)
+
+    def end_calls_not_in(self, linkedids: Iterable[str], now: float) -> list[CallRecord]:
+        """After a reconnect: close the calls whose Linkedid Asterisk no longer lists
+        (``CoreShowChannels``); they ended while we were disconnected and their Hangup
+        events are lost. ``ended_at`` is ``now``, the earliest time we know it."""
+        keep = set(linkedids)
+        out = []
+        for linkedid, call in list(self._calls.items()):
+            if linkedid not in keep:
+                call.ended = now
+                out.append(self._finish(call))
+        return out
 
     def flush(self, now: float) -> list[CallRecord]:
         """End every call in progress (e.g. the process is stopping, or a reconnect
