@@ -345,3 +345,26 @@ def test_backoff_grows_with_full_jitter_and_caps():
         cap = min(30, 0.5 * 2**a)
         assert cap / 2 <= d <= cap
     assert max(delays) <= 30 and delays[-1] >= 15
+
+
+async def test_close_fails_pending_actions_and_releases_start():
+    from central.telephony.ami.errors import ClientClosed
+
+    async with ReplayAMI() as srv:
+        srv.silent.add("CoreStatus")
+        client = client_for(srv)
+        await client.start()
+        pending = asyncio.create_task(client.send_action("CoreStatus"))
+        await asyncio.sleep(0.05)
+        await client.close()
+        # it was written and never answered: it may have run, so "not confirmed"
+        with pytest.raises(ActionNotConfirmed):
+            await pending
+        assert srv.received[-1].name == "Logoff"
+    # start() on a client whose server never answers is released by close()
+    never = AMIClient("127.0.0.1", 9, "u", "s", backoff_initial=0.01, backoff_max=0.02)
+    waiter = asyncio.create_task(never.start())
+    await asyncio.sleep(0.05)
+    await never.close()
+    with pytest.raises(ClientClosed):
+        await waiter

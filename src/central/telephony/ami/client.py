@@ -302,6 +302,7 @@ class AMIClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._fail_pending(lambda p, aid: ClientClosed(f"AMI client {self.name} closed"))
+        self._set_ready_exc(ClientClosed(f"AMI client {self.name} closed"))
         for sub in list(self._subscriptions):
             sub.close()
 
