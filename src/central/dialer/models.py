@@ -269,6 +269,8 @@ class ImportJob(TenantOwned):
     imported = models.PositiveIntegerField(default=0)
     merged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    dnc = models.PositiveIntegerField(default=0, help_text="contacts imported already on a do-not-call list")
+    options = models.JSONField(default=dict, blank=True, help_text="legal_basis, origin, source (DNC)")
     errors = models.JSONField(default=list, blank=True, help_text="first errors: {row, column, reason}")
     errors_path = models.CharField(max_length=500, blank=True, help_text="CSV with every rejected row")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
