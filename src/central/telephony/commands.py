@@ -22,12 +22,18 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         CENTRAL_AMI_SECRET), keep extensions, live calls and call records, push live updates."""
         setup(data_dir)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        from django.db import DatabaseError
+
         from central.telephony.link import ConfigError, run_pbx, targets_from_db
 
         try:
             targets, problems = targets_from_db()
         except ConfigError as exc:
             typer.secho(f"pbx: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+        except DatabaseError as exc:
+            typer.secho(f"pbx: cannot read the Asterisk servers from the database ({exc}); "
+                        "run `central migrate` first.", fg="red", err=True)
             raise typer.Exit(2) from exc
         for problem in problems:
             typer.secho(f"pbx: {problem}", fg="yellow", err=True)

@@ -1,0 +1,43 @@
+"""In a real browser against ``central up`` (which starts the demo PBX simulator): the
+ramais panel and the calls page change without a reload."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.dashboard.test_browser_login import login
+
+
+def test_extensions_panel_and_calls_update_live(browser, central_up):
+    page = browser.new_page(locale="pt-BR")
+    try:
+        login(page, central_up)
+        page.get_by_role("link", name="Ramais").click()
+        expect(page.get_by_role("heading", name="Ramais")).to_be_visible()
+        expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        # The demo PBX has extensions 1001-1012 (they appear live if the link is still starting).
+        expect(page.locator("#extgrid .ext")).to_have_count(12, timeout=15_000)
+        page.evaluate("window.__marker = 1")  # proves no reload happens below
+        before = page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#extgrid .ext')].map(e => [e.dataset.exten, e.dataset.state]))")
+        assert set(before) == {str(n) for n in range(1001, 1013)}
+        page.wait_for_function(
+            """before => [...document.querySelectorAll('#extgrid .ext')]
+                   .some(e => e.dataset.state !== before[e.dataset.exten])""",
+            arg=before, timeout=30_000)
+        changed = page.locator("#extgrid .ext").first.get_attribute("data-state")
+        assert changed in {"free", "busy", "ringing", "onhold", "unavailable", "unknown"}
+        assert page.evaluate("window.__marker") == 1
+
+        # The calls page: demo calls appear as live rows or finished records, live.
+        page.get_by_role("link", name="Chamadas").click()
+        expect(page.get_by_role("heading", name="Chamadas", exact=True)).to_be_visible()
+        expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        page.evaluate("window.__marker = 2")
+        seen = page.evaluate("[...document.querySelectorAll('tr[data-linkedid]')].map(r => r.dataset.linkedid)")
+        page.wait_for_function(
+            "seen => [...document.querySelectorAll('tr[data-linkedid]')].some(r => !seen.includes(r.dataset.linkedid))",
+            arg=seen, timeout=45_000)
+        assert page.evaluate("window.__marker") == 2
+    finally:
+        page.close()

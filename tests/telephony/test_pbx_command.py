@@ -1,0 +1,98 @@
+"""``central pbx`` as a real process against ``central simulate-pbx`` (CENTRAL_AMI_URL)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+
+from tests.support import CENTRAL, central_env, free_port, run_central
+
+SETUP = (
+    "from django.core.management import call_command; call_command('migrate', verbosity=0); "
+    "from central.core.models import Organization; "
+    "Organization.objects.get_or_create(slug='acme', defaults={'name': 'Acme'})"
+)
+
+
+def _wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def _query(env, sql: str) -> list[tuple]:
+    """Read the process's database directly (SQLite file, or the PostgreSQL it was given)."""
+    url = env.get("DATABASE_URL", "")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql).fetchall()
+    import sqlite3
+
+    conn = sqlite3.connect(f"{env['CENTRAL_DATA_DIR']}/central.sqlite3", timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _pbx_heartbeat(env) -> dict | None:
+    status = run_central(["status", "--json"], env)
+    assert status.returncode == 0, status.stderr
+    for row in json.loads(status.stdout)["processes"]:
+        if row["kind"] == "pbx" and row["alive"]:
+            return row["info"]
+    return None
+
+
+def test_pbx_process_links_the_env_server_and_reports_it(tmp_path):
+    env = central_env(tmp_path / "data")
+    unmigrated = run_central(["pbx"], env)
+    assert unmigrated.returncode == 2 and "central migrate" in unmigrated.stderr
+    setup = run_central(["manage", "shell", "-c", SETUP], env)
+    assert setup.returncode == 0, setup.stderr
+    none = run_central(["pbx"], {**env, "CENTRAL_AMI_URL": ""})
+    assert none.returncode == 2 and "no Asterisk server" in none.stderr
+    leaky = run_central(["pbx"], {**env, "CENTRAL_AMI_URL": "ami://central:pw@127.0.0.1:5038"})
+    assert leaky.returncode == 2 and "CENTRAL_AMI_SECRET" in leaky.stderr
+
+    port = free_port()
+    sim = subprocess.Popen([CENTRAL, "simulate-pbx", "--port", str(port), "--churn", "0.5"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pbx = None
+    try:
+        _wait_port(port)
+        pbx_env = {**env, "CENTRAL_AMI_URL": f"ami://central@127.0.0.1:{port}",
+                   "CENTRAL_AMI_SECRET": "central-demo"}
+        pbx = subprocess.Popen([CENTRAL, "pbx"], env=pbx_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        rows: list[tuple] = []
+        while time.monotonic() < deadline and pbx.poll() is None:
+            rows = _query(env, "SELECT e.exten, e.state, e.last_activity, s.name, s.status "
+                               "FROM telephony_extension e JOIN telephony_asteriskserver s "
+                               "ON s.id = e.server_id ORDER BY e.exten")
+            if len(rows) == 12 and sum(1 for r in rows if r[2]) >= 3:  # churn at work
+                break
+            time.sleep(0.2)
+        assert pbx.poll() is None, pbx.stdout.read()
+        assert [r[0] for r in rows] == [str(n) for n in range(1001, 1013)]
+        assert {(r[3], r[4]) for r in rows} == {("principal", "connected")}
+        assert sum(1 for r in rows if r[2]) >= 3  # ramais that changed got their last activity
+        info = _pbx_heartbeat(env)  # the process reports itself to `central status`
+        assert info is not None and "principal" in info["servers"]
+    finally:
+        for proc in (pbx, sim):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
