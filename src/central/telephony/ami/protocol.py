@@ -457,8 +457,9 @@ class AMIParser:
             # starts, n even slots, so each even slot starts exactly one line. A value
             # containing ": " (e.g. "Filter: Event: X") or a line without ": " fails the
             # check and takes the strict line-by-line path.
-            n = block.count("\r\n")
-            flat = block.replace("\r\n", ": \x00").split(": ")
+            marked = block.replace("\r\n", ": \x00")
+            n = len(marked) - len(block)  # each 2-char break became 3 chars: n breaks
+            flat = marked.split(": ")
             if len(flat) != 2 * n + 2 or mark in join(flat[1::2]):
                 msg = self._slow_block(block, errors)
                 if msg is not None:
