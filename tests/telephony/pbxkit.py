@@ -24,6 +24,14 @@ FAST_CLIENT = {"backoff_initial": 0.05, "backoff_max": 0.2, "ping_interval": Non
                "connect_timeout": 3.0}
 
 
+async def close_thread_connections() -> None:
+    """The link writes from asgiref's worker thread; close that thread's DB connection so
+    the test database can be dropped (PostgreSQL refuses while a session is open)."""
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02, what: str = ""):
     """Poll ``predicate`` (sync or async) until truthy; fail with ``what`` on timeout."""
     loop = asyncio.get_running_loop()
@@ -88,3 +96,4 @@ async def linked(config: SimulatorConfig, name: str = "pbx-test", publish: bool 
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         await sim.stop()
+        await close_thread_connections()

@@ -13,7 +13,7 @@ from central.telephony.ami.protocol import AMIParser, ProtocolError
 from central.telephony.link import LinkTarget, PBXLink
 from central.telephony.models import Extension
 from central.telephony.store import ServerRef
-from tests.telephony.pbxkit import FAST_CLIENT, _make_org_and_server, wait_until
+from tests.telephony.pbxkit import FAST_CLIENT, _make_org_and_server, close_thread_connections, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,3 +113,4 @@ async def test_garbage_is_counted_and_the_link_keeps_going():
             await task
         srv.close()
         await srv.wait_closed()
+        await close_thread_connections()
