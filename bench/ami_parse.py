@@ -17,6 +17,8 @@ Two figures for Central: ``parse`` (bytes -> Message objects with all key/value 
 validated) and ``parse+lookup`` (also reads ``Uniqueid`` from every message, which builds
 the per-message key index that the codec otherwise creates lazily on first lookup),
 so the comparison with panoramisk (which always builds its dict) is fair either way.
+A last line feeds every message through LiveState and CdrBuilder too (the whole
+``central pbx`` pipeline minus the database), for capacity planning.
 """
 
 from __future__ import annotations
@@ -62,6 +64,24 @@ def run_central(parts: list[bytes], lookup: bool) -> int:
             for m in msgs:
                 m.get("Uniqueid")
         n += len(msgs)
+    return n
+
+
+def run_central_state(parts: list[bytes]) -> int:
+    from central.telephony.cdr import CdrBuilder
+    from central.telephony.state import LiveState
+
+    p = AMIParser()
+    state, cdr = LiveState("bench"), CdrBuilder("bench")
+    n = records = 0
+    now = 1_795_445_700.0
+    for part in parts:
+        for m in p.receive_data(part):
+            state.feed(m, now)
+            records += len(cdr.feed(m, now))
+            now += 0.001
+            n += 1
+    assert records > 0
     return n
 
 
@@ -126,6 +146,7 @@ def main() -> None:
     runs = {
         "central": lambda: run_central(parts, False),
         "central+lookup": lambda: run_central(parts, True),
+        "central+state+cdr": lambda: run_central_state(parts),
         "panoramisk": lambda: run_panoramisk(parts),
     }
     results: dict[str, tuple[float, int]] = {}
@@ -134,7 +155,7 @@ def main() -> None:
             t, n = best(fn, 1)
             if label not in results or t < results[label][0]:
                 results[label] = (t, n)
-    (t_c, n_c), (t_cl, n_cl), (t_p, n_p) = (results[k] for k in runs)
+    (t_c, n_c), (t_cl, n_cl), (t_s, n_s), (t_p, n_p) = (results[k] for k in runs)
     for label, n in (("central", n_c), ("central+lookup", n_cl), ("panoramisk", n_p)):
         if n != expected:
             print(f"WARNING: {label} produced {n:,} messages, expected {expected:,}")
@@ -142,6 +163,7 @@ def main() -> None:
     print(f"central  parse         {r_c:12,.0f} events/s  ({t_c:.2f} s)")
     print(f"central  parse+lookup  {r_cl:12,.0f} events/s  ({t_cl:.2f} s)")
     print(f"panoramisk 1.4         {r_p:12,.0f} events/s  ({t_p:.2f} s)")
+    print(f"central  parse+LiveState+CdrBuilder {n_s / t_s:,.0f} events/s  ({t_s:.2f} s)")
     print(f"ratio parse/panoramisk        {r_c / r_p:.2f}x")
     print(f"ratio parse+lookup/panoramisk {r_cl / r_p:.2f}x")
     print(f"goal >=200,000 events/s: {'met' if r_c >= 200_000 else 'NOT met'}; "

@@ -97,7 +97,7 @@ def _iso(ts: float | None) -> str | None:
 
 def event_time(msg: Message, now: float) -> float:
     """The event's own ``Timestamp:`` (manager.conf ``timestampevents=yes``) or ``now``."""
-    ts = msg.get("Timestamp")
+    ts = msg.get_exact("Timestamp")
     if ts:
         try:
             return float(ts)

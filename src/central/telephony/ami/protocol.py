@@ -153,9 +153,9 @@ class Message:
         return [k[1:] for k in self._flat[::2]]
 
     def _index(self) -> dict[str, str]:
-        # Built on first lookup, not while parsing: many events (VarSet, Newexten: half
-        # of every call's stream) are routed by name only. Built from the reversed
-        # pairs so that the FIRST value of a repeated key wins. Keys keep their marker.
+        # Built on demand only (keys(), "in"): single lookups scan ``_flat`` instead,
+        # which beats building a dict for the few fields a consumer reads per event.
+        # Built from the reversed pairs so that the FIRST value of a repeated key wins.
         d = self._first
         if d is None:
             f = self._flat
@@ -163,13 +163,27 @@ class Message:
         return d
 
     def _lower_index(self) -> dict[str, str]:
-        # Case-insensitive fallback, built on the first miss only.
+        # Case-insensitive fallback, built on the first miss only (C-level build).
         d = self._lower
         if d is None:
-            d = self._lower = {}
-            for k, v in zip(self._flat[::2], self._flat[1::2]):  # noqa: B905
-                d.setdefault(k.lower(), v)
+            f = self._flat
+            d = self._lower = dict(zip(map(str.lower, f[-2::-2]), f[-1::-2]))  # noqa: B905
         return d
+
+    def _find(self, marked: str) -> int:
+        # Index of the value of the first key equal to ``marked``, or -1. Keys sit at
+        # even positions; a value never starts with _MARK when it came from the parser,
+        # but a hand-built one might, hence the parity check.
+        f = self._flat
+        start = 0
+        while True:
+            try:
+                i = f.index(marked, start)
+            except ValueError:
+                return -1
+            if not i & 1:
+                return i + 1
+            start = i + 1
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -178,23 +192,27 @@ class Message:
 
     # -- mapping-like access ---------------------------------------------------------
     def __getitem__(self, key: str) -> str:
-        try:
-            return (self._first or self._index())[_MARK + key]
-        except KeyError:
-            return self._lower_index()[_MARK + key.lower()]
+        i = self._find(_MARK + key)
+        if i >= 0:
+            return self._flat[i]
+        return self._lower_index()[_MARK + key.lower()]
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        v = (self._first or self._index()).get(_MARK + key)
-        if v is None:
-            v = self._lower_index().get(_MARK + key.lower(), default)
-        return v
+        i = self._find(_MARK + key)
+        if i >= 0:
+            return self._flat[i]
+        return self._lower_index().get(_MARK + key.lower(), default)
+
+    def get_exact(self, key: str, default: str | None = None) -> str | None:
+        """Like ``get`` without the case-insensitive fallback: for hot paths reading a
+        key whose spelling is fixed (``Timestamp``), so a miss stays cheap."""
+        i = self._find(_MARK + key)
+        return self._flat[i] if i >= 0 else default
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return _MARK + key in self._index() or (
-            _MARK + key.lower() in self._lower_index()
-        )
+        return self._find(_MARK + key) >= 0 or _MARK + key.lower() in self._lower_index()
 
     def getall(self, key: str) -> list[str]:
         """Every value of ``key`` in order (``Variable``, ``Output``, ``ChanVariable``...)."""
