@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -40,10 +41,8 @@ def isolate(cpu: int) -> None:
     """Pin to one core and, where allowed, raise priority (as audio servers do): this
     machine is shared, and the bench measures our code, not the neighbours' load."""
     os.sched_setaffinity(0, {cpu})
-    try:
+    with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, -15)
-    except OSError:
-        pass
 
 
 def serve(port: int) -> None:
