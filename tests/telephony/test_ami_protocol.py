@@ -360,3 +360,10 @@ def test_encode_then_parse_round_trips(fields):
     raw = encode_message(pairs)
     (m,) = AMIParser(expect_banner=False).receive_data(raw)
     assert m.pairs == pairs
+
+
+def test_lookup_rules():
+    m = Message([("Event", "X"), ("Value", "\x00Key"), ("Key", "real"), ("UniqueID", "u1")])
+    assert m.get("Key") == "real" and m["Key"] == "real"  # a value is never a key
+    assert m.get("Uniqueid") == "u1" and m.get_exact("Uniqueid") is None
+    assert m.get_exact("UniqueID") == "u1" and m.get_exact("UniqueID", within=2) is None

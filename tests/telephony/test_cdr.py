@@ -193,12 +193,14 @@ def test_flush_ends_calls_in_progress():
 
 
 def test_event_timestamp_header_wins_over_now():
+    # manager.conf timestampevents=yes: "Timestamp:" follows Event and Privilege
     b = CdrBuilder()
-    b.feed(ev(Event="Newchannel", Channel="Local/1@x-1;1", ChannelState="0", Uniqueid="u1",
-              Linkedid="u1", Timestamp="100.5"), 999)
-    (rec,) = b.feed(ev(Event="Hangup", Channel="Local/1@x-1;1", Uniqueid="u1", Linkedid="u1",
-                       Cause="16", Timestamp="110.5"), 999)
+    b.feed(ev(Event="Newchannel", Privilege="call,all", Timestamp="100.5",
+              Channel="Local/1@x-1;1", ChannelState="0", Uniqueid="u1", Linkedid="u1"), 999)
+    (rec,) = b.feed(ev(Event="Hangup", Privilege="call,all", Timestamp="110.5",
+                       Channel="Local/1@x-1;1", Uniqueid="u1", Linkedid="u1", Cause="16"), 999)
     assert rec.duration == 10
+    assert rec.started_at.timestamp() == 100.5
 
 
 def test_end_calls_not_in_after_reconnect():

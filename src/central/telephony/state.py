@@ -96,8 +96,11 @@ def _iso(ts: float | None) -> str | None:
 
 
 def event_time(msg: Message, now: float) -> float:
-    """The event's own ``Timestamp:`` (manager.conf ``timestampevents=yes``) or ``now``."""
-    ts = msg.get_exact("Timestamp")
+    """The event's own ``Timestamp:`` (manager.conf ``timestampevents=yes``) or ``now``.
+
+    Asterisk writes it right after ``Event:`` and ``Privilege:`` (main/manager.c,
+    ``__manager_event_sessions_va``), so only the first headers are searched."""
+    ts = msg.get_exact("Timestamp", within=4)
     if ts:
         try:
             return float(ts)

@@ -198,16 +198,28 @@ class Message:
         return self._lower_index()[_MARK + key.lower()]
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        i = self._find(_MARK + key)
-        if i >= 0:
-            return self._flat[i]
-        return self._lower_index().get(_MARK + key.lower(), default)
+        f = self._flat
+        try:
+            i = f.index(_MARK + key)  # the hot path of every consumer: no extra call
+        except ValueError:
+            return self._lower_index().get(_MARK + key.lower(), default)
+        if i & 1:
+            i = self._find(_MARK + key) - 1
+            if i < 0:
+                return self._lower_index().get(_MARK + key.lower(), default)
+        return f[i + 1]
 
-    def get_exact(self, key: str, default: str | None = None) -> str | None:
-        """Like ``get`` without the case-insensitive fallback: for hot paths reading a
-        key whose spelling is fixed (``Timestamp``), so a miss stays cheap."""
-        i = self._find(_MARK + key)
-        return self._flat[i] if i >= 0 else default
+    def get_exact(self, key: str, default: str | None = None, within: int | None = None) -> str | None:
+        """Like ``get`` without the case-insensitive fallback, optionally looking only
+        at the first ``within`` headers: for hot paths reading a key whose spelling
+        and place are fixed (``Timestamp`` is the third header when present), so a
+        miss stays cheap."""
+        f = self._flat
+        try:
+            i = f.index(_MARK + key, 0, len(f) if within is None else 2 * within)
+        except ValueError:
+            return default
+        return f[i + 1] if not i & 1 else self.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
