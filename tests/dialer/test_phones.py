@@ -93,3 +93,22 @@ def test_every_ddd_has_a_real_zone():
     for zone in set(DDD_TIMEZONES.values()):
         ZoneInfo(zone)
     assert timezone_for("+552098765432") == ""  # unknown DDD: no guess
+
+
+def test_fast_path_agrees_with_phonenumbers():
+    import random
+
+    from central.dialer.phones import normalize_slow
+
+    rng = random.Random(4)
+    shapes = ["{d}{n}", "({d}) {a}-{b}", "0{d}{n}", "0{d} {a} {b}"]
+    for _ in range(20000):
+        ddd = str(rng.randint(10, 99))
+        n = "".join(rng.choice("0123456789") for _ in range(rng.choice((8, 9))))
+        text = rng.choice(shapes).format(d=ddd, n=n, a=n[:-4], b=n[-4:])
+        fast, fast_err = try_normalize(text)
+        try:
+            slow, slow_err = normalize_slow(text), ""
+        except InvalidPhone as exc:
+            slow, slow_err = None, exc.reason
+        assert (fast, fast_err) == (slow, slow_err), text
