@@ -295,3 +295,13 @@ async def test_failing_speech_provider_plays_apology_then_dtmf_works(svc_factory
     visit = svc.runtime.visits[-1]
     assert visit.outcome == "authorized"
     assert "provider_failure" in [e for _, e, _ in visit.audit]
+
+
+async def test_slin16_call_is_answered_at_16khz(svc_factory):
+    # audiosocket-chan-slin16.bin: chan_audiosocket with c(slin16) sends kind 0x12, 640 B
+    # frames; the reply must use the same rate (TTS resampled to 16 kHz).
+    svc = await svc_factory(lambda: config())
+    client = await ASClient(rate=16000).connect("127.0.0.1", port_of(svc))
+    await client.wait_voice(timeout=3)
+    assert {len(f) for _, f in client.received} == {640}
+    await client.close()

@@ -157,7 +157,7 @@ def test_resident_flow_dtmf_and_speech():
 def test_resident_flow_unclear_three_times_is_no_answer():
     r = ResidentFlow("v", "João", "302")
     r.start(0.0)
-    r.on_dtmf("5", 1.0)
-    r.on_utterance("hã", Interpretation(), 2.0)
+    again = r.on_utterance("alô?", RuleEngine.interpret_now("alô?"), 0.5)  # barged in: repeat
+    assert again[0].text == r.briefing and again[1].key == "resident_options"
     actions = r.on_no_input(3.0)
     assert Resolve("v", Outcome.NO_ANSWER) in actions and actions[-1] == EndCall()

@@ -317,14 +317,17 @@ class ResidentFlow:
     def context(self) -> dict:
         return {"state": "resident", "instructions": ""}
 
-    def start(self, now: float) -> list[Action]:
-        self.audit.append((round(now, 3), "resident_answered", self.unit_label))
+    @property
+    def briefing(self) -> str:
         where = f" no {self.organization}" if self.organization else ""
-        briefing = (
+        return (
             f"Olá, aqui é a portaria virtual{where}. {self.visitor_name} está na portaria "
             f"para o apartamento {self.unit_label}."
         )
-        return [Say(briefing), say("resident_options")]
+
+    def start(self, now: float) -> list[Action]:
+        self.audit.append((round(now, 3), "resident_answered", self.unit_label))
+        return [Say(self.briefing), say("resident_options")]
 
     def is_complete(self, interp: Interpretation) -> bool:
         return interp.answer is not None
@@ -363,6 +366,9 @@ class ResidentFlow:
         if self.unclear >= MAX_ATTEMPTS:
             self.done = True
             return [say("goodbye"), Resolve(self.visit_id, Outcome.NO_ANSWER), EndCall()]
+        if self.unclear == 1:
+            # Residents often answer "alô?", which barges into the briefing: say it again.
+            return [Say(self.briefing), say("resident_options")]
         return [say("resident_options")]
 
     def _decide(self, now: float, outcome: Outcome, how: str) -> list[Action]:
