@@ -159,5 +159,6 @@ def test_resident_flow_unclear_three_times_is_no_answer():
     r.start(0.0)
     again = r.on_utterance("alô?", RuleEngine.interpret_now("alô?"), 0.5)  # barged in: repeat
     assert again[0].text == r.briefing and again[1].key == "resident_options"
+    assert r.on_dtmf("5", 1.0) == [Say(PHRASES["resident_options"], "resident_options")]
     actions = r.on_no_input(3.0)
     assert Resolve("v", Outcome.NO_ANSWER) in actions and actions[-1] == EndCall()
