@@ -181,3 +181,26 @@ def test_voice_process_down_is_503(tenants, api_as, monkeypatch):
     monkeypatch.setenv("CENTRAL_VOICE_API_URL", "http://127.0.0.1:9")
     r = api_as(tenants["alice"]).get("/api/v1/voice/live/status/")
     assert r.status_code == 503 and "indisponível" in r.json()["error"]
+
+
+def test_overview_page_shows_ports_in_use_and_own_visits(client, tenants, voice_process):
+    from tests.voice.factories import make_visit
+
+    make_ai_extension(tenants["a"], number="1003", port=8080)
+    make_ai_extension(tenants["b"], number="2003")
+    make_visit(tenants["a"], visitor_name="João Visitante")
+    make_visit(tenants["b"], visitor_name="Outro Tenant")
+    client.force_login(tenants["vera"])
+    html = client.get("/voice/").content.decode()
+    assert 'data-testid="ai-ext-1003"' in html and 'data-testid="ai-ext-2003"' not in html
+    assert "configurada 8080" in html  # the live port differs from the configured one
+    assert "João Visitante" in html and "Outro Tenant" not in html
+    assert 'href="/voice/">Portaria virtual<' in html
+
+
+def test_overview_page_renders_when_voice_process_is_down(client, tenants, monkeypatch):
+    monkeypatch.setenv("CENTRAL_VOICE_API_URL", "http://127.0.0.1:9")
+    make_ai_extension(tenants["a"], number="1003")
+    client.force_login(tenants["alice"])
+    html = client.get("/voice/").content.decode()
+    assert 'data-testid="voice-down"' in html and 'data-testid="ai-ext-1003"' in html

@@ -1,0 +1,9 @@
+"""Voice pages, mounted at /voice/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "voice"
+
+urlpatterns = [path("", views.overview, name="overview")]

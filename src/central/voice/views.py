@@ -1,0 +1,30 @@
+"""The virtual concierge page: AI extensions with the ports actually in use, live
+sessions and recent visits.  The live part comes from the voice process's management API
+(filtered to this tenant's extensions); the page still renders when that process is down.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from central.core.tenancy import membership_for_request
+
+from .api import voice_api
+from .models import AIExtension, VisitLog
+
+RECENT_VISITS = 30
+
+
+@login_required
+def overview(request):
+    org = membership_for_request(request).organization  # 404 for foreign orgs
+    exts = list(AIExtension.objects.for_org(org).order_by("number"))
+    code, data = voice_api("GET", "/api/status", timeout=1.5)
+    live = {e["ramal"]: e for e in data.get("extensions", [])} if code == 200 else {}
+    rows = [{"ext": e, "live": live.get(e.number)} for e in exts]
+    visits = VisitLog.objects.for_org(org).order_by("-started_at")[:RECENT_VISITS]
+    return render(request, "voice/overview.html", {
+        "rows": rows, "visits": visits, "voice_up": code == 200,
+        "voice_error": data.get("error", "") if code != 200 else "",
+    })
