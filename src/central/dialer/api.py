@@ -1,0 +1,565 @@
+"""Dialer REST API (mounted at /api/v1/dialer/): campaigns and their actions, contacts,
+do-not-call lists, attempts, callbacks, imports and exports.
+
+Every viewset inherits the tenant base (scoping, organization stamping, audit). Foreign
+keys a client sends (campaign, contact) are looked up inside the request's organization
+by :class:`TenantRelatedField`, so a client cannot attach rows to another tenant's
+campaign by guessing its id.
+
+Custom actions (start/pause/resume/finish, import, export, errors) are mapped by hand in
+``api_urls`` rather than with ``@action``: the tenant-isolation walker reverses every
+named route without arguments, which detail routes cannot satisfy. They still go through
+the viewset (``get_object`` scoping, ``action_roles``).
+
+Uploads: ``POST campaigns/{id}/import/`` and ``POST dnc/import/`` take a multipart
+``file``. The body-size middleware lets paths ending in ``/import/`` through; this module
+enforces ``CENTRAL_MAX_IMPORT_BYTES`` (default 200 MB) itself and streams the upload
+straight to ``$CENTRAL_DATA_DIR/imports/`` with :class:`ImportUploadHandler` (never into
+memory, never into /tmp first), then runs the import in the background.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import django_filters
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from central.core import audit
+from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.roles import Role
+
+from . import dnc, exporter, hours, importer, services
+from .models import Attempt, Callback, Campaign, Contact, DoNotCall, ImportJob
+from .phones import try_normalize
+
+
+def max_import_bytes() -> int:
+    return int(os.environ.get("CENTRAL_MAX_IMPORT_BYTES", getattr(settings, "MAX_IMPORT_BYTES", 200 * 1024 * 1024)))
+
+
+class TenantRelatedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key resolved only among the request organization's rows."""
+
+    def get_queryset(self):
+        org = self.context.get("organization")
+        qs = super().get_queryset()
+        return qs.filter(organization=org) if org is not None else qs.none()
+
+
+def _phone_or_error(value: str, field: str = "phone") -> str:
+    phone, reason = try_normalize(value)
+    if phone is None:
+        raise ValidationError({field: [reason]})
+    return phone.e164
+
+
+# --- Campaigns ----------------------------------------------------------------------------
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Campaign
+        exclude = ["organization"]
+        read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
+
+    def validate_working_hours(self, value):
+        try:
+            hours.parse_working_hours(value)
+        except hours.HoursError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+    def validate_timezone(self, value):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise serializers.ValidationError(f"fuso horário desconhecido: {value}") from exc
+        return value
+
+    def validate_holiday_subdivision(self, value):
+        import holidays
+
+        value = (value or "").upper()
+        if value and value not in holidays.Brazil.subdivisions:
+            raise serializers.ValidationError("UF desconhecida (use a sigla: SP, RJ, MG...).")
+        return value
+
+    def validate_retry_policy(self, value):
+        if not isinstance(value, dict) or not all(
+                isinstance(v, int | float) and v >= 0 for v in value.values()):
+            raise serializers.ValidationError("use {resultado: segundos}, ex. {\"busy\": 600}.")
+        unknown = set(value) - set(Attempt.Result.values)
+        if unknown:
+            raise serializers.ValidationError(f"resultados desconhecidos: {', '.join(sorted(unknown))}")
+        return value
+
+    def validate_max_abandon_rate(self, value):
+        if not 0 <= value <= 0.5:
+            raise serializers.ValidationError("entre 0 e 0,5 (ex.: 0,03 para 3%).")
+        return value
+
+    def validate(self, attrs):
+        if self.instance is not None and self.instance.status == Campaign.Status.FINISHED:
+            raise serializers.ValidationError("A campanha está encerrada e não pode ser alterada.")
+        return attrs
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    contacts_by_status = serializers.SerializerMethodField()
+    problems = serializers.SerializerMethodField()
+
+    def get_contacts_by_status(self, obj) -> dict[str, int]:
+        return services.counts_by_status(obj)
+
+    def get_problems(self, obj) -> list[str]:
+        return services.validate_campaign_settings(obj)
+
+
+class ActionResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    legal_basis = serializers.ChoiceField(Contact.LegalBasis.choices, required=False)
+    origin = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    percent = serializers.SerializerMethodField()
+    errors_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "campaign", "filename", "status", "total_bytes", "processed_bytes", "percent",
+                  "rows", "imported", "merged", "rejected", "dnc", "errors", "errors_url", "message", "options",
+                  "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_percent(self, obj) -> int:
+        return importer.job_percent(obj)
+
+    def get_errors_url(self, obj) -> str | None:
+        return f"/api/v1/dialer/imports/{obj.pk}/errors/" if obj.errors_path else None
+
+
+class ImportUploadHandler(FileUploadHandler):
+    """Writes the uploaded file straight into ``$CENTRAL_DATA_DIR/imports/``; stops past the limit."""
+
+    def __init__(self, request=None, limit: int | None = None):
+        super().__init__(request)
+        self.limit = limit or max_import_bytes()
+        self.path = None
+        self.fh = None
+        self.size = 0
+        self.too_big = False
+
+    def new_file(self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None):
+        super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
+        self.path = importer.imports_dir() / f"{uuid.uuid4().hex[:12]}-{importer.safe_name(file_name)}"
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in file_complete/upload_interrupted
+        self.size = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.size += len(raw_data)
+        if self.size > self.limit:
+            self.too_big = True
+            self._discard()
+            raise StopUpload(connection_reset=True)
+        self.fh.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        self.fh.close()
+        f = UploadedFile(file=None, name=self.file_name, content_type=self.content_type, size=file_size)
+        f.stored_path = str(self.path)
+        return f
+
+    def upload_interrupted(self):
+        self._discard()
+
+    def _discard(self):
+        if self.fh is not None:
+            self.fh.close()
+        if self.path is not None and os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def _receive_upload(request) -> tuple[UploadedFile, dict]:
+    """Parse the multipart body with :class:`ImportUploadHandler`; 413 past the limit."""
+    limit = max_import_bytes()
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit + 64 * 1024:
+        raise _TooLarge(limit)
+    handler = ImportUploadHandler(request._request, limit)
+    request._request.upload_handlers = [handler]
+    data = request.data
+    if handler.too_big:
+        raise _TooLarge(limit)
+    upload = data.get("file")
+    if upload is None or not getattr(upload, "stored_path", None):
+        raise ValidationError({"file": ["Envie o arquivo CSV ou XLSX no campo 'file' (multipart)."]})
+    if upload.size == 0:
+        os.unlink(upload.stored_path)
+        raise ValidationError({"file": ["Arquivo vazio."]})
+    return upload, data
+
+
+class _TooLarge(ValidationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"Arquivo maior que o limite de {limit // (1024 * 1024)} MB (CENTRAL_MAX_IMPORT_BYTES).",
+                         code="too_large")
+
+
+class CampaignFilter(django_filters.FilterSet):
+    class Meta:
+        model = Campaign
+        fields = ["status", "pacing_mode", "queue"]
+
+
+class CampaignViewSet(TenantModelViewSet):
+    """Campaigns; ``start``/``pause``/``resume``/``finish`` are audited actions."""
+
+    queryset = Campaign.objects.all()
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilter
+    search_fields = ["name", "queue"]
+    ordering_fields = ["created_at", "name", "status"]
+    audit_prefix = "campaign"
+    action_roles = {a: Role.SUPERVISOR for a in ("start", "pause", "resume", "finish", "import_contacts")}
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return CampaignDetailSerializer
+        if self.action == "import_contacts":
+            return UploadSerializer
+        return super().get_serializer_class()
+
+    def perform_destroy(self, instance):
+        if instance.status == Campaign.Status.ACTIVE:
+            raise ValidationError("Pause ou encerre a campanha antes de excluí-la.")
+        super().perform_destroy(instance)
+
+    def _act(self, request, name: str):
+        campaign = self.get_object()
+        try:
+            campaign = services.ACTIONS[name](campaign, request=request)
+        except services.CampaignActionError as exc:
+            raise ValidationError(str(exc), code="invalid_state") from exc
+        return Response({"id": campaign.pk, "status": campaign.status})
+
+    @extend_schema(request=None, responses=ActionResultSerializer)
+    def start(self, request, pk=None):
+        return self._act(request, "start")
+
+    @extend_schema(request=None, responses=ActionResultSerializer)
+    def pause(self, request, pk=None):
+        return self._act(request, "pause")
+
+    @extend_schema(request=None, responses=ActionResultSerializer)
+    def resume(self, request, pk=None):
+        return self._act(request, "resume")
+
+    @extend_schema(request=None, responses=ActionResultSerializer)
+    def finish(self, request, pk=None):
+        return self._act(request, "finish")
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: ImportJobSerializer})
+    def import_contacts(self, request, pk=None):
+        """Upload a CSV/XLSX of contacts; the import runs in the background (poll the job)."""
+        campaign = self.get_object()
+        if campaign.status == Campaign.Status.FINISHED:
+            raise ValidationError("A campanha está encerrada.")
+        upload, data = _receive_upload(request)
+        options = {"legal_basis": data.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
+                   "origin": (data.get("origin") or "")[:200]}
+        if options["legal_basis"] not in Contact.LegalBasis.values:
+            os.unlink(upload.stored_path)
+            raise ValidationError({"legal_basis": ["Base legal desconhecida."]})
+        job = importer.new_job(self.organization, kind=ImportJob.Kind.CONTACTS, filename=upload.name,
+                               stored_path=upload.stored_path, campaign=campaign, user=request.user, options=options)
+        audit.record("dialer.import.contacts", request=request, target=job, campaign=campaign.pk,
+                     filename=upload.name, bytes=upload.size)
+        services.start_import(job)
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("attempts", bool, description="uma linha por tentativa"),
+                               OpenApiParameter("status", str)],
+                   responses={(200, "text/csv"): str})
+    def export(self, request, pk=None):
+        """Results as CSV (streamed): one row per contact, or per attempt with ``?attempts=1``."""
+        campaign = self.get_object()
+        per_attempt = request.query_params.get("attempts") in ("1", "true", "sim")
+        if per_attempt:
+            lines = exporter.csv_lines(exporter.ATTEMPT_HEADER, exporter.attempt_rows(campaign))
+        else:
+            lines = exporter.csv_lines(exporter.CONTACT_HEADER,
+                                       exporter.contact_rows(campaign, status=request.query_params.get("status")))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{exporter.export_filename(campaign, per_attempt)}"'
+        audit.record("dialer.export", request=request, target=campaign, per_attempt=per_attempt)
+        return response
+
+
+# --- Contacts -----------------------------------------------------------------------------
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    campaign = TenantRelatedField(queryset=Campaign.objects.all())
+    phone = serializers.CharField(max_length=40)
+    alt_phones = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
+
+    class Meta:
+        model = Contact
+        exclude = ["organization"]
+        read_only_fields = ["attempts", "attempts_today", "attempts_day", "last_attempt_at", "last_result",
+                            "timezone", "created_at"]
+
+    def validate_phone(self, value):
+        return _phone_or_error(value)
+
+    def validate_alt_phones(self, value):
+        return [_phone_or_error(v, "alt_phones") for v in value]
+
+    def validate_status(self, value):
+        if value == Contact.Status.IN_PROGRESS:
+            raise serializers.ValidationError("Somente o discador coloca um contato em ligação.")
+        return value
+
+    def validate(self, attrs):
+        campaign = attrs.get("campaign") or getattr(self.instance, "campaign", None)
+        phone = attrs.get("phone") or getattr(self.instance, "phone", None)
+        if self.instance is not None and "campaign" in attrs and attrs["campaign"] != self.instance.campaign:
+            raise serializers.ValidationError({"campaign": ["Um contato não muda de campanha."]})
+        dup = Contact.objects.filter(campaign=campaign, phone=phone)
+        if self.instance is not None:
+            dup = dup.exclude(pk=self.instance.pk)
+        if phone and campaign and dup.exists():
+            raise serializers.ValidationError({"phone": ["Este telefone já está na campanha."]})
+        return attrs
+
+    def _finish(self, validated):
+        from .phones import timezone_for
+
+        if "phone" in validated:
+            validated["timezone"] = timezone_for(validated["phone"])
+        return validated
+
+    def create(self, validated_data):
+        validated_data = self._finish(validated_data)
+        campaign = validated_data["campaign"]
+        if dnc.is_blocked(campaign.organization_id, campaign.pk, validated_data["phone"]):
+            validated_data["status"] = Contact.Status.DNC
+            validated_data["last_result"] = "dnc"
+        return super().create(validated_data)
+
+    def update(self, instance, validated_data):
+        return super().update(instance, self._finish(validated_data))
+
+
+class ContactFilter(django_filters.FilterSet):
+    due_before = django_filters.IsoDateTimeFilter(field_name="next_attempt_at", lookup_expr="lte")
+
+    class Meta:
+        model = Contact
+        fields = ["campaign", "status", "last_result", "legal_basis", "phone"]
+
+
+class ContactViewSet(TenantModelViewSet):
+    queryset = Contact.objects.all()
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    search_fields = ["name", "phone"]
+    ordering_fields = ["id", "name", "next_attempt_at", "attempts", "created_at"]
+    audit_prefix = "dialer.contact"
+
+
+# --- Do-not-call --------------------------------------------------------------------------
+
+
+class DoNotCallSerializer(serializers.ModelSerializer):
+    campaign = TenantRelatedField(queryset=Campaign.objects.all(), required=False, allow_null=True)
+    phone = serializers.CharField(max_length=40)
+    contacts_flagged = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = DoNotCall
+        exclude = ["organization"]
+        read_only_fields = ["created_at"]
+        validators = []  # uniqueness checked in validate() with a pt-BR message
+
+    def validate_phone(self, value):
+        return _phone_or_error(value)
+
+    def validate(self, attrs):
+        org = self.context["organization"]
+        campaign = attrs.get("campaign", getattr(self.instance, "campaign", None))
+        phone = attrs.get("phone", getattr(self.instance, "phone", None))
+        qs = DoNotCall.objects.filter(organization=org, phone=phone)
+        qs = qs.filter(campaign__isnull=True) if campaign is None else qs.filter(campaign=campaign)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError({"phone": ["Este telefone já está nesta lista."]})
+        return attrs
+
+
+class DncUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    campaign = serializers.IntegerField(required=False)
+    source = serializers.ChoiceField(DoNotCall.Source.choices, required=False)
+
+
+class DoNotCallViewSet(TenantModelViewSet):
+    """Do-not-call entries; adding one flags matching waiting contacts as ``dnc``."""
+
+    queryset = DoNotCall.objects.order_by("-created_at", "-id")
+    serializer_class = DoNotCallSerializer
+    filterset_fields = ["campaign", "source", "phone"]
+    search_fields = ["phone", "reason"]
+    ordering_fields = ["created_at", "phone"]
+    audit_prefix = "dialer.dnc"
+
+    def get_serializer_class(self):
+        return DncUploadSerializer if self.action == "import_file" else super().get_serializer_class()
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        entry = serializer.instance
+        entry.contacts_flagged = dnc.flag_contacts(entry.organization_id, entry.campaign_id, [entry.phone])
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        entry = serializer.instance
+        entry.contacts_flagged = dnc.flag_contacts(entry.organization_id, entry.campaign_id, [entry.phone])
+
+    @extend_schema(request={"multipart/form-data": DncUploadSerializer}, responses={202: ImportJobSerializer})
+    def import_file(self, request):
+        """Upload a do-not-call list (Não Me Perturbe, Procon-SP or any CSV/XLSX with phones)."""
+        campaign = None
+        campaign_id = request.query_params.get("campaign")
+        if campaign_id:
+            campaign = Campaign.objects.filter(organization=self.organization, pk=campaign_id).first()
+            if campaign is None:
+                raise ValidationError({"campaign": ["Campanha não encontrada."]})
+        upload, data = _receive_upload(request)
+        if campaign is None and data.get("campaign"):
+            campaign = Campaign.objects.filter(organization=self.organization, pk=data.get("campaign")).first()
+            if campaign is None:
+                os.unlink(upload.stored_path)
+                raise ValidationError({"campaign": ["Campanha não encontrada."]})
+        source = data.get("source") or DoNotCall.Source.IMPORT
+        if source not in DoNotCall.Source.values:
+            os.unlink(upload.stored_path)
+            raise ValidationError({"source": ["Origem desconhecida."]})
+        job = importer.new_job(self.organization, kind=ImportJob.Kind.DNC, filename=upload.name,
+                               stored_path=upload.stored_path, campaign=campaign, user=request.user,
+                               options={"source": source})
+        audit.record("dialer.import.dnc", request=request, target=job, filename=upload.name, source=source)
+        services.start_import(job)
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Attempts, callbacks, imports ---------------------------------------------------------
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        exclude = ["organization"]
+
+
+class AttemptFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Attempt
+        fields = ["campaign", "contact", "result", "state", "agent", "short_call", "phone"]
+
+
+class AttemptViewSet(TenantReadOnlyViewSet):
+    queryset = Attempt.objects.all()
+    serializer_class = AttemptSerializer
+    filterset_class = AttemptFilter
+    ordering_fields = ["created_at", "id"]
+
+
+class CallbackSerializer(serializers.ModelSerializer):
+    contact = TenantRelatedField(queryset=Contact.objects.all())
+
+    class Meta:
+        model = Callback
+        exclude = ["organization"]
+        read_only_fields = ["campaign", "created_by", "created_at"]
+
+    def validate_contact(self, value):
+        if value.status == Contact.Status.DNC:
+            raise serializers.ValidationError("O contato está na lista de não ligar.")
+        return value
+
+
+class CallbackViewSet(TenantModelViewSet):
+    """Agent-scheduled return calls; scheduling one makes the contact due at that time."""
+
+    queryset = Callback.objects.all()
+    serializer_class = CallbackSerializer
+    filterset_fields = ["campaign", "contact", "agent"]
+    ordering_fields = ["scheduled_for", "created_at"]
+    audit_prefix = "dialer.callback"
+    write_role = Role.AGENT
+
+    def perform_create(self, serializer):
+        contact = serializer.validated_data["contact"]
+        serializer.save(organization=self.organization, campaign=contact.campaign, created_by=self.request.user)
+        services.apply_callback(serializer.instance)
+        audit.record("dialer.callback.create", request=self.request, target=serializer.instance)
+
+    def perform_update(self, serializer):
+        extra = {}
+        if "contact" in serializer.validated_data:
+            extra["campaign"] = serializer.validated_data["contact"].campaign
+        instance = serializer.save(**extra)
+        audit.record("dialer.callback.update", request=self.request, target=instance,
+                     fields=sorted(serializer.validated_data.keys()))
+        if instance.done_at is None:
+            services.apply_callback(instance)
+
+
+class ImportJobViewSet(TenantReadOnlyViewSet):
+    queryset = ImportJob.objects.all()
+    serializer_class = ImportJobSerializer
+    filterset_fields = ["kind", "campaign", "status"]
+    ordering_fields = ["created_at"]
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def errors(self, request, pk=None):
+        """The rejected rows of an import as CSV (row, column, reason, content)."""
+        job = self.get_object()
+        if not job.errors_path or not os.path.exists(job.errors_path):
+            raise ValidationError("Esta importação não tem erros.")
+
+        def chunks():
+            with open(job.errors_path, "rb") as f:
+                while block := f.read(64 * 1024):
+                    yield block
+
+        response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="erros-importacao-{job.pk}.csv"'
+        return response

@@ -1,0 +1,242 @@
+"""Dialer service functions: what the API, the dashboard and the CLI do to campaigns.
+
+One function per operator action, each validating, writing and auditing in one place, so
+the three front doors cannot drift apart (start from the CLI is audited exactly like
+start from the dashboard). The engine calls :func:`schedule_next` to apply a campaign's
+retry policy and working hours to a contact after an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from central.core import audit
+
+from . import hours
+from .models import Callback, Campaign, Contact, ImportJob
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CampaignActionError",
+    "counts_by_status",
+    "finish",
+    "pause",
+    "resume",
+    "schedule_callback",
+    "schedule_next",
+    "start",
+    "start_import",
+    "validate_campaign_settings",
+]
+
+
+class CampaignActionError(Exception):
+    """An action the campaign's state does not allow; the message is pt-BR for the user."""
+
+
+# --- Campaign lifecycle -------------------------------------------------------------------
+
+
+def validate_campaign_settings(campaign: Campaign) -> list[str]:
+    """Problems that prevent dialing, in pt-BR (empty when the campaign can run)."""
+    problems = []
+    if not (campaign.queue or "").strip():
+        problems.append("Defina a fila do Asterisk (os membros da fila são os agentes).")
+    try:
+        ZoneInfo(campaign.timezone or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"Fuso horário desconhecido: {campaign.timezone!r}.")
+    try:
+        parsed = hours.parse_working_hours(campaign.working_hours)
+        if not any(parsed.values()):
+            problems.append("O horário de funcionamento não tem nenhuma faixa: a campanha nunca discaria.")
+    except hours.HoursError as exc:
+        problems.append(f"Horário de funcionamento: {exc}.")
+    if campaign.max_channels < 1:
+        problems.append("Canais máximos deve ser ao menos 1.")
+    if campaign.max_cps <= 0:
+        problems.append("Chamadas por segundo deve ser maior que zero.")
+    if campaign.use_0303_prefix and not "".join(ch for ch in campaign.caller_id if ch.isdigit()):
+        problems.append("O prefixo 0303 exige um identificador de chamada (bina).")
+    return problems
+
+
+def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str, *, request=None,
+                actor=None, **details) -> Campaign:
+    with transaction.atomic():
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if current.status == Campaign.Status.FINISHED:
+            raise CampaignActionError("A campanha está encerrada; encerrar é definitivo.")
+        if current.status not in allowed_from:
+            label = Campaign.Status(current.status).label
+            raise CampaignActionError(f"Não é possível {_VERBS[action]} uma campanha {str(label).lower()}.")
+        previous = current.status
+        current.status = to
+        now = timezone.now()
+        fields = ["status", "updated_at"]
+        if action == "start" and current.started_at is None:
+            current.started_at = now
+            fields.append("started_at")
+        if action == "finish":
+            current.finished_at = now
+            fields.append("finished_at")
+        current.save(update_fields=fields)
+        audit.record(f"campaign.{action}", request=request, actor=actor, organization=current.organization,
+                     target=current, name=current.name, from_status=previous, to_status=to, **details)
+    _publish_campaign(current)
+    campaign.status, campaign.started_at, campaign.finished_at = current.status, current.started_at, current.finished_at
+    return current
+
+
+_VERBS = {"start": "iniciar", "pause": "pausar", "resume": "retomar", "finish": "encerrar"}
+
+
+def start(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+    """Draft -> active. Refused with the list of problems when the settings cannot dial."""
+    problems = validate_campaign_settings(campaign)
+    if problems:
+        raise CampaignActionError(" ".join(problems))
+    return _transition(campaign, "start", {Campaign.Status.DRAFT}, Campaign.Status.ACTIVE,
+                       request=request, actor=actor)
+
+
+def pause(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+    """Active -> paused: no new calls; calls in progress finish normally."""
+    return _transition(campaign, "pause", {Campaign.Status.ACTIVE}, Campaign.Status.PAUSED,
+                       request=request, actor=actor)
+
+
+def resume(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+    problems = validate_campaign_settings(campaign)
+    if problems:
+        raise CampaignActionError(" ".join(problems))
+    return _transition(campaign, "resume", {Campaign.Status.PAUSED}, Campaign.Status.ACTIVE,
+                       request=request, actor=actor)
+
+
+def finish(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+    """Any state -> finished, for good: a finished campaign never dials again."""
+    return _transition(campaign, "finish", {Campaign.Status.DRAFT, Campaign.Status.ACTIVE, Campaign.Status.PAUSED},
+                       Campaign.Status.FINISHED, request=request, actor=actor)
+
+
+ACTIONS = {"start": start, "pause": pause, "resume": resume, "finish": finish}
+
+
+def _publish_campaign(campaign: Campaign) -> None:
+    from central.core.live import org_group, publish
+
+    publish(org_group(campaign.organization_id), {
+        "type": "campaign", "id": campaign.pk, "status": campaign.status,
+        "status_label": str(Campaign.Status(campaign.status).label),
+    })
+
+
+def counts_by_status(campaign: Campaign | int) -> dict[str, int]:
+    """Contacts per status, every status present (zeros included)."""
+    cid = campaign if isinstance(campaign, int) else campaign.pk
+    rows = dict(Contact.objects.filter(campaign_id=cid).values_list("status").annotate(n=Count("id")).order_by())
+    return {value: rows.get(value, 0) for value in Contact.Status.values}
+
+
+# --- Retry policy -------------------------------------------------------------------------
+
+
+def schedule_next(contact: Contact, result: str, now: datetime, *, campaign: Campaign | None = None,
+                  save: bool = False) -> Contact:
+    """Apply the campaign's retry policy and working hours after an attempt ended.
+
+    Call it after ``contact.attempts`` / ``attempts_today`` already count the attempt.
+    ``answered`` -> done; other results retry after the policy's delay for that result
+    (``Campaign.retry_policy``: busy +10 min, no answer +30 min... by default) until
+    ``max_attempts`` (contact's own or the campaign's) or the daily cap; a retry that
+    would fall outside the working hours (campaign's or contact's zone, holidays) moves
+    to the next window's opening. ``dnc`` contacts stay ``dnc``.
+    """
+    from .core import retry_decision
+
+    campaign = campaign or contact.campaign
+    contact.last_result = result
+    if contact.status == Contact.Status.DNC:
+        contact.next_attempt_at = None
+    else:
+        decision = retry_decision(
+            result, attempts=contact.attempts, max_attempts=contact.max_attempts or campaign.max_attempts,
+            attempts_today=contact.attempts_today, max_per_day=campaign.max_attempts_per_day,
+            policy=campaign.retry_policy or {}, now=now, tz=campaign.timezone or hours.DEFAULT_TZ)
+        contact.status = decision.status
+        contact.next_attempt_at = decision.next_attempt_at
+        if decision.next_attempt_at is not None:
+            try:
+                window = hours.next_window_start(
+                    campaign.working_hours, campaign.timezone, contact.timezone or None, decision.next_attempt_at,
+                    respect_holidays=campaign.respect_holidays, subdivision=campaign.holiday_subdivision)
+            except hours.HoursError:
+                window = None
+            if window is not None:
+                contact.next_attempt_at = window
+    if save:
+        contact.save(update_fields=["status", "next_attempt_at", "last_result"])
+    return contact
+
+
+# --- Callbacks ----------------------------------------------------------------------------
+
+
+def schedule_callback(contact: Contact, when: datetime, *, agent: str = "", note: str = "", user=None,
+                      request=None) -> Callback:
+    """An agent promised to call back: the contact becomes due at ``when``."""
+    if contact.status == Contact.Status.DNC:
+        raise CampaignActionError("O contato está na lista de não ligar.")
+    with transaction.atomic():
+        cb = Callback.objects.create(organization_id=contact.organization_id, campaign_id=contact.campaign_id,
+                                     contact=contact, scheduled_for=when, agent=agent, note=note, created_by=user)
+        apply_callback(cb)
+        audit.record("dialer.callback.create", request=request, actor=user,
+                     organization=contact.organization, target=cb, contact=contact.pk, when=when.isoformat())
+    return cb
+
+
+def apply_callback(cb: Callback) -> None:
+    """Make the contact due at the callback's time (and dialable again if it was done)."""
+    Contact.objects.filter(pk=cb.contact_id).exclude(status=Contact.Status.DNC).update(
+        next_attempt_at=cb.scheduled_for, status=Contact.Status.PENDING)
+
+
+# --- Imports ------------------------------------------------------------------------------
+
+
+def start_import(job: ImportJob) -> str:
+    """Run an import in the background: a Celery task in production, a thread embedded.
+
+    Returns ``"celery"`` or ``"thread"``. The thread closes its database connection at
+    the end (Django opens one per thread).
+    """
+    from django.conf import settings
+
+    if getattr(settings, "CELERY_BROKER_URL", "") and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        from .tasks import run_import
+
+        run_import.delay(job.pk)
+        return "celery"
+
+    def work() -> None:
+        from django.db import connections
+
+        from .importer import run_job
+
+        try:
+            run_job(job.pk)
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=work, name=f"import-{job.pk}", daemon=True).start()
+    return "thread"
