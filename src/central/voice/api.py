@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -106,6 +108,7 @@ class VoiceLiveView(APIView):
         org = membership_for_request(request).organization
         return set(AIExtension.objects.filter(organization=org).values_list("number", flat=True))
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         if self.op != "status":
             return Response({"detail": "Use POST."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
@@ -119,6 +122,10 @@ class VoiceLiveView(APIView):
             "turns": [t for t in data.get("turns", []) if t.get("ramal") in mine],
         })
 
+    @extend_schema(
+        request=inline_serializer("VoiceRestartRequest", {"ramal": serializers.CharField(required=False)}),
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         mine = self._mine(request)
         if self.op == "refresh":
