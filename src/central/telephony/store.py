@@ -141,11 +141,11 @@ def replace_live_calls(ref: ServerRef, calls: Iterable[dict]) -> list[dict]:
 # --- call records -------------------------------------------------------------------------
 
 def save_call_records(ref: ServerRef, records: Iterable[dict]) -> list[dict]:
-    """Insert finished calls; a record already stored (same linkedid: a replay after a
-    reconnect) is updated, never duplicated."""
+    """Insert finished calls in one transaction; a record already stored (same linkedid:
+    a replay after a reconnect) is updated, never duplicated."""
     from .api import CallRecordSerializer
 
-    saved: list[CallRecord] = []
+    cleaned: dict[str, dict] = {}
     for record in records:
         linkedid = str(record.get("linkedid") or "")[:64]
         if not linkedid:
@@ -154,17 +154,38 @@ def save_call_records(ref: ServerRef, records: Iterable[dict]) -> list[dict]:
         if data.get("started_at") is None:
             data["started_at"] = data.get("ended_at") or timezone.now()
         data.setdefault("disposition", CallRecord.Disposition.FAILED)
-        try:
-            with transaction.atomic():
-                row, _ = CallRecord.objects.update_or_create(
-                    server_id=ref.id, linkedid=linkedid,
-                    defaults={"organization_id": ref.organization_id, **data},
-                )
-        except IntegrityError:  # a concurrent writer got there first: keep its row
-            row = CallRecord.objects.get(server_id=ref.id, linkedid=linkedid)
-        row.server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
-        saved.append(row)
+        cleaned[linkedid] = data
+    if not cleaned:
+        return []
+    try:
+        with transaction.atomic():
+            saved = _upsert_records(ref, cleaned)
+    except IntegrityError:
+        # A concurrent writer (a second link on the same server) inserted some of them
+        # between our read and our insert: retry once, now they are "existing".
+        with transaction.atomic():
+            saved = _upsert_records(ref, cleaned)
+    server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
+    for row in saved:
+        row.server = server
     return list(CallRecordSerializer(saved, many=True).data)
+
+
+def _upsert_records(ref: ServerRef, cleaned: dict[str, dict]) -> list[CallRecord]:
+    existing = {r.linkedid: r for r in CallRecord.objects.filter(server_id=ref.id, linkedid__in=list(cleaned))}
+    new = []
+    for linkedid, data in cleaned.items():
+        row = existing.get(linkedid)
+        if row is None:
+            new.append(CallRecord(organization_id=ref.organization_id, server_id=ref.id,
+                                  linkedid=linkedid, **data))
+        else:
+            for key, value in data.items():
+                setattr(row, key, value)
+            row.save()
+    created = CallRecord.objects.bulk_create(new, batch_size=500)
+    by_id = {r.linkedid: r for r in [*existing.values(), *created]}
+    return [by_id[k] for k in cleaned]
 
 
 # --- server status ------------------------------------------------------------------------
