@@ -56,10 +56,10 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return qs.filter(organization=org) if org is not None else qs.none()
 
 
-def _phone_or_error(value: str, field: str = "phone") -> str:
+def _phone_or_error(value: str) -> str:
     phone, reason = try_normalize(value)
     if phone is None:
-        raise ValidationError({field: [reason]})
+        raise serializers.ValidationError(reason)
     return phone.e164
 
 
@@ -330,12 +330,13 @@ class ContactSerializer(serializers.ModelSerializer):
         exclude = ["organization"]
         read_only_fields = ["attempts", "attempts_today", "attempts_day", "last_attempt_at", "last_result",
                             "timezone", "created_at"]
+        validators = []  # (campaign, phone) uniqueness checked in validate() with a pt-BR message
 
     def validate_phone(self, value):
         return _phone_or_error(value)
 
     def validate_alt_phones(self, value):
-        return [_phone_or_error(v, "alt_phones") for v in value]
+        return [_phone_or_error(v) for v in value]
 
     def validate_status(self, value):
         if value == Contact.Status.IN_PROGRESS:
