@@ -218,7 +218,9 @@ class PBXLink:
             for event in channels.events:
                 self.feed(event, now)
                 listed.add(event.get("Linkedid") or event.get("Uniqueid") or "")
-            ended = self._end_missing_calls(listed, self.clock())
+            # Calls the builder tracks that Asterisk no longer lists ended while we were
+            # disconnected (their Hangups are lost): close them now.
+            ended = self.cdr.end_calls_not_in(listed, self.clock())
             if ended:
                 self._add_records(ended)
             # Everything is rewritten after a reconnect: rows may be stale.
@@ -236,21 +238,6 @@ class PBXLink:
         except Exception as exc:
             metrics.RESYNC_ERRORS.labels(self.name).inc()
             log.warning("pbx %s: resync failed: %r", self.name, exc)
-
-    def _end_missing_calls(self, listed: set[str], now: float) -> list[CdrRecord]:
-        # Calls the builder still tracks but Asterisk no longer has ended while we were
-        # disconnected: their Hangup events are lost, so close them now.
-        # TODO(ami helper): a public CdrBuilder method for this; uses its internals today.
-        calls = getattr(self.cdr, "_calls", None)
-        finish = getattr(self.cdr, "_finish", None)
-        if not calls or finish is None:
-            return []
-        out = []
-        for linkedid, call in list(calls.items()):
-            if linkedid not in listed:
-                call.ended = now
-                out.append(finish(call))
-        return out
 
     # ------------------------------------------------------------------ rows out
     def extension_row(self, ext: ExtensionInfo) -> dict:
