@@ -300,7 +300,7 @@ class CampaignViewSet(TenantModelViewSet):
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[OpenApiParameter("attempts", bool, description="uma linha por tentativa"),
-                               OpenApiParameter("status", str)],
+                               OpenApiParameter("contact_status", str, description="só contatos nesta situação")],
                    responses={(200, "text/csv"): str})
     def export(self, request, pk=None):
         """Results as CSV (streamed): one row per contact, or per attempt with ``?attempts=1``."""
@@ -310,7 +310,7 @@ class CampaignViewSet(TenantModelViewSet):
             lines = exporter.csv_lines(exporter.ATTEMPT_HEADER, exporter.attempt_rows(campaign))
         else:
             lines = exporter.csv_lines(exporter.CONTACT_HEADER,
-                                       exporter.contact_rows(campaign, status=request.query_params.get("status")))
+                                       exporter.contact_rows(campaign, status=request.query_params.get("contact_status")))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exporter.export_filename(campaign, per_attempt)}"'
         audit.record("dialer.export", request=request, target=campaign, per_attempt=per_attempt)
