@@ -46,6 +46,11 @@ def test_server_crud_by_an_owner_never_shows_a_secret(tenants, api_as, monkeypat
                                            "secret_env": "X"}, format="json")
     assert dup.status_code == 400 and "name" in dup.json()["error"]["fields"]
 
+    # Call history is kept: a server with records is disabled, not deleted.
+    record = make_call_record(tenants["a"], server=server)
+    refused = alice.delete(f"{BASE}/servers/{server.pk}/")
+    assert refused.status_code == 400 and "desative" in refused.content.decode()
+    record.delete()
     assert alice.delete(f"{BASE}/servers/{server.pk}/").status_code == 204
     assert not AsteriskServer.objects.filter(pk=server.pk).exists()
 
@@ -106,3 +111,11 @@ def test_live_calls_are_listed(tenants, api_as):
     make_live_call(tenants["b"], linkedid="9.2")
     rows = results(api_as(tenants["vera"]).get(f"{BASE}/live-calls/"))
     assert [(r["linkedid"], r["state"], r["agent"]) for r in rows] == [("9.1", "up", "Agent One")]
+
+
+def test_deleting_an_organization_removes_its_telephony_rows(tenants):
+    org = tenants["b"]
+    record = make_call_record(org)
+    make_extension(org, server=record.server)
+    org.delete()
+    assert not AsteriskServer.objects.filter(pk=record.server_id).exists()

@@ -8,6 +8,7 @@ lives in the environment variable named by ``secret_env`` and never crosses the 
 from __future__ import annotations
 
 import django_filters
+from django.db.models import RestrictedError
 from rest_framework import serializers
 
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
@@ -51,6 +52,14 @@ class AsteriskServerViewSet(TenantModelViewSet):
     filterset_fields = ["enabled", "status"]
     search_fields = ["name", "host"]
     ordering_fields = ["name", "created_at"]
+
+    def perform_destroy(self, instance):
+        try:
+            super().perform_destroy(instance)
+        except RestrictedError:
+            raise serializers.ValidationError(
+                {"detail": "Este servidor tem registros de chamadas: desative-o em vez de excluir."}
+            ) from None
 
 
 class ExtensionSerializer(serializers.ModelSerializer):

@@ -167,7 +167,9 @@ class CallRecord(TenantOwned):
         FAILED = "failed", _("Falhou")
         ABANDONED = "abandoned", _("Abandonada")
 
-    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="call_records")
+    # RESTRICT: call history outlives a careless server delete (disable it instead), while
+    # deleting the whole organization still removes everything it owns.
+    server = models.ForeignKey(AsteriskServer, on_delete=models.RESTRICT, related_name="call_records")
     linkedid = models.CharField(max_length=64)
     direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
     from_number = models.CharField(_("origem"), max_length=80, blank=True)
