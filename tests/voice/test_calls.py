@@ -264,9 +264,11 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
         await asyncio.sleep(0.1)
         assert len(c.received) > n and c.eof_at is None
         await c.dtmf("302#")
+    assert svc.status()["active_sessions"] >= 2  # the moved call is still counted
     for c in calls:
         await c.wait_closed(timeout=20)
     assert [v.outcome for v in svc.runtime.visits] == ["authorized", "authorized"]
+    await calls[0].wait_for(lambda: svc.status()["active_sessions"] == 0, timeout=2)
     fresh = await ASClient().connect("127.0.0.2", port_of(svc, "2003"))
     await fresh.wait_voice(timeout=3)
     await fresh.close()

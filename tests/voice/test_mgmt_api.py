@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 
@@ -73,10 +74,16 @@ async def test_refresh_and_restart(running):
     state["cfg"] = config(extension(greeting="Outra saudação"))
     status, body = await http(port, "POST", "/api/refresh")
     assert status == 200 and body["updated"] == ["1003"] and body["stopped"] == ["2003"]
-    old_port = svc.extensions["1003"].ai.port
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    fixed = probe.getsockname()[1]
+    probe.close()
+    state["cfg"] = config(extension(greeting="Outra saudação", port=fixed))
+    assert (await http(port, "POST", "/api/refresh"))[1]["restarted"] == ["1003"]
+    assert svc.extensions["1003"].ai.port == fixed
     status, body = await http(port, "POST", "/api/restart", json.dumps({"ramal": "1003"}).encode())
     assert status == 200 and body["extension"]["ramal"] == "1003"
-    assert svc.extensions["1003"].ai.port != 0 and old_port
+    assert body["extension"]["port"] == fixed  # rebinds its own port right away
     assert (await http(port, "POST", "/api/restart", b'{"ramal": "9999"}'))[0] == 404
     assert (await http(port, "POST", "/api/restart", b"not json"))[0] == 400
     assert (await http(port, "GET", "/api/refresh"))[0] == 405

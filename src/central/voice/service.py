@@ -44,9 +44,19 @@ class ExtensionRuntime:
     ai: Listener
     ret: Listener
     started_at: float = field(default_factory=time.time)
+    #: Listeners replaced by a restart whose calls are still in progress.
+    retired: list[Listener] = field(default_factory=list)
+
+    def visitor_sessions(self) -> int:
+        self.retired = [r for r in self.retired if r.sessions]
+        return len(self.ai.sessions) + sum(len(r.sessions) for r in self.retired if r.label.startswith("ramal"))
+
+    def resident_sessions(self) -> int:
+        return len(self.ret.sessions) + sum(len(r.sessions) for r in self.retired if r.label.startswith("retorno"))
 
     def status(self) -> dict:
         c = self.config
+        visitors, residents = self.visitor_sessions(), self.resident_sessions()
         return {
             "ramal": c.number,
             "ramal_retorno": c.return_number,
@@ -57,9 +67,9 @@ class ExtensionRuntime:
             "return_port_configured": c.return_port,
             "return_port": self.ret.port,
             "port_changed": self.ai.port != c.port or self.ret.port != c.return_port,
-            "active_sessions": len(self.ai.sessions) + len(self.ret.sessions),
-            "visitor_sessions": len(self.ai.sessions),
-            "resident_sessions": len(self.ret.sessions),
+            "active_sessions": visitors + residents,
+            "visitor_sessions": visitors,
+            "resident_sessions": residents,
             "sessions_total": self.ai.stats.sessions_total + self.ret.stats.sessions_total,
             "protocol_errors": self.ai.stats.protocol_errors + self.ret.stats.protocol_errors,
             "providers": {
@@ -208,9 +218,8 @@ class VoiceService:
         cur.ret.stop_listening()
         await asyncio.sleep(0)
         self.extensions[number] = rt = await self._start_extension(ext)
-        # Calls in progress stay on the old listener's session set; keep counting them.
-        rt.ai.sessions |= cur.ai.sessions
-        rt.ret.sessions |= cur.ret.sessions
+        # Calls in progress stay on the old listeners; keep counting them until they end.
+        rt.retired = [r for r in (*cur.retired, cur.ai, cur.ret) if r.sessions]
         return rt
 
     async def restart(self, number: str) -> dict:
@@ -222,8 +231,8 @@ class VoiceService:
 
     async def stop(self) -> None:
         for rt in self.extensions.values():
-            rt.ai.close_all()
-            rt.ret.close_all()
+            for listener in (rt.ai, rt.ret, *rt.retired):
+                listener.close_all()
         self.extensions.clear()
 
     # -- status -------------------------------------------------------------------------
@@ -240,7 +249,9 @@ class VoiceService:
             "config_error": self.load_error,
             "uptime_s": round(time.time() - self.started_at, 1),
             "extensions": [rt.status() for rt in self.extensions.values()],
-            "active_sessions": sum(len(rt.ai.sessions) + len(rt.ret.sessions) for rt in self.extensions.values()),
+            "active_sessions": sum(
+                rt.visitor_sessions() + rt.resident_sessions() for rt in self.extensions.values()
+            ),
             "pacer": {
                 "frames_sent": pacer.stats.frames_sent if pacer else 0,
                 "frames_dropped": pacer.stats.frames_dropped if pacer else 0,
