@@ -56,7 +56,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 __all__ = [
+    "AGENT_STATES",
     "MODES",
+    "RESULTS",
     "REASONS",
     "AbandonStats",
     "AgentView",
@@ -71,6 +73,8 @@ __all__ = [
 ]
 
 MODES = ("preview", "progressive", "ratio", "predictive")
+AGENT_STATES = ("free", "talking", "wrapup", "paused", "offline")
+RESULTS = ("answered", "busy", "noanswer", "congestion", "failed")
 
 #: Machine-readable reason codes and their pt-BR explanation (templates take
 #: the decision's ``details``).
@@ -221,6 +225,7 @@ class Estimates:
     total_dials: int = 0
     total_answered: int = 0
     dial_rate: float = 0.0  # calls placed per second, recent
+    observed: float = 0.0  # seconds since the first dial seen
     #: memo shared by the snapshots of one fit (the estimator clears it on refit)
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -309,18 +314,20 @@ class PacingEstimator:
     """
 
     WINDOWS = (3600.0, 86400.0)
+    #: answered calls per hour at which the controller runs at full ``gain``
+    GAIN_REFERENCE = 150.0
 
     def __init__(
         self,
         *,
         target_abandon: float = 0.03,
-        setpoint_share: float = 0.85,
-        budget_window: float = 3600.0,
+        setpoint_share: float = 0.9,
+        budget_window: float = 86400.0,
         rate_window: int = 600,
         sample_size: int = 400,
         refit_every: float = 30.0,
-        theta: float = 0.12,
-        gain: float = 0.12,
+        theta: float = 0.035,
+        gain: float = 0.2,
         theta_bounds: tuple[float, float] = (0.005, 0.6),
         short_call_seconds: float = 6.0,
     ) -> None:
@@ -347,6 +354,15 @@ class PacingEstimator:
         self._models: tuple | None = None
         self._cache: dict = {}
         self._dial_times: deque[float] = deque()
+        self._first_dial: float | None = None
+        # talks in progress (count, sum of start times) and completed totals:
+        # early in the day only the short calls have ended, so the samples alone
+        # would make agents look about to finish and the dialer over-dial.
+        self._talking = 0
+        self._talk_starts = 0.0
+        self._talk_completed = 0
+        self._talk_total = 0.0
+        self.talk_mature = sample_size // 2
         self.dial_rate_window = 60.0
         self._fitted_at = -math.inf
         self._dirty = True
@@ -354,11 +370,15 @@ class PacingEstimator:
     # -- feeding ----------------------------------------------------------
 
     def dialed(self, t: float) -> None:
+        if self._first_dial is None:
+            self._first_dial = t
         self.total_dials += 1
         self._dial_times.append(t)
 
     def call_result(self, t: float, outcome: str, ring: float) -> None:
         """Outcome of a dial: "answered" or a terminal non-answer, after ``ring`` s."""
+        if outcome not in RESULTS:
+            raise PacingError(f"unknown call result {outcome!r}; expected one of {RESULTS}")
         answered = outcome == "answered"
         self._results.append(answered)
         (self._ring if answered else self._unanswered).add(max(0.0, ring))
@@ -374,17 +394,30 @@ class PacingEstimator:
         only those move the controller, so a progressive fallback (which never
         abandons) does not wind it up.
         """
+        if not abandoned:  # a talk starts: exposure for the censored talk-time estimate
+            self._talking += 1
+            self._talk_starts += t
         for w in self._windows.values():
             w.add(t, abandoned)
         self._day.append((t, abandoned))
         self.total_abandoned += abandoned
         if predictive:
             setpoint = self.target_abandon * self.setpoint_share
-            step = self.gain * ((setpoint - 1.0) if abandoned else setpoint)
+            # Per-call gain shrinks with the call volume: a big team answers
+            # thousands of calls an hour and would otherwise make theta wander
+            # (the noise of each step adds up faster than the correction).
+            hour = self._windows[3600.0].stats(t).answered
+            gain = self.gain * math.sqrt(self.GAIN_REFERENCE / max(self.GAIN_REFERENCE, hour))
+            step = gain * ((setpoint - 1.0) if abandoned else setpoint)
             lo, hi = self.theta_bounds
             self.theta = min(hi, max(lo, self.theta * math.exp(step)))
 
     def talk_ended(self, t: float, talk: float) -> None:
+        if self._talking > 0:
+            self._talking -= 1
+            self._talk_starts -= t - talk
+        self._talk_completed += 1
+        self._talk_total += max(0.0, talk)
         self._talk.add(max(0.0, talk))
         if talk <= self.short_call_seconds:
             self._short.append(t)
@@ -437,6 +470,15 @@ class PacingEstimator:
             self._dirty = False
             self._cache = {}
         ring, unanswered, talk, wrapup = self._models
+        if talk is not None and self._talk_completed < self.talk_mature:
+            # Censored exponential MLE: all talk time observed so far (ended and
+            # ongoing) over the number of talks that ended.
+            exposure = self._talk_total + max(0.0, self._talking * now - self._talk_starts)
+            mean = exposure / self._talk_completed
+            key = ("talk-prior", round(mean))
+            talk = self._cache.get(key)
+            if talk is None:
+                talk = self._cache[key] = DurationModel.exponential(mean, n=200)
         dials = len(self._results)
         answered = sum(self._results)
         dt = self._dial_times
@@ -456,6 +498,7 @@ class PacingEstimator:
             total_dials=self.total_dials,
             total_answered=self.total_answered,
             dial_rate=len(dt) / self.dial_rate_window,
+            observed=0.0 if self._first_dial is None else now - self._first_dial,
             cache=self._cache,
         )
 
@@ -485,6 +528,19 @@ class PacingSnapshot:
     originated_last_second: int = 0
     estimates: Estimates | None = None
 
+    def __post_init__(self) -> None:
+        if self.queued < 0:
+            raise PacingError("queued must be >= 0")
+        if self.contacts_due is not None and self.contacts_due < 0:
+            raise PacingError("contacts_due must be >= 0 or None")
+        if self.originated_last_second < 0:
+            raise PacingError("originated_last_second must be >= 0")
+        for a in self.agents:
+            if a.state not in AGENT_STATES:
+                raise PacingError(
+                    f"unknown agent state {a.state!r}; expected one of {AGENT_STATES}"
+                )
+
 
 @dataclass(frozen=True)
 class PacingParams:
@@ -495,12 +551,15 @@ class PacingParams:
     target_abandon: float = 0.03
     abandon_after: float = 2.0  # seconds an answered caller waits before abandoning
     # reliability of the estimates before predictive dialing starts
-    min_dials: int = 50
-    min_answered: int = 15
-    min_talk_samples: int = 10
+    min_dials: int = 30
+    min_answered: int = 10
+    min_talk_samples: int = 5
+    # and this long since the first dial: before that only the quick outcomes
+    # (busy, short rings, short talks) are known and every estimate is biased
+    min_observed: float = 120.0
     # the budget is "spent" when the window rate reaches the target on at least
     # this many answered calls (fewer calls: one abandon would be a false alarm)
-    budget_min_answered: int = 30
+    budget_min_answered: int = 100
     # ring-time quantiles at which a new call's answer is evaluated
     horizon_quantiles: tuple[float, ...] = (0.2, 0.5, 0.8)
     max_lines_per_agent: float = 8.0  # hard safety cap on calls per logged agent
@@ -509,6 +568,12 @@ class PacingParams:
     future_share: float = 0.0
     var_floor: float = 0.25
     skew: float = 1.0
+    # abandonment budget taper: below this many abandons left in the window,
+    # theta shrinks by exp(-taper_strength * missing)
+    taper_abandons: float = 6.0
+    taper_strength: float = 0.35
+    theta_reference_agents: float = 10.0
+    theta_size_exponent: float = 0.3
     idle_weight: float = 0.0  # extra risk accepted per agent idle right now (0: off)
     extra: dict = field(default_factory=dict)
 
@@ -615,7 +680,7 @@ def decide(snapshot: PacingSnapshot, params: PacingParams, now: float) -> Pacing
     if effective == "progressive":
         wanted = free - pending
     elif effective == "ratio":
-        wanted = math.ceil(params.ratio * free - 1e-9) - pending
+        wanted = math.floor(params.ratio * free + 0.5) - pending
     wanted = max(0, wanted)
     details["wanted"] = wanted
 
@@ -679,6 +744,7 @@ def _fallback_reason(est: Estimates | None, params: PacingParams) -> str | None:
         or est.dials < params.min_dials
         or est.answered < params.min_answered
         or est.talk.n < params.min_talk_samples
+        or est.observed < params.min_observed
     ):
         return "warming_up"
     ab = est.abandon
@@ -762,7 +828,24 @@ def _predictive_calls(
         return 0
 
     limit = int(params.max_lines_per_agent * max(1, len(snap.agents)))
-    theta = theta * (1.0 + params.idle_weight * free)
+    # Team-size prior: with more agents each call's risk is diluted among more
+    # calls, so the optimal threshold falls (measured on the simulator: about
+    # 0.055 for 5 agents, 0.04 for 10, 0.035 for 20, 0.028 for 50, i.e.
+    # ~ agents^-0.3). The controller's theta is relative to 10 agents, so it
+    # stays valid as agents log in and out during the day.
+    logged = len(talk_elapsed) + len(wrap_elapsed) + free
+    theta *= (params.theta_reference_agents / max(1, logged)) ** params.theta_size_exponent
+    theta *= 1.0 + params.idle_weight * free
+    # Taper (as VICIdial's ADAPT_TAPERED does): as the window's abandonment
+    # budget nears exhaustion, accept less risk, so the hard progressive
+    # fallback is the last resort rather than a routine oscillation.
+    ab = est.abandon
+    if ab.answered >= params.budget_min_answered and params.taper_abandons > 0:
+        slack = params.target_abandon * ab.answered - ab.abandoned
+        if slack < params.taper_abandons:
+            theta *= math.exp(-params.taper_strength * (params.taper_abandons - slack))
+        details["budget_slack"] = round(slack, 2)
+    details["theta_effective"] = round(theta, 4)
     n = 0
     risk = 0.0
     trace = [] if params.extra.get("trace") else None
