@@ -204,3 +204,49 @@ def test_overview_page_renders_when_voice_process_is_down(client, tenants, monke
     client.force_login(tenants["alice"])
     html = client.get("/voice/").content.decode()
     assert 'data-testid="voice-down"' in html and 'data-testid="ai-ext-1003"' in html
+
+
+def _free_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_voice_serves_db_extensions_and_logs_the_visit(tenants, tmp_path):
+    """The voice process as `central voice` runs it: config from the DB, a visit over TCP,
+    the outcome and audit trail written back to the DB."""
+    from central.voice.runner import run_voice
+    from tests.voice.asclient import ASClient
+    from tests.voice.helpers import FakeResidentPhone
+
+    port, ret_port = _free_port(), _free_port()
+    ext = seed(tenants["a"])
+    AIExtension.objects.filter(pk=ext.pk).update(port=port, return_port=ret_port, bind_ip="127.0.0.1")
+
+    async def scenario():
+        ready, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(run_voice(
+            api_port=0, snapshot_path=str(tmp_path / "snap.json"), token="t",
+            originator=FakeResidentPhone(answer="1"), loader=lambda: in_fresh_thread(load_from_database),
+            ready=ready, stop=stop,
+        ))
+        await asyncio.wait_for(ready.wait(), 10)
+        visitor = await ASClient().connect("127.0.0.1", port)
+        await visitor.wait_voice(timeout=3)
+        await visitor.dtmf("302#")
+        await visitor.wait_closed(timeout=20)
+        await asyncio.sleep(0.3)  # the visit is saved from a worker thread
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    visit = VisitLog.objects.get()
+    assert visit.organization == tenants["a"] and visit.outcome == "authorized"
+    assert visit.unit.number == "302" and visit.extension_number == "1003"
+    assert "resident_decided" in [a["event"] for a in visit.audit]
+    assert read_snapshot(tmp_path / "snap.json").extensions[0].port == port
