@@ -50,6 +50,7 @@ class ReplayAMI:
         self.exchanges = load_exchanges(*transcripts or ("ami-login-and-actions.txt",))
         self.secret = secret
         self.drop_on: set[str] = set()  # action names answered by closing the socket
+        self.drop_once: set[str] = set()  # the same, for the first such action only
         self.silent: set[str] = set()  # action names never answered
         self.received: list[Message] = []
         self.connections = 0
@@ -108,6 +109,11 @@ class ReplayAMI:
                             writer.write(encode_message([
                                 ("Response", "Success"), ("ActionID", aid),
                                 ("Message", "Authentication accepted")]))
+                            # ami-login-and-actions.txt: FullyBooted follows the login
+                            writer.write(encode_message([
+                                ("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                ("Uptime", "71"), ("LastReload", "71"),
+                                ("Status", "Fully Booted")]))
                         else:
                             # ami-login-failure.txt: Error, then the server hangs up.
                             writer.write(encode_message([
@@ -116,7 +122,8 @@ class ReplayAMI:
                             await writer.drain()
                             writer.close()
                             return
-                    elif action.name in self.drop_on:
+                    elif action.name in self.drop_on or action.name in self.drop_once:
+                        self.drop_once.discard(action.name)
                         writer.transport.abort()
                         return
                     elif action.name in self.silent:
@@ -368,3 +375,31 @@ async def test_close_fails_pending_actions_and_releases_start():
     await never.close()
     with pytest.raises(ClientClosed):
         await waiter
+
+
+async def test_panoramisk_would_dial_twice_after_a_reconnect():
+    """The evidence behind writing our own client (see client.py's docstring): with
+    panoramisk 1.4 an Originate that reached the server before the connection dropped
+    is written again on the new connection once FullyBooted arrives."""
+    from panoramisk import Manager
+
+    async with ReplayAMI() as srv:
+        srv.drop_once.add("Originate")
+        manager = Manager(host="127.0.0.1", port=srv.port, username="central",
+                          secret="central-test", reconnect_timeout=0, ping_delay=3600,
+                          loop=asyncio.get_running_loop())
+        await manager.connect()
+        for _ in range(100):
+            if manager.authenticated:
+                break
+            await asyncio.sleep(0.01)
+        manager.send_action({"Action": "Originate", "Channel": "Local/5511999990006@customers",
+                             "Context": "discador-out", "Exten": "5511999990006",
+                             "Priority": "1", "Async": "true"})
+        for _ in range(200):
+            if [m.name for m in srv.received].count("Originate") >= 2:
+                break
+            await asyncio.sleep(0.01)
+        manager.close()
+        assert srv.connections == 2
+        assert [m.name for m in srv.received].count("Originate") == 2  # dialled twice

@@ -12,17 +12,21 @@ Why not panoramisk (1.4, the only release since 2021, read in .venv/.../panorami
   ``Manager.__init__`` registers ``send_awaiting_actions`` on the ``FullyBooted`` event
   (panoramisk/manager.py), which writes them again on the new connection. An Originate
   whose bytes reached Asterisk just before the TCP connection dropped is then executed
-  twice: the customer is dialled twice. Central's rule is the opposite: an action that
+  twice: the customer is dialled twice (reproduced over TCP by
+  tests/telephony/test_ami_client.py::test_panoramisk_would_dial_twice_after_a_reconnect).
+  Central's rule is the opposite: an action that
   may have reached Asterisk fails with :class:`ActionNotConfirmed` and the caller
   reconciles.
 * Its parser decodes each read separately with ``bytes.decode(encoding, 'ignore')``
-  (ami_protocol.py ``data_received``; default encoding ``ascii`` in the protocol), so a
-  "João" split between two reads loses bytes; it has no line or message size limit
-  (``self.queue`` grows until a blank line arrives); and it is 3-4x slower than
+  (ami_protocol.py ``data_received``), so a character split between two reads is
+  silently dropped: fed "João" cut inside the "ã", it yields "Joo" (checked against
+  panoramisk 1.4 with the Manager's default ``utf8``). It has no line or message size
+  limit (``self.queue`` grows until a blank line arrives), and it is ~3.5x slower than
   ``protocol.py`` on the same bytes (bench/ami_parse.py).
 * Reconnect is a fixed ``reconnect_timeout`` (2 s) without backoff or jitter, so a fleet
   of dialers reconnects in lockstep after an Asterisk restart.
-Writing the client is ~500 lines on top of a codec we need anyway for the simulator.
+Writing the client is a few hundred lines on top of a codec we need anyway for the
+simulator, and it lets the codec's limits and errors reach our metrics.
 
 Connection state reaches subscribers in-band, as synthetic events with the names
 :data:`CONNECTED_EVENT` and :data:`DISCONNECTED_EVENT`, so a consumer sees them in order
