@@ -58,6 +58,7 @@ from typing import NamedTuple
 __all__ = [
     "AGENT_STATES",
     "MODES",
+    "MODE_LABELS",
     "RESULTS",
     "REASONS",
     "AbandonStats",
@@ -101,7 +102,8 @@ REASONS: dict[str, str] = {
     "dialing": "Discando {calls} chamada(s) em modo {mode_pt}.",
 }
 
-_MODE_PT = {
+#: pt-BR names of the modes, for the dashboard.
+MODE_LABELS = {
     "preview": "prévia",
     "progressive": "progressivo",
     "ratio": "proporcional",
@@ -603,7 +605,7 @@ class PacingDecision:
 
 def _decision(calls: int, params: PacingParams, effective: str, reason: str, notes=(), **details):
     details.setdefault("calls", calls)
-    details.setdefault("mode_pt", _MODE_PT[effective])
+    details.setdefault("mode_pt", MODE_LABELS[effective])
     details.setdefault("target_pct", params.target_abandon * 100)
     try:
         message = REASONS[reason].format(**details)

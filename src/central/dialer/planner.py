@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from central.dialer.pacing import (
+    MODE_LABELS,
     AgentView,
     PacingEstimator,
     PacingParams,
@@ -103,6 +104,7 @@ class SimResult:
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["label"] = MODE_LABELS.get(self.mode, self.mode)
         d["calls_per_hour"] = round(self.calls_per_hour, 1)
         d["occupancy"] = round(self.occupancy, 4)
         d["abandon_rate"] = round(self.abandon_rate, 4)
