@@ -1,0 +1,14 @@
+"""Dialer pages, mounted at /dialer/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "dialer"
+
+urlpatterns = [
+    path("", views.campaigns, name="campaigns"),
+    path("campaigns/<int:pk>/", views.campaign, name="campaign"),
+    path("campaigns/<int:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
+    path("dnc/", views.dnc_list, name="dnc"),
+]
