@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from central.dialer.pacing import PacingError, PacingEstimator
+from central.dialer.pacing import PacingEstimator
 
 
 def test_answer_rate_and_ring_time_from_results():
@@ -30,8 +30,13 @@ def test_answer_rate_and_ring_time_from_results():
     # a call ringing 5 s may still be answered at 10 s; one ringing 15 s never will
     assert e.p_answer_within(5.0, 6.0) > 0.25
     assert e.p_answer_within(15.0, 10.0) == 0.0
-    with pytest.raises(PacingError, match="unknown call result"):
-        est.call_result(1.0, "maybe", 1.0)
+    # other spellings are understood; unknown labels are counted, never raised
+    est.call_result(300.0, "no_answer", 30.0)
+    est.call_result(300.0, "abandoned", 9.0)
+    est.call_result(300.0, "maybe", 1.0)
+    assert est.unknown_results == {"maybe": 1}
+    e = est.estimates(400.0)
+    assert (e.dials, e.answered) == (103, 26)
 
 
 def test_abandonment_windows_today_and_rolling():

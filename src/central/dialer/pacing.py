@@ -76,6 +76,14 @@ __all__ = [
 MODES = ("preview", "progressive", "ratio", "predictive")
 AGENT_STATES = ("free", "talking", "wrapup", "paused", "offline")
 RESULTS = ("answered", "busy", "noanswer", "congestion", "failed")
+# Spellings other components use for the same results ("abandoned" is a call
+# that was answered but found no agent: it counts as answered here).
+_RESULT_ALIASES = {
+    "no_answer": "noanswer",
+    "abandoned": "answered",
+    "chanunavail": "failed",
+    "cancel": "noanswer",
+}
 
 #: Machine-readable reason codes and their pt-BR explanation (templates take
 #: the decision's ``details``).
@@ -357,6 +365,7 @@ class PacingEstimator:
         self._cache: dict = {}
         self._dial_times: deque[float] = deque()
         self._first_dial: float | None = None
+        self.unknown_results: dict[str, int] = {}
         # talks in progress (count, sum of start times) and completed totals:
         # early in the day only the short calls have ended, so the samples alone
         # would make agents look about to finish and the dialer over-dial.
@@ -379,8 +388,12 @@ class PacingEstimator:
 
     def call_result(self, t: float, outcome: str, ring: float) -> None:
         """Outcome of a dial: "answered" or a terminal non-answer, after ``ring`` s."""
+        outcome = _RESULT_ALIASES.get(outcome, outcome)
         if outcome not in RESULTS:
-            raise PacingError(f"unknown call result {outcome!r}; expected one of {RESULTS}")
+            # Never crash the engine's event loop over a label: count it, treat
+            # it as not answered (the safe side for pacing), remember the name.
+            self.unknown_results[outcome] = self.unknown_results.get(outcome, 0) + 1
+            outcome = "failed"
         answered = outcome == "answered"
         self._results.append(answered)
         (self._ring if answered else self._unanswered).add(max(0.0, ring))
