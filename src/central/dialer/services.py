@@ -99,33 +99,33 @@ def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str
 _VERBS = {"start": "iniciar", "pause": "pausar", "resume": "retomar", "finish": "encerrar"}
 
 
-def start(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+def start(campaign: Campaign, *, request=None, actor=None, **details) -> Campaign:
     """Draft -> active. Refused with the list of problems when the settings cannot dial."""
     problems = validate_campaign_settings(campaign)
     if problems:
         raise CampaignActionError(" ".join(problems))
     return _transition(campaign, "start", {Campaign.Status.DRAFT}, Campaign.Status.ACTIVE,
-                       request=request, actor=actor)
+                       request=request, actor=actor, **details)
 
 
-def pause(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+def pause(campaign: Campaign, *, request=None, actor=None, **details) -> Campaign:
     """Active -> paused: no new calls; calls in progress finish normally."""
     return _transition(campaign, "pause", {Campaign.Status.ACTIVE}, Campaign.Status.PAUSED,
-                       request=request, actor=actor)
+                       request=request, actor=actor, **details)
 
 
-def resume(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+def resume(campaign: Campaign, *, request=None, actor=None, **details) -> Campaign:
     problems = validate_campaign_settings(campaign)
     if problems:
         raise CampaignActionError(" ".join(problems))
     return _transition(campaign, "resume", {Campaign.Status.PAUSED}, Campaign.Status.ACTIVE,
-                       request=request, actor=actor)
+                       request=request, actor=actor, **details)
 
 
-def finish(campaign: Campaign, *, request=None, actor=None) -> Campaign:
+def finish(campaign: Campaign, *, request=None, actor=None, **details) -> Campaign:
     """Any state -> finished, for good: a finished campaign never dials again."""
     return _transition(campaign, "finish", {Campaign.Status.DRAFT, Campaign.Status.ACTIVE, Campaign.Status.PAUSED},
-                       Campaign.Status.FINISHED, request=request, actor=actor)
+                       Campaign.Status.FINISHED, request=request, actor=actor, **details)
 
 
 ACTIONS = {"start": start, "pause": pause, "resume": resume, "finish": finish}
