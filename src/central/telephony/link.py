@@ -468,8 +468,8 @@ def target_for(server, secret: str | None = None, environ: dict | None = None) -
 def env_server(environ: dict | None = None):
     """The AsteriskServer row for CENTRAL_AMI_URL (created or updated), or None.
 
-    The tenant is CENTRAL_AMI_ORG (slug), or the only organization when there is one;
-    the row is named CENTRAL_AMI_NAME (default "principal")."""
+    The tenant is CENTRAL_AMI_ORG (slug), else the only organization, else the demo one
+    (slug ``demo``); the row is named CENTRAL_AMI_NAME (default "principal")."""
     from central.core.models import Organization
 
     from .models import AsteriskServer
@@ -486,10 +486,14 @@ def env_server(environ: dict | None = None):
             raise ConfigError(f"CENTRAL_AMI_ORG={slug}: no such organization")
     else:
         orgs = list(Organization.objects.all()[:2])
-        if len(orgs) != 1:
-            raise ConfigError("CENTRAL_AMI_URL needs CENTRAL_AMI_ORG (organization slug) when "
-                              "there is not exactly one organization")
-        org = orgs[0]
+        if len(orgs) == 1:
+            org = orgs[0]
+        else:
+            # `central up` creates three demo organizations: the company one is the default.
+            org = Organization.objects.filter(slug="demo").first()
+            if org is None:
+                raise ConfigError("CENTRAL_AMI_URL needs CENTRAL_AMI_ORG (organization slug) when "
+                                  "there is more than one organization")
     server, _ = AsteriskServer.objects.update_or_create(
         organization=org, name=env.get("CENTRAL_AMI_NAME", "principal"),
         defaults={"host": host, "port": port, "username": user,
