@@ -9,7 +9,7 @@ from central.voice.config import ExtensionConfig, ResidentConfig, UnitConfig, Vo
 # One phrase cache per test session: espeak-ng output is deterministic, so tests need
 # not pay for synthesizing the same phrases again (each service still warms through it).
 SHARED_CACHES: dict = {}
-FAST_TTS = {"tts": [{"type": "espeak", "speed": 450}]}
+FAST_TTS = {"tts": [{"type": "espeak", "speed": 800}]}
 
 UNITS = (
     UnitConfig("302", "B", (ResidentConfig("Ana Souza", "PJSIP/1101"),)),

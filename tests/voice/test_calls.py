@@ -279,7 +279,7 @@ async def test_failing_speech_provider_plays_apology_then_dtmf_works(svc_factory
     dead.bind(("127.0.0.1", 0))
     dead_port = dead.getsockname()[1]
     dead.close()  # nothing listens there: connection refused
-    providers = {"tts": [{"type": "espeak", "speed": 450}],
+    providers = {"tts": [{"type": "espeak", "speed": 800}],
                  "stt": [{"type": "openai", "base_url": f"http://127.0.0.1:{dead_port}/v1"}]}
     svc = await svc_factory(lambda: config(extension(providers=providers)), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
