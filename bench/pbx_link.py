@@ -4,9 +4,11 @@ The simulator runs a call center on its virtual clock (background calls at RATE 
 minute, AGENTS agents, extensions churning) for MINUTES of virtual time; one PBXLink
 reads it over real TCP, feeds the live state and the CDR builder and writes extensions,
 live calls and call records in batches to a fresh SQLite database (no dashboard push).
-Prints events/s, records written and the batching figures.
+Prints events/s, records written and the batching figures. Then a cold start against a
+PBX with EXTENSIONS ramais: login, resync (ExtensionStateList...) and the first write of
+every extension row, timed.
 
-    .venv/bin/python bench/pbx_link.py [minutes] [calls_per_minute] [agents]
+    .venv/bin/python bench/pbx_link.py [minutes] [calls_per_minute] [agents] [extensions]
 """
 
 from __future__ import annotations
@@ -82,13 +84,52 @@ async def run(minutes: float, rate: float, agents: int) -> None:
           f"bad events {link.stats['bad_events']}, store errors {link.stats['store_errors']}")
 
 
+async def cold_start(n: int) -> None:
+    from channels.db import database_sync_to_async
+
+    from central.simulator import Simulator, SimulatorConfig
+    from central.simulator.config import ExtensionConfig
+    from central.telephony.link import LinkTarget, PBXLink
+    from central.telephony.models import AsteriskServer, Extension
+    from central.telephony.store import ServerRef
+
+    cfg = SimulatorConfig(clock="manual", extensions=ExtensionConfig(
+        extensions=[str(100000 + i) for i in range(n)]))
+    async with Simulator(cfg) as sim:
+        def rows():
+            from central.core.models import Organization
+
+            org = Organization.objects.get(slug="bench")
+            return org, AsteriskServer.objects.create(organization=org, name=f"cold-{n}", host=sim.host,
+                                                      port=sim.port, username="central", secret_env="UNUSED")
+
+        org, server = await database_sync_to_async(rows)()
+        link = PBXLink(LinkTarget(ServerRef(server.pk, org.pk, server.name), sim.host, sim.port,
+                                  "central", "central-demo"), flush_interval=0.05, publish=True,
+                       client_options={"ping_interval": None})
+        t0 = time.perf_counter()
+        task = asyncio.create_task(link.run())
+        await asyncio.wait_for(link.resynced.wait(), 120)
+        t_resync = time.perf_counter() - t0
+        count = lambda: Extension.objects.filter(server_id=server.pk).count()  # noqa: E731
+        while await database_sync_to_async(count)() < n:
+            await asyncio.sleep(0.05)
+        t_rows = time.perf_counter() - t0
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    print(f"cold start        {n} ramais: logged in + resynced in {t_resync:.2f} s, "
+          f"all rows written and pushed in {t_rows:.2f} s")
+
+
 def main() -> None:
     args = sys.argv[1:]
     minutes = float(args[0]) if args else 30.0
     rate = float(args[1]) if len(args) > 1 else 120.0
     agents = int(args[2]) if len(args) > 2 else 30
+    extensions = int(args[3]) if len(args) > 3 else 10_000
     setup_django()
     asyncio.run(run(minutes, rate, agents))
+    asyncio.run(cold_start(extensions))
 
 
 if __name__ == "__main__":
