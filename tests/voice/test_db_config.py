@@ -250,3 +250,11 @@ def test_run_voice_serves_db_extensions_and_logs_the_visit(tenants, tmp_path):
     assert visit.unit.number == "302" and visit.extension_number == "1003"
     assert "resident_decided" in [a["event"] for a in visit.audit]
     assert read_snapshot(tmp_path / "snap.json").extensions[0].port == port
+
+
+def test_refresh_button_needs_admin_and_reloads(client, tenants, voice_process):
+    client.force_login(tenants["vera"])  # viewer
+    assert client.post("/voice/refresh/").status_code == 403
+    client.force_login(tenants["alice"])  # owner
+    page = client.post("/voice/refresh/", follow=True)
+    assert page.status_code == 200 and "Configuração de voz atualizada." in page.content.decode()

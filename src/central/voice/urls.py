@@ -6,4 +6,7 @@ from . import views
 
 app_name = "voice"
 
-urlpatterns = [path("", views.overview, name="overview")]
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("refresh/", views.refresh, name="refresh"),
+]

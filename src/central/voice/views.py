@@ -5,9 +5,13 @@ sessions and recent visits.  The live part comes from the voice process's manage
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from central.core.roles import Role, at_least
 from central.core.tenancy import membership_for_request
 
 from .api import voice_api
@@ -28,3 +32,18 @@ def overview(request):
         "rows": rows, "visits": visits, "voice_up": code == 200,
         "voice_error": data.get("error", "") if code != 200 else "",
     })
+
+
+@login_required
+@require_POST
+def refresh(request):
+    """Reload the voice process's config after editing extensions, units or residents."""
+    membership = membership_for_request(request)
+    if not at_least(membership.role, Role.ADMIN):
+        return HttpResponseForbidden("Seu papel nesta organização não permite esta ação.")
+    code, data = voice_api("POST", "/api/refresh", {}, timeout=10)
+    if code == 200:
+        messages.success(request, "Configuração de voz atualizada.")
+    else:
+        messages.error(request, f"Não foi possível atualizar: {data.get('error', code)}")
+    return redirect("voice:overview")
