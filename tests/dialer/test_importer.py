@@ -213,3 +213,16 @@ def test_progress_callback_sees_growing_counts(camp, tmp_path):
     assert seen[-1][2] == "done" and seen[0][2] == "running"
     stored = ImportJob.objects.get(pk=job.pk)
     assert (stored.rows, stored.imported, stored.status) == (25, 25, "done")
+
+
+def test_batches_larger_than_sqlite_parameter_limit(camp, tmp_path):
+    """5,000-row batches look up existing and blocked numbers in chunks (SQLite: 999 parameters)."""
+    from central.dialer.dnc import add_numbers
+
+    phones = [f"+55119{61000000 + i}" for i in range(2500)]
+    add_numbers(camp.organization, phones[::2])
+    first = run(camp, tmp_path, "telefone\n" + "".join(f"{p[3:]}\n" for p in phones[:1200]), name="a.csv")
+    assert (first.imported, first.dnc) == (1200, 600)
+    job = run(camp, tmp_path, "telefone\n" + "".join(f"{p[3:]}\n" for p in phones), name="b.csv")
+    assert (job.imported, job.merged, job.dnc) == (1300, 1200, 650)
+    assert Contact.objects.filter(campaign=camp, status="dnc").count() == 1250
