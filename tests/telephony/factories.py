@@ -32,6 +32,17 @@ def make_extension(org, **fields) -> models.Model:
     return Extension.objects.create(organization=org, server=server, **defaults)
 
 
+@factory("telephony.queuemember")
+def make_queue_member(org, **fields) -> models.Model:
+    from central.telephony.models import QueueMember
+
+    server = fields.pop("server", None) or server_for(org)
+    defaults = {"queue": "sales", "interface": unique("Local/agent") + "@agent-phones",
+                "name": "Agent One", "availability": "free"}
+    defaults.update(fields)
+    return QueueMember.objects.create(organization=org, server=server, **defaults)
+
+
 @factory("telephony.livecall")
 def make_live_call(org, **fields) -> models.Model:
     from central.telephony.models import LiveCall

@@ -8,7 +8,13 @@ import pytest
 from django.utils import timezone
 
 from central.telephony.models import AsteriskServer
-from tests.telephony.factories import make_call_record, make_extension, make_live_call, server_for
+from tests.telephony.factories import (
+    make_call_record,
+    make_extension,
+    make_live_call,
+    make_queue_member,
+    server_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +125,13 @@ def test_deleting_an_organization_removes_its_telephony_rows(tenants):
     make_extension(org, server=record.server)
     org.delete()
     assert not AsteriskServer.objects.filter(pk=record.server_id).exists()
+
+
+def test_queue_members_filter_by_availability(tenants, api_as):
+    org = tenants["a"]
+    make_queue_member(org, interface="Local/agent1@agent-phones", availability="free")
+    make_queue_member(org, interface="Local/agent2@agent-phones", availability="paused", paused_reason="lunch")
+    vera = api_as(tenants["vera"])
+    rows = results(vera.get(f"{BASE}/queue-members/", {"availability": "paused"}))
+    assert [(r["interface"], r["paused_reason"]) for r in rows] == [("Local/agent2@agent-phones", "lunch")]
+    assert len(results(vera.get(f"{BASE}/queue-members/", {"queue": "sales"}))) == 2

@@ -33,6 +33,7 @@ def test_extensions_panel_and_calls_update_live(browser, central_up):
         page.get_by_role("link", name="Chamadas").click()
         expect(page.get_by_role("heading", name="Chamadas", exact=True)).to_be_visible()
         expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        expect(page.locator("#members-body tr")).to_have_count(4, timeout=10_000)  # the demo's agents
         page.evaluate("window.__marker = 2")
         seen = page.evaluate("[...document.querySelectorAll('tr[data-linkedid]')].map(r => r.dataset.linkedid)")
         page.wait_for_function(

@@ -13,7 +13,12 @@ from central.telephony.ami.protocol import AMIParser, ProtocolError
 from central.telephony.link import LinkTarget, PBXLink
 from central.telephony.models import Extension
 from central.telephony.store import ServerRef
-from tests.telephony.pbxkit import FAST_CLIENT, _make_org_and_server, close_thread_connections, wait_until
+from tests.telephony.pbxkit import (
+    FAST_CLIENT,
+    _make_org_and_server,
+    close_thread_connections,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

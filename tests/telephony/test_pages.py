@@ -7,7 +7,12 @@ import re
 
 import pytest
 
-from tests.telephony.factories import make_call_record, make_extension, make_live_call
+from tests.telephony.factories import (
+    make_call_record,
+    make_extension,
+    make_live_call,
+    make_queue_member,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +39,17 @@ def test_calls_page_shows_live_calls_and_recent_records(client, tenants):
     make_live_call(tenants["a"], linkedid="5.1", state="ringing")
     make_call_record(tenants["a"], linkedid="5.0", disposition="no_answer")
     make_call_record(tenants["b"], linkedid="6.0")
+    make_queue_member(tenants["a"], interface="Local/agent1@agent-phones", availability="paused", paused_reason="almoço")
+    make_queue_member(tenants["b"], interface="Local/agent7@agent-phones")
     client.force_login(tenants["alice"])
     html = client.get("/telephony/calls/").content.decode()
     assert [c["linkedid"] for c in _json_script(html, "live-data")] == ["5.1"]
     assert [r["linkedid"] for r in _json_script(html, "records-data")] == ["5.0"]
     assert _json_script(html, "disposition-labels")["no_answer"] == "Não atendida"
+    members = _json_script(html, "members-data")
+    assert [(m["interface"], m["availability"], m["paused_reason"]) for m in members] == [
+        ("Local/agent1@agent-phones", "paused", "almoço")]
+    assert _json_script(html, "availability-labels")["in_call"] == "Em atendimento"
 
 
 def test_pages_need_login_and_refuse_foreign_organizations(client, tenants):

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.roles import Role
 
-from .models import AsteriskServer, CallRecord, Extension, LiveCall
+from .models import AsteriskServer, CallRecord, Extension, LiveCall, QueueMember
 
 
 class AsteriskServerSerializer(serializers.ModelSerializer):
@@ -86,6 +86,25 @@ class ExtensionViewSet(TenantReadOnlyViewSet):
     filterset_class = ExtensionFilter
     search_fields = ["exten", "label", "device"]
     ordering_fields = ["exten", "state", "last_activity"]
+
+
+class QueueMemberSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server.name", read_only=True)
+
+    class Meta:
+        model = QueueMember
+        fields = ["id", "server", "queue", "interface", "name", "availability", "paused_reason",
+                  "calls_taken", "last_change", "updated_at"]
+
+
+class QueueMemberViewSet(TenantReadOnlyViewSet):
+    """Queue agents as the PBX reports them (free, ringing, in a call, paused)."""
+
+    queryset = QueueMember.objects.select_related("server")
+    serializer_class = QueueMemberSerializer
+    filterset_fields = ["queue", "availability", "server"]
+    search_fields = ["name", "interface"]
+    ordering_fields = ["queue", "name", "availability", "last_change"]
 
 
 class LiveCallSerializer(serializers.ModelSerializer):

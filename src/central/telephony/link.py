@@ -10,7 +10,7 @@ For each server a :class:`PBXLink` owns
 * a flush loop that writes what changed in *batches* (``store.py`` in a worker thread,
   so the event loop never waits on the database) and then publishes the written rows to
   the tenant's dashboard group (``central.core.live``): ``extensions`` and ``calls``
-  messages carry exactly what the REST API would answer.
+  messages (and ``queue_members``) carry exactly what the REST API would answer.
 
 After every (re)connect the link reloads the state Asterisk holds
 (``ExtensionStateList``, ``DeviceStateList``, ``QueueStatus``, ``CoreShowChannels``),
@@ -110,6 +110,8 @@ class PBXLink:
         self.client = AMIClient(target.host, target.port, target.username, target.secret,
                                 name=self.name, auth=target.auth, **options)
         self._dirty_ext: set[str] = set()
+        self._dirty_members: set[str] = set()
+        self._removed_members: set[str] = set()
         self._live_dirty = True
         self._records: list[CdrRecord] = []
         self._calls: dict[str, _CallInfo] = {}
@@ -165,6 +167,13 @@ class PBXLink:
                 self._dirty_ext.add(change.key)
             elif change.kind in ("channel", "bridge"):
                 self._live_dirty = True
+            elif change.kind == "queue_member":
+                if change.removed:
+                    self._dirty_members.discard(change.key)
+                    self._removed_members.add(change.key)
+                else:
+                    self._removed_members.discard(change.key)
+                    self._dirty_members.add(change.key)
         if records:
             self._add_records(records)
             self._live_dirty = True
@@ -225,6 +234,7 @@ class PBXLink:
                 self._add_records(ended)
             # Everything is rewritten after a reconnect: rows may be stale.
             self._dirty_ext.update(self.state.extensions)
+            self._dirty_members.update(self.state.queue_members)
             self._live_dirty = True
             self.resyncs += 1
             metrics.RESYNCS.labels(self.name).inc()
@@ -297,6 +307,12 @@ class PBXLink:
         return rows
 
     @staticmethod
+    def member_row(member) -> dict:
+        return {"queue": member.queue, "interface": member.interface, "name": member.name,
+                "availability": member.availability, "paused_reason": member.paused_reason,
+                "calls_taken": member.calls_taken, "last_change": member.last_change}
+
+    @staticmethod
     def record_row(rec: CdrRecord) -> dict:
         return {
             "linkedid": rec.linkedid,
@@ -333,20 +349,27 @@ class PBXLink:
         keys, self._dirty_ext = self._dirty_ext, set()
         ext_rows = [self.extension_row(self.state.extensions[k]) for k in keys
                     if k in self.state.extensions]
+        member_keys, self._dirty_members = self._dirty_members, set()
+        removed_keys, self._removed_members = self._removed_members, set()
+        member_rows = [self.member_row(self.state.queue_members[k]) for k in member_keys
+                       if k in self.state.queue_members]
+        removed_pairs = [tuple(k.split("|", 1)) for k in removed_keys if "|" in k]
         live_rows = self.live_calls() if self._live_dirty else None
         self._live_dirty = False
         records, self._records = self._records, []
         status, self._status = self._status, None
-        if not (ext_rows or live_rows is not None or records or status):
+        if not (ext_rows or member_rows or removed_pairs or live_rows is not None or records or status):
             return
         record_rows = [self.record_row(r) for r in records]
         ref = self.target.server
         try:
-            written = await database_sync_to_async(_write_batch)(ref, ext_rows, live_rows,
-                                                                 record_rows, status)
+            written = await database_sync_to_async(_write_batch)(
+                ref, ext_rows, live_rows, record_rows, status, member_rows, removed_pairs)
         except Exception as exc:
             # Keep everything for the next try: nothing is lost while the DB is down.
             self._dirty_ext |= keys
+            self._dirty_members |= member_keys
+            self._removed_members |= removed_keys
             self._live_dirty = self._live_dirty or live_rows is not None
             self._records[:0] = records
             self._status = self._status or status
@@ -354,7 +377,7 @@ class PBXLink:
             metrics.STORE_ERRORS.labels(self.name).inc()
             log.warning("pbx %s: write failed, will retry: %r", self.name, exc)
             return
-        extensions, live, saved = written
+        extensions, live, saved, members = written
         self.stats["flushes"] += 1
         self.stats["extension_writes"] += len(extensions)
         self.stats["records"] += len(saved)
@@ -369,6 +392,9 @@ class PBXLink:
             if extensions:
                 await apublish(group, {"type": "extensions", "server": ref.name,
                                        "server_id": ref.id, "extensions": extensions})
+            if members:
+                await apublish(group, {"type": "queue_members", "server": ref.name,
+                                       "server_id": ref.id, "members": members})
             if live is not None or saved:
                 payload = {"type": "calls", "server": ref.name, "server_id": ref.id,
                            "records": saved}
@@ -428,13 +454,16 @@ class PBXLink:
 
 
 def _write_batch(ref: store.ServerRef, ext_rows: list[dict], live_rows: list[dict] | None,
-                 record_rows: list[dict], status: tuple[str, str] | None):
+                 record_rows: list[dict], status: tuple[str, str] | None,
+                 member_rows: list[dict], removed_members: list[tuple[str, str]]):
     extensions = store.save_extensions(ref, ext_rows) if ext_rows else []
+    members = store.save_queue_members(ref, member_rows, removed_members) \
+        if member_rows or removed_members else []
     saved = store.save_call_records(ref, record_rows) if record_rows else []
     live = store.replace_live_calls(ref, live_rows) if live_rows is not None else None
     if status is not None:
         store.set_server_status(ref.id, *status)
-    return extensions, live, saved
+    return extensions, live, saved, members
 
 
 # --- which servers ----------------------------------------------------------------------

@@ -117,6 +117,39 @@ class Extension(TenantOwned):
         return f"{self.exten} ({self.state})"
 
 
+class QueueMember(TenantOwned):
+    """An agent (member) of an Asterisk queue as last seen: free, ringing, in a call, paused."""
+
+    class Availability(models.TextChoices):
+        FREE = "free", _("Livre")
+        RINGING = "ringing", _("Chamando")
+        IN_CALL = "in_call", _("Em atendimento")
+        PAUSED = "paused", _("Em pausa")
+        UNAVAILABLE = "unavailable", _("Indisponível")
+
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="queue_members")
+    queue = models.CharField(_("fila"), max_length=80)
+    interface = models.CharField(_("interface"), max_length=120)
+    name = models.CharField(_("nome"), max_length=120, blank=True)
+    availability = models.CharField(_("situação"), max_length=12, choices=Availability.choices,
+                                    default=Availability.FREE, db_index=True)
+    paused_reason = models.CharField(_("motivo da pausa"), max_length=80, blank=True)
+    calls_taken = models.PositiveIntegerField(_("chamadas atendidas"), default=0)
+    last_change = models.DateTimeField(_("última mudança"), null=True, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["queue", "name", "interface"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "queue", "interface"], name="telephony_queuemember_unique"),
+        ]
+        verbose_name = _("agente na fila")
+        verbose_name_plural = _("agentes nas filas")
+
+    def __str__(self) -> str:
+        return f"{self.name or self.interface} @ {self.queue} ({self.availability})"
+
+
 class Direction(models.TextChoices):
     INBOUND = "inbound", _("Entrante")
     OUTBOUND = "outbound", _("Sainte")

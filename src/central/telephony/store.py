@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import AsteriskServer, CallRecord, Extension, LiveCall
+from .models import AsteriskServer, CallRecord, Extension, LiveCall, QueueMember
 
 EXTENSION_FIELDS = ("context", "device", "label", "registered", "state", "status_text", "last_activity")
 LIVE_FIELDS = ("direction", "from_number", "to_number", "state", "queue", "agent", "attempt_id",
@@ -28,7 +28,8 @@ RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attemp
                  "agent", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
                  "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
                  "hangup_by")
-TIME_FIELDS = {"last_activity", "started_at", "answered_at", "ring_at", "ended_at"}
+MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change")
+TIME_FIELDS = {"last_change", "last_activity", "started_at", "answered_at", "ring_at", "ended_at"}
 _CHAR_LIMITS: dict[tuple[type, str], int] = {}
 
 
@@ -109,6 +110,39 @@ def save_extensions(ref: ServerRef, changes: Iterable[dict]) -> list[dict]:
     for row in out:
         row.server = server
     return list(ExtensionSerializer(out, many=True).data)
+
+
+# --- queue members ------------------------------------------------------------------------
+
+def save_queue_members(ref: ServerRef, changes: Iterable[dict], removed: Iterable[tuple[str, str]] = ()) -> list[dict]:
+    """Upsert changed members, delete removed ones ((queue, interface) pairs); returns the
+    changed rows serialized (removed ones with ``"removed": true``)."""
+    from .api import QueueMemberSerializer
+
+    by_key = {(str(c["queue"])[:80], str(c["interface"])[:120]): c for c in changes
+              if c.get("queue") and c.get("interface")}
+    gone = [k for k in removed if k not in by_key]
+    now = timezone.now()
+    with transaction.atomic():
+        for queue, interface in gone:
+            QueueMember.objects.filter(server_id=ref.id, queue=queue, interface=interface).delete()
+        existing = {(m.queue, m.interface): m for m in QueueMember.objects.filter(
+            server_id=ref.id, queue__in={q for q, _ in by_key}, interface__in={i for _, i in by_key})}
+        rows = []
+        for key, change in by_key.items():
+            row = existing.get(key) or QueueMember(organization_id=ref.organization_id, server_id=ref.id,
+                                                   queue=key[0], interface=key[1])
+            for name, value in _clean(QueueMember, MEMBER_FIELDS, change).items():
+                setattr(row, name, value)
+            row.updated_at = now
+            row.save()
+            rows.append(row)
+    server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
+    for row in rows:
+        row.server = server
+    out = list(QueueMemberSerializer(rows, many=True).data)
+    out += [{"queue": q, "interface": i, "server": ref.name, "removed": True} for q, i in gone]
+    return out
 
 
 # --- calls in progress --------------------------------------------------------------------

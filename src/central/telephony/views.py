@@ -13,8 +13,13 @@ from django.shortcuts import render
 
 from central.core.tenancy import membership_for_request
 
-from .api import CallRecordSerializer, ExtensionSerializer, LiveCallSerializer
-from .models import AsteriskServer, CallRecord, Extension, LiveCall
+from .api import (
+    CallRecordSerializer,
+    ExtensionSerializer,
+    LiveCallSerializer,
+    QueueMemberSerializer,
+)
+from .models import AsteriskServer, CallRecord, Extension, LiveCall, QueueMember
 
 RECENT_RECORDS = 50
 
@@ -40,9 +45,12 @@ def calls(request):
     org = membership_for_request(request).organization  # 404 for foreign orgs
     live = LiveCall.objects.for_org(org).select_related("server")
     records = CallRecord.objects.for_org(org).select_related("server")[:RECENT_RECORDS]
+    members = QueueMember.objects.for_org(org).select_related("server")
     return render(request, "telephony/calls.html", {
         "live_data": LiveCallSerializer(live, many=True).data,
         "records_data": CallRecordSerializer(records, many=True).data,
+        "members_data": QueueMemberSerializer(members, many=True).data,
+        "availability_labels": {str(k): str(v) for k, v in QueueMember.Availability.choices},
         "call_state_labels": {str(k): str(v) for k, v in LiveCall.State.choices},
         "disposition_labels": {str(k): str(v) for k, v in CallRecord.Disposition.choices},
         "direction_labels": {str(k): str(v) for k, v in CallRecord._meta.get_field("direction").choices},
