@@ -332,6 +332,8 @@ class PacingEstimator:
         *,
         target_abandon: float = 0.03,
         setpoint_share: float = 0.9,
+        setpoint_cap: float = 0.97,
+        reserve_abandons: float = 6.0,
         budget_window: float = 86400.0,
         rate_window: int = 600,
         sample_size: int = 400,
@@ -343,6 +345,8 @@ class PacingEstimator:
     ) -> None:
         self.target_abandon = target_abandon
         self.setpoint_share = setpoint_share
+        self.setpoint_cap = setpoint_cap
+        self.reserve_abandons = reserve_abandons
         self.budget_window = budget_window
         self.refit_every = refit_every
         self.theta = theta
@@ -417,7 +421,13 @@ class PacingEstimator:
         self._day.append((t, abandoned))
         self.total_abandoned += abandoned
         if predictive:
-            setpoint = self.target_abandon * self.setpoint_share
+            # Aim below the target by a reserve of a few abandons in the budget
+            # window (bursts of abandons come in handfuls, whatever the volume):
+            # a big team can run close to the target, a small one keeps a margin.
+            budget = self._windows[self.budget_window].stats(t).answered * self.target_abandon
+            share = 1.0 - self.reserve_abandons / budget if budget > 0 else 0.0
+            share = min(self.setpoint_cap, max(self.setpoint_share, share))
+            setpoint = self.target_abandon * share
             # Per-call gain shrinks with the call volume: a big team answers
             # thousands of calls an hour and would otherwise make theta wander
             # (the noise of each step adds up faster than the correction).
