@@ -77,7 +77,7 @@ def test_controller_lowers_theta_on_abandon_and_raises_it_on_connects():
 
 def test_controller_converges_to_the_setpoint_rate():
     """At exactly the setpoint rate, theta does not drift."""
-    est = PacingEstimator(theta=0.05, target_abandon=0.03, setpoint_share=1.0)
+    est = PacingEstimator(theta=0.05, target_abandon=0.03, setpoint_share=1.0, setpoint_cap=1.0)
     # 3 abandons per 100 answered, spread out
     for i in range(1000):
         est.queue_result(float(i), abandoned=i % 100 in (10, 50, 90))
@@ -116,3 +116,23 @@ def test_wrapup_samples_feed_the_model():
     e = est.estimates(20.0)
     assert e.wrapup.mean == pytest.approx(5.0)
     assert e.wrapup.p_within(1.0, 4.5) == 1.0
+
+
+def test_setpoint_keeps_a_reserve_of_abandons_in_the_window():
+    """Same abandonment, more volume: the bigger window lets theta run higher."""
+    small = PacingEstimator(theta=0.05, gain=0.02, reserve_abandons=6.0)
+    big = PacingEstimator(theta=0.05, gain=0.02, reserve_abandons=6.0)
+    for i in range(300):  # 300 answered: budget 9 abandons, setpoint at the floor
+        small.queue_result(float(i), abandoned=False)
+    for i in range(3000):  # budget 90 abandons: setpoint near the cap
+        big.queue_result(float(i), abandoned=False)
+    small.queue_result(400.0, abandoned=True)
+    big.queue_result(4000.0, abandoned=True)
+    before_small, before_big = small.theta, big.theta
+    small.queue_result(401.0, abandoned=False)
+    big.queue_result(4001.0, abandoned=False)
+    # the step after a connect is gain * setpoint: larger setpoint, larger step
+    step_small = math.log(small.theta / before_small)
+    step_big = math.log(big.theta / before_big)
+    assert step_big / math.sqrt(150 / 3001) > step_small / math.sqrt(150 / 301)
+    assert small.theta < 0.6 and big.theta < 0.6  # nowhere near the clamp
