@@ -11,7 +11,7 @@ Modes
 * ``preview``: never dials by itself; the agent asks for the next contact.
 * ``progressive``: one call per free agent minus the calls already in flight, so
   every answered call has an agent waiting: no abandonment by construction.
-* ``ratio``: ``ceil(ratio * free agents)`` minus calls in flight (the legacy
+* ``ratio``: ``round(ratio * free agents)`` minus calls in flight (the legacy
   ``impulse_factor``), capped by ``max_channels``.
 * ``predictive``: dial ahead for agents who are free *or about to be*.
 
@@ -32,18 +32,32 @@ with averages:
 * **Demand** before the new call: callers already queued, plus each call in
   flight with its probability of being answered within ``h`` given its elapsed
   ring time, plus the other new calls of this batch answered earlier.
-* Supply minus demand is approximated as normal (sum of many Bernoullis: the
-  Lyapunov CLT), so the risk that the k-th new call finds no agent is
-  ``Phi((0.5 - mean_k) / sd_k)``. This is O(agents + calls) per decision.
+* Supply minus demand is a sum of Bernoullis, approximated as normal with an
+  Edgeworth skew term (rare events are skewed; measured +1-2 points occupancy
+  for 5 agents), so the risk that the k-th new call finds no agent is about
+  ``Phi((0.5 - mean_k) / sd_k)``. O(agents + calls) per decision, no numpy.
 * We place call k while its risk is at most ``theta``. ``theta`` is the knob a
   feedback controller (in the estimator) moves after every answered call so
   the realised abandonment converges to the target: a stochastic-approximation
   integral controller ``log theta += gain * (setpoint - abandoned)``. The model
   decides *where* to take risk (when agents are about to free up), the
-  controller decides *how much*.
+  controller decides *how much*. The controller's theta is relative to a
+  10-agent team (the best threshold falls as ~agents^-0.3, measured with
+  bench/pacing.py), its per-call gain shrinks with the call volume, and its
+  setpoint keeps a reserve of a few abandons in the budget window.
+* Predictive never places fewer calls than progressive would.
 
 Predictive falls back to progressive while the estimates are unreliable (few
-calls) or when the abandonment budget over the configured window is spent.
+calls, or less than two minutes of history: before that only quick outcomes are
+known) or when the abandonment budget over the window (default 24 h, as Ofcom
+measures it) is spent; as the budget nears exhaustion theta is tapered (like
+VICIdial's ADAPT_TAPERED) so the hard fallback stays the exception. Talk times
+early in the day are estimated with the calls still in progress (censored
+exponential), since only the short calls have ended yet.
+
+What the engine needs for the Brazilian short-call guard is exposed by the
+estimator: ``abandonment(now, window)``, ``abandonment_since(midnight, now)``
+and ``short_calls(now)`` (connected calls of 6 s or less).
 """
 
 from __future__ import annotations
@@ -590,9 +604,11 @@ class PacingParams:
     max_lines_per_agent: float = 8.0  # hard safety cap on calls per logged agent
     # share of the recent dial rate expected to compete from calls placed later
     # but answered sooner (see _predictive_calls)
+    # (measured no better on the bench: off)
     future_share: float = 0.0
+    # variance added to supply - demand (keeps the normal sane with few terms)
     var_floor: float = 0.25
-    skew: float = 1.0
+    skew: float = 1.0  # weight of the Edgeworth skew correction
     # abandonment budget taper: below this many abandons left in the window,
     # theta shrinks by exp(-taper_strength * missing)
     taper_abandons: float = 6.0
@@ -600,6 +616,7 @@ class PacingParams:
     theta_reference_agents: float = 10.0
     theta_size_exponent: float = 0.3
     idle_weight: float = 0.0  # extra risk accepted per agent idle right now (0: off)
+    # free-form knobs; {"trace": True} lists each accepted call's risk in details
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
