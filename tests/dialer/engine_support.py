@@ -79,6 +79,16 @@ class Rig:
             await self.engine.close()
         await self.client.close()
         await self.sim.stop()
+        await close_test_connections()
+
+
+async def close_test_connections() -> None:
+    """The tests' ``sync_to_async`` thread keeps a connection; give it back (PostgreSQL
+    cannot drop the test database while a session is open)."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
 
 
 async def start_rig(world: WorldConfig | None = None, *, wrapup_s: float = 0.0, name: str = "dialer-test",

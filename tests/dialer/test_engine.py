@@ -23,7 +23,7 @@ def org(db):
 def _sync(fn):
     from asgiref.sync import sync_to_async
 
-    return sync_to_async(fn, thread_sensitive=False)
+    return sync_to_async(fn)
 
 
 async def test_places_calls_and_records_each_outcome(org):

@@ -24,7 +24,7 @@ def org(db):
 def _sync(fn):
     from asgiref.sync import sync_to_async
 
-    return sync_to_async(fn, thread_sensitive=False)
+    return sync_to_async(fn)
 
 
 async def _until_connected(rig, advance: float = 0.0) -> None:

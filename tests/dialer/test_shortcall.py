@@ -73,7 +73,7 @@ async def test_short_calls_counted_and_alarm_raised_on_the_dashboard():
         make_contacts(c, phones(60))
         return c
 
-    campaign = await sync_to_async(setup, thread_sensitive=False)()
+    campaign = await sync_to_async(setup, thread_sensitive=True)()
     before = metrics.GUARD_MESSAGES.labels(str(campaign.id))._value.get()
     # one agent, everyone answers, long talks: most answered calls find no agent
     rig = await start_rig(WorldConfig(agents=1, answer_rate=1.0, busy_rate=0.0, congestion_rate=0.0,
@@ -93,7 +93,7 @@ async def test_short_calls_counted_and_alarm_raised_on_the_dashboard():
         c = Campaign.objects.get(pk=campaign.pk)
         return metrics.campaign_live(c, rig.engine.now_dt())
 
-    live = await sync_to_async(check, thread_sensitive=False)()
+    live = await sync_to_async(check, thread_sensitive=True)()
     assert live["short_calls_today"] >= abandoned_world
     assert live["short_call_alarm_on"] is True
     assert live["guard_messages_today"] == abandoned_world

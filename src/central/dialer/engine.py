@@ -165,6 +165,9 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await self.db(leases.release, r.lease, now)
         self.runners.clear()
+        # Give the database thread's connection back (to the psycopg pool on PostgreSQL).
+        with contextlib.suppress(Exception):
+            await self.db(_close_connection)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -544,6 +547,12 @@ def _db_call(fn, *args, **kwargs):
             log.warning("dialer db: %s, retrying", exc)
             time.sleep(0.05 * (attempt + 1))
     return None
+
+
+def _close_connection() -> None:
+    from django.db import connections
+
+    connections.close_all()
 
 
 def _active_campaigns(server: str, only: tuple[int, ...] | None, limit: int) -> list[CampaignConf]:
