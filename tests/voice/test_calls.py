@@ -307,3 +307,21 @@ async def test_slin16_call_is_answered_at_16khz(svc_factory):
     await client.wait_voice(timeout=3)
     assert {len(f) for _, f in client.received} == {640}
     await client.close()
+
+
+async def test_a_bad_extension_never_stops_the_others(svc_factory):
+    # 192.0.2.1 (TEST-NET-1) is not an address of this host: bind fails with EADDRNOTAVAIL.
+    state = {"cfg": config(extension(), extension(number="2003", bind_ip="192.0.2.1"))}
+    svc = await svc_factory(lambda: state["cfg"])
+    st = svc.status()
+    assert [e["ramal"] for e in st["extensions"]] == ["1003"]
+    assert "2003" in st["failed_extensions"]
+    client = await ASClient().connect("127.0.0.1", port_of(svc))
+    await client.wait_voice(timeout=3)
+    # New provider settings that do not parse: the extension keeps its old ones.
+    state["cfg"] = config(extension(providers={"stt": [{"type": "nope"}]}))
+    report = await svc.refresh()
+    assert report["failed"] == ["1003"] and report["stopped"] == []
+    assert "old settings kept" in svc.status()["failed_extensions"]["1003"]
+    assert svc.extensions["1003"].ctx.providers.tts.name == "espeak-ng"
+    await client.close()

@@ -144,4 +144,6 @@ class ManagementAPI:
             status = await self.service.restart(ramal)
         except KeyError:
             raise HTTPError(404, f"ramal {ramal} is not running") from None
+        except OSError as exc:
+            raise HTTPError(500, f"ramal {ramal} did not restart: {exc}") from None
         return 200, {"ok": True, "extension": status}

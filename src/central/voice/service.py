@@ -28,7 +28,7 @@ from central.voice.config import (
 )
 from central.voice.flows.concierge import PHRASES
 from central.voice.phrases import PhraseCache
-from central.voice.providers.registry import build_providers
+from central.voice.providers.registry import ConfigError, build_providers
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class VoiceService:
         self.warm = warm
         self.compat_bind_ip = compat_bind_ip
         self.extensions: dict[str, ExtensionRuntime] = {}
+        self.failed: dict[str, str] = {}  # ramal -> why it is not running
         self.config = VoiceConfig()
         self.caches: dict[str, PhraseCache] = caches if caches is not None else {}
         self.pacer: Pacer | None = None
@@ -178,7 +179,20 @@ class VoiceService:
         async with self._lock:
             self.config = await self.load_config()
             for ext in self.config.enabled():
-                self.extensions[ext.number] = await self._start_extension(ext)
+                await self._try_start(ext)
+
+    async def _try_start(self, ext: ExtensionConfig) -> ExtensionRuntime | None:
+        """Start one extension; a bad one (no free port, address not on this host, bad
+        provider settings) is reported in status and never stops the others."""
+        try:
+            rt = await self._start_extension(ext)
+        except (OSError, ConfigError, ValueError, TypeError) as exc:
+            self.failed[ext.number] = f"{type(exc).__name__}: {exc}"
+            log.error("ramal %s not started: %s", ext.number, self.failed[ext.number])
+            return None
+        self.failed.pop(ext.number, None)
+        self.extensions[ext.number] = rt
+        return rt
 
     async def refresh(self) -> dict:
         """Reload config; restart only listeners whose address changed."""
@@ -186,6 +200,8 @@ class VoiceService:
             new = await self.load_config()
             report: dict[str, list[str]] = {"started": [], "restarted": [], "updated": [], "stopped": [], "unchanged": []}
             wanted = {e.number: e for e in new.enabled()}
+            for number in [n for n in self.failed if n not in wanted]:
+                del self.failed[number]
             for number in list(self.extensions):
                 if number not in wanted:
                     gone = self.extensions.pop(number)
@@ -195,31 +211,45 @@ class VoiceService:
             for number, ext in wanted.items():
                 cur = self.extensions.get(number)
                 if cur is None:
-                    self.extensions[number] = await self._start_extension(ext)
-                    report["started"].append(number)
+                    if await self._try_start(ext):
+                        report["started"].append(number)
+                    else:
+                        report.setdefault("failed", []).append(number)
                 elif cur.config == ext:
                     report["unchanged"].append(number)
                 elif cur.config.listener_key() == ext.listener_key():
-                    ctx = self._context(ext)
+                    try:
+                        ctx = self._context(ext)
+                    except (ConfigError, ValueError, TypeError) as exc:
+                        self.failed[number] = f"{type(exc).__name__}: {exc} (old settings kept)"
+                        report.setdefault("failed", []).append(number)
+                        continue
                     await self._warm(ctx)
                     ctx.return_port = cur.ret.port
                     cur.config, cur.ctx = ext, ctx  # new calls only
                     report["updated"].append(number)
-                else:
-                    await self._restart(number, ext)
+                elif await self._restart(number, ext):
                     report["restarted"].append(number)
+                else:
+                    report.setdefault("failed", []).append(number)
             self.config = new
             return report
 
-    async def _restart(self, number: str, ext: ExtensionConfig | None = None) -> ExtensionRuntime:
-        cur = self.extensions[number]
+    async def _restart(self, number: str, ext: ExtensionConfig | None = None) -> ExtensionRuntime | None:
+        cur = self.extensions.pop(number)
         ext = ext or cur.config
         cur.ai.stop_listening()
         cur.ret.stop_listening()
         await asyncio.sleep(0)
-        self.extensions[number] = rt = await self._start_extension(ext)
-        # Calls in progress stay on the old listeners; keep counting them until they end.
-        rt.retired = [r for r in (*cur.retired, cur.ai, cur.ret) if r.sessions]
+        rt = await self._try_start(ext)
+        if rt is None and ext is not cur.config:
+            error = self.failed[number]
+            rt = await self._try_start(cur.config)  # the new settings fail: keep serving the old
+            if rt is not None:
+                self.failed[number] = f"{error} (old settings kept)"
+        if rt is not None:
+            # Calls in progress stay on the old listeners; keep counting them until they end.
+            rt.retired = [r for r in (*cur.retired, cur.ai, cur.ret) if r.sessions]
         return rt
 
     async def restart(self, number: str) -> dict:
@@ -227,6 +257,8 @@ class VoiceService:
             if number not in self.extensions:
                 raise KeyError(number)
             rt = await self._restart(number)
+            if rt is None:
+                raise OSError(self.failed.get(number, "restart failed"))
             return rt.status()
 
     async def stop(self) -> None:
@@ -247,6 +279,7 @@ class VoiceService:
         return {
             "config_source": self.config.source,
             "config_error": self.load_error,
+            "failed_extensions": dict(self.failed),
             "uptime_s": round(time.time() - self.started_at, 1),
             "extensions": [rt.status() for rt in self.extensions.values()],
             "active_sessions": sum(
