@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from central.simulator.scenarios import fixture_config
 from central.telephony.models import CallRecord, LiveCall
-from tests.telephony.pbxkit import linked, wait_until
+from tests.telephony.pbxkit import close_thread_connections, linked, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +55,8 @@ async def test_every_outcome_gets_its_record_and_live_rows_follow_the_call():
         await dialer.close()
 
     records = {r["to_number"]: r for r in await sync_to_async(_rows)(CallRecord, server_id=kit.server.pk)}
+    live_left = await sync_to_async(_rows)(LiveCall, server_id=kit.server.pk)
+    await close_thread_connections()
     assert set(records) == set(CALLS)
     for number, (disposition, cause, _) in CALLS.items():
         r = records[number]
@@ -76,4 +78,4 @@ async def test_every_outcome_gets_its_record_and_live_rows_follow_the_call():
     assert (timeout_call["ended_at"] - timeout_call["started_at"]).total_seconds() == pytest.approx(15, abs=1.5)
     assert (network_call["ended_at"] - network_call["started_at"]).total_seconds() == pytest.approx(8, abs=1.5)
     # Every call ended: no live row is left behind.
-    assert await sync_to_async(_rows)(LiveCall, server_id=kit.server.pk) == []
+    assert live_left == []
