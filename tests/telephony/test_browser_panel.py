@@ -17,6 +17,7 @@ def test_extensions_panel_and_calls_update_live(browser, central_up):
         expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
         # The demo PBX has extensions 1001-1012 (they appear live if the link is still starting).
         expect(page.locator("#extgrid .ext")).to_have_count(12, timeout=15_000)
+        expect(page.get_by_test_id("server-status-simulador")).to_have_text("Conectado", timeout=10_000)
         page.evaluate("window.__marker = 1")  # proves no reload happens below
         before = page.evaluate(
             "Object.fromEntries([...document.querySelectorAll('#extgrid .ext')].map(e => [e.dataset.exten, e.dataset.state]))")

@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
+from central.core.live import org_group
 from central.simulator.scenarios import fixture_config
 from central.telephony.models import AsteriskServer, CallRecord, Extension, LiveCall
 from tests.telephony.pbxkit import linked, wait_until
@@ -43,6 +45,10 @@ async def test_reconnect_resyncs_extensions_and_closes_calls_that_ended_meanwhil
         server = await sync_to_async(_get)(AsteriskServer, pk=kit.server.pk)
         assert server.status == "connected"
 
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(org_group(kit.org.pk), channel)
+
         # The PBX drops both connections (an Asterisk restart, a firewall...).
         link.resynced.clear()
         link.client.backoff_initial = link.client.backoff_max = 0.6  # reconnect in 0.3-0.6 s
@@ -68,6 +74,14 @@ async def test_reconnect_resyncs_extensions_and_closes_calls_that_ended_meanwhil
         assert record.disposition == "answered" and record.queue == "sales"
         server = await sync_to_async(_get)(AsteriskServer, pk=kit.server.pk)
         assert server.status == "connected"
+        # Dashboards were told both transitions, in order.
+        statuses = []
+        while len(statuses) < 2:
+            message = await asyncio.wait_for(layer.receive(channel), 5)
+            if message["payload"]["type"] == "pbx_status":
+                statuses.append(message["payload"]["status"])
+        assert statuses == ["disconnected", "connected"]
+        await layer.group_discard(org_group(kit.org.pk), channel)
 
         # And the link follows live events again on the new connection.
         await dialer.close()

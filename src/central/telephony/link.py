@@ -389,6 +389,9 @@ class PBXLink:
             metrics.LIVE_CALLS.labels(self.name).set(len(live))
         if self.publish:
             group = org_group(ref.organization_id)
+            if status is not None:
+                await apublish(group, {"type": "pbx_status", "server": ref.name, "server_id": ref.id,
+                                       "status": status[0], "detail": status[1][:300]})
             if extensions:
                 await apublish(group, {"type": "extensions", "server": ref.name,
                                        "server_id": ref.id, "extensions": extensions})

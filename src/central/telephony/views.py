@@ -37,6 +37,7 @@ def extensions(request):
         "extensions_data": ExtensionSerializer(rows, many=True).data,
         "state_labels": _state_labels(),
         "servers": servers,
+        "server_status_labels": {str(k): str(v) for k, v in AsteriskServer.Status.choices},
     })
 
 
