@@ -175,3 +175,30 @@ def test_dnc_file_import(tenants, api_as, settings, tmp_path):
     assert entry.campaign_id is None and entry.source == "procon_sp" and "01/02/2025" in entry.reason
     waiting.refresh_from_db()
     assert waiting.status == "dnc"
+
+
+def test_browser_style_upload_with_session_and_csrf(tenants, settings, tmp_path):
+    """The dashboard posts the file with a session cookie and the CSRF token in the form: the
+    CSRF check reads the body, and it must already go through our handler (to imports/)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    settings.DATA_DIR = tmp_path
+    camp = factories.campaign(tenants["a"])
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tenants["alice"])
+    client.get(f"/dialer/campaigns/{camp.pk}/")
+    token = client.cookies["csrftoken"].value
+    url = f"/api/v1/dialer/campaigns/{camp.pk}/import/"
+    r = client.post(url, {"file": SimpleUploadedFile("l.csv", b"telefone\n11987654321\n")})
+    assert r.status_code == 403  # no token: refused
+    r = client.post(url, {"file": SimpleUploadedFile("l.csv", b"telefone\n11987654321\n"),
+                          "csrfmiddlewaretoken": token})
+    assert r.status_code == 202, r.content
+    job = ImportJob.objects.get(pk=r.json()["id"])
+    assert job.stored_path.startswith(str(tmp_path / "imports"))
+    deadline = time.monotonic() + 20
+    while job.status not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job.refresh_from_db()
+    assert (job.status, job.imported) == ("done", 1)

@@ -206,8 +206,10 @@ def _receive_upload(request) -> tuple[UploadedFile, dict]:
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit + 64 * 1024:
         raise _TooLarge(limit)
-    handler = ImportUploadHandler(request._request, limit)
-    request._request.upload_handlers = [handler]
+    handler = next((h for h in request._request.upload_handlers if isinstance(h, ImportUploadHandler)), None)
+    if handler is None:  # not installed by UploadViewMixin (should not happen)
+        handler = ImportUploadHandler(request._request, limit)
+        request._request.upload_handlers = [handler]
     data = request.data
     if handler.too_big:
         raise _TooLarge(limit)
@@ -218,6 +220,23 @@ def _receive_upload(request) -> tuple[UploadedFile, dict]:
         os.unlink(upload.stored_path)
         raise ValidationError({"file": ["Arquivo vazio."]})
     return upload, data
+
+
+class UploadViewMixin:
+    """Installs :class:`ImportUploadHandler` before anything reads the body.
+
+    It must happen before authentication: a browser upload carries the CSRF token in the
+    form, and the CSRF check reads ``request.POST``, which parses the whole multipart body
+    with Django's default handlers (into /tmp) unless ours are already in place.
+    """
+
+    upload_actions: tuple[str, ...] = ()
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if getattr(self, "action", None) in self.upload_actions:
+            request.upload_handlers = [ImportUploadHandler(request)]
+        return drf_request
 
 
 class _TooLarge(ValidationError):
@@ -235,7 +254,7 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["status", "pacing_mode", "queue"]
 
 
-class CampaignViewSet(TenantModelViewSet):
+class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
     """Campaigns; ``start``/``pause``/``resume``/``finish`` are audited actions."""
 
     queryset = Campaign.objects.all()
@@ -244,6 +263,7 @@ class CampaignViewSet(TenantModelViewSet):
     search_fields = ["name", "queue"]
     ordering_fields = ["created_at", "name", "status"]
     audit_prefix = "campaign"
+    upload_actions = ("import_contacts",)
     action_roles = {a: Role.SUPERVISOR for a in ("start", "pause", "resume", "finish", "import_contacts")}
 
     def get_serializer_class(self):
@@ -429,7 +449,7 @@ class DncUploadSerializer(serializers.Serializer):
     source = serializers.ChoiceField(DoNotCall.Source.choices, required=False)
 
 
-class DoNotCallViewSet(TenantModelViewSet):
+class DoNotCallViewSet(UploadViewMixin, TenantModelViewSet):
     """Do-not-call entries; adding one flags matching waiting contacts as ``dnc``."""
 
     queryset = DoNotCall.objects.order_by("-created_at", "-id")
@@ -438,6 +458,7 @@ class DoNotCallViewSet(TenantModelViewSet):
     search_fields = ["phone", "reason"]
     ordering_fields = ["created_at", "phone"]
     audit_prefix = "dialer.dnc"
+    upload_actions = ("import_file",)
 
     def get_serializer_class(self):
         return DncUploadSerializer if self.action == "import_file" else super().get_serializer_class()
