@@ -9,7 +9,9 @@ import pytest
 from central.dialer.models import Contact, DoNotCall, ImportJob
 from tests.dialer import factories
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
+#: Imports run in a background thread with its own connection: those tests commit for real.
+background = pytest.mark.django_db(transaction=True)
 
 
 def test_create_contact_normalizes_phone_and_rejects_bad_ones(tenants, api_as):
@@ -118,6 +120,7 @@ def _wait_job(client, job_id, timeout=20.0):
     raise AssertionError(f"import {job_id} did not finish: {body}")
 
 
+@background
 def test_upload_import_runs_in_background_and_reports_progress(tenants, api_as, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     camp = factories.campaign(tenants["a"])
@@ -156,6 +159,7 @@ def test_upload_limit_is_enforced(tenants, api_as, settings, tmp_path, monkeypat
     assert not list((tmp_path / "imports").glob("*")) if (tmp_path / "imports").exists() else True
 
 
+@background
 def test_dnc_file_import(tenants, api_as, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     org = tenants["a"]
@@ -177,6 +181,7 @@ def test_dnc_file_import(tenants, api_as, settings, tmp_path):
     assert waiting.status == "dnc"
 
 
+@background
 def test_browser_style_upload_with_session_and_csrf(tenants, settings, tmp_path):
     """The dashboard posts the file with a session cookie and the CSRF token in the form: the
     CSRF check reads the body, and it must already go through our handler (to imports/)."""
