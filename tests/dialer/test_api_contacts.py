@@ -14,6 +14,31 @@ pytestmark = pytest.mark.django_db
 background = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _imports_in_threads(settings):
+    """The suite also runs with REDIS_URL set (PostgreSQL+Redis) but no Celery worker."""
+    settings.DIALER_IMPORT_RUNNER = "thread"
+
+
+def test_celery_task_runs_the_import(tenants, settings, tmp_path):
+    from central.celery import app as celery_app
+    from central.dialer import importer, services
+
+    settings.DIALER_IMPORT_RUNNER = "celery"
+    camp = factories.campaign(tenants["a"])
+    path = tmp_path / "l.csv"
+    path.write_text("telefone\n11987654321\n")
+    job = importer.new_job(tenants["a"], kind="contacts", filename="l.csv", stored_path=path, campaign=camp)
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # run the real task body inline, no worker
+    try:
+        assert services.start_import(job) == "celery"
+    finally:
+        celery_app.conf.task_always_eager = saved
+    job.refresh_from_db()
+    assert (job.status, job.imported) == ("done", 1)
+
+
 def test_create_contact_normalizes_phone_and_rejects_bad_ones(tenants, api_as):
     camp = factories.campaign(tenants["a"])
     alice = api_as(tenants["alice"])

@@ -9,6 +9,7 @@ retry policy and working hours to a contact after an attempt.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -217,12 +218,20 @@ def apply_callback(cb: Callback) -> None:
 def start_import(job: ImportJob) -> str:
     """Run an import in the background: a Celery task in production, a thread embedded.
 
-    Returns ``"celery"`` or ``"thread"``. The thread closes its database connection at
-    the end (Django opens one per thread).
+    Returns ``"celery"`` or ``"thread"``. ``CENTRAL_IMPORT_RUNNER`` (or the setting
+    ``DIALER_IMPORT_RUNNER``) = ``thread`` forces the in-process thread even with a broker
+    (a deployment without Celery workers; tests). The thread closes its database
+    connection at the end (Django opens one per thread).
     """
     from django.conf import settings
 
-    if getattr(settings, "CELERY_BROKER_URL", "") and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    runner = getattr(settings, "DIALER_IMPORT_RUNNER", "") or os.environ.get("CENTRAL_IMPORT_RUNNER", "auto")
+    if runner == "auto":
+        has_broker = getattr(settings, "CELERY_BROKER_URL", "") and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+        runner = "celery" if has_broker else "thread"
+    if runner == "celery":
+        import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
+
         from .tasks import run_import
 
         run_import.delay(job.pk)
