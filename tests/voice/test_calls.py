@@ -257,6 +257,7 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
     report = await svc.refresh()
     assert report["updated"] == ["1003"] and report["restarted"] == ["2003"]
     assert svc.extensions["1003"].ctx.extension.greeting == "Bom dia, nova saudação."
+    assert svc.extensions["1003"].ctx.cache.get("Bom dia, nova saudação.", 8000)  # re-warmed
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", old_2003)
     for c in calls:  # both calls in progress survive and complete the visit
@@ -325,3 +326,19 @@ async def test_a_bad_extension_never_stops_the_others(svc_factory):
     assert "old settings kept" in svc.status()["failed_extensions"]["1003"]
     assert svc.extensions["1003"].ctx.providers.tts.name == "espeak-ng"
     await client.close()
+
+
+async def test_visitor_leaving_ends_the_resident_leg(svc_factory):
+    phone = FakeResidentPhone(answer=None)  # the test answers the resident leg itself
+    svc = await svc_factory(lambda: config(), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    await visitor.dtmf("302#")
+    await visitor.wait_for(lambda: phone.originated, timeout=3)
+    call = phone.originated[0]
+    resident = await ASClient().connect("127.0.0.1", call["return_port"], call["visit_id"])
+    await resident.wait_voice(timeout=3)  # briefing playing
+    await visitor.close()
+    await resident.wait_closed(timeout=10)  # told "o visitante desligou", then hung up
+    assert resident.hangup_at is not None
+    assert svc.runtime.visits[-1].outcome == "abandoned"

@@ -220,6 +220,12 @@ class VisitorCall(BaseCall):
         super().__init__(session, ctx, runtime, VisitorFlow(ctx.extension, self.visit_id))
         self._ring_timer: asyncio.TimerHandle | None = None
         self.recorded = False
+        self.resident_call: ResidentCall | None = None
+
+    def on_close(self, reason: str) -> None:
+        super().on_close(reason)
+        if self.resident_call is not None:
+            self.resident_call.visitor_left()
 
     async def _execute(self, action) -> None:
         if isinstance(action, CallResident):
@@ -300,7 +306,14 @@ class ResidentCall(BaseCall):
                 organization=ctx.extension.organization,
             )
             self.visitor.resident_connected()
+            self.visitor.resident_call = self
         super().__init__(session, ctx, runtime, flow)
+
+    def visitor_left(self) -> None:
+        if not self.session.closed and isinstance(self.flow, ResidentFlow) and not self.flow.done:
+            now = time.monotonic()
+            self.pipeline.push(Interruption(now))  # cut the briefing short
+            self.pipeline.push(FlowActions(self.flow.on_visitor_left(now)))
 
     def _side_effect_now(self, action) -> None:
         if isinstance(action, Resolve) and self.visitor is not None:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Sample rates the phrase cache is warmed for: slin8 (AudioSocket() app) and slin16
 #: (chan_audiosocket c(slin16), audiosocket-chan-slin16.bin).
-WARM_RATES = (8000,)
+WARM_RATES = (8000, 16000)
 
 
 @dataclass

@@ -42,6 +42,7 @@ PHRASES = {
     "resident_authorized": "Entrada autorizada. Obrigado!",
     "resident_denied": "Entrada recusada. Obrigado!",
     "no_visit": "Não há nenhuma visita aguardando. Até logo.",
+    "visitor_left": "O visitante desligou. Obrigado e até logo.",
 }
 
 
@@ -358,6 +359,14 @@ class ResidentFlow:
         self.done = True
         self.audit.append((round(now, 3), "resident_hung_up", ""))
         return [Resolve(self.visit_id, Outcome.NO_ANSWER)]
+
+    def on_visitor_left(self, now: float) -> list[Action]:
+        """The visitor hung up while the resident was deciding: say so and end."""
+        if self.done:
+            return []
+        self.done = True
+        self.audit.append((round(now, 3), "visitor_left", ""))
+        return [say("visitor_left"), EndCall()]
 
     def _unclear(self, now: float) -> list[Action]:
         if self.done:
