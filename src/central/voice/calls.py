@@ -35,6 +35,7 @@ from central.voice.pipeline import (
     FlowActions,
     InputAudio,
     InputDTMF,
+    Interruption,
     NoInput,
     StartCall,
     TurnMetrics,
