@@ -226,3 +226,20 @@ def test_batches_larger_than_sqlite_parameter_limit(camp, tmp_path):
     job = run(camp, tmp_path, "telefone\n" + "".join(f"{p[3:]}\n" for p in phones), name="b.csv")
     assert (job.imported, job.merged, job.dnc) == (1300, 1200, 650)
     assert Contact.objects.filter(campaign=camp, status="dnc").count() == 1250
+
+
+def test_dnc_file_of_thousands_of_numbers(camp, tmp_path):
+    """A Não Me Perturbe-style list (55 + DDD + number, one per line, no header)."""
+    from central.dialer.importer import import_dnc, new_job
+
+    pending = factories.contact(camp.organization, camp, phone="+5511961001500")
+    path = tmp_path / "nmp.txt"
+    path.write_text("".join(f"5511{961000000 + i}\n" for i in range(3000)) + "invalido\n")
+    job = new_job(camp.organization, kind="dnc", filename="nmp.txt", stored_path=path)
+    job = import_dnc(job, source_name="nao_me_perturbe")
+    assert (job.status, job.rows, job.imported, job.rejected) == ("done", 3001, 3000, 1), job.message
+    assert DoNotCall.objects.filter(organization=camp.organization, campaign=None).count() == 3000
+    pending.refresh_from_db()
+    assert pending.status == "dnc" and "1 contatos marcados" in job.message
+    again = import_dnc(new_job(camp.organization, kind="dnc", filename="nmp.txt", stored_path=path))
+    assert (again.imported, again.merged) == (0, 3000)

@@ -68,21 +68,25 @@ def add_numbers(organization, phones: Iterable[str], *, campaign: Campaign | Non
     Returns ``(entries_created, contacts_flagged)``. Raw input must go through
     :func:`central.dialer.phones.normalize` first; this function trusts E.164.
     """
+    from django.db import connection
+
     org_id = organization if isinstance(organization, int) else organization.pk
     campaign_id = campaign.pk if campaign is not None else None
     phones = list(dict.fromkeys(phones))
-    if not phones:
-        return 0, 0
+    created = flagged = 0
+    step = (connection.features.max_query_params or 100_000) - 10  # SQLite: 999 parameters
     with transaction.atomic():
-        before = _scope_exact(org_id, campaign_id).filter(phone__in=phones).count()
-        DoNotCall.objects.bulk_create(
-            [DoNotCall(organization_id=org_id, campaign_id=campaign_id, phone=p, source=source, reason=reason[:200])
-             for p in phones],
-            ignore_conflicts=True,  # unique per (org, campaign, phone): re-imports are no-ops
-        )
-        after = _scope_exact(org_id, campaign_id).filter(phone__in=phones).count()
-        flagged = flag_contacts(org_id, campaign_id, phones)
-    return after - before, flagged
+        for i in range(0, len(phones), step):
+            chunk = phones[i:i + step]
+            before = _scope_exact(org_id, campaign_id).filter(phone__in=chunk).count()
+            DoNotCall.objects.bulk_create(
+                [DoNotCall(organization_id=org_id, campaign_id=campaign_id, phone=p, source=source,
+                           reason=reason[:200]) for p in chunk],
+                ignore_conflicts=True,  # unique per (org, campaign, phone): re-imports are no-ops
+            )
+            created += _scope_exact(org_id, campaign_id).filter(phone__in=chunk).count() - before
+            flagged += flag_contacts(org_id, campaign_id, chunk)
+    return created, flagged
 
 
 def _scope_exact(org_id: int, campaign_id: int | None):
