@@ -99,6 +99,10 @@ def test_dnc_entry_flags_pending_contacts_and_new_ones(tenants, api_as):
     other.refresh_from_db()
     mine.refresh_from_db()
     assert (mine.status, other.status) == ("dnc", "pending")
+    # Changing a contact's number to a blocked one makes it dnc too.
+    fresh = factories.contact(org, factories.campaign(org), phone="+5511933334444")
+    r = alice.patch(f"/api/v1/dialer/contacts/{fresh.pk}/", {"phone": "11987654321"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "dnc"
 
 
 def test_callback_sets_next_attempt(tenants, api_as):

@@ -393,7 +393,11 @@ class ContactSerializer(serializers.ModelSerializer):
         return super().create(validated_data)
 
     def update(self, instance, validated_data):
-        return super().update(instance, self._finish(validated_data))
+        validated_data = self._finish(validated_data)
+        phone = validated_data.get("phone")
+        if phone and phone != instance.phone and dnc.is_blocked(instance.organization_id, instance.campaign_id, phone):
+            validated_data["status"] = Contact.Status.DNC
+        return super().update(instance, validated_data)
 
 
 class ContactFilter(django_filters.FilterSet):
