@@ -114,9 +114,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
-    """Debian's Chromium driven by Playwright through its executable path (no browser download)."""
+    """Debian's Chromium driven by Playwright through its executable path (no browser download).
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, which would break every asyncio test after it.
+    """
     import os
     import shutil
 
