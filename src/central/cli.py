@@ -179,6 +179,8 @@ def status(
 @app.command()
 def diagnose(data_dir: DataDir = None) -> None:
     """Check database, Redis, each Asterisk, disk and versions; exit 1 on any failure."""
+    # A diagnosis should answer in seconds, not wait out the pool's default 10 s.
+    os.environ.setdefault("CENTRAL_DB_POOL_TIMEOUT", "3")
     _setup(data_dir)
     from central.core.diagnose import run
 

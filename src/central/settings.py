@@ -160,7 +160,7 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("CENTRAL_DB_POOL_MIN", 1),
         "max_size": env_int("CENTRAL_DB_POOL_MAX", 10),
-        "timeout": 10,
+        "timeout": env_int("CENTRAL_DB_POOL_TIMEOUT", 10),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import httpx
 
-from tests.support import central_env, run_central
+from tests.support import central_env, migrated_env, run_central
 
 
 def test_up_from_a_fresh_data_dir_is_ready_and_prints_demo_credentials(central_up):
@@ -36,36 +36,30 @@ def test_diagnose_rejects_a_malformed_database_url(tmp_path):
 
 
 def test_diagnose_passes_on_a_migrated_database(tmp_path):
-    env = central_env(tmp_path)
-    assert run_central(["migrate"], env).returncode == 0
+    env = migrated_env(tmp_path)
     result = run_central(["diagnose"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
 
 
 def test_diagnose_reports_an_unreachable_asterisk(tmp_path):
-    env = central_env(tmp_path, CENTRAL_AMI_URL="ami://central@127.0.0.1:1")
-    assert run_central(["migrate"], env).returncode == 0
+    env = migrated_env(tmp_path, CENTRAL_AMI_URL="ami://central@127.0.0.1:1")
     result = run_central(["diagnose"], env)
     assert result.returncode == 1
     assert any("asterisk:env" in line and "FAIL" in line for line in result.stdout.splitlines()), result.stdout
 
 
 def test_status_lists_no_process_when_none_runs(tmp_path):
-    env = central_env(tmp_path)
-    run_central(["migrate"], env)
+    env = migrated_env(tmp_path)
     result = run_central(["status"], env)
     assert result.returncode == 0
     assert "no Central process is running" in result.stdout
 
 
 def test_backup_and_restore_round_trip(tmp_path):
-    env = central_env(tmp_path / "data")
-    if "DATABASE_URL" in env:  # PostgreSQL run: pg_dump / pg_restore
-        target = tmp_path / "b.pgdump"
-    else:
-        target = tmp_path / "b.sqlite3"
-    assert run_central(["migrate"], env).returncode == 0
+    env = migrated_env(tmp_path / "data")
+    # PostgreSQL run: pg_dump / pg_restore; SQLite run: the online backup API
+    target = tmp_path / ("b.pgdump" if "DATABASE_URL" in env else "b.sqlite3")
     create = run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; O.objects.create(name='Antes', slug='antes')"], env)
     assert create.returncode == 0, create.stderr
     backup = run_central(["backup", str(target)], env)
@@ -79,8 +73,7 @@ def test_backup_and_restore_round_trip(tmp_path):
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
-    env = central_env(tmp_path / "data")
-    run_central(["migrate"], env)
+    env = migrated_env(tmp_path / "data")
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"this is not a database" * 100)
     result = run_central(["restore", str(junk), "--yes"], env)

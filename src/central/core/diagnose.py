@@ -27,6 +27,16 @@ def _database() -> str:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
+    if connection.vendor == "postgresql":
+        # Connect once without the pool: the pool only says "couldn't get a connection",
+        # while the operator needs the server's own reason (refused, auth, no database).
+        import psycopg
+
+        s = connection.settings_dict
+        psycopg.connect(
+            host=s.get("HOST") or None, port=s.get("PORT") or None, dbname=s.get("NAME"),
+            user=s.get("USER") or None, password=s.get("PASSWORD") or None, connect_timeout=3,
+        ).close()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     executor = MigrationExecutor(connection)
@@ -69,7 +79,7 @@ def _versions() -> str:
     return f"python {platform.python_version()}, django {django.get_version()}"
 
 
-def asterisk_targets() -> list[tuple[str, str, int]]:
+def asterisk_targets(database_ok: bool = True) -> list[tuple[str, str, int]]:
     """(name, host, port) of every configured Asterisk: environment and database."""
     from django.conf import settings
 
@@ -77,6 +87,8 @@ def asterisk_targets() -> list[tuple[str, str, int]]:
     if settings.AMI_URL:
         url = urlparse(settings.AMI_URL)
         targets.append(("env", url.hostname or "127.0.0.1", url.port or 5038))
+    if not database_ok:
+        return targets
     try:
         from central.telephony.models import AsteriskServer
 
@@ -106,18 +118,19 @@ def run() -> list[CheckResult]:
         ("disk", _disk),
         ("versions", _versions),
     ]
+    results = [_timed(name, check) for name, check in checks]
     try:
-        targets = asterisk_targets()
+        targets = asterisk_targets(database_ok=results[0].ok)
     except Exception:
         targets = []
-    for name, host, port in targets:
-        checks.append((f"asterisk:{name}", _asterisk_check(host, port)))
-    results = []
-    for name, check in checks:
-        started = time.perf_counter()
-        try:
-            detail, ok = check(), True
-        except Exception as exc:
-            detail, ok = f"{type(exc).__name__}: {exc}".strip(), False
-        results.append(CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1)))
+    results.extend(_timed(f"asterisk:{name}", _asterisk_check(host, port)) for name, host, port in targets)
     return results
+
+
+def _timed(name: str, check: Callable[[], str]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        detail, ok = check(), True
+    except Exception as exc:
+        detail, ok = f"{type(exc).__name__}: {exc}".strip(), False
+    return CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
