@@ -42,7 +42,9 @@ def api_viewsets() -> dict[str, tuple[type, str]]:
             continue
         if pattern.name.endswith("-list"):
             found[pattern.name[: -len("-list")]] = (cls, pattern.name)
-        elif not pattern.name.endswith("-detail"):
+        elif not pattern.name.endswith("-detail") and not pattern.pattern.converters:
+            # Routes with parameters are object actions: they go through the same
+            # viewset queryset, so the detail checks below cover their scoping.
             found.setdefault(pattern.name, (cls, pattern.name))
     return found
 
