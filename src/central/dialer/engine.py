@@ -381,7 +381,10 @@ class Engine:
         if now - r.hours_checked >= 30.0:
             r.hours_checked = now
             r.within_hours = await self.db(_within_hours, conf.id, self.now_dt())
-        while r.sent_times and r.sent_times[0] <= now - 1.0:
+        # Calls placed in the last second (cps cap). Ticks are 1 s apart, so the previous
+        # tick's calls sit at exactly now - 1.0: a small tolerance keeps float noise from
+        # counting them twice, which would halve the rate.
+        while r.sent_times and r.sent_times[0] <= now - 0.98:
             r.sent_times.popleft()
         if not self.client.connected.is_set() or r.reconcile_needed:
             self._publish(r, now, None, reason="ami_down" if not self.client.connected.is_set() else "reconciling")
@@ -412,10 +415,11 @@ class Engine:
                 return
             if result.attempts:
                 await self._originate_batch(r, result.attempts, decision.effective_mode == "predictive",
-                                            t_decision)
+                                            t_decision, now)
         self._publish(r, now, decision)
 
-    async def _originate_batch(self, r: CampaignRunner, batch: list, predictive: bool, t_decision: float) -> None:
+    async def _originate_batch(self, r: CampaignRunner, batch: list, predictive: bool, t_decision: float,
+                               tick_now: float) -> None:
         conf = r.conf
         now = self.clock()
         tasks = []
@@ -442,7 +446,7 @@ class Engine:
                 self.tracker.forget(uid)
             else:
                 sent.append(uid)
-                r.sent_times.append(now)
+                r.sent_times.append(tick_now)  # the cps window counts per decision instant
                 r.estimator.dialed(now)
                 self.latencies.append(t_sent - t_decision)
                 m.LATENCY.observe(t_sent - t_decision)
