@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -126,7 +127,7 @@ class OrganizationViewSet(
         if membership is None or membership.role not in {Role.OWNER, Role.ADMIN}:
             from rest_framework.exceptions import PermissionDenied
 
-            raise PermissionDenied("Somente proprietários e administradores alteram a organização.")
+            raise PermissionDenied(_("Somente proprietários e administradores alteram a organização."))
         instance = serializer.save()
         audit.record("organization.update", request=self.request, organization=instance, target=instance)
 
@@ -159,7 +160,7 @@ class MembershipViewSet(TenantModelViewSet):
 
     def perform_create(self, serializer):
         if "user" not in serializer.validated_data:
-            raise serializers.ValidationError({"user_id": ["Obrigatório."]})
+            raise serializers.ValidationError({"user_id": [_("Obrigatório.")]})
         super().perform_create(serializer)
 
 

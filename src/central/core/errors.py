@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,7 +37,7 @@ def exception_handler(exc, context):
         code = "invalid"
         if isinstance(exc.detail, dict):
             fields = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in exc.detail.items()}
-            message = "Dados inválidos."
+            message = str(_("Dados inválidos."))
         else:
             message = _flatten(exc.detail)
         BAD_INPUT.labels("api", "validation").inc()
@@ -61,13 +62,13 @@ def exception_handler(exc, context):
 
 def json_404(request, exception=None):
     return JsonResponse(
-        {"error": {"code": "not_found", "message": "Não encontrado.", "fields": {}}},
+        {"error": {"code": "not_found", "message": str(_("Não encontrado.")), "fields": {}}},
         status=status.HTTP_404_NOT_FOUND,
     )
 
 
 def json_500(request):
     return JsonResponse(
-        {"error": {"code": "server_error", "message": "Erro interno.", "fields": {}}},
+        {"error": {"code": "server_error", "message": str(_("Erro interno.")), "fields": {}}},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -8,6 +8,8 @@ import uuid
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from .logging import reset_request_id, set_request_id
 from .metrics import BAD_INPUT, HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
@@ -72,14 +74,19 @@ class BodySizeLimitMiddleware:
             length = int(raw)
         except ValueError:
             BAD_INPUT.labels("http", "bad_content_length").inc()
-            return error_response(400, "bad_content_length", "Content-Length inválido.")
+            with translation.override(translation.get_language_from_request(request)):
+                return error_response(400, "bad_content_length", _("Content-Length inválido."))
         if length > limit and not self._exempt(request):
             BAD_INPUT.labels("http", "body_too_large").inc()
-            return error_response(
-                413,
-                "body_too_large",
-                f"O corpo da requisição tem {length} bytes; o limite é {limit} bytes.",
-            )
+            # LocaleMiddleware has not run yet (this refusal comes first on purpose), so the
+            # client's language is picked here from its cookie / Accept-Language.
+            with translation.override(translation.get_language_from_request(request)):
+                return error_response(
+                    413,
+                    "body_too_large",
+                    _("O corpo da requisição tem %(length)d bytes; o limite é %(limit)d bytes.")
+                    % {"length": length, "limit": limit},
+                )
         return self.get_response(request)
 
     @staticmethod

@@ -6,6 +6,7 @@ default). Viewsets override the two attributes instead of writing checks by hand
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .roles import Role, at_least
@@ -13,7 +14,7 @@ from .tenancy import membership_for_request
 
 
 class HasOrgRole(BasePermission):
-    message = "Seu papel nesta organização não permite esta ação."
+    message = _("Seu papel nesta organização não permite esta ação.")
 
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:

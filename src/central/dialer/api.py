@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -85,7 +86,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise serializers.ValidationError(f"fuso horário desconhecido: {value}") from exc
+            raise serializers.ValidationError(_("fuso horário desconhecido: %(fuso)s") % {"fuso": value}) from exc
         return value
 
     def validate_holiday_subdivision(self, value):
@@ -93,26 +94,27 @@ class CampaignSerializer(serializers.ModelSerializer):
 
         value = (value or "").upper()
         if value and value not in holidays.Brazil.subdivisions:
-            raise serializers.ValidationError("UF desconhecida (use a sigla: SP, RJ, MG...).")
+            raise serializers.ValidationError(_("UF desconhecida (use a sigla: SP, RJ, MG...)."))
         return value
 
     def validate_retry_policy(self, value):
         if not isinstance(value, dict) or not all(
                 isinstance(v, int | float) and v >= 0 for v in value.values()):
-            raise serializers.ValidationError("use {resultado: segundos}, ex. {\"busy\": 600}.")
+            raise serializers.ValidationError(_('use {resultado: segundos}, ex. {"busy": 600}.'))
         unknown = set(value) - set(Attempt.Result.values)
         if unknown:
-            raise serializers.ValidationError(f"resultados desconhecidos: {', '.join(sorted(unknown))}")
+            raise serializers.ValidationError(
+                _("resultados desconhecidos: %(resultados)s") % {"resultados": ", ".join(sorted(unknown))})
         return value
 
     def validate_max_abandon_rate(self, value):
         if not 0 <= value <= 0.5:
-            raise serializers.ValidationError("entre 0 e 0,5 (ex.: 0,03 para 3%).")
+            raise serializers.ValidationError(_("entre 0 e 0,5 (ex.: 0,03 para 3%)."))
         return value
 
     def validate(self, attrs):
         if self.instance is not None and self.instance.status == Campaign.Status.FINISHED:
-            raise serializers.ValidationError("A campanha está encerrada e não pode ser alterada.")
+            raise serializers.ValidationError(_("A campanha está encerrada e não pode ser alterada."))
         return attrs
 
 
@@ -215,10 +217,10 @@ def _receive_upload(request) -> tuple[UploadedFile, dict]:
         raise _TooLarge(limit)
     upload = data.get("file")
     if upload is None or not getattr(upload, "stored_path", None):
-        raise ValidationError({"file": ["Envie o arquivo CSV ou XLSX no campo 'file' (multipart)."]})
+        raise ValidationError({"file": [_("Envie o arquivo CSV ou XLSX no campo 'file' (multipart).")]})
     if upload.size == 0:
         os.unlink(upload.stored_path)
-        raise ValidationError({"file": ["Arquivo vazio."]})
+        raise ValidationError({"file": [_("Arquivo vazio.")]})
     return upload, data
 
 
@@ -244,8 +246,8 @@ class _TooLarge(ValidationError):
     default_code = "too_large"
 
     def __init__(self, limit: int):
-        super().__init__(f"Arquivo maior que o limite de {limit // (1024 * 1024)} MB (CENTRAL_MAX_IMPORT_BYTES).",
-                         code="too_large")
+        super().__init__(_("Arquivo maior que o limite de %(mb)d MB (CENTRAL_MAX_IMPORT_BYTES).")
+                         % {"mb": limit // (1024 * 1024)}, code="too_large")
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -275,7 +277,7 @@ class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
 
     def perform_destroy(self, instance):
         if instance.status == Campaign.Status.ACTIVE:
-            raise ValidationError("Pause ou encerre a campanha antes de excluí-la.")
+            raise ValidationError(_("Pause ou encerre a campanha antes de excluí-la."))
         super().perform_destroy(instance)
 
     def _act(self, request, name: str):
@@ -307,13 +309,13 @@ class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
         """Upload a CSV/XLSX of contacts; the import runs in the background (poll the job)."""
         campaign = self.get_object()
         if campaign.status == Campaign.Status.FINISHED:
-            raise ValidationError("A campanha está encerrada.")
+            raise ValidationError(_("A campanha está encerrada."))
         upload, data = _receive_upload(request)
         options = {"legal_basis": data.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
                    "origin": (data.get("origin") or "")[:200]}
         if options["legal_basis"] not in Contact.LegalBasis.values:
             os.unlink(upload.stored_path)
-            raise ValidationError({"legal_basis": ["Base legal desconhecida."]})
+            raise ValidationError({"legal_basis": [_("Base legal desconhecida.")]})
         job = importer.new_job(self.organization, kind=ImportJob.Kind.CONTACTS, filename=upload.name,
                                stored_path=upload.stored_path, campaign=campaign, user=request.user, options=options)
         audit.record("dialer.import.contacts", request=request, target=job, campaign=campaign.pk,
@@ -362,19 +364,19 @@ class ContactSerializer(serializers.ModelSerializer):
 
     def validate_status(self, value):
         if value == Contact.Status.IN_PROGRESS:
-            raise serializers.ValidationError("Somente o discador coloca um contato em ligação.")
+            raise serializers.ValidationError(_("Somente o discador coloca um contato em ligação."))
         return value
 
     def validate(self, attrs):
         campaign = attrs.get("campaign") or getattr(self.instance, "campaign", None)
         phone = attrs.get("phone") or getattr(self.instance, "phone", None)
         if self.instance is not None and "campaign" in attrs and attrs["campaign"] != self.instance.campaign:
-            raise serializers.ValidationError({"campaign": ["Um contato não muda de campanha."]})
+            raise serializers.ValidationError({"campaign": [_("Um contato não muda de campanha.")]})
         dup = Contact.objects.filter(campaign=campaign, phone=phone)
         if self.instance is not None:
             dup = dup.exclude(pk=self.instance.pk)
         if phone and campaign and dup.exists():
-            raise serializers.ValidationError({"phone": ["Este telefone já está na campanha."]})
+            raise serializers.ValidationError({"phone": [_("Este telefone já está na campanha.")]})
         return attrs
 
     def _finish(self, validated):
@@ -443,7 +445,7 @@ class DoNotCallSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             qs = qs.exclude(pk=self.instance.pk)
         if qs.exists():
-            raise serializers.ValidationError({"phone": ["Este telefone já está nesta lista."]})
+            raise serializers.ValidationError({"phone": [_("Este telefone já está nesta lista.")]})
         return attrs
 
 
@@ -485,17 +487,17 @@ class DoNotCallViewSet(UploadViewMixin, TenantModelViewSet):
         if campaign_id:
             campaign = Campaign.objects.filter(organization=self.organization, pk=campaign_id).first()
             if campaign is None:
-                raise ValidationError({"campaign": ["Campanha não encontrada."]})
+                raise ValidationError({"campaign": [_("Campanha não encontrada.")]})
         upload, data = _receive_upload(request)
         if campaign is None and data.get("campaign"):
             campaign = Campaign.objects.filter(organization=self.organization, pk=data.get("campaign")).first()
             if campaign is None:
                 os.unlink(upload.stored_path)
-                raise ValidationError({"campaign": ["Campanha não encontrada."]})
+                raise ValidationError({"campaign": [_("Campanha não encontrada.")]})
         source = data.get("source") or DoNotCall.Source.IMPORT
         if source not in DoNotCall.Source.values:
             os.unlink(upload.stored_path)
-            raise ValidationError({"source": ["Origem desconhecida."]})
+            raise ValidationError({"source": [_("Origem desconhecida.")]})
         job = importer.new_job(self.organization, kind=ImportJob.Kind.DNC, filename=upload.name,
                                stored_path=upload.stored_path, campaign=campaign, user=request.user,
                                options={"source": source})
@@ -539,7 +541,7 @@ class CallbackSerializer(serializers.ModelSerializer):
 
     def validate_contact(self, value):
         if value.status == Contact.Status.DNC:
-            raise serializers.ValidationError("O contato está na lista de não ligar.")
+            raise serializers.ValidationError(_("O contato está na lista de não ligar."))
         return value
 
 
@@ -581,7 +583,7 @@ class ImportJobViewSet(TenantReadOnlyViewSet):
         """The rejected rows of an import as CSV (row, column, reason, content)."""
         job = self.get_object()
         if not job.errors_path or not os.path.exists(job.errors_path):
-            raise ValidationError("Esta importação não tem erros.")
+            raise ValidationError(_("Esta importação não tem erros."))
 
         def chunks():
             with open(job.errors_path, "rb") as f:

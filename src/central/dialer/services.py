@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from central.core import audit
 
@@ -47,26 +49,26 @@ class CampaignActionError(Exception):
 
 
 def validate_campaign_settings(campaign: Campaign) -> list[str]:
-    """Problems that prevent dialing, in pt-BR (empty when the campaign can run)."""
+    """Problems that prevent dialing, in the active language (empty when the campaign can run)."""
     problems = []
     if not (campaign.queue or "").strip():
-        problems.append("Defina a fila do Asterisk (os membros da fila são os agentes).")
+        problems.append(_("Defina a fila do Asterisk (os membros da fila são os agentes)."))
     try:
         ZoneInfo(campaign.timezone or "")
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"Fuso horário desconhecido: {campaign.timezone!r}.")
+        problems.append(_("Fuso horário desconhecido: %(fuso)r.") % {"fuso": campaign.timezone})
     try:
         parsed = hours.parse_working_hours(campaign.working_hours)
         if not any(parsed.values()):
-            problems.append("O horário de funcionamento não tem nenhuma faixa: a campanha nunca discaria.")
+            problems.append(_("O horário de funcionamento não tem nenhuma faixa: a campanha nunca discaria."))
     except hours.HoursError as exc:
-        problems.append(f"Horário de funcionamento: {exc}.")
+        problems.append(_("Horário de funcionamento: %(erro)s.") % {"erro": exc})
     if campaign.max_channels < 1:
-        problems.append("Canais máximos deve ser ao menos 1.")
+        problems.append(_("Canais máximos deve ser ao menos 1."))
     if campaign.max_cps <= 0:
-        problems.append("Chamadas por segundo deve ser maior que zero.")
+        problems.append(_("Chamadas por segundo deve ser maior que zero."))
     if campaign.use_0303_prefix and not "".join(ch for ch in campaign.caller_id if ch.isdigit()):
-        problems.append("O prefixo 0303 exige um identificador de chamada (bina).")
+        problems.append(_("O prefixo 0303 exige um identificador de chamada (bina)."))
     return problems
 
 
@@ -75,10 +77,10 @@ def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if current.status == Campaign.Status.FINISHED:
-            raise CampaignActionError("A campanha está encerrada; encerrar é definitivo.")
+            raise CampaignActionError(_("A campanha está encerrada; encerrar é definitivo."))
         if current.status not in allowed_from:
             label = Campaign.Status(current.status).label
-            raise CampaignActionError(f"Não é possível {_VERBS[action]} uma campanha {str(label).lower()}.")
+            raise CampaignActionError(_REFUSALS[action] % {"estado": str(label).lower()})
         previous = current.status
         current.status = to
         now = timezone.now()
@@ -97,7 +99,13 @@ def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str
     return current
 
 
-_VERBS = {"start": "iniciar", "pause": "pausar", "resume": "retomar", "finish": "encerrar"}
+# Whole sentences (not a verb slotted into one) so each language can word them its own way.
+_REFUSALS = {
+    "start": gettext_lazy("Não é possível iniciar uma campanha %(estado)s."),
+    "pause": gettext_lazy("Não é possível pausar uma campanha %(estado)s."),
+    "resume": gettext_lazy("Não é possível retomar uma campanha %(estado)s."),
+    "finish": gettext_lazy("Não é possível encerrar uma campanha %(estado)s."),
+}
 
 
 def start(campaign: Campaign, *, request=None, actor=None, **details) -> Campaign:
@@ -196,7 +204,7 @@ def schedule_callback(contact: Contact, when: datetime, *, agent: str = "", note
                       request=None) -> Callback:
     """An agent promised to call back: the contact becomes due at ``when``."""
     if contact.status == Contact.Status.DNC:
-        raise CampaignActionError("O contato está na lista de não ligar.")
+        raise CampaignActionError(_("O contato está na lista de não ligar."))
     with transaction.atomic():
         cb = Callback.objects.create(organization_id=contact.organization_id, campaign_id=contact.campaign_id,
                                      contact=contact, scheduled_for=when, agent=agent, note=note, created_by=user)

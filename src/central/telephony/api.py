@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import RestrictedError
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
@@ -40,7 +41,7 @@ class AsteriskServerSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             qs = qs.exclude(pk=self.instance.pk)
         if qs.exists():
-            raise serializers.ValidationError("Já existe um servidor com este nome.")
+            raise serializers.ValidationError(_("Já existe um servidor com este nome."))
         return value
 
 
@@ -58,7 +59,7 @@ class AsteriskServerViewSet(TenantModelViewSet):
             super().perform_destroy(instance)
         except RestrictedError:
             raise serializers.ValidationError(
-                {"detail": "Este servidor tem registros de chamadas: desative-o em vez de excluir."}
+                {"detail": _("Este servidor tem registros de chamadas: desative-o em vez de excluir.")}
             ) from None
 
 

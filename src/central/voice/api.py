@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -50,7 +51,7 @@ def voice_api(method: str, path: str, body: dict | None = None, timeout: float =
         except ValueError:
             return exc.code, {"error": str(exc)}
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return 503, {"error": f"processo de voz indisponível: {exc}"}
+        return 503, {"error": _("processo de voz indisponível: %(erro)s") % {"erro": exc}}
 
 
 class AIExtensionSerializer(serializers.ModelSerializer):
@@ -67,14 +68,14 @@ class AIExtensionSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             qs = qs.exclude(pk=self.instance.pk)
         if qs.exists():
-            raise serializers.ValidationError("Já existe um ramal de IA com este número.")
+            raise serializers.ValidationError(_("Já existe um ramal de IA com este número."))
         return value
 
     def validate_providers(self, value):
         from central.voice.providers.registry import ConfigError, build_providers
 
         if not isinstance(value, dict):
-            raise serializers.ValidationError("Deve ser um objeto JSON.")
+            raise serializers.ValidationError(_("Deve ser um objeto JSON."))
         try:
             build_providers(value)
         except (ConfigError, TypeError, ValueError) as exc:
@@ -111,7 +112,7 @@ class VoiceLiveView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         if self.op != "status":
-            return Response({"detail": "Use POST."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+            return Response({"detail": _("Use POST.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
         mine = self._mine(request)
         code, data = voice_api("GET", "/api/status")
         if code != 200:
@@ -136,10 +137,10 @@ class VoiceLiveView(APIView):
         if self.op == "restart":
             ramal = str(request.data.get("ramal", ""))
             if ramal not in mine:
-                return Response({"detail": "Ramal não encontrado."}, status=status.HTTP_404_NOT_FOUND)
+                return Response({"detail": _("Ramal não encontrado.")}, status=status.HTTP_404_NOT_FOUND)
             code, data = voice_api("POST", "/api/restart", {"ramal": ramal})
             return Response(data, status=code)
-        return Response({"detail": "Use GET."}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        return Response({"detail": _("Use GET.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
 
 
 class ResidentNestedSerializer(serializers.ModelSerializer):
@@ -174,7 +175,7 @@ class ResidentSerializer(serializers.ModelSerializer):
         org = self.context.get("organization")
         if org is None or unit.organization_id != org.pk:
             # Same answer as a missing unit: do not confirm another tenant's ids.
-            raise serializers.ValidationError("Unidade não encontrada.")
+            raise serializers.ValidationError(_("Unidade não encontrada."))
         return unit
 
 

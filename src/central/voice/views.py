@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from central.core.roles import Role, at_least
@@ -40,10 +41,12 @@ def refresh(request):
     """Reload the voice process's config after editing extensions, units or residents."""
     membership = membership_for_request(request)
     if not at_least(membership.role, Role.ADMIN):
-        return HttpResponseForbidden("Seu papel nesta organização não permite esta ação.")
+        return HttpResponseForbidden(_("Seu papel nesta organização não permite esta ação."))
     code, data = voice_api("POST", "/api/refresh", {}, timeout=10)
     if code == 200:
-        messages.success(request, "Configuração de voz atualizada.")
+        messages.success(request, _("Configuração de voz atualizada."))
     else:
-        messages.error(request, f"Não foi possível atualizar: {data.get('error', code)}")
+        messages.error(
+            request, _("Não foi possível atualizar: %(erro)s") % {"erro": data.get("error", code)}
+        )
     return redirect("voice:overview")
