@@ -69,4 +69,4 @@ def test_live_panel_renders_reason_and_alarm(tenants):
     html = render_to_string("dialer/_live.html", {"campaign": campaign})
     assert "Nenhum agente livre no momento." in html
     assert 'data-testid="short-call-alarm"' in html
-    assert 'id="dl-chart-data"' in html and "/api/v1/dialer/campaigns/%d/live/" % campaign.id in html
+    assert 'id="dl-chart-data"' in html and f"/api/v1/dialer/campaigns/{campaign.id}/live/" in html
