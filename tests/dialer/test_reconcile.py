@@ -104,6 +104,8 @@ async def test_originate_lost_with_the_connection_is_adopted_not_resent(org):
     rig.sim.config.faults.drop_actions = ("Originate",)
     try:
         await rig.engine.step()  # claims, writes the attempt, sends: connection drops
+        first = rig.engine.runners[campaign.id].last_decision
+        assert rig.spy.ids, first
         rig.sim.config.faults.drop_actions = ()
         await _until_connected(rig)
         await rig.run(5)
