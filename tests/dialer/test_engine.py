@@ -8,9 +8,22 @@ from datetime import timedelta
 import pytest
 
 from central.simulator.world import WorldConfig
-from tests.dialer.engine_support import make_campaign, make_contacts, phones, start_rig
+from tests.dialer.engine_support import (
+    close_test_connections,
+    make_campaign,
+    make_contacts,
+    phones,
+    start_rig,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture(autouse=True)
+async def _give_back_connections():
+    """Checks after the rig closed reopen a connection in the test's thread: return it."""
+    yield
+    await close_test_connections()
 
 
 @pytest.fixture

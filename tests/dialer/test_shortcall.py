@@ -8,7 +8,20 @@ import pytest
 from central.dialer.core import CallTracker
 from central.simulator.world import WorldConfig
 from central.telephony.ami.protocol import Message
-from tests.dialer.engine_support import make_campaign, make_contacts, phones, start_rig
+from tests.dialer.engine_support import (
+    close_test_connections,
+    make_campaign,
+    make_contacts,
+    phones,
+    start_rig,
+)
+
+
+@pytest.fixture(autouse=True)
+async def _give_back_connections():
+    """Checks after the rig closed reopen a connection in the test's thread: return it."""
+    yield
+    await close_test_connections()
 
 
 def ev(name, **fields):
