@@ -16,10 +16,13 @@ from dataclasses import fields
 
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from central.core.api import TenantViewSet
 from central.core.roles import Role
+from central.core.tenancy import membership_for_request
 from central.dialer import live, metrics
 from central.dialer.models import Campaign
 from central.dialer.planner import PlanScenario, plan
@@ -55,17 +58,15 @@ class PlannerInput(serializers.Serializer):
         return attrs
 
 
-class PlannerViewSet(TenantViewSet):
-    """Simulation only: nothing is stored or dialed, so any member may ask."""
+class PlannerView(APIView):
+    """Simulation only: reads and writes no tenant data, so any member may ask. The
+    membership is still resolved (a foreign ``X-Organization`` is a 404 like everywhere)."""
 
-    read_role = Role.VIEWER
-    write_role = Role.VIEWER
-    serializer_class = PlannerInput
+    permission_classes = [IsAuthenticated]
+    tenant_scoped_by_hand = True  # tests/core/test_tenant_isolation.py: no tenant rows here
 
-    def get_queryset(self):  # no model behind it
-        return Campaign.objects.none()
-
-    def create(self, request):
+    def post(self, request):
+        membership_for_request(request)
         data = PlannerInput(data=request.data)
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)

@@ -6,9 +6,9 @@
 
 from django.urls import path
 
-from central.dialer.api_live import CampaignLiveViewSet, PlannerViewSet
+from central.dialer.api_live import CampaignLiveViewSet, PlannerView
 
 urlpatterns = [
     path("campaigns/<int:pk>/live/", CampaignLiveViewSet.as_view({"get": "retrieve"}), name="dialer-campaign-live"),
-    path("planner/", PlannerViewSet.as_view({"post": "create"}), name="dialer-planner"),
+    path("planner/", PlannerView.as_view(), name="dialer-planner"),
 ]
