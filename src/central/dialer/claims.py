@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from central.dialer import hours, services
 from central.dialer.core import Outcome, retry_decision, within_hours
 from central.dialer.leases import Lease, fence
 from central.dialer.models import Attempt, Callback, Campaign, Contact, DoNotCall
@@ -97,8 +98,15 @@ def is_holiday(campaign: Campaign, now: datetime, tz: str | None = None) -> bool
 
 
 def campaign_within_hours(campaign: Campaign, now: datetime, tz: str | None = None) -> bool:
-    zone = tz or campaign.timezone
-    return within_hours(campaign.working_hours, zone, now, holiday=is_holiday(campaign, now, zone))
+    """Working hours of the campaign (and of the contact's zone ``tz``), holidays included."""
+    try:
+        ok, _reason = hours.is_callable_now(
+            campaign.working_hours, campaign.timezone, tz, now,
+            respect_holidays=campaign.respect_holidays, subdivision=campaign.holiday_subdivision)
+        return ok
+    except (hours.HoursError, ValueError):
+        zone = tz or campaign.timezone  # malformed hours: the plain reading of the model default
+        return within_hours(campaign.working_hours, zone, now, holiday=is_holiday(campaign, now, zone))
 
 
 def contacts_due(campaign_id: int, now: datetime, limit: int) -> int:
@@ -286,13 +294,9 @@ def record_outcomes(lease: Lease, outcomes: list[Outcome], now: datetime) -> int
             c = contacts.get(o.contact_id)
             if c is None or c.status != Contact.Status.IN_PROGRESS:
                 continue
-            decision = retry_decision(
-                o.result, attempts=c.attempts, max_attempts=c.max_attempts or campaign.max_attempts,
-                attempts_today=c.attempts_today, max_per_day=campaign.max_attempts_per_day,
-                policy=campaign.retry_policy or {}, now=ts(o.ended_at), tz=campaign.timezone)
-            c.status = decision.status
-            c.next_attempt_at = decision.next_attempt_at
-            c.last_result = o.result
+            # The campaign's retry policy, moved into the next open window of the working
+            # hours (campaign's and contact's zone, holidays): services.schedule_next.
+            services.schedule_next(c, o.result, ts(o.ended_at), campaign=campaign)
             changed.append(c)
         if changed:
             Contact.objects.bulk_update(changed, ["status", "next_attempt_at", "last_result"])
