@@ -16,8 +16,9 @@ CAPABILITY_APIS = ["telephony", "dialer", "voice"]
 api_patterns = [path("", include("central.core.api_urls"))]
 page_patterns = []
 for _app in CAPABILITY_APIS:
-    if find_spec(f"central.{_app}.api_urls") is not None:
-        api_patterns.append(path(f"{_app}/", include(f"central.{_app}.api_urls")))
+    for _module in ("api_urls", "api_live_urls"):
+        if find_spec(f"central.{_app}.{_module}") is not None:
+            api_patterns.append(path(f"{_app}/", include(f"central.{_app}.{_module}")))
     if find_spec(f"central.{_app}.urls") is not None:
         page_patterns.append(path(f"{_app}/", include(f"central.{_app}.urls")))
 

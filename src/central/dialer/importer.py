@@ -695,10 +695,19 @@ def run_job(job_id: int, **kwargs) -> ImportJob:
     """
     job = ImportJob.objects.get(pk=job_id)
     opts = job.options or {}
-    if job.kind == ImportJob.Kind.DNC:
-        return import_dnc(job, source_name=opts.get("source") or DoNotCall.Source.IMPORT, **kwargs)
-    return import_contacts(job, legal_basis=opts.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
-                           origin=opts.get("origin", ""), **kwargs)
+    try:
+        if job.kind == ImportJob.Kind.DNC:
+            return import_dnc(job, source_name=opts.get("source") or DoNotCall.Source.IMPORT, **kwargs)
+        return import_contacts(job, legal_basis=opts.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
+                               origin=opts.get("origin", ""), **kwargs)
+    except Exception as exc:
+        # A job must never stay "queued" forever: whatever broke, say so on the job.
+        logging.getLogger(__name__).exception("import job %s crashed", job_id)
+        ImportJob.objects.filter(pk=job_id).exclude(status=ImportJob.Status.DONE).update(
+            status=ImportJob.Status.FAILED, message=f"erro interno: {type(exc).__name__}: {exc}"[:300],
+            finished_at=timezone.now())
+        job.refresh_from_db()
+        return job
 
 
 def imports_dir() -> Path:
