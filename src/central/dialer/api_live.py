@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -33,7 +35,9 @@ class CampaignLiveViewSet(TenantViewSet):
 
     queryset = Campaign.objects.all()
     read_role = Role.VIEWER
+    serializer_class = serializers.Serializer  # the figures are a free-form JSON object
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request, pk=None):
         campaign = self.get_object()
         return Response(metrics.campaign_live(campaign, timezone.now(), live.engine_state(campaign.id)))
@@ -65,6 +69,7 @@ class PlannerView(APIView):
     permission_classes = [IsAuthenticated]
     tenant_scoped_by_hand = True  # tests/core/test_tenant_isolation.py: no tenant rows here
 
+    @extend_schema(request=PlannerInput, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         membership_for_request(request)
         data = PlannerInput(data=request.data)
