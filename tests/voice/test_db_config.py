@@ -80,12 +80,17 @@ def test_database_down_at_start_uses_snapshot_from_real_loader(tenants, tmp_path
     assert asyncio.run(start())["config_source"] == "database"
     assert read_snapshot(snap).extensions[0].number == "1003"
     settings_dict = connections.settings["default"]
-    saved = settings_dict["NAME"]
-    settings_dict["NAME"] = str(tmp_path / "no-such-dir" / "db.sqlite3")  # the database is gone
+    saved = {k: settings_dict.get(k) for k in ("NAME", "PORT", "OPTIONS")}
+    if connections["default"].vendor == "postgresql":
+        # the server is gone: nothing listens on port 1 (no pool, so the thread really connects)
+        settings_dict["PORT"] = 1
+        settings_dict["OPTIONS"] = {k: v for k, v in (saved["OPTIONS"] or {}).items() if k != "pool"}
+    else:
+        settings_dict["NAME"] = str(tmp_path / "no-such-dir" / "db.sqlite3")  # the file is gone
     try:
         status = asyncio.run(start())
     finally:
-        settings_dict["NAME"] = saved
+        settings_dict.update(saved)
     assert status["config_source"] == "snapshot" and "OperationalError" in status["config_error"]
     assert [e["ramal"] for e in status["extensions"]] == ["1003"]
 

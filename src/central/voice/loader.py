@@ -13,11 +13,10 @@ from central.voice.config import ExtensionConfig, ResidentConfig, UnitConfig, Vo
 
 
 def load_from_database() -> VoiceConfig:
-    from django.db import close_old_connections
-
+    from central.core.db import drop_stale_connections
     from central.voice.models import AIExtension, Unit
 
-    close_old_connections()  # a connection that died with the database must not linger
+    drop_stale_connections()  # a connection that died with the database must not linger
     exts = list(AIExtension.objects.select_related("organization").filter(enabled=True, organization__is_active=True))
     org_ids = {e.organization_id for e in exts}
     units_by_org: dict[int, list[UnitConfig]] = {}
@@ -44,13 +43,12 @@ def load_from_database() -> VoiceConfig:
 
 def save_visit(record: VisitRecord) -> None:
     """Persist one visit with its audit trail (called in a worker thread)."""
-    from django.db import close_old_connections
-
+    from central.core.db import drop_stale_connections
     from central.voice.models import Unit, VisitLog
 
     if record.organization_id is None:
         return  # compat pair / snapshot without an organization: log only
-    close_old_connections()
+    drop_stale_connections()
     unit = None
     if record.unit:
         number, _, block = record.unit.partition(" bloco ")
