@@ -104,3 +104,10 @@ async def start_rig(world: WorldConfig | None = None, *, wrapup_s: float = 0.0, 
                     options=EngineOptions(wrapup_s=wrapup_s, campaign_ids=campaign_ids))
     await engine.start()
     return Rig(sim, client, engine, spy)
+
+
+def sync_to_async(fn):
+    """The ORM from an async test: run ``fn`` in the sync thread."""
+    from asgiref.sync import sync_to_async as wrap
+
+    return wrap(fn)

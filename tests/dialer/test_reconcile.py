@@ -9,35 +9,16 @@ from collections import Counter
 import pytest
 
 from central.simulator.world import WorldConfig
-from tests.dialer.engine_support import (
-    close_test_connections,
-    make_campaign,
-    make_contacts,
-    phones,
-    start_rig,
-)
+from tests.dialer.engine_support import make_campaign, make_contacts, phones, start_rig
+from tests.dialer.engine_support import sync_to_async as _sync
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest.fixture(autouse=True)
-async def _give_back_connections():
-    """Checks after the rig closed reopen a connection in the test's thread: return it."""
-    yield
-    await close_test_connections()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures("give_back_connections"),
+]
 
 
-@pytest.fixture
-def org(db):
-    from central.core.models import Organization
-
-    return Organization.objects.create(name="Discadora", slug="discadora")
-
-
-def _sync(fn):
-    from asgiref.sync import sync_to_async
-
-    return sync_to_async(fn)
 
 
 async def _until_connected(rig, advance: float = 0.0) -> None:
