@@ -49,4 +49,5 @@ case "${1:-start}" in
   stop) stop ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
-[ "${1:-start}" = start ] && echo "$STATE_DIR/env"
+if [ "${1:-start}" = start ]; then echo "$STATE_DIR/env"; fi
+exit 0

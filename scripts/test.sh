@@ -8,7 +8,7 @@ BIN=.venv/bin
 bash scripts/system-deps.sh
 $BIN/ruff check src tests bench agent
 
-trap 'bash scripts/services.sh stop' EXIT
+trap 'bash scripts/services.sh stop || true' EXIT
 env_file=$(bash scripts/services.sh start)
 # shellcheck disable=SC1090
 source "$env_file"
