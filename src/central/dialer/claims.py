@@ -15,11 +15,10 @@ before any Originate can leave (DESIGN principle 4).
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -78,23 +77,15 @@ class ClaimResult:
     deferred: int = 0
 
 
-@functools.lru_cache(maxsize=64)
-def _holiday_set(year: int, subdiv: str) -> frozenset[date]:
-    import holidays
-
-    try:
-        cal = holidays.country_holidays("BR", subdiv=subdiv or None, years=year)
-    except NotImplementedError:
-        cal = holidays.country_holidays("BR", years=year)
-    return frozenset(cal.keys())
-
-
 def is_holiday(campaign: Campaign, now: datetime, tz: str | None = None) -> bool:
-    """Brazilian national (and the campaign's state) holidays, from ``holidays``."""
+    """Brazilian national (and the campaign's state) holidays: the calendar of ``hours``."""
     if not campaign.respect_holidays:
         return False
     local = now.astimezone(ZoneInfo(tz or campaign.timezone or "America/Sao_Paulo")).date()
-    return local in _holiday_set(local.year, campaign.holiday_subdivision)
+    try:
+        return hours.holiday_name(local, campaign.holiday_subdivision) is not None
+    except NotImplementedError:  # an unknown state code: national holidays still apply
+        return hours.holiday_name(local) is not None
 
 
 def campaign_within_hours(campaign: Campaign, now: datetime, tz: str | None = None) -> bool:
