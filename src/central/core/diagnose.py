@@ -7,7 +7,6 @@ and the command exits non-zero so scripts and monitors can use it.
 from __future__ import annotations
 
 import platform
-import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -51,26 +50,19 @@ def _database() -> str:
 def _redis() -> str:
     from django.conf import settings
 
-    if not settings.REDIS_URL:
-        return "not configured (embedded mode: in-process channel layer and jobs)"
-    import redis
+    from .health import check_redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        info = client.info("server")
-    finally:
-        client.close()
-    return f"redis {info.get('redis_version')} at {urlparse(settings.REDIS_URL).hostname}"
+    info = check_redis()  # the same check /ready runs
+    if "skipped" in info:
+        return "not configured (embedded mode: in-process channel layer and jobs)"
+    return f"redis {info['version']} at {urlparse(settings.REDIS_URL).hostname}"
 
 
 def _disk() -> str:
-    from django.conf import settings
+    from .health import check_disk
 
-    usage = shutil.disk_usage(settings.DATA_DIR)
-    free_mb = usage.free // 1_000_000
-    if free_mb < 200:
-        raise RuntimeError(f"only {free_mb} MB free in {settings.DATA_DIR}")
-    return f"{free_mb} MB free in {settings.DATA_DIR}"
+    info = check_disk()  # the same check (and minimum) /ready uses
+    return f"{info['free_mb']} MB free in {info['path']}"
 
 
 def _versions() -> str:

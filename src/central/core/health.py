@@ -30,10 +30,10 @@ def check_redis() -> dict:
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     try:
-        client.ping()
+        info = client.info("server")  # answers only when the server is up, like PING
     finally:
         client.close()
-    return {}
+    return {"version": info.get("redis_version")}
 
 
 def check_disk() -> dict:
@@ -42,7 +42,7 @@ def check_disk() -> dict:
     minimum = int(getattr(settings, "MIN_FREE_DISK_MB", 200))
     if free_mb < minimum:
         raise RuntimeError(f"only {free_mb} MB free in {settings.DATA_DIR} (minimum {minimum} MB)")
-    return {"free_mb": free_mb}
+    return {"free_mb": free_mb, "path": str(settings.DATA_DIR)}
 
 
 CHECKS: dict[str, Callable[[], dict]] = {
