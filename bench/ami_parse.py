@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from central.telephony.ami.protocol import AMIParser  # noqa: E402
 
 FIXTURES = Path(
-    os.environ.get("CENTRAL_ASTERISK_FIXTURES", ROOT.parent / "shared" / "fixtures" / "asterisk")
+    os.environ.get("CENTRAL_ASTERISK_FIXTURES", ROOT / "tests" / "fixtures" / "asterisk")
 )
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 

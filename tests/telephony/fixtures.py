@@ -1,4 +1,4 @@
-"""Load the Asterisk 22 fixtures (shared/fixtures/asterisk/) as exact bytes.
+"""Load the Asterisk 22 fixtures (tests/fixtures/asterisk/) as exact bytes.
 
 Two formats (see that folder's README.md):
 
@@ -19,7 +19,7 @@ from pathlib import Path
 FIXTURES_DIR = Path(
     os.environ.get(
         "CENTRAL_ASTERISK_FIXTURES",
-        Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "asterisk",
+        Path(__file__).resolve().parents[1] / "fixtures" / "asterisk",
     )
 )
 

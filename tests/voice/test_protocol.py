@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import random
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -23,10 +22,7 @@ from central.voice.audiosocket.protocol import (
     UUIDMessage,
     encode_frame,
 )
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "asterisk"
-if not FIXTURES.exists():  # CI clones main with shared/ beside it
-    FIXTURES = Path("/work/shared/fixtures/asterisk")
+from tests.telephony.fixtures import FIXTURES_DIR as FIXTURES
 
 
 def rows(name: str) -> list[dict[str, str]]:

@@ -7,7 +7,7 @@ the extensions (ramais, custom device states). The asyncio server
 Keeping this sans-I/O means every action's response shape is testable without a
 socket and the same object runs under the real or the virtual clock.
 
-Response shapes are copied from the transcripts in ``shared/fixtures/asterisk/``; each
+Response shapes are copied from the transcripts in ``tests/fixtures/asterisk/``; each
 handler names the file and the exchange it reproduces.
 """
 

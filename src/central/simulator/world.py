@@ -12,7 +12,7 @@ overtaken (an abandon timer for a call an agent already took, the outcome of a
 call hung up through AMI) are cancelled lazily: each carries the call's or the
 agent's generation number and is skipped when it no longer matches.
 
-Outcome shapes follow the captured streams in /work/shared/fixtures/asterisk/:
+Outcome shapes follow the captured streams in tests/fixtures/asterisk/:
 busy is cause 17 (ami-event-stream-busy.txt), congestion cause 34
 (ami-event-stream-congestion.txt), no answer cause 19
 (ami-event-stream-noanswer-timeout.txt), an answered call joins queue ``sales``

@@ -5,7 +5,7 @@ One :class:`CallRecord` per call, where a call is every channel sharing a ``Link
 :meth:`CdrBuilder.feed` returns the records of the calls that ended with that event: a
 call ends when its last channel hangs up.
 
-Rules, each from a capture in shared/fixtures/asterisk/:
+Rules, each from a capture in tests/fixtures/asterisk/:
 
 * Direction: a call whose first dial has no calling channel (``DialBegin`` with only
   ``Dest*`` fields) was made by an Originate: ``outbound`` (every call capture). A call

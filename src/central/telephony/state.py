@@ -6,7 +6,7 @@ current time; read the extensions panel (ramais), channels, bridges and queue me
 and get back the list of :class:`Change` s to push to dashboards. Nothing here imports
 Django or touches a socket; the ``central pbx`` process owns the I/O.
 
-Sources, as seen in the Asterisk 22 captures (shared/fixtures/asterisk/):
+Sources, as seen in the Asterisk 22 captures (tests/fixtures/asterisk/):
 
 * ``ExtensionStatus`` (hint state of ``exten@context``: Status 0 Idle, 1 InUse, 2 Busy,
   4 Unavailable, 8 Ringing, 9 InUse&Ringing, 16 Hold; ami-event-stream-extension-state.txt),

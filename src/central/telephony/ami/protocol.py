@@ -5,7 +5,7 @@ bytes out (:func:`encode_message`, :func:`encode_action`). No socket, no clock, 
 asyncio: the asyncio client (``central.telephony.ami.client``), the PBX simulator and
 the benchmarks all drive the same object. The shape follows ``h11/_connection.py``.
 
-The wire format, as captured from Asterisk 22.10.1 in ``shared/fixtures/asterisk/``:
+The wire format, as captured from Asterisk 22.10.1 in ``tests/fixtures/asterisk/``:
 
 * On connect the server sends ONE banner line ``Asterisk Call Manager/11.0.0\\r\\n``
   with no blank line after it (every ``ami-event-stream-*.txt`` starts with it).

@@ -7,7 +7,7 @@ ends of the wire, selected by :class:`Role`:
 * ``Role.SERVER`` is Central: Asterisk connects to us, sends the UUID, audio and DTMF.
 * ``Role.ASTERISK`` is the PBX side, used by the simulator and the tests' client.
 
-Every rule below cites the capture that shows it (``shared/fixtures/asterisk/``):
+Every rule below cites the capture that shows it (``tests/fixtures/asterisk/``):
 
 * ``audiosocket-session.md`` "Framing": 1 byte kind, uint16 **big-endian** length, payload.
 * ``audiosocket-session.bin`` starts ``01 00 10 a1 b2 ...``: the UUID is the first message,
