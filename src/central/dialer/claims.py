@@ -272,7 +272,7 @@ def record_outcomes(lease: Lease, outcomes: list[Outcome], now: datetime) -> int
                 "connected_at": ts(o.connected_at) if o.connected_at is not None else None,
                 "agent": o.agent[:120], "hangup_cause": o.hangup_cause,
                 "hangup_cause_text": o.hangup_cause_text[:80], "talk_seconds": o.talk_seconds,
-                "billsec": int(o.ended_at - o.answered_at) if o.answered_at is not None else None,
+                "billsec": o.billsec,
                 "short_call": o.short_call,
             }
             if o.note:

@@ -39,6 +39,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from central.telephony.cdr import cdr_seconds
+
 __all__ = [
     "RESULTS",
     "SHORT_CALL_SECONDS",
@@ -58,8 +60,10 @@ __all__ = [
 #: Attempt results (the values of ``Attempt.Result``).
 RESULTS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned")
 
-#: Anatel's threshold: operators are flagged for many answered calls of 6 s or less.
-SHORT_CALL_SECONDS = 6.0
+#: Anatel's threshold: operators are flagged for many answered calls of 6 s or less,
+#: counted in the whole seconds Asterisk's CDR bills (``billsec``, truncated: see
+#: :func:`central.telephony.cdr.cdr_seconds`), so 6.9 s answered is a short call.
+SHORT_CALL_SECONDS = 6
 
 # OriginateResponse Reason -> result (ami-login-and-actions.txt, include/asterisk/frame.h).
 _REASON_RESULT = {3: "no_answer", 4: "answered", 5: "busy", 8: "congestion"}
@@ -145,6 +149,11 @@ class Outcome:
     @property
     def abandoned(self) -> bool:
         return self.result == "abandoned" or self.late
+
+    @property
+    def billsec(self) -> int | None:
+        """Answer -> end in whole seconds as Asterisk's CDR bills them (truncated)."""
+        return None if self.answered_at is None else max(0, cdr_seconds(self.answered_at, self.ended_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,14 +424,14 @@ class CallTracker:
                 result = "abandoned"
             out.append(CallEvent("result", call.uid, call.campaign_id, ended,
                                  {"outcome": result, "ring": ended - call.dialed_at}))
-        duration = ended - call.answered_at if call.answered_at is not None else None
+        billsec = max(0, cdr_seconds(call.answered_at, ended)) if call.answered_at is not None else None
         outcome = Outcome(
             uid=call.uid, campaign_id=call.campaign_id, contact_id=call.contact_id, result=result,
             dialed_at=call.dialed_at, ended_at=ended, answered_at=call.answered_at,
             connected_at=call.connected_at, agent=call.agent, talk_seconds=talk,
             hangup_cause=call.cause if call.cause is not None else call.other_cause,
             hangup_cause_text=call.cause_text,
-            short_call=duration is not None and duration <= SHORT_CALL_SECONDS,
+            short_call=billsec is not None and billsec <= SHORT_CALL_SECONDS,
             late=late,
         )
         out.append(CallEvent("outcome", call.uid, call.campaign_id, ended, {"outcome": outcome}))

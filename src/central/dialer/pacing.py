@@ -69,6 +69,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from central.dialer.core import SHORT_CALL_SECONDS
+
 __all__ = [
     "AGENT_STATES",
     "MODES",
@@ -355,7 +357,7 @@ class PacingEstimator:
         theta: float = 0.035,
         gain: float = 0.2,
         theta_bounds: tuple[float, float] = (0.005, 0.6),
-        short_call_seconds: float = 6.0,
+        short_call_seconds: float = SHORT_CALL_SECONDS,
     ) -> None:
         self.target_abandon = target_abandon
         self.setpoint_share = setpoint_share
@@ -458,7 +460,7 @@ class PacingEstimator:
         self._talk_completed += 1
         self._talk_total += max(0.0, talk)
         self._talk.add(max(0.0, talk))
-        if talk <= self.short_call_seconds:
+        if int(max(0.0, talk)) <= self.short_call_seconds:  # whole seconds, truncated like a CDR
             self._short.append(t)
         self._dirty = True
 

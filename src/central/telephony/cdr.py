@@ -31,6 +31,9 @@ Rules, each from a capture in tests/fixtures/asterisk/:
   Originate ``Variable:``; seen as ``VarSet`` in ami-event-stream-ami-hangup.txt). Other
   ``CENTRAL_*`` variables are kept in ``variables``.
 * Events carry no time (unless ``timestampevents=yes``): the caller passes ``now``.
+* ``duration`` (start -> end) and ``billsec`` (answer -> end) are whole seconds
+  **truncated**, as Asterisk's CDR engine computes them (:func:`cdr_seconds`), so a call
+  Asterisk bills as 6 s is 6 s here too (the Anatel short-call guard counts <= 6 s).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from datetime import UTC, datetime
 from .ami.protocol import Message
 from .state import event_time
 
-__all__ = ["CallRecord", "CdrBuilder", "HANGUP_CAUSES", "DISPOSITIONS"]
+__all__ = ["CallRecord", "CdrBuilder", "HANGUP_CAUSES", "DISPOSITIONS", "cdr_seconds"]
 
 DISPOSITIONS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned")
 
@@ -68,6 +71,23 @@ _DIALSTATUS_DISPOSITION: dict[str, str] = {
 _REASON_DISPOSITION: dict[int, str] = {
     1: "no_answer", 3: "no_answer", 5: "busy", 8: "congestion", 0: "failed",
 }
+
+
+def cdr_seconds(start: float, end: float) -> int:
+    """Whole seconds from ``start`` to ``end`` (epoch floats), counted like Asterisk's CDR.
+
+    Asterisk main/cdr.c ``cdr_object_get_duration()`` is
+    ``ast_tvdiff_ms(end, start) / 1000`` and ``cdr_object_get_billsec()`` the same from
+    the answer time (rounded up only with ``initiatedseconds=yes`` in cdr.conf, off by
+    default). ``ast_tvdiff_ms()`` (include/asterisk/time.h) floors the microsecond
+    difference to milliseconds; the C ``long`` division then truncates toward zero. So
+    6.999 s is 6, never 7, and Central must count the same way or calls that Asterisk's
+    CDR bills as 6 s escape the <= 6 s guard. Times are taken to whole microseconds
+    first (Asterisk's ``struct timeval``), so float noise cannot turn 7.000 s into 6.
+    """
+    us = round(end * 1_000_000) - round(start * 1_000_000)
+    ms = us // 1000  # ast_tvdiff_ms: floor division of microseconds
+    return ms // 1000 if ms >= 0 else -((-ms) // 1000)  # C division truncates toward zero
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -97,8 +117,8 @@ class CallRecord:
     ringing_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime
-    billsec: int  # answered -> end, whole seconds
-    duration: int  # start -> end, whole seconds
+    billsec: int  # answered -> end, whole seconds truncated (cdr_seconds)
+    duration: int  # start -> end, whole seconds truncated (cdr_seconds)
     hangup_cause: int | None
     hangup_cause_text: str | None
     hangup_by: str | None = None  # agent | customer | transfer (from AgentComplete)
@@ -421,8 +441,10 @@ class CdrBuilder:
             ringing_at=_dt(call.ringing),
             answered_at=_dt(answered),
             ended_at=_dt(ended),
-            billsec=int(round(ended - answered)) if answered is not None else 0,
-            duration=int(round(ended - call.started)),
+            # Never negative in a record (a reconnect may close a call "at" an earlier
+            # clock reading); Asterisk's CDR columns are unsigned in practice too.
+            billsec=max(0, cdr_seconds(answered, ended)) if answered is not None else 0,
+            duration=max(0, cdr_seconds(call.started, ended)),
             hangup_cause=cause,
             hangup_cause_text=cause_text,
             hangup_by=call.hangup_by,
