@@ -3,15 +3,18 @@
 Two shapes: one row per contact (status, attempts, last result, custom fields as JSON), or
 one row per attempt (``per_attempt=True``) for call-level reporting. Semicolon-separated
 UTF-8 with a BOM, which is what Excel in pt-BR opens correctly with a double click.
+Every cell goes through :func:`central.core.spreadsheet.csv_writer`, which neutralises
+formula injection (a contact named ``=HYPERLINK(...)``) in a way the importer undoes.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
+
+from central.core.spreadsheet import csv_writer
 
 from .models import Attempt, Campaign, Contact
 
@@ -54,7 +57,7 @@ class _Echo:
 
 def csv_lines(header: list[str], rows: Iterable[list], *, bom: bool = True) -> Iterator[str]:
     """CSV text, one line at a time (for StreamingHttpResponse or a file)."""
-    writer = csv.writer(_Echo(), delimiter=";")
+    writer = csv_writer(_Echo())
     yield ("\ufeff" if bom else "") + writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)

@@ -36,6 +36,8 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from central.core.spreadsheet import csv_writer, unneutralize
+
 from .models import Campaign, Contact, DoNotCall, ImportJob
 from .phones import DDD_TIMEZONES, normalize, try_normalize
 
@@ -125,8 +127,11 @@ def read_rows(path: str | os.PathLike) -> Source:
     delimiter = _sniff_delimiter(first)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        yield from enumerate(csv.reader(io.StringIO(first), delimiter=delimiter), start=1)
-        yield from enumerate(csv.reader(text, delimiter=delimiter), start=2)
+        # unneutralize: a cell of our own export reads back as it was (see core.spreadsheet).
+        for n, cells in enumerate(csv.reader(io.StringIO(first), delimiter=delimiter), start=1):
+            yield n, [unneutralize(c) for c in cells]
+        for n, cells in enumerate(csv.reader(text, delimiter=delimiter), start=2):
+            yield n, [unneutralize(c) for c in cells]
 
     return Source(rows(), raw.tell, total, encoding, delimiter, text.close)
 
@@ -136,7 +141,7 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # phones typed as numbers: 11987654321.0
-    return str(value)
+    return unneutralize(str(value))
 
 
 def _read_xlsx(path: Path, total: int) -> Source:
@@ -324,7 +329,7 @@ class _ErrorSink:
         base = job.stored_path or ""
         self.path = f"{base}.erros.csv" if base else ""
         self._file = open(self.path, "w", encoding="utf-8-sig", newline="") if self.path else None  # noqa: SIM115
-        self._writer = csv.writer(self._file, delimiter=";") if self._file else None
+        self._writer = csv_writer(self._file) if self._file else None
         if self._writer:
             self._writer.writerow(["linha", "coluna", "motivo", "conteudo"])
 
