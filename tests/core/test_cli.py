@@ -110,3 +110,56 @@ def test_logs_shows_the_json_log_file(tmp_path):
     result = run_central(["logs", "-n", "1"], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '{"level": "info", "msg": "segunda"}'
+
+
+def _current_slugs(env) -> str:
+    result = run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; "
+                          "print(sorted(O.objects.values_list('slug', flat=True)))"], env)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_restore_refuses_a_valid_sqlite_file_that_is_not_central(tmp_path):
+    """Finding 17: any valid SQLite file used to replace the database (38 migrations pending)."""
+    env = migrated_env(tmp_path / "data")
+    run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; "
+                 "O.objects.create(name='Fica', slug='fica')"], env)
+    other = tmp_path / "other.sqlite3"
+    conn = sqlite3.connect(other)
+    conn.execute("create table notes (id integer primary key, body text)")
+    conn.commit()
+    conn.close()
+    if "DATABASE_URL" in env:  # PostgreSQL run: a valid custom-format dump of another database
+        import subprocess
+
+        from central.core.backup import _tool
+        from tests.support import fresh_database_url
+
+        other = tmp_path / "other.pgdump"
+        subprocess.run([_tool("pg_dump"), "--format=custom", f"--file={other}", fresh_database_url()], check=True)
+    result = run_central(["restore", str(other), "--yes"], env)
+    assert result.returncode == 1
+    assert "is not a Central database" in result.stderr
+    assert _current_slugs(env) == "['fica']"
+
+
+def test_restore_refuses_a_backup_of_a_newer_central(tmp_path):
+    env = migrated_env(tmp_path / "data")
+    if "DATABASE_URL" in env:
+        target = tmp_path / "b.pgdump"
+        run_central(["manage", "shell", "-c", "from django.db import connection; c = connection.cursor(); "
+                     "c.execute(\"insert into django_migrations (app, name, applied) values "
+                     "('dialer', '9999_from_the_future', now())\")"], env)
+        assert run_central(["backup", str(target)], env).returncode == 0
+        run_central(["manage", "shell", "-c", "from django.db import connection; c = connection.cursor(); "
+                     "c.execute(\"delete from django_migrations where name = '9999_from_the_future'\")"], env)
+    else:
+        target = tmp_path / "b.sqlite3"
+        assert run_central(["backup", str(target)], env).returncode == 0
+        conn = sqlite3.connect(target)
+        conn.execute("insert into django_migrations (app, name, applied) values "
+                     "('dialer', '9999_from_the_future', '2030-01-01')")
+        conn.commit()
+        conn.close()
+    result = run_central(["restore", str(target), "--yes"], env)
+    assert result.returncode == 1
+    assert "newer Central version" in result.stderr and "dialer.9999_from_the_future" in result.stderr
