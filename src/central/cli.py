@@ -188,6 +188,8 @@ def diagnose(data_dir: DataDir = None) -> None:
     width = max(len(r.name) for r in results)
     for r in results:
         mark = typer.style(" OK ", fg="green") if r.ok else typer.style("FAIL", fg="red", bold=True)
+        if r.warning:
+            mark = typer.style("WARN", fg="yellow", bold=True)
         typer.echo(f"[{mark}] {r.name:<{width}}  {r.detail}  ({r.latency_ms} ms)")
     failed = [r.name for r in results if not r.ok]
     if failed:

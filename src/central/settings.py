@@ -48,7 +48,10 @@ if CENTRAL_ENV not in {"embedded", "production", "test"}:
 PRODUCTION = CENTRAL_ENV == "production"
 
 DATA_DIR = Path(os.environ.get("CENTRAL_DATA_DIR", Path.cwd() / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# umask 077 for the whole process and the data dir 0700: see central.core.datafiles.
+from central.core.datafiles import secure_data_dir  # noqa: E402 - needs nothing from Django
+
+secure_data_dir(DATA_DIR)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -247,6 +250,17 @@ SPECTACULAR_SETTINGS = {
 # Bodies above this are refused with 413 before any parser touches them.
 MAX_BODY_BYTES = env_int("CENTRAL_MAX_BODY_BYTES", 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+# Contact / do-not-call imports (docs/dialer-data.md "Limits"): upload size, per-tenant
+# quota of stored uploads, shape limits checked while parsing, the import worker's memory.
+MAX_IMPORT_BYTES = env_int("CENTRAL_MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+IMPORT_QUOTA_BYTES = env_int("CENTRAL_IMPORT_QUOTA_BYTES", 1024 * 1024 * 1024)
+IMPORT_KEEP_UPLOADS = env_bool("CENTRAL_IMPORT_KEEP_UPLOADS", False)
+IMPORT_MAX_COLUMNS = env_int("CENTRAL_IMPORT_MAX_COLUMNS", 500)
+IMPORT_MAX_LINE_CHARS = env_int("CENTRAL_IMPORT_MAX_LINE_CHARS", 1024 * 1024)
+IMPORT_MAX_INFLATED_BYTES = env_int("CENTRAL_IMPORT_MAX_INFLATED_BYTES", 2 * 1024 * 1024 * 1024)
+IMPORT_MAX_ZIP_RATIO = env_int("CENTRAL_IMPORT_MAX_ZIP_RATIO", 100)
+IMPORT_MEMORY_MB = env_int("CENTRAL_IMPORT_MEMORY_MB", 1024)
 METRICS_TOKEN = os.environ.get("CENTRAL_METRICS_TOKEN", "")
 
 # --- i18n ---------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_export_results_cli(cli, tenants, tmp_path):
     r = cli("export-results", camp.pk)
     assert r.exit_code == 0
     rows = list(csv.reader(io.StringIO(r.stdout), delimiter=";"))
-    assert rows[0][0] == "id" and rows[1][1:3] == ["Ana", "+5511987654321"]
+    assert rows[0][0] == "id" and rows[1][1:3] == ["Ana", "'+5511987654321"]  # formula-safe
     out = tmp_path / "res.csv"
     assert cli("export-results", camp.pk, out, "--attempts").exit_code == 0
     assert out.read_text(encoding="utf-8-sig").startswith("contato_id;")

@@ -234,12 +234,15 @@ def test_dnc_file_of_thousands_of_numbers(camp, tmp_path):
 
     pending = factories.contact(camp.organization, camp, phone="+5511961001500")
     path = tmp_path / "nmp.txt"
-    path.write_text("".join(f"5511{961000000 + i}\n" for i in range(3000)) + "invalido\n")
+    content = "".join(f"5511{961000000 + i}\n" for i in range(3000)) + "invalido\n"
+    path.write_text(content)
     job = new_job(camp.organization, kind="dnc", filename="nmp.txt", stored_path=path)
     job = import_dnc(job, source_name="nao_me_perturbe")
     assert (job.status, job.rows, job.imported, job.rejected) == ("done", 3001, 3000, 1), job.message
     assert DoNotCall.objects.filter(organization=camp.organization, campaign=None).count() == 3000
     pending.refresh_from_db()
     assert pending.status == "dnc" and "1 contatos marcados" in job.message
+    assert not path.exists()  # the upload is deleted once imported (CENTRAL_IMPORT_KEEP_UPLOADS)
+    path.write_text(content)
     again = import_dnc(new_job(camp.organization, kind="dnc", filename="nmp.txt", stored_path=path))
     assert (again.imported, again.merged) == (0, 3000)

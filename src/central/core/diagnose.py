@@ -20,6 +20,12 @@ class CheckResult:
     ok: bool
     detail: str
     latency_ms: float
+    #: Works, but an operator should act (e.g. data files readable by other users).
+    warning: bool = False
+
+
+class CheckWarning(Exception):
+    """Raised by a check that passes with a caveat: shown as WARN, does not fail diagnose."""
 
 
 def _database() -> str:
@@ -65,6 +71,19 @@ def _disk() -> str:
     return f"{info['free_mb']} MB free in {info['path']}"
 
 
+def _permissions() -> str:
+    from django.conf import settings
+
+    from .datafiles import loose_paths
+
+    loose = loose_paths(settings.DATA_DIR)
+    if loose:
+        shown = ", ".join(f"{p} ({m:o})" for p, m in loose[:5]) + (f" and {len(loose) - 5} more" if len(loose) > 5 else "")
+        raise CheckWarning(f"{len(loose)} data paths readable by group/others: {shown}; "
+                           f"fix with: chmod -R go-rwx {settings.DATA_DIR}")
+    return f"{settings.DATA_DIR} and its files are private (0700/0600)"
+
+
 def _versions() -> str:
     import django
 
@@ -108,6 +127,7 @@ def run() -> list[CheckResult]:
         ("database", _database),
         ("redis", _redis),
         ("disk", _disk),
+        ("permissions", _permissions),
         ("versions", _versions),
     ]
     results = [_timed(name, check) for name, check in checks]
@@ -121,8 +141,11 @@ def run() -> list[CheckResult]:
 
 def _timed(name: str, check: Callable[[], str]) -> CheckResult:
     started = time.perf_counter()
+    warning = False
     try:
         detail, ok = check(), True
+    except CheckWarning as exc:
+        detail, ok, warning = str(exc), True, True
     except Exception as exc:
         detail, ok = f"{type(exc).__name__}: {exc}".strip(), False
-    return CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
+    return CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1), warning)

@@ -557,10 +557,25 @@ def _finish(job: ImportJob, sink: _ErrorSink, source: Source | None, progress: P
         os.unlink(sink.path)
     job.message = message[:300]
     job.save()
+    _discard_upload(job)
     if progress:
         progress(job)
     _publish(job)
     return job
+
+
+def _discard_upload(job: ImportJob) -> None:
+    """Delete the uploaded file once its import is over (personal data kept no longer than
+    needed, LGPD art. 15), unless ``CENTRAL_IMPORT_KEEP_UPLOADS`` says to keep it. The errors
+    CSV stays: it is what the job's errors link downloads."""
+    from django.conf import settings
+
+    if settings.IMPORT_KEEP_UPLOADS or not job.stored_path:
+        return
+    try:
+        os.unlink(job.stored_path)
+    except FileNotFoundError:
+        pass
 
 
 def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: ProgressFn | None = None,
