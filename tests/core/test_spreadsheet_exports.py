@@ -58,7 +58,7 @@ def test_no_module_writes_csv_or_xlsx_without_the_safe_writer():
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                  if p.name != "spreadsheet.py" and writer.search(p.read_text())]
     assert offenders == []
-    serving = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") 
+    serving = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                      if p.name != "spreadsheet.py" and "text/csv" in p.read_text())
     assert serving == ["dialer/api.py"], "a new CSV endpoint: add it to CSV_OPERATIONS and check it here"
 

@@ -23,6 +23,7 @@ UTF-8 in chunks (cheap: a sequential read); any invalid byte means cp1252.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import logging
@@ -572,10 +573,8 @@ def _discard_upload(job: ImportJob) -> None:
 
     if settings.IMPORT_KEEP_UPLOADS or not job.stored_path:
         return
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(job.stored_path)
-    except FileNotFoundError:
-        pass
 
 
 def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: ProgressFn | None = None,
