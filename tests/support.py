@@ -132,3 +132,37 @@ def start_central(args: list[str], env: dict[str, str], port: int, log_path: Pat
     password = re.search(r"password:\s+(\S+)", text)
     creds = (user.group(1), password.group(1)) if user and password else None
     return CentralProcess(proc, url, log_path, creds, env)
+
+
+def start_simulate_pbx(port: int, env: dict[str, str], log_path: Path, *args: str,
+                       wait: float = 30) -> subprocess.Popen:
+    """``central simulate-pbx`` on ``port`` as its own process (standing in for a real
+    Asterisk); returns once its AMI banner can be read."""
+    log_file = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([CENTRAL, "simulate-pbx", "--port", str(port), *args], env=env,
+                            stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulate-pbx exited {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.settimeout(5)
+                if sock.recv(64).startswith(b"Asterisk Call Manager/"):
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"simulate-pbx did not listen on {port} in {wait}s:\n{log_path.read_text()}")
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL if it does not exit within 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

@@ -143,12 +143,43 @@ def manage(ctx: typer.Context, data_dir: DataDir = None) -> None:
     execute_from_command_line(["central manage", *ctx.args])
 
 
+def _ami_lines(row: dict) -> list[str]:
+    """Per Asterisk server: the AMI connection of a process's PBX links and dialers,
+    from the figures its heartbeat carries (``central pbx``, ``central dialer``, ``up``)."""
+    info = row.get("info") or {}
+    lines = []
+    for name, link in sorted((info.get("servers") or {}).items()):
+        state = "connected" if link.get("connected") else "NOT CONNECTED"
+        lines.append(f"  pbx link  {name:<20} {link.get('host', ''):<22} AMI {state:<13} "
+                     f"events {link.get('events', 0)}  extensions {link.get('extensions', 0)}  "
+                     f"calls {link.get('calls_in_progress', 0)}  records {link.get('records', 0)}")
+    dialers = dict(info.get("dialers") or {})
+    if row["kind"] == "dialer" and "ami_connected" in info:
+        dialers[info.get("server", "default")] = info
+    for name, d in sorted(dialers.items()):
+        state = "connected" if d.get("ami_connected") else "NOT CONNECTED"
+        lines.append(f"  dialer    {name:<20} {'':<22} AMI {state:<13} "
+                     f"campaigns {len(d.get('campaigns') or [])}  originates {d.get('originates', 0)}")
+    return lines
+
+
+def _server_rows() -> list[dict]:
+    """Every Asterisk server of the database with the status its PBX link last wrote."""
+    from central.telephony.models import AsteriskServer
+
+    return [{"name": s.name, "organization": s.organization.slug, "host": f"{s.host}:{s.port}",
+             "enabled": s.enabled, "simulator": s.use_simulator, "status": s.status,
+             "detail": s.status_detail, "status_at": s.status_at}
+            for s in AsteriskServer.objects.select_related("organization").order_by("organization__slug", "name")]
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Processes that report heartbeats, and what the database holds."""
+    """Processes that report heartbeats (with each one's AMI connection per Asterisk
+    server), the Asterisk servers' last known status, and what the database holds."""
     _setup(data_dir)
     from django.contrib.auth import get_user_model
 
@@ -159,6 +190,7 @@ def status(
         rows = process_rows()
         info = {
             "processes": rows,
+            "asterisk_servers": _server_rows(),
             "organizations": Organization.objects.count(),
             "users": get_user_model().objects.count(),
         }
@@ -174,6 +206,13 @@ def status(
     for row in rows:
         state = "alive" if row["alive"] else "STALE"
         typer.echo(f"{row['kind']:<10} {row['name']:<40} {state:<6} last seen {row['age_s']} s ago")
+        for line in _ami_lines(row):
+            typer.echo(line)
+    for srv in info["asterisk_servers"]:
+        flags = "" if srv["enabled"] else " (disabled)"
+        flags += " (simulator)" if srv["simulator"] else ""
+        typer.echo(f"asterisk   {srv['organization']}/{srv['name']:<30} {srv['host']:<22} "
+                   f"{srv['status']}{flags}  {srv['detail']}".rstrip())
 
 
 @app.command()

@@ -91,23 +91,29 @@ def _versions() -> str:
 
 
 def asterisk_targets(database_ok: bool = True) -> list[tuple[str, str, int]]:
-    """(name, host, port) of every configured Asterisk: environment and database."""
+    """(name, host, port) of every configured Asterisk, each address checked once.
+
+    ``CENTRAL_AMI_URL`` is named ``env``. The PBX link stores it as a server row too
+    (``central.telephony.link.env_server``), so a row at the same host and port is the
+    same Asterisk: it is reported once, as ``env/<row name>``, not checked twice (nor are
+    two rows of different tenants on one Asterisk: ``a/b``)."""
     from django.conf import settings
 
-    targets: list[tuple[str, str, int]] = []
+    names: dict[tuple[str, int], list[str]] = {}
     if settings.AMI_URL:
         url = urlparse(settings.AMI_URL)
-        targets.append(("env", url.hostname or "127.0.0.1", url.port or 5038))
-    if not database_ok:
-        return targets
-    try:
-        from central.telephony.models import AsteriskServer
+        names[(url.hostname or "127.0.0.1", url.port or 5038)] = ["env"]
+    if database_ok:
+        try:
+            from central.telephony.models import AsteriskServer
 
-        for server in AsteriskServer.objects.filter(enabled=True):
-            targets.append((server.name, server.host, server.port))
-    except Exception:  # telephony tables may not exist yet; the database check reports that
-        pass
-    return targets
+            for server in AsteriskServer.objects.filter(enabled=True).order_by("id"):
+                found = names.setdefault((server.host, server.port), [])
+                if server.name not in found:
+                    found.append(server.name)
+        except Exception:  # telephony tables may not exist yet; the database check reports that
+            pass
+    return [("/".join(n), host, port) for (host, port), n in names.items()]
 
 
 def _asterisk_check(host: str, port: int) -> Callable[[], str]:

@@ -23,10 +23,24 @@ log = logging.getLogger("central.embedded")
 ORDER = ("simulator", "telephony", "dialer", "voice")
 
 
+def heartbeat_info(context: dict) -> dict:
+    """What ``central status`` shows for this process: the components that run, and per
+    Asterisk server the PBX link's and the dialer's AMI connection (same keys as the
+    ``central pbx`` and ``central dialer`` heartbeats)."""
+    info: dict = {"port": context["web"]["port"], "components": list(context.get("components", []))}
+    links = context.get("pbx") or {}
+    if links:
+        info["servers"] = {name: link.info() for name, link in links.items()}
+    dialers = context.get("dialers") or {}
+    if dialers:
+        info["dialers"] = {name: engine.info() for name, engine in dialers.items()}
+    return info
+
+
 async def run_embedded(host: str, port: int, simulator: bool = True) -> None:
     context: dict = {"simulator": simulator, "web": {"host": host, "port": port}}
     background: list[Awaitable[None]] = [
-        heartbeat_forever("up", lambda: {"port": port, "components": list(context.get("components", []))}),
+        heartbeat_forever("up", lambda: heartbeat_info(context)),
         broadcast_forever(),
     ]
     for name in ORDER:
@@ -39,6 +53,8 @@ async def run_embedded(host: str, port: int, simulator: bool = True) -> None:
             # One capability failing to start must not take the others down with it.
             log.exception("component %s failed to start", name)
             continue
+        if not tasks:
+            continue  # nothing to run (e.g. no PBX configured): not listed as running
         context.setdefault("components", []).append(name)
         background.extend(tasks)
     await run_together(serve_web(host, port), *background)

@@ -69,9 +69,7 @@ async def run_dialer(host: str, port: int, user: str, secret: str, auth: str, se
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await asyncio.wait_for(client.start(), 60)
-    beat = asyncio.ensure_future(heartbeat_forever("dialer", lambda: {
-        "name": engine.name, "server": served or "default", "campaigns": sorted(engine.runners),
-        "originates": engine.stats["originates"], "ami_connected": client.connected.is_set()}))
+    beat = asyncio.ensure_future(heartbeat_forever("dialer", engine.info))
     try:
         await engine.run(stop)
     finally:

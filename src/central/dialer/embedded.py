@@ -1,15 +1,27 @@
 """``central up``: the dialer engine inside the all-in-one process.
 
-Runs one :class:`~central.dialer.engine.Engine` against ``context["ami"]`` (the built-in
-simulator, or nothing). With the simulator, the demo organization gets a demo campaign
-with demo contacts the first time, so a new user sees calls being placed, answered and
-abandoned in the dashboard within a minute. Production runs ``central dialer`` processes
-instead (one or more per Asterisk).
+Two cases, decided by what the earlier components put in ``context``:
+
+* the built-in simulator started (``context["ami"]``): one
+  :class:`~central.dialer.engine.Engine` against it. The demo organization gets a demo
+  campaign with demo contacts the first time, so a new user sees calls being placed,
+  answered and abandoned in the dashboard within a minute.
+* real Asterisk servers are configured (``CENTRAL_AMI_URL`` or enabled ``AsteriskServer``
+  rows; the PBX link put them in ``context["pbx"]``): one engine per server, on its own
+  AMI connection, serving the campaigns whose ``asterisk_server`` is that server's name.
+  Campaigns with no server set go to the *default* server: the one of
+  ``CENTRAL_AMI_URL`` (named ``CENTRAL_AMI_NAME``), else the only server configured;
+  with several servers and no ``CENTRAL_AMI_URL`` they wait for a ``central dialer --ami``
+  process (logged). No demo campaign is created against a real PBX.
+
+Production runs ``central dialer`` processes instead (one or more per Asterisk); the
+engines here take the same campaign leases, so both can run side by side.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable
 
 log = logging.getLogger("central.dialer.embedded")
@@ -44,10 +56,59 @@ def ensure_demo_campaign(queue: str) -> int | None:
     return campaign.id
 
 
+def default_server(names: list[str], environ: dict | None = None) -> str | None:
+    """Which configured server also serves campaigns with no ``asterisk_server`` set."""
+    env = os.environ if environ is None else environ
+    if env.get("CENTRAL_AMI_URL", "").strip():
+        name = env.get("CENTRAL_AMI_NAME", "principal")
+        return name if name in names else None
+    return names[0] if len(names) == 1 else None
+
+
+def _engine_task(engine, client) -> Awaitable:
+    async def run() -> None:
+        try:
+            await client.start()
+            await engine.run()
+        finally:
+            await client.close()
+
+    return run()
+
+
+def _real_asterisk_engines(context: dict) -> list[Awaitable]:
+    """One engine per server the PBX link connects to (see the module docstring)."""
+    from central.dialer.engine import Engine, EngineOptions
+    from central.telephony.ami.client import AMIClient
+
+    links = context.get("pbx") or {}
+    names = list(links)
+    default = default_server(names)
+    if default is None and names:
+        log.warning("dialer: campaigns with no Asterisk server set are not dialed here: %s servers are "
+                    "configured and CENTRAL_AMI_URL names none of them (run `central dialer --ami ...`)",
+                    len(names))
+    tasks, engines = [], {}
+    for name, link in links.items():
+        t = link.target
+        client = AMIClient(t.host, t.port, t.username, t.secret, name=f"dialer-{name}", auth=t.auth)
+        engine = Engine(client, options=EngineOptions(server=name, serve_default=name == default))
+        engines[name] = engine
+        log.info("dialer: serving campaigns of server %s%s at %s:%s", name,
+                 " (and those with no server set)" if name == default else "", t.host, t.port)
+        tasks.append(_engine_task(engine, client))
+    context["dialers"] = engines
+    if default is not None:
+        context["dialer"] = engines[default]
+    return tasks
+
+
 async def start(context: dict) -> list[Awaitable]:
     ami = context.get("ami")
     if not ami:
-        log.info("dialer: no AMI in context (no simulator, no Asterisk); run `central dialer` for a real one")
+        if context.get("pbx"):
+            return _real_asterisk_engines(context)
+        log.info("dialer: no Asterisk configured and no simulator; the dialer is idle")
         return []
     from channels.db import database_sync_to_async
 
@@ -66,12 +127,7 @@ async def start(context: dict) -> list[Awaitable]:
     client = AMIClient(ami["host"], int(ami["port"]), ami["username"], ami["secret"], name="dialer-embedded")
     engine = Engine(client, options=EngineOptions(wrapup_s=wrapup))
     context["dialer"] = engine
+    from central.telephony.embedded import SIMULATOR_SERVER
 
-    async def run() -> None:
-        try:
-            await client.start()
-            await engine.run()
-        finally:
-            await client.close()
-
-    return [run()]
+    context["dialers"] = {SIMULATOR_SERVER: engine}
+    return [_engine_task(engine, client)]

@@ -57,6 +57,7 @@ class EngineOptions:
     renew_every: float = leases.RENEW_EVERY
     wrapup_s: float = 0.0  # agent wrap-up not visible in AMI (app_queue wrapuptime)
     server: str = ""  # Campaign.asterisk_server this engine serves ("" = the default one)
+    serve_default: bool = False  # also campaigns with no server set (central up's default server)
     max_campaigns: int = 200
     campaign_ids: tuple[int, ...] | None = None  # restrict (tests, benches)
     publish_every: float = 2.0
@@ -186,6 +187,12 @@ class Engine:
         finally:
             await self.close()
 
+    def info(self) -> dict:
+        """Heartbeat figures (``central status``)."""
+        return {"name": self.name, "server": self.opts.server or "default",
+                "ami_connected": self.client.connected.is_set(), "campaigns": sorted(self.runners),
+                "originates": self.stats["originates"]}
+
     # ------------------------------------------------------------------ AMI events
     def _on_ami(self, msg) -> None:
         name = msg.name
@@ -297,7 +304,8 @@ class Engine:
             else:
                 r.lease = renewed
         # take what is free: active campaigns for our server
-        candidates = await self.db(_active_campaigns, self.opts.server, self.opts.campaign_ids,
+        servers = (self.opts.server, "") if self.opts.serve_default else (self.opts.server,)
+        candidates = await self.db(_active_campaigns, servers, self.opts.campaign_ids,
                                    self.opts.max_campaigns)
         for conf in candidates:
             r = self.runners.get(conf.id)
@@ -559,10 +567,10 @@ def _close_connection() -> None:
     connections.close_all()
 
 
-def _active_campaigns(server: str, only: tuple[int, ...] | None, limit: int) -> list[CampaignConf]:
+def _active_campaigns(servers: tuple[str, ...], only: tuple[int, ...] | None, limit: int) -> list[CampaignConf]:
     from central.dialer.models import Campaign
 
-    qs = Campaign.objects.filter(status=Campaign.Status.ACTIVE, asterisk_server=server)
+    qs = Campaign.objects.filter(status=Campaign.Status.ACTIVE, asterisk_server__in=servers)
     if only is not None:
         qs = qs.filter(id__in=only)
     return [CampaignConf.from_model(c) for c in qs.order_by("id")[:limit]]

@@ -247,6 +247,26 @@ class CampaignLease(models.Model):
         return f"{self.campaign_id} → {self.holder} until {self.expires_at:%H:%M:%S}"
 
 
+class CampaignLiveState(models.Model):
+    """The engine's latest live view of a campaign (agents, calls in progress, pacing
+    reason), for the live panel of *any* web process.
+
+    Only used without Redis (embedded installs: ``central web`` and ``central dialer`` may
+    be separate processes on one SQLite file, whose in-process caches share nothing);
+    with Redis the view lives in the shared cache (``central.dialer.live``). Written by
+    the lease holder every few seconds; a row older than ``live.STATE_TTL`` is stale.
+    Tenant-scoped through its campaign (read only via a campaign already scoped).
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="live_state")
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} @ {self.updated_at:%H:%M:%S}"
+
+
 class ImportJob(TenantOwned):
     class Kind(models.TextChoices):
         CONTACTS = "contacts", _("Contatos")
