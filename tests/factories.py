@@ -37,6 +37,19 @@ def _membership(org) -> models.Model:
     return Membership.objects.create(user=user, organization=org, role="agent")
 
 
+@factory("core.invitation")
+def _invitation(org) -> models.Model:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from central.core.models import Invitation
+
+    _token, token_hash = Invitation.new_token()
+    return Invitation.objects.create(organization=org, email=f"{unique('convidado')}@example.com", role="agent",
+                                     token_hash=token_hash, expires_at=timezone.now() + timedelta(days=1))
+
+
 @factory("core.auditlog")
 def _audit(org) -> models.Model:
     from central.core.models import AuditLog

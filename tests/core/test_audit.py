@@ -25,13 +25,20 @@ def test_failed_login_is_audited_without_password(tenants, client):
     assert "segredo" not in str(entry.details)
 
 
-def test_member_creation_is_audited_in_the_tenant(tenants, api_as):
+def test_invitation_and_acceptance_are_audited_in_the_tenant(tenants, api_as):
+    from django.contrib.auth import get_user_model
+
     response = api_as(tenants["alice"]).post(
-        "/api/v1/members/", {"user_id": tenants["bob"].pk, "role": "agent"}, format="json"
+        "/api/v1/invitations/", {"email": "nova@example.com", "role": "agent"}, format="json"
     )
     assert response.status_code == 201, response.content
-    entry = AuditLog.objects.get(action="membership.create")
+    entry = AuditLog.objects.get(action="invitation.create")
     assert entry.organization == tenants["a"]
     assert entry.actor == tenants["alice"]
-    listed = api_as(tenants["alice"]).get("/api/v1/audit-log/", {"action": "membership.create"}).json()
+    nova = get_user_model().objects.create_user("nova", "nova@example.com", "senha-forte-123")
+    accepted = api_as(nova).post("/api/v1/invitations/accept/", {"token": response.json()["token"]}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    entry = AuditLog.objects.get(action="invitation.accept")
+    assert (entry.organization, entry.actor) == (tenants["a"], nova)
+    listed = api_as(tenants["alice"]).get("/api/v1/audit-log/", {"action": "invitation.create"}).json()
     assert [row["actor_name"] for row in listed["results"]] == ["alice"]

@@ -59,3 +59,62 @@ def test_bad_input_is_counted_in_metrics(tenants, api_as, client):
     client_api.patch(f"/api/v1/organizations/{tenants['a'].pk}/", data=b"{", content_type="application/json")
     text = client.get("/metrics").content.decode()
     assert 'central_bad_input_total{reason="parse_error",source="api"}' in text
+
+
+# --- Inputs that used to escape as 500s (issue 8, finding 15) -------------------------------
+
+
+def test_deeply_nested_json_is_400_not_500(tenants, api_as):
+    """50,000 nested arrays made json.loads raise RecursionError, which DRF let through."""
+    client = api_as(tenants["alice"])
+    depth = 50_000
+    body = ("[" * depth + "]" * depth).encode()
+    response = client.generic("PATCH", f"/api/v1/organizations/{tenants['a'].pk}/", body,
+                              content_type="application/json")
+    assert assert_error_body(response, 400)["code"] == "parse_error"
+    nested_object = ('{"a":' * depth + "1" + "}" * depth).encode()
+    response = client.generic("POST", "/api/v1/invitations/", nested_object, content_type="application/json")
+    assert assert_error_body(response, 400)["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("value", [str(10**30), "9223372036854775808", "²", "12 3", "a/b"])
+def test_malformed_organization_header_is_400(tenants, api_as, value):
+    response = api_as(tenants["alice"]).get("/api/v1/me/organization/", HTTP_X_ORGANIZATION=value)
+    assert assert_error_body(response, 400)["code"] == "invalid_organization"
+
+
+def test_largest_possible_id_in_header_is_404_like_any_foreign_org(tenants, api_as):
+    response = api_as(tenants["alice"]).get("/api/v1/me/organization/", HTTP_X_ORGANIZATION="9223372036854775807")
+    assert_error_body(response, 404)
+
+
+@pytest.mark.parametrize("value", [str(10**30), "²", "abc"])
+def test_dashboard_org_switch_with_bad_id_is_400(tenants, client, value):
+    client.force_login(tenants["alice"])
+    response = client.post("/org/switch/", {"organization": value})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["abc", str(10**30), "²"])
+def test_dnc_form_with_non_numeric_campaign_is_400(tenants, client, value):
+    from central.dialer.models import DoNotCall
+
+    client.force_login(tenants["alice"])
+    response = client.post("/dialer/dnc/", {"phone": "11987654321", "campaign": value})
+    assert response.status_code == 400
+    assert not DoNotCall.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["abc", str(10**30)])
+def test_dnc_import_with_non_numeric_campaign_is_400(tenants, api_as, value):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("dnc.csv", b"telefone\n11987654321\n", content_type="text/csv")
+    response = api_as(tenants["alice"]).post(f"/api/v1/dialer/dnc/import/?campaign={value}", {"file": upload},
+                                             format="multipart")
+    assert "campaign" in assert_error_body(response, 400)["fields"]
+
+
+def test_huge_id_in_page_url_is_404(tenants, client):
+    client.force_login(tenants["alice"])
+    assert client.get(f"/dialer/campaigns/{10**30}/").status_code == 404

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AuditLog, Membership, Organization, ProcessHeartbeat
+from .models import AuditLog, Invitation, Membership, Organization, ProcessHeartbeat
 
 
 class MembershipInline(admin.TabularInline):
@@ -20,9 +20,30 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "organization", "role", "created_at"]
+    list_display = ["user", "organization", "role", "is_default", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "organization__name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership's user and organization never change (re-pointing one moves a
+        # person into another tenant); the default organization is the user's own choice.
+        return ["user", "organization", "is_default"] if obj is not None else ["is_default"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only view of invitations; they are created and revoked through the API."""
+
+    list_display = ["organization", "email", "username", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["email", "username"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditLog)

@@ -6,6 +6,7 @@ from . import api
 router = DefaultRouter()
 router.register("organizations", api.OrganizationViewSet, basename="organization")
 router.register("members", api.MembershipViewSet, basename="membership")
+router.register("invitations", api.InvitationViewSet, basename="invitation")
 router.register("audit-log", api.AuditLogViewSet, basename="auditlog")
 router.register("me", api.MeViewSet, basename="me")
 
@@ -13,5 +14,7 @@ urlpatterns = [
     path("auth/token/", api.LoginView.as_view(), name="token_obtain"),
     path("auth/token/refresh/", api.RefreshView.as_view(), name="token_refresh"),
     path("auth/logout/", api.LogoutView.as_view(), name="token_logout"),
+    # before the router, whose invitations/<pk>/ would otherwise swallow it
+    path("invitations/accept/", api.InvitationAcceptView.as_view(), name="invitation_accept"),
     *router.urls,
 ]

@@ -36,11 +36,11 @@ def record(
     if organization is None and request is not None:
         organization = getattr(request, "organization", None)
     if organization is None and actor is not None:
-        # Sign-ins have no tenant in the request; file them under the user's first one.
-        from .models import Membership
+        # Sign-ins have no tenant in the request; file them under the user's default one.
+        from .tenancy import default_membership
 
-        first = Membership.objects.filter(user=actor).order_by("created_at", "id").first()
-        organization = first.organization if first else None
+        default = default_membership(actor)
+        organization = default.organization if default else None
     target_type = target_id = ""
     if target is not None:
         target_type = target._meta.label_lower if hasattr(target, "_meta") else type(target).__name__

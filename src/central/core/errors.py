@@ -6,7 +6,7 @@ knowing which DRF exception produced them.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -24,9 +24,17 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+class _BadRequest(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, BadRequest):
+        # Django-level "malformed request" (e.g. central.core.tenancy.InvalidOrganization)
+        exc = _BadRequest(str(exc) or None, code=getattr(exc, "code", "bad_request"))
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)

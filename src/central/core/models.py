@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Role
+from .tenancy import TenantOwned
 
 
 class Organization(models.Model):
@@ -40,11 +44,18 @@ class Membership(models.Model):
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("papel"), max_length=20, choices=Role.choices, default=Role.VIEWER)
+    # The user's own choice of where requests without X-Organization go (see
+    # tenancy.default_membership). Only the user sets it; a user's first membership starts as
+    # the default so a single-tenant user never has to choose.
+    is_default = models.BooleanField(_("organização padrão"), default=False)
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "organization"], name="unique_membership")
+            models.UniqueConstraint(fields=["user", "organization"], name="unique_membership"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="one_default_organization"
+            ),
         ]
         ordering = ["organization__name"]
         verbose_name = _("vínculo")
@@ -52,6 +63,86 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization} ({self.role})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is None and not self.is_default:
+            self.is_default = not Membership.objects.filter(user_id=self.user_id).exists()
+        elif self.pk is not None:
+            # A membership's user never changes: re-pointing one to another user moved that
+            # user into this tenant without their consent (issue 8, finding 2).
+            stored = Membership.objects.filter(pk=self.pk).values_list("user_id", flat=True).first()
+            if stored is not None and stored != self.user_id:
+                raise ValueError("a membership's user never changes")
+        super().save(*args, **kwargs)
+
+
+def hash_invitation_token(token: str) -> str:
+    """Invitation tokens are stored hashed: a database dump must not let anyone join.
+
+    The token is 256 random bits, so a plain SHA-256 (not a slow password hash) is enough.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(TenantOwned):
+    """An invitation to join an organization, accepted by the invited person while signed in.
+
+    Members join only this way (or are created by a platform operator), never by naming a
+    user id: an id would let a tenant admin probe and pull in other tenants' users.
+    The invitation names an e-mail or a username; only a signed-in user with that e-mail or
+    username who holds the token can accept it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pendente")
+        ACCEPTED = "accepted", _("Aceito")
+        REVOKED = "revoked", _("Revogado")
+        EXPIRED = "expired", _("Expirado")
+
+    email = models.EmailField(_("e-mail"), blank=True)
+    username = models.CharField(_("usuário"), max_length=150, blank=True)
+    role = models.CharField(_("papel"), max_length=20, choices=Role.choices, default=Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("criado em"), default=dj_timezone.now)
+    expires_at = models.DateTimeField(_("expira em"))
+    accepted_at = models.DateTimeField(_("aceito em"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revogado em"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("convite")
+        verbose_name_plural = _("convites")
+
+    def __str__(self) -> str:
+        return f"{self.email or self.username} -> {self.organization_id} ({self.role})"
+
+    @staticmethod
+    def new_token() -> tuple[str, str]:
+        """(token to hand to the invited person once, hash to store)."""
+        token = secrets.token_urlsafe(32)
+        return token, hash_invitation_token(token)
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at <= dj_timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    def addresses(self, user) -> bool:
+        """True when ``user`` is the person this invitation names."""
+        if self.username:
+            return user.username == self.username
+        return bool(user.email) and user.email.strip().lower() == self.email.strip().lower()
 
 
 class AuditLog(models.Model):

@@ -10,13 +10,15 @@ def organization(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     from central.core.models import Membership
-    from central.core.tenancy import membership_for_request
+    from central.core.tenancy import OrganizationRequired, membership_for_request
 
+    memberships = list(Membership.objects.select_related("organization").filter(user=user))
     try:
         current = membership_for_request(request)
-    except Http404:
-        return {"memberships": [], "current_membership": None}
-    memberships = list(Membership.objects.select_related("organization").filter(user=user))
+    except (Http404, OrganizationRequired):
+        # Still list them: with several organizations and no default, the switcher is
+        # how the user picks one.
+        return {"memberships": memberships, "current_membership": None}
     return {"memberships": memberships, "current_membership": current, "nav_items": nav_items(current)}
 
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("org/switch/", views.switch_organization, name="switch_org"),
     path("status.json", views.status_json, name="status_json"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
 ]

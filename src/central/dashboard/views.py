@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from central.core import audit
+from central.core import audit, members
+from central.core.ids import parse_id
 from central.core.models import AuditLog, Membership
-from central.core.tenancy import SESSION_KEY, membership_for_request
+from central.core.tenancy import SESSION_KEY, OrganizationRequired, membership_for_request
 
 from .status import snapshot
 
@@ -18,6 +21,9 @@ from .status import snapshot
 def home(request):
     try:
         membership = membership_for_request(request)
+    except OrganizationRequired:
+        # Several organizations and no default chosen: the switcher in the top bar asks.
+        return render(request, "dashboard/no_org.html", {"choose": True}, status=200)
     except Http404:
         return render(request, "dashboard/no_org.html", status=403)
     recent = AuditLog.objects.filter(organization=membership.organization)[:10]
@@ -27,17 +33,38 @@ def home(request):
 @login_required
 @require_POST
 def switch_organization(request):
-    org_id = request.POST.get("organization", "")
-    membership = (
-        Membership.objects.filter(user=request.user, organization_id=org_id).first()
-        if org_id.isdigit()
-        else None
-    )
+    org_id = parse_id(request.POST.get("organization", ""))
+    if org_id is None:
+        return HttpResponseBadRequest(_("Organização inválida."))
+    membership = Membership.objects.filter(user=request.user, organization_id=org_id).first()
     if membership is None:
         raise Http404
     request.session[SESSION_KEY] = membership.organization_id
     audit.record("organization.switch", request=request, organization=membership.organization)
     return redirect(request.POST.get("next") or "dashboard:home")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation(request, token: str):
+    """The page an invitation link opens: shows what joining means, then accepts on POST.
+
+    Signed-out visitors go through the login page first (``login_required``); the
+    invitation must name the signed-in user, otherwise it is "invalid or expired" exactly
+    like an unknown token.
+    """
+    invite = members.pending_invitation(token)
+    if invite is None or not invite.addresses(request.user):
+        return render(request, "dashboard/invitation.html", {"invalid": True}, status=404)
+    if request.method == "POST":
+        try:
+            membership = members.accept_invitation(request.user, token, request=request)
+        except (members.InvitationInvalid, members.AlreadyMember) as exc:
+            return render(request, "dashboard/invitation.html", {"invalid": True, "reason": str(exc)}, status=400)
+        request.session[SESSION_KEY] = membership.organization_id
+        messages.success(request, _("Agora você faz parte de %(org)s.") % {"org": membership.organization.name})
+        return redirect("dashboard:home")
+    return render(request, "dashboard/invitation.html", {"invitation": invite})
 
 
 @login_required

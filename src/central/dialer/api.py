@@ -37,6 +37,7 @@ from rest_framework.response import Response
 
 from central.core import audit
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.ids import parse_id
 from central.core.roles import Role
 
 from . import dnc, exporter, hours, importer, services
@@ -485,12 +486,12 @@ class DoNotCallViewSet(UploadViewMixin, TenantModelViewSet):
         campaign = None
         campaign_id = request.query_params.get("campaign")
         if campaign_id:
-            campaign = Campaign.objects.filter(organization=self.organization, pk=campaign_id).first()
+            campaign = Campaign.objects.filter(organization=self.organization, pk=parse_id(campaign_id)).first()
             if campaign is None:
                 raise ValidationError({"campaign": [_("Campanha não encontrada.")]})
         upload, data = _receive_upload(request)
         if campaign is None and data.get("campaign"):
-            campaign = Campaign.objects.filter(organization=self.organization, pk=data.get("campaign")).first()
+            campaign = Campaign.objects.filter(organization=self.organization, pk=parse_id(data.get("campaign"))).first()
             if campaign is None:
                 os.unlink(upload.stored_path)
                 raise ValidationError({"campaign": [_("Campanha não encontrada.")]})

@@ -14,12 +14,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from central.core import audit
+from central.core.ids import parse_id
 from central.core.roles import Role, at_least
 from central.core.tenancy import membership_for_request
 
@@ -133,7 +134,10 @@ def dnc_list(request):
             raise PermissionDenied
         campaign = None
         if request.POST.get("campaign"):
-            campaign = Campaign.objects.for_org(org).filter(pk=request.POST["campaign"]).first()
+            campaign_id = parse_id(request.POST["campaign"])
+            if campaign_id is None:
+                return HttpResponseBadRequest(_("Campanha inválida."))
+            campaign = Campaign.objects.for_org(org).filter(pk=campaign_id).first()
             if campaign is None:
                 raise Http404
         try:
