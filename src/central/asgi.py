@@ -9,7 +9,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_application = get_asgi_application()
+from central.core.bodylimit import BodyLimitASGI  # noqa: E402
+
+# Oversized bodies are refused while they stream in, before Django spools them to $TMPDIR.
+django_application = BodyLimitASGI(get_asgi_application())
 
 from central.dashboard.routing import websocket_urlpatterns  # noqa: E402
 

@@ -236,3 +236,27 @@ def test_browser_style_upload_with_session_and_csrf(tenants, settings, tmp_path)
         time.sleep(0.05)
         job.refresh_from_db()
     assert (job.status, job.imported) == ("done", 1), job.message
+
+
+@background
+def test_upload_quota_is_per_tenant(tenants, api_as, settings, tmp_path):
+    """Uploads waiting or importing count against CENTRAL_IMPORT_QUOTA_BYTES per organization."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATA_DIR = tmp_path
+    settings.IMPORT_QUOTA_BYTES = 10_000
+    camp = factories.campaign(tenants["a"])
+    factories.importjob(tenants["a"], status="running", total_bytes=9_000)
+    body = ("telefone\n" + "11987654321\n" * 200).encode()  # 2.4 KB: over A's remaining quota
+    r = api_as(tenants["alice"]).post(f"/api/v1/dialer/campaigns/{camp.pk}/import/",
+                                      {"file": SimpleUploadedFile("lista.csv", body)}, format="multipart")
+    assert r.status_code == 413 and r.json()["error"]["code"] == "quota_exceeded", r.content
+    assert "CENTRAL_IMPORT_QUOTA_BYTES" in r.json()["error"]["message"]
+    assert not list((tmp_path / "imports").glob("*"))
+    assert ImportJob.objects.filter(organization=tenants["a"]).count() == 1
+    # Tenant B's quota is its own: the same upload is accepted there.
+    camp_b = factories.campaign(tenants["b"])
+    r = api_as(tenants["bob"]).post(f"/api/v1/dialer/campaigns/{camp_b.pk}/import/",
+                                    {"file": SimpleUploadedFile("lista.csv", body)}, format="multipart")
+    assert r.status_code == 202, r.content
+    _wait_job(api_as(tenants["bob"]), r.json()["id"])

@@ -6,7 +6,6 @@ import re
 import time
 import uuid
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -61,14 +60,34 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     )
 
 
+def too_large_response(request, length: int, limit: int) -> JsonResponse:
+    """The 413 of an oversized body (this middleware and the ASGI wrapper in bodylimit.py)."""
+    BAD_INPUT.labels("http", "body_too_large").inc()
+    # LocaleMiddleware has not run yet (this refusal comes first on purpose), so the
+    # client's language is picked here from its cookie / Accept-Language.
+    with translation.override(translation.get_language_from_request(request)):
+        return error_response(
+            413,
+            "body_too_large",
+            _("O corpo da requisição tem %(length)d bytes; o limite é %(limit)d bytes.")
+            % {"length": length, "limit": limit},
+        )
+
+
 class BodySizeLimitMiddleware:
-    """Refuse oversized bodies with 413 before any parser reads them into memory."""
+    """Refuse oversized bodies with 413 before any parser reads them into memory.
+
+    Under ASGI, ``central.core.bodylimit.BodyLimitASGI`` already refused them before Django
+    spooled the body; this one covers WSGI and the test client, with the same limits.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.MAX_BODY_BYTES
+        from .bodylimit import limit_for
+
+        limit = limit_for(request.path)
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)
@@ -76,20 +95,6 @@ class BodySizeLimitMiddleware:
             BAD_INPUT.labels("http", "bad_content_length").inc()
             with translation.override(translation.get_language_from_request(request)):
                 return error_response(400, "bad_content_length", _("Content-Length inválido."))
-        if length > limit and not self._exempt(request):
-            BAD_INPUT.labels("http", "body_too_large").inc()
-            # LocaleMiddleware has not run yet (this refusal comes first on purpose), so the
-            # client's language is picked here from its cookie / Accept-Language.
-            with translation.override(translation.get_language_from_request(request)):
-                return error_response(
-                    413,
-                    "body_too_large",
-                    _("O corpo da requisição tem %(length)d bytes; o limite é %(limit)d bytes.")
-                    % {"length": length, "limit": limit},
-                )
+        if length > limit:
+            return too_large_response(request, length, limit)
         return self.get_response(request)
-
-    @staticmethod
-    def _exempt(request) -> bool:
-        # Bulk imports stream to disk and have their own, larger limit.
-        return request.path.endswith("/import/")

@@ -32,11 +32,12 @@ from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from central.core import audit
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.bodylimit import UPLOAD_ENVELOPE_BYTES
 from central.core.ids import parse_id
 from central.core.roles import Role
 
@@ -46,7 +47,9 @@ from .phones import try_normalize
 
 
 def max_import_bytes() -> int:
-    return int(os.environ.get("CENTRAL_MAX_IMPORT_BYTES", getattr(settings, "MAX_IMPORT_BYTES", 200 * 1024 * 1024)))
+    from central.core.bodylimit import max_upload_bytes
+
+    return max_upload_bytes()
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField):
@@ -203,12 +206,25 @@ class ImportUploadHandler(FileUploadHandler):
             os.unlink(self.path)
 
 
-def _receive_upload(request) -> tuple[UploadedFile, dict]:
-    """Parse the multipart body with :class:`ImportUploadHandler`; 413 past the limit."""
+def _quota_in_use(organization) -> int:
+    """Bytes of this organization's uploads waiting or being imported (still on disk)."""
+    from django.db.models import Sum
+
+    active = ImportJob.objects.filter(organization=organization,
+                                      status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+    return active.aggregate(total=Sum("total_bytes"))["total"] or 0
+
+
+def _receive_upload(request, organization) -> tuple[UploadedFile, dict]:
+    """Parse the multipart body with :class:`ImportUploadHandler`; 413 past the limit or
+    past the organization's quota of uploads not yet imported (``CENTRAL_IMPORT_QUOTA_BYTES``)."""
     limit = max_import_bytes()
     length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > limit + 64 * 1024:
+    if length > limit + UPLOAD_ENVELOPE_BYTES:
         raise _TooLarge(limit)
+    quota = settings.IMPORT_QUOTA_BYTES
+    if length and _quota_in_use(organization) + length > quota + UPLOAD_ENVELOPE_BYTES:
+        raise _OverQuota(quota)
     handler = next((h for h in request._request.upload_handlers if isinstance(h, ImportUploadHandler)), None)
     if handler is None:  # not installed by UploadViewMixin (should not happen)
         handler = ImportUploadHandler(request._request, limit)
@@ -222,6 +238,9 @@ def _receive_upload(request) -> tuple[UploadedFile, dict]:
     if upload.size == 0:
         os.unlink(upload.stored_path)
         raise ValidationError({"file": [_("Arquivo vazio.")]})
+    if _quota_in_use(organization) + upload.size > quota:  # chunked bodies had no Content-Length
+        os.unlink(upload.stored_path)
+        raise _OverQuota(quota)
     return upload, data
 
 
@@ -249,6 +268,16 @@ class _TooLarge(ValidationError):
     def __init__(self, limit: int):
         super().__init__(_("Arquivo maior que o limite de %(mb)d MB (CENTRAL_MAX_IMPORT_BYTES).")
                          % {"mb": limit // (1024 * 1024)}, code="too_large")
+
+
+class _OverQuota(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "quota_exceeded"
+
+    def __init__(self, quota: int):
+        super().__init__(_("A organização já tem importações em andamento perto do limite de %(mb)d MB "
+                           "(CENTRAL_IMPORT_QUOTA_BYTES); aguarde que terminem.")
+                         % {"mb": quota // (1024 * 1024)}, code="quota_exceeded")
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -311,7 +340,7 @@ class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
         campaign = self.get_object()
         if campaign.status == Campaign.Status.FINISHED:
             raise ValidationError(_("A campanha está encerrada."))
-        upload, data = _receive_upload(request)
+        upload, data = _receive_upload(request, self.organization)
         options = {"legal_basis": data.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
                    "origin": (data.get("origin") or "")[:200]}
         if options["legal_basis"] not in Contact.LegalBasis.values:
@@ -489,7 +518,7 @@ class DoNotCallViewSet(UploadViewMixin, TenantModelViewSet):
             campaign = Campaign.objects.filter(organization=self.organization, pk=parse_id(campaign_id)).first()
             if campaign is None:
                 raise ValidationError({"campaign": [_("Campanha não encontrada.")]})
-        upload, data = _receive_upload(request)
+        upload, data = _receive_upload(request, self.organization)
         if campaign is None and data.get("campaign"):
             campaign = Campaign.objects.filter(organization=self.organization, pk=parse_id(data.get("campaign"))).first()
             if campaign is None:
