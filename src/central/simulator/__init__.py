@@ -13,6 +13,14 @@ Modules, in the order data flows:
 * ``audiosocket_client``  Asterisk's side of an AudioSocket session;
 * ``commands``    ``central simulate-pbx`` / ``central simulate-audiosocket``.
 
+Evidence. The simulator stands in for Asterisk 22.10.1, so each behaviour names what it
+follows, in a comment or docstring next to the code: a capture in
+``tests/fixtures/asterisk/`` (file and exchange, e.g. ``ami-login-and-actions.txt
+orig-fail-async``), or Asterisk's source (``Asterisk 22.10.1 main/manager.c
+action_login()``) where nothing was captured. ``Evidence: none`` marks the simulator's own
+choices (demo traffic, model assumptions, test controls) that a client must not rely on.
+docs/telephony.md ("Where each simulator behaviour comes from") has the whole table.
+
 Typical use in a test::
 
     async with Simulator(SimulatorConfig(clock="manual")) as sim:   # port 0

@@ -6,6 +6,9 @@ axis) and ``epoch()`` (the wall-clock time Asterisk would print at that instant,
 ``Uniqueid`` values such as ``1795445790.22``, ``Ping`` timestamps, ``EventTV`` and
 ``LoginTime``). Keeping both on one object lets a virtual 8-hour shift print the
 timestamps of an 8-hour shift while taking seconds of real time.
+
+Evidence: not an Asterisk behaviour (the virtual clock is the simulator's own); the
+``epoch`` values it feeds follow the captures' formats.
 """
 
 from __future__ import annotations

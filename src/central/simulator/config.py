@@ -29,6 +29,9 @@ ClockMode = Literal["real", "virtual", "manual"]
 class FaultConfig:
     """Fault injection, for tests of the AMI client's resilience.
 
+    Evidence: none. These are test controls, off by default, not Asterisk behaviour
+    (a dropped TCP connection is what an Asterisk restart or a network cut looks like).
+
     * ``drop_probability``: per received action, chance that the server closes the
       connection *instead of answering* (the action may or may not have been executed,
       exactly the ambiguity the client must handle after a reconnect).
@@ -59,6 +62,7 @@ class ExtensionConfig:
     # ContactStatus Reachable/Unreachable follows their availability; docs-based).
     hint_tech: str = "Custom"
     # Demo movement: mean seconds between two state changes of one extension (0 = static).
+    # Evidence: none for the movement; each change is rendered like the captured ones.
     churn_interval: float = 0.0
 
 
@@ -72,12 +76,15 @@ class SimulatorConfig:
     # next happening. 0 = only yield to the event loop (in-process clients); a client in
     # another process needs a few milliseconds to react to an event.
     virtual_quiet: float = 0.0
-    # ami-login-failure.txt: Asterisk answers a wrong secret after 1.001 s, then closes.
+    # ami-login-failure.txt: Asterisk answers a wrong secret after 1.001 s, then closes
+    # (Asterisk 22.10.1 main/manager.c action_login(): sleep(1), then return -1).
     login_failure_delay: float = 1.0
     extensions: ExtensionConfig = field(default_factory=ExtensionConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     # Dialplan contexts that "exist". An Originate into any other context fails like the
-    # fixture's `nonexistent-ctx` (ami-login-and-actions.txt).
+    # fixture's `nonexistent-ctx` (ami-login-and-actions.txt orig-fail-target). Evidence
+    # for the list: the capture's dialplan (tests/fixtures/asterisk/README.md) plus
+    # "default"/"from-internal"; a real PBX has its own.
     contexts: tuple[str, ...] = (
         "customers", "discador-out", "agent-phones", "ramais", "ai", "ai-caller",
         "default", "from-internal",
@@ -87,6 +94,7 @@ class SimulatorConfig:
     # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,
     # no DialEnd: ami-event-stream-noanswer-timeout.txt). None = never.
     # Demo traffic: calls the simulator places by itself (Poisson), 0 = none.
+    # Evidence: none (demo movement, as if another dialer shared the PBX).
     background_calls_per_minute: float = 0.0
     ring_limit: float | None = None
     ring_limits: dict[str, float] = field(default_factory=dict)  # per number

@@ -38,6 +38,8 @@ def _real_asterisk_configured() -> bool:
     return AsteriskServer.objects.filter(enabled=True, use_simulator=False).exists()
 
 
+# Evidence: none for the demo settings below (rates and times chosen so that a visitor
+# sees calls within a minute); the events they produce are the captured ones.
 def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute: float = DEMO_CALLS_PER_MINUTE):
     from central.simulator.scenarios import DemoSettings, demo_config
 

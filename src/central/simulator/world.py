@@ -20,6 +20,11 @@ and is bridged to the longest-idle member ``Local/agentN@agent-phones``
 (ami-event-stream-answered-queue-agent.txt), AgentComplete reasons are
 ``caller`` or ``agent`` (ami-event-stream-customer-hangup.txt).
 
+Evidence: the world is a traffic *model*, not Asterisk behaviour. The outcome shapes
+above follow the captures; the timings and the queue discipline are assumptions
+(``Evidence: none`` at each constant and at :meth:`World._connect_next`); what a client
+sees of them on the wire is rendered by ``render.py`` from the captures.
+
 Deterministic: every random draw comes from one ``random.Random(seed)`` in the
 order the caller drives the world, so the same calls in the same order give the
 same events.
@@ -55,13 +60,17 @@ CAUSES: dict[str, tuple[int, str]] = {
 
 # Seconds from dial to the first ring: a real trunk takes about a second of
 # post-dial delay before alerting. Capped to half the outcome time.
+# Evidence: none (an assumption; the captures ring Local channels almost at once).
 _POST_DIAL_DELAY = 1.0
 # Busy and congestion come back fast (fixtures: both inside ~1 s on Local channels;
 # on a real trunk a few seconds). Means of the exponential-ish draws below.
+# Evidence: none for the means (assumptions); the ~1 s is ami-event-stream-busy.txt and
+# ami-event-stream-congestion.txt.
 _BUSY_MEAN = 4.0
 _CONGESTION_MEAN = 1.5
 # Spread of the answer-time lognormal (sigma of log): real ring times to answer are
 # right-skewed; 0.5 gives a 12 s mean a 5-95 % range of roughly 5-26 s.
+# Evidence: none (a model assumption, not a measurement).
 _RING_SIGMA = 0.5
 
 
@@ -426,7 +435,14 @@ class World:
         self._emit(t, "abandoned", call.call_id, {"queue": self.config.queue, "wait": wait})
 
     def _connect_next(self, t: float) -> None:
-        """Bridge queued callers (FIFO) with free agents (longest idle first)."""
+        """Bridge queued callers (FIFO) with free agents (longest idle first).
+
+        Evidence: FIFO callers is app_queue's order for callers of equal priority
+        (Asterisk 22.10.1 apps/app_queue.c join_queue() / insert_entry()). The member choice is NOT:
+        the captured queue is ``rrmemory`` (``Strategy: rrmemory`` in ami-queue-actions.txt
+        QueueParams), which ``calc_metric()`` rings in round-robin order after the last
+        member called; longest-idle is ``leastrecent``. Evidence: none for this choice
+        (a model simplification; pacing only depends on how many agents are free)."""
         while self._queue and self._free:
             cid = self._queue.pop(0)
             name = self._free.pop(0)
@@ -461,6 +477,9 @@ class World:
             self._wrapup_end(agent, t)
 
     def _wrapup_end(self, agent: _Agent, t: float) -> None:
+        # Evidence: app_queue's wrapuptime only keeps the member from the next call
+        # (Asterisk 22.10.1 apps/app_queue.c can_ring_entry(): time(NULL) - lastcall <
+        # wrapuptime); no AMI event marks its start or end, so render.py shows none.
         if agent.pause_pending:
             agent.pause_pending = False
             agent.state, agent.since = "paused", t
