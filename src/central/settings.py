@@ -214,7 +214,7 @@ RATE_AUTH = os.environ.get("CENTRAL_RATE_AUTH", "5/min,100/hour")
 RATE_API = os.environ.get("CENTRAL_RATE_API", "100/min,1000/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "central.core.tokens.FamilyJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "central.core.filters.TenantFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
@@ -244,6 +244,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # a replayed rotated refresh token revokes its whole family (central/core/tokens.py)
+    "TOKEN_OBTAIN_SERIALIZER": "central.core.tokens.FamilyTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "central.core.tokens.ReuseDetectingRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Central API",

@@ -130,3 +130,93 @@ def test_viewer_cannot_write(tenants, api_as):
 
 def test_agent_cannot_read_audit_log(tenants, api_as):
     assert api_as(tenants["artur"]).get("/api/v1/audit-log/").status_code == 403
+
+
+# --- List filters are not an existence oracle (issue 8, finding 16) -------------------------
+
+
+def _filterset_class(cls):
+    from central.core.filters import TenantFilterBackend
+
+    return TenantFilterBackend().get_filterset_class(cls(), cls.queryset)
+
+
+def _as_query(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(getattr(value, "pk", value))
+
+
+def _related_row(model, org, member):
+    """A row of ``model`` that ``org`` owns (or may name)."""
+    from django.contrib.auth import get_user_model
+
+    from central.core.models import Organization
+
+    if model is Organization:
+        return org
+    if model is get_user_model():
+        return member
+    return ROW_FACTORIES[model._meta.label_lower](org)
+
+
+def _missing_pk(model) -> int:
+    from django.db.models import Max
+
+    return (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1_000_000
+
+
+def _filter_cases():
+    for basename, (cls, _list_name) in sorted(tenant_viewsets().items()):
+        fs = _filterset_class(cls)
+        if fs is None:
+            continue
+        for name in sorted(fs.base_filters):
+            yield pytest.param(basename, name, id=f"{basename}?{name}")
+
+
+def test_filter_walker_covers_filters():
+    """Guards the walker below: it must see the filters that exist (e.g. contacts?campaign)."""
+    names = {p.values for p in _filter_cases()}
+    assert {("dialer-contact", "campaign"), ("telephony-extension", "server"), ("membership", "role")} <= names
+
+
+@pytest.mark.parametrize(("basename", "name"), list(_filter_cases()))
+def test_filters_answer_the_same_for_a_foreign_id_and_a_missing_one(basename, name, tenants, api_as):
+    """For every filter of every tenant endpoint: naming another tenant's row answers
+    exactly like naming a row that does not exist, and never lists B's rows."""
+    from django.urls import reverse
+
+    cls, list_name = tenant_viewsets()[basename]
+    model = cls.queryset.model
+    flt = _filterset_class(cls).base_filters[name]
+    row_b = ROW_FACTORIES[model._meta.label_lower](tenants["b"])
+    alice = api_as(tenants["alice"])
+    url = reverse(list_name)
+
+    def ask(value):
+        return alice.get(url, {name: value, "page_size": 500})
+
+    related = getattr(flt, "queryset", None)
+    if related is not None:
+        related_model = related.model
+        foreign = ask(_related_row(related_model, tenants["b"], tenants["bob"]).pk)
+        missing = ask(_missing_pk(related_model))
+        assert (foreign.status_code, foreign.json()) == (missing.status_code, missing.json()), (
+            f"{basename}?{name}: another tenant's id answers {foreign.status_code}, a missing id "
+            f"{missing.status_code}: that confirms the row exists"
+        )
+        own = ask(_related_row(related_model, tenants["a"], tenants["alice"]).pk)
+        assert own.status_code == 200, own.content  # the filter still works for one's own rows
+        return
+    value = getattr(row_b, flt.field_name, None)
+    if value is None:
+        return
+    answer = ask(_as_query(value))
+    if flt.field_name.endswith("_id"):
+        missing = ask(_missing_pk(model))
+        assert (answer.status_code, answer.json()) == (missing.status_code, missing.json())
+    if answer.status_code == 200:
+        assert row_b.pk not in ids(answer.json())
