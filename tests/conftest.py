@@ -130,5 +130,36 @@ def browser():
     assert path, "chromium is required (scripts/system-deps.sh installs it)"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield browser
+        watched = CspWatchingBrowser(browser)
+        yield watched
         browser.close()
+    assert not watched.violations, f"Content-Security-Policy violations: {watched.violations}"
+
+
+class CspWatchingBrowser:
+    """The browser, with every page it opens reporting CSP violations (docs/security.md,
+    rule 4): a page that needs inline code without a nonce fails its browser test."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def _watch(self, target) -> None:
+        def on_console(message) -> None:
+            if "Content Security Policy" in message.text:
+                self.violations.append(message.text)
+
+        target.on("console", on_console)
+
+    def new_page(self, *args, **kwargs):
+        page = self._browser.new_page(*args, **kwargs)
+        self._watch(page)
+        return page
+
+    def new_context(self, *args, **kwargs):
+        context = self._browser.new_context(*args, **kwargs)
+        self._watch(context)
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)

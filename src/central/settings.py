@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "central.core",
     "central.telephony",
     "central.dialer",
@@ -111,6 +112,7 @@ MIDDLEWARE = [
     "central.core.middleware.MetricsMiddleware",
     "central.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "central.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -136,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "central.dashboard.context.organization",
+                "central.core.csp.nonce",
             ],
         },
     },
@@ -209,6 +212,19 @@ INVITATION_DAYS = env_int("CENTRAL_INVITATION_DAYS", 7)
 SESSION_COOKIE_SECURE = PRODUCTION and env_bool("SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# --- HTTPS behind a proxy (production defaults; `manage.py check --deploy` runs in the tests)
+# The proxy (nginx) terminates TLS and must set X-Forwarded-Proto: trusting the header is
+# what lets Django know a request was HTTPS. Health probes from the host itself stay on HTTP.
+if env_bool("CENTRAL_PROXY_SSL_HEADER", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("CENTRAL_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("CENTRAL_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CENTRAL_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("CENTRAL_HSTS_PRELOAD", False)  # the domain owner's decision
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 # --- REST API -----------------------------------------------------------------------------
 RATE_AUTH = os.environ.get("CENTRAL_RATE_AUTH", "5/min,100/hour")
 RATE_API = os.environ.get("CENTRAL_RATE_API", "100/min,1000/hour")
@@ -255,6 +271,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed package, not a CDN (Content-Security-Policy: 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Bodies above this are refused with 413 before any parser touches them.
@@ -272,6 +291,8 @@ IMPORT_MAX_INFLATED_BYTES = env_int("CENTRAL_IMPORT_MAX_INFLATED_BYTES", 2 * 102
 IMPORT_MAX_ZIP_RATIO = env_int("CENTRAL_IMPORT_MAX_ZIP_RATIO", 100)
 IMPORT_MEMORY_MB = env_int("CENTRAL_IMPORT_MEMORY_MB", 1024)
 METRICS_TOKEN = os.environ.get("CENTRAL_METRICS_TOKEN", "")
+# /metrics carries per-campaign labels: closed unless a token is set or it is opened on purpose.
+METRICS_OPEN = env_bool("CENTRAL_METRICS_OPEN", False)
 
 # --- i18n ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
@@ -333,3 +354,12 @@ LOGGING = {
 # CENTRAL_AMI_URL=ami://user@host:5038 with the secret in CENTRAL_AMI_SECRET.
 AMI_URL = os.environ.get("CENTRAL_AMI_URL", "")
 AMI_SECRET = os.environ.get("CENTRAL_AMI_SECRET", "")
+
+# Networks tenants may point their PBX / providers at although they are not public
+# (central.core.outbound); the database and Redis addresses stay refused regardless.
+try:
+    from central.core.outbound import parse_allow_list
+
+    OUTBOUND_ALLOW = parse_allow_list(os.environ.get("CENTRAL_OUTBOUND_ALLOW", ""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CENTRAL_OUTBOUND_ALLOW: {exc}") from exc

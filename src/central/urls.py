@@ -5,7 +5,7 @@ from importlib.util import find_spec
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from central.core import health
 
@@ -28,7 +28,9 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Split view + sidecar: Swagger UI's files and script come from this site (CSP, no CDN).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(
+        url_name="schema", template_name="dashboard/swagger_ui.html"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),

@@ -54,7 +54,8 @@ def test_unknown_api_path_is_json_404(tenants, api_as):
     assert_error_body(response, 404)
 
 
-def test_bad_input_is_counted_in_metrics(tenants, api_as, client):
+def test_bad_input_is_counted_in_metrics(tenants, api_as, client, settings):
+    settings.METRICS_OPEN = True
     client_api = api_as(tenants["alice"])
     client_api.patch(f"/api/v1/organizations/{tenants['a'].pk}/", data=b"{", content_type="application/json")
     text = client.get("/metrics").content.decode()

@@ -29,7 +29,8 @@ def test_ready_fails_when_a_dependency_fails(client, settings):
     assert "Error" in body["checks"]["redis"]["error"]
 
 
-def test_metrics_expose_request_counters(client):
+def test_metrics_expose_request_counters(client, settings):
+    settings.METRICS_OPEN = True
     client.get("/health")
     text = client.get("/metrics").content.decode()
     assert "central_http_requests_total" in text
@@ -40,7 +41,31 @@ def test_metrics_expose_request_counters(client):
 def test_metrics_token(client, settings):
     settings.METRICS_TOKEN = "t0ken"
     assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken-x").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken").status_code == 200
+
+
+def test_metrics_closed_by_default(client, settings):
+    """Before: anonymous /metrics answered 200 with per-campaign labels."""
+    settings.METRICS_TOKEN, settings.METRICS_OPEN = "", False
+    assert client.get("/metrics").status_code == 403
+    settings.METRICS_OPEN = True
+    assert client.get("/metrics").status_code == 200
+
+
+def test_ready_details_only_for_loopback_or_operators(client, tenants):
+    """Before: /ready showed the data path (and versions, errors) to anyone."""
+    from django.contrib.auth import get_user_model
+
+    remote = client.get("/ready", REMOTE_ADDR="203.0.113.7")
+    assert remote.status_code == 200 and remote.json() == {"status": "ok", "failing": []}
+    proxied = client.get("/ready", HTTP_X_FORWARDED_FOR="203.0.113.7")  # a proxy on this host
+    assert "checks" not in proxied.json()
+    client.force_login(tenants["alice"])  # a tenant owner is not an operator
+    assert "checks" not in client.get("/ready", REMOTE_ADDR="203.0.113.7").json()
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "senha-forte-123")
+    client.force_login(root)
+    assert "path" in client.get("/ready", REMOTE_ADDR="203.0.113.7").json()["checks"]["disk"]
 
 
 def test_request_id_is_echoed(client):

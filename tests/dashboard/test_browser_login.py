@@ -59,3 +59,19 @@ def test_layout_fits_a_phone_screen(browser, central_up):
         assert width <= 375, f"page scrolls sideways on a phone ({width}px)"
     finally:
         context.close()
+
+
+def test_csp_blocks_an_injected_inline_script(browser, central_up):
+    """The policy is enforced by the browser, and the CSP watcher of every browser test sees
+    violations (so the other browser tests passing means no page needed inline code)."""
+    page = browser.new_page(locale="pt-BR")
+    try:
+        page.goto(central_up.url + "/login/")
+        page.evaluate("""() => { const s = document.createElement("script");
+                                 s.textContent = "window.__injected = 1"; document.head.appendChild(s); }""")
+        assert page.evaluate("window.__injected") is None
+        page.wait_for_function("1")  # let the console event arrive
+        assert any("Content Security Policy" in v for v in browser.violations), browser.violations
+        browser.violations.clear()  # expected here; any other violation fails the test
+    finally:
+        page.close()

@@ -12,7 +12,7 @@ def server_for(org, **fields) -> models.Model:
     from central.telephony.models import AsteriskServer
 
     defaults = {"name": unique("pbx"), "host": "127.0.0.1", "port": 5038, "username": "central",
-                "secret_env": "CENTRAL_TEST_AMI_SECRET"}
+                "secret_env": "CENTRAL_TENANT_SECRET_TEST_AMI"}
     defaults.update(fields)
     return AsteriskServer.objects.create(organization=org, **defaults)
 

@@ -19,6 +19,7 @@ from tests.telephony.factories import (
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/telephony"
+PUBLIC_HOST = "200.160.2.3"  # a public address: tenants may only point at public hosts
 
 
 def results(response) -> list[dict]:
@@ -27,10 +28,10 @@ def results(response) -> list[dict]:
 
 
 def test_server_crud_by_an_owner_never_shows_a_secret(tenants, api_as, monkeypatch):
-    monkeypatch.setenv("CENTRAL_AMI_SECRET_PBX1", "s3cr3t-value")
+    monkeypatch.setenv("CENTRAL_TENANT_SECRET_PBX1", "s3cr3t-value")
     alice = api_as(tenants["alice"])
-    created = alice.post(f"{BASE}/servers/", {"name": "pbx1", "host": "10.0.0.5", "username": "central",
-                                               "secret_env": "CENTRAL_AMI_SECRET_PBX1"}, format="json")
+    created = alice.post(f"{BASE}/servers/", {"name": "pbx1", "host": PUBLIC_HOST, "username": "central",
+                                               "secret_env": "CENTRAL_TENANT_SECRET_PBX1"}, format="json")
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["port"] == 5038 and body["secret_configured"] is True
@@ -48,8 +49,8 @@ def test_server_crud_by_an_owner_never_shows_a_secret(tenants, api_as, monkeypat
     bad = alice.post(f"{BASE}/servers/", {"name": "pbx2", "host": "h", "username": "u",
                                            "secret_env": "not a var name"}, format="json")
     assert bad.status_code == 400 and "secret_env" in bad.json()["error"]["fields"]
-    dup = alice.post(f"{BASE}/servers/", {"name": "pbx1", "host": "h", "username": "u",
-                                           "secret_env": "X"}, format="json")
+    dup = alice.post(f"{BASE}/servers/", {"name": "pbx1", "host": PUBLIC_HOST, "username": "u",
+                                           "secret_env": "CENTRAL_TENANT_SECRET_X"}, format="json")
     assert dup.status_code == 400 and "name" in dup.json()["error"]["fields"]
 
     # Call history is kept: a server with records is disabled, not deleted.

@@ -1,5 +1,9 @@
 """HTTP providers against a real local HTTP server speaking the OpenAI-compatible and
-Azure Speech REST shapes (http.server on 127.0.0.1, no mocks)."""
+Azure Speech REST shapes (http.server on 127.0.0.1, no mocks).
+
+The local server is an internal address, so these tests act as an operator who opened
+loopback with CENTRAL_OUTBOUND_ALLOW; the tests at the end show what happens without it.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,12 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path
         if path.startswith("/fail"):
             return self._reply(500, b'{"error": "boom"}')
+        if path.startswith("/redirect"):
+            self.send_response(307)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if path.startswith("/slow"):
             time.sleep(1.0)
             path = path[5:]
@@ -73,6 +83,11 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(404, b"{}")
 
 
+@pytest.fixture(autouse=True)
+def _operator_allows_loopback(settings):
+    settings.OUTBOUND_ALLOW = ("127.0.0.0/8",)
+
+
 @pytest.fixture(scope="module")
 def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -83,8 +98,8 @@ def server():
 
 
 async def test_openai_stt_sends_wav_and_key(server, monkeypatch):
-    monkeypatch.setenv("MY_KEY", "sk-test")
-    stt = OpenAISTT({"base_url": server + "/v1", "api_key_env": "MY_KEY"})
+    monkeypatch.setenv("CENTRAL_TENANT_SECRET_MY_KEY", "sk-test")
+    stt = OpenAISTT({"base_url": server + "/v1", "api_key_env": "CENTRAL_TENANT_SECRET_MY_KEY"})
     assert await stt.transcribe(tone(8000), 8000) == "apartamento trezentos e dois"
     assert Handler.requests[-1]["headers"]["Authorization"] == "Bearer sk-test"
 
@@ -141,4 +156,39 @@ def test_unknown_provider_type_is_a_config_error():
 
 async def test_espeak_missing_binary_is_a_provider_error():
     with pytest.raises(ProviderError, match="cannot run"):
-        await EspeakTTS({"binary": "/nonexistent/espeak"}).synthesize("x", 8000)
+        await EspeakTTS(binary="/nonexistent/espeak").synthesize("x", 8000)
+
+
+# --- the outbound rule (central.core.outbound) at request time -----------------------------
+
+
+async def test_platform_key_and_platform_variables_never_reach_a_custom_url(server, monkeypatch):
+    """Before: OPENAI_API_KEY went as Bearer to any base_url, and api_key_env could name
+    SECRET_KEY; now neither is sent."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-platform")
+    monkeypatch.setenv("SECRET_KEY", "django-secret")
+    await OpenAISTT({"base_url": server + "/v1"}).transcribe(tone(8000), 8000)
+    assert "Authorization" not in Handler.requests[-1]["headers"]
+    await OpenAISTT({"base_url": server + "/v1", "api_key_env": "SECRET_KEY"}).transcribe(tone(8000), 8000)
+    assert "Authorization" not in Handler.requests[-1]["headers"]
+    assert "django-secret" not in str(Handler.requests[-1])
+
+
+async def test_internal_destination_refused_at_request_time(server, settings):
+    settings.OUTBOUND_ALLOW = ()
+    before = len(Handler.requests)
+    with pytest.raises(ProviderError, match="refused destination"):
+        await OpenAISTT({"base_url": server + "/v1"}).transcribe(tone(8000), 8000)
+    assert len(Handler.requests) == before  # nothing was sent
+
+
+async def test_redirects_are_not_followed(server):
+    with pytest.raises(ProviderError, match="HTTP 307"):
+        await OpenAISTT({"base_url": server + "/redirect/v1"}).transcribe(tone(8000), 8000)
+
+
+def test_undeclared_provider_settings_are_refused():
+    with pytest.raises(ConfigError, match="unknown setting 'binary'"):
+        build_providers({"tts": [{"type": "espeak", "binary": "/bin/sh"}]})
+    with pytest.raises(ConfigError, match="region"):
+        build_providers({"tts": [{"type": "azure", "region": "x.evil.example/"}]})

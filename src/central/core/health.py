@@ -3,10 +3,17 @@
 ``/health`` answers as long as the process serves requests (for restarts by systemd or a
 load balancer); ``/ready`` checks each dependency and says which one is wrong, with the
 latency of each check, so an operator sees at a glance why traffic should not be sent here.
+
+Who sees what (docs/security.md, rule 2): ``/ready``'s per-check details (data path,
+versions, errors) go to operators and to loopback clients that did not come through a
+proxy; anyone else gets the status alone. ``/metrics`` (per-campaign labels) needs
+``CENTRAL_METRICS_TOKEN`` unless the operator opened it with ``CENTRAL_METRICS_OPEN``.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import shutil
 import time
 from collections.abc import Callable
@@ -72,16 +79,42 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+def local_operator_request(request) -> bool:
+    """A loopback client that did not come through a proxy (a proxy on this host also
+    connects from loopback, but adds a forwarding header), or a signed-in operator."""
+    from .operators import is_operator
+
+    if is_operator(getattr(request, "user", None)):
+        return True
+    meta = request.META
+    if meta.get("HTTP_X_FORWARDED_FOR") or meta.get("HTTP_FORWARDED") or meta.get("HTTP_X_REAL_IP"):
+        return False
+    try:
+        return ipaddress.ip_address(meta.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
 def ready(request):
     healthy, results = run_checks()
-    return JsonResponse({"status": "ok" if healthy else "fail", "checks": results}, status=200 if healthy else 503)
+    body: dict = {"status": "ok" if healthy else "fail"}
+    if local_operator_request(request):
+        body["checks"] = results
+    else:  # which dependency failed, without paths, versions or error texts
+        body["failing"] = sorted(name for name, r in results.items() if r["status"] == "fail")
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def metrics(request):
     from .metrics import render
 
     token = settings.METRICS_TOKEN
-    if token and request.META.get("HTTP_AUTHORIZATION", "") != f"Bearer {token}":
-        return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    if token:
+        given = request.META.get("HTTP_AUTHORIZATION", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    elif not settings.METRICS_OPEN:
+        return HttpResponse("set CENTRAL_METRICS_TOKEN (or CENTRAL_METRICS_OPEN=1)\n", status=403,
+                            content_type="text/plain")
     body, content_type = render()
     return HttpResponse(body, content_type=content_type)

@@ -1,7 +1,10 @@
 """Publishing live updates to dashboards through the channel layer.
 
 Group names are the contract between producers (API views, PBX link, dialer) and the
-dashboard consumer: ``org-<id>`` for one tenant, ``system`` for operators.
+dashboard consumer: ``org-<id>`` for one tenant, ``system`` for operators (platform-wide
+data: only superusers' sockets join it), and ``status`` for the periodic status snapshot,
+which every socket receives *through* ``central.dashboard.status.for_viewer`` (the
+consumer cuts it to what its user may see before sending).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ def org_group(org_id: int) -> str:
 
 
 SYSTEM_GROUP = "system"
+STATUS_GROUP = "status"
+#: Channel-layer message type of the status snapshot (handled by ``status_update``).
+STATUS_EVENT = "status.update"
 
 
 async def apublish(group: str, payload: dict[str, Any]) -> None:

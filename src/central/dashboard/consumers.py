@@ -9,7 +9,10 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from central.core.live import SYSTEM_GROUP, org_group
+from central.core.live import STATUS_GROUP, SYSTEM_GROUP, org_group
+from central.core.operators import is_operator
+
+from .status import for_viewer
 
 
 @database_sync_to_async
@@ -40,7 +43,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if org_id is None:
             await self.close(code=4403)
             return
-        for group in (org_group(org_id), SYSTEM_GROUP):
+        self.operator = is_operator(user)
+        groups = [org_group(org_id), STATUS_GROUP] + ([SYSTEM_GROUP] if self.operator else [])
+        for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
@@ -56,3 +61,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_update(self, event: dict) -> None:
         await self.send_json(event["payload"])
+
+    async def status_update(self, event: dict) -> None:
+        """The installation's status, cut to what this socket's user may see."""
+        await self.send_json(for_viewer(event["snapshot"], operator=self.operator))

@@ -1,4 +1,10 @@
-"""The system status snapshot shown on the home page and pushed over the WebSocket."""
+"""The system status snapshot shown on the home page and pushed over the WebSocket.
+
+:func:`snapshot` is the operator's view of the whole installation (every process, its
+host, pid and details, e.g. each PBX link's host and counters). Whoever else looks gets
+:func:`for_viewer`'s cut: the one filter the page, ``/status.json`` and the WebSocket
+push all apply, so a tenant never sees another tenant's servers (docs/security.md, rule 2).
+"""
 
 from __future__ import annotations
 
@@ -56,3 +62,23 @@ def snapshot() -> dict:
         "versions": {"python": platform.python_version(), "django": django.get_version()},
         "pid": os.getpid(),
     }
+
+
+#: What a tenant user may see of a process row: that it runs, not where or with what.
+TENANT_PROCESS_KEYS = ("kind", "alive", "age_s")
+#: Snapshot keys that are the same for everyone and say nothing about other tenants.
+TENANT_KEYS = ("type", "now", "uptime", "mode")
+
+
+def for_viewer(snap: dict, *, operator: bool) -> dict:
+    """The snapshot as ``viewer`` may see it: whole for operators, else only what is not
+    about the installation's hosts, other tenants' servers or platform-wide counters."""
+    if operator:
+        return {**snap, "operator": True}
+    out = {k: snap[k] for k in TENANT_KEYS if k in snap}
+    out["operator"] = False
+    out["processes"] = [
+        {"name": p["kind"], "host": "", "pid": "", **{k: p[k] for k in TENANT_PROCESS_KEYS}}
+        for p in snap.get("processes", [])
+    ]
+    return out

@@ -6,15 +6,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from central.core import audit, members
 from central.core.ids import parse_id
 from central.core.models import AuditLog, Membership
+from central.core.operators import is_operator
 from central.core.tenancy import SESSION_KEY, OrganizationRequired, membership_for_request
 
-from .status import snapshot
+from .status import for_viewer, snapshot
+
+
+def viewer_status(request) -> dict:
+    return for_viewer(snapshot(), operator=is_operator(request.user))
 
 
 @login_required
@@ -27,7 +33,7 @@ def home(request):
     except Http404:
         return render(request, "dashboard/no_org.html", status=403)
     recent = AuditLog.objects.filter(organization=membership.organization)[:10]
-    return render(request, "dashboard/home.html", {"status": snapshot(), "recent": recent})
+    return render(request, "dashboard/home.html", {"status": viewer_status(request), "recent": recent})
 
 
 @login_required
@@ -41,7 +47,12 @@ def switch_organization(request):
         raise Http404
     request.session[SESSION_KEY] = membership.organization_id
     audit.record("organization.switch", request=request, organization=membership.organization)
-    return redirect(request.POST.get("next") or "dashboard:home")
+    # Only back to this site: an open redirect would lend our address to phishing links.
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = ""
+    return redirect(next_url or "dashboard:home")
 
 
 @login_required
@@ -69,7 +80,7 @@ def invitation(request, token: str):
 
 @login_required
 def status_json(request):
-    return JsonResponse(snapshot())
+    return JsonResponse(viewer_status(request))
 
 
 def not_found(request, exception=None):

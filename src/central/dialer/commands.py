@@ -24,7 +24,7 @@ import typer
 
 def _resolve_target(server: str | None, ami: str | None) -> tuple[str, int, str, str, str, str]:
     """(host, port, username, secret, auth, campaigns' asterisk_server) for this process."""
-    from central.telephony.link import ConfigError, parse_ami_url
+    from central.telephony.link import ConfigError, parse_ami_url, server_secret
 
     if server:
         from central.telephony.models import AsteriskServer
@@ -32,7 +32,7 @@ def _resolve_target(server: str | None, ami: str | None) -> tuple[str, int, str,
         row = AsteriskServer.objects.filter(name=server, enabled=True).first()
         if row is None:
             raise typer.BadParameter(f"no enabled Asterisk server named {server!r}")
-        secret = row.secret()
+        secret = server_secret(row)
         if not secret:
             raise typer.BadParameter(f"server {server}: environment variable {row.secret_env} is not set")
         return row.host, row.port, row.username, secret, row.auth, server

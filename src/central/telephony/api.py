@@ -3,6 +3,8 @@
 Everything is tenant-scoped by ``TenantViewSet``; reads need the viewer role. Servers are
 written by admins only and their serializer has no secret field at all: the AMI secret
 lives in the environment variable named by ``secret_env`` and never crosses the API.
+Where a server points and which variable it names follow ``central.core.outbound``
+(tenant-prefixed variables only, public addresses only).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from django.db.models import RestrictedError
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from central.core import outbound
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.roles import Role
 
@@ -28,12 +31,41 @@ class AsteriskServerSerializer(serializers.ModelSerializer):
             "enabled", "use_simulator", "status", "status_detail", "status_at", "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "secret_configured", "status", "status_detail", "status_at",
-                            "created_at", "updated_at"]
+        # use_simulator marks the platform's embedded simulator row: never a tenant's choice.
+        read_only_fields = ["id", "secret_configured", "use_simulator", "status", "status_detail",
+                            "status_at", "created_at", "updated_at"]
+
+    #: Fields that decide where the link connects and what it sends there.
+    CONNECTION_FIELDS = ("host", "port", "username", "secret_env", "auth")
 
     def get_secret_configured(self, obj) -> bool:
-        """Whether this process sees the variable; the value itself is never returned."""
+        """Whether this process sees the variable; the value itself is never returned.
+        A name outside the tenant prefix always answers false (no existence oracle)."""
         return obj.secret() is not None
+
+    def validate_secret_env(self, value: str) -> str:
+        try:
+            return outbound.validate_env_name(value)
+        except outbound.OutboundRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs):
+        instance = self.instance
+        touched = [f for f in self.CONNECTION_FIELDS if f in attrs]
+        if instance is not None and touched and not outbound.env_name_allowed(instance.secret_env):
+            # The platform's own rows (CENTRAL_AMI_URL, the simulator): configured by the
+            # operator through the environment, not by the tenant.
+            raise serializers.ValidationError(
+                {touched[0]: _("Este servidor é configurado pelo operador da plataforma.")}
+            )
+        if "host" in attrs or "port" in attrs:
+            host = attrs.get("host", getattr(instance, "host", ""))
+            port = attrs.get("port", getattr(instance, "port", 5038))
+            try:
+                outbound.validate_host(host, port)
+            except outbound.OutboundRefused as exc:
+                raise serializers.ValidationError({"host": str(exc)}) from None
+        return attrs
 
     def validate_name(self, value: str) -> str:
         org = self.context.get("organization")

@@ -486,14 +486,57 @@ def parse_ami_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, unquote(parts.username)
 
 
+#: The variable holding the secret of the platform's own Asterisk (CENTRAL_AMI_URL).
+AMI_SECRET_ENV = "CENTRAL_AMI_SECRET"
+
+
+def _platform_secret(server, environ: dict | None) -> str | None:
+    """CENTRAL_AMI_SECRET, for the row that mirrors CENTRAL_AMI_URL only (same host, port
+    and user as the URL says): the platform's secret goes to the platform's server, never
+    to wherever a row that names it points."""
+    env = os.environ if environ is None else environ
+    url = env.get("CENTRAL_AMI_URL", "").strip()
+    if not url or server.secret_env != AMI_SECRET_ENV:
+        return None
+    try:
+        host, port, user = parse_ami_url(url)
+    except ConfigError:
+        return None
+    if (server.host, server.port, server.username) != (host, port, user):
+        return None
+    return env.get(AMI_SECRET_ENV) or None
+
+
+def server_secret(server, environ: dict | None = None) -> str | None:
+    """The secret to log in to ``server`` with: the platform's own for the
+    CENTRAL_AMI_URL row, else the tenant-named variable (``central.core.outbound`` rule)."""
+    return _platform_secret(server, environ) or server.secret(environ)
+
+
 def target_for(server, secret: str | None = None, environ: dict | None = None) -> LinkTarget:
-    """A target for an AsteriskServer row; the secret comes from its environment variable
-    unless given (the embedded simulator passes its own)."""
-    secret = secret if secret is not None else server.secret(environ)
+    """A target for an AsteriskServer row.
+
+    The embedded simulator passes its own ``secret`` (the platform configured it). For
+    every other row the secret comes from :func:`server_secret`, and a tenant's row must
+    point at a public address (checked again here, right before connecting, because DNS
+    can change after the API accepted the name): the link connects to the address it
+    checked, not to a second lookup."""
+    host = server.host
+    if secret is None:
+        platform = _platform_secret(server, environ)
+        secret = platform or server.secret(environ)
+        if not platform:
+            from central.core.outbound import OutboundRefused, check_destination
+
+            try:
+                host = check_destination(server.host, server.port)[0]
+            except OutboundRefused as exc:
+                raise ConfigError(f"server {server.name}: {server.host} refused: {exc}") from None
     if not secret:
         raise ConfigError(f"server {server.name}: environment variable {server.secret_env} "
-                          "with the AMI secret is not set")
-    return LinkTarget(store.server_ref(server), server.host, server.port, server.username,
+                          "with the AMI secret is not set (tenant secrets need the "
+                          "CENTRAL_TENANT_SECRET_ prefix)")
+    return LinkTarget(store.server_ref(server), host, server.port, server.username,
                       secret, server.auth)
 
 
@@ -529,7 +572,7 @@ def env_server(environ: dict | None = None):
     server, _ = AsteriskServer.objects.update_or_create(
         organization=org, name=env.get("CENTRAL_AMI_NAME", "principal"),
         defaults={"host": host, "port": port, "username": user,
-                  "secret_env": "CENTRAL_AMI_SECRET", "enabled": True, "use_simulator": False},
+                  "secret_env": AMI_SECRET_ENV, "enabled": True, "use_simulator": False},
     )
     return server
 

@@ -18,13 +18,12 @@ from it inherits that organization (``server.organization``).
 
 from __future__ import annotations
 
-import os
-
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext_lazy as _
 
+from central.core.outbound import read_secret
 from central.core.tenancy import TenantOwned
 
 env_name_validator = RegexValidator(
@@ -51,7 +50,8 @@ class AsteriskServer(TenantOwned):
         _("variável com a senha AMI"),
         max_length=100,
         validators=[env_name_validator],
-        help_text=_("Nome da variável de ambiente que guarda a senha (ex.: CENTRAL_AMI_SECRET_PBX1). "
+        help_text=_("Nome da variável de ambiente que guarda a senha, com o prefixo "
+                    "CENTRAL_TENANT_SECRET_ (ex.: CENTRAL_TENANT_SECRET_PBX1). "
                     "A senha nunca é gravada no banco."),
     )
     auth = models.CharField(_("autenticação"), max_length=10, choices=Auth.choices, default=Auth.PLAIN)
@@ -77,10 +77,14 @@ class AsteriskServer(TenantOwned):
         return f"{self.name} ({self.host}:{self.port})"
 
     def secret(self, environ: dict[str, str] | None = None) -> str | None:
-        """The AMI secret, read from the environment at connect time (None if unset)."""
-        env = os.environ if environ is None else environ
-        value = env.get(self.secret_env) if self.secret_env else None
-        return value or None
+        """The AMI secret, read from the environment at connect time (None if unset).
+
+        Read through :func:`central.core.outbound.read_secret`: a name outside the tenant
+        prefix reads as unset, so a row naming ``SECRET_KEY`` never sends it anywhere.
+        The platform's own server (``CENTRAL_AMI_URL``) gets its secret in
+        ``central.telephony.link``, not from here.
+        """
+        return read_secret(self.secret_env, environ)
 
 
 class Extension(TenantOwned):

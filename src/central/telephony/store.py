@@ -239,3 +239,16 @@ def set_server_status(server_id: int, status: str, detail: str = "") -> None:
 
 def clear_live_calls(server_id: int) -> None:
     LiveCall.objects.filter(server_id=server_id).delete()
+
+
+def forget_live_calls(server: ServerRef | AsteriskServer) -> int:
+    """A server went away (deleted, disabled, or pointed at another PBX): its calls in
+    progress are no longer watched by any link, so nothing would ever end them. Delete
+    them and tell the tenant's pages (the same ``calls`` message a link sends, empty)."""
+    from central.core.live import org_group, publish
+
+    ref = server if isinstance(server, ServerRef) else server_ref(server)
+    deleted, _ = LiveCall.objects.filter(server_id=ref.id).delete()
+    publish(org_group(ref.organization_id), {
+        "type": "calls", "server": ref.name, "server_id": ref.id, "records": [], "live": []})
+    return deleted

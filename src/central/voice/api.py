@@ -77,7 +77,8 @@ class AIExtensionSerializer(serializers.ModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError(_("Deve ser um objeto JSON."))
         try:
-            build_providers(value)
+            # Declared settings only; key variables and URLs by central.core.outbound.
+            build_providers(value, check_destinations=True)
         except (ConfigError, TypeError, ValueError) as exc:
             raise serializers.ValidationError(str(exc)) from None
         return value

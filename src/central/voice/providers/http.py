@@ -16,17 +16,50 @@ import uuid
 from central.voice.providers.base import ProviderError
 
 
-def api_key(settings: dict, default_env: str) -> str:
-    """Keys come from the environment; settings name the variable, never hold the key."""
+def api_key(settings: dict, default_env: str, destination_key: str) -> str:
+    """Keys come from the environment; settings name the variable, never hold the key.
+
+    A named variable is read through ``central.core.outbound.read_secret`` (tenant prefix
+    only). The platform's own key (``default_env``) goes only to the provider's official
+    endpoint: an extension pointed at its own ``base_url``/``endpoint`` must name its key,
+    or the platform's key would be handed to whoever runs that server.
+    """
+    from central.core.outbound import read_secret
+
     if settings.get("api_key_env"):
-        return os.environ.get(settings["api_key_env"], "")
+        return read_secret(settings["api_key_env"]) or ""
+    if settings.get(destination_key):  # base_url / endpoint: not the official endpoint
+        return ""
     return os.environ.get(default_env, "")
 
 
+def check_url(url: str) -> None:
+    """The outbound rule right before connecting (a DNS answer may have changed since the
+    API accepted the URL); the operator opens internal servers with CENTRAL_OUTBOUND_ALLOW."""
+    from central.core.outbound import OutboundRefused, check_destination, url_destination
+
+    try:
+        host, port = url_destination(url)
+        check_destination(host, port)
+    except OutboundRefused as exc:
+        raise ProviderError(f"refused destination {url}: {exc}") from None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would take the request (and its key) to a destination nobody checked."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError for the 3xx
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _request(url: str, method: str, headers: dict, body: bytes | None, timeout: float):
+    check_url(url)
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _OPENER.open(req, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:200].decode("utf-8", "replace")

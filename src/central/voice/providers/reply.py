@@ -77,7 +77,7 @@ class OpenAIChatEngine:
     def __init__(self, settings: dict) -> None:
         self.base_url = settings.get("base_url", "https://api.openai.com/v1").rstrip("/")
         self.model = settings.get("model", "gpt-4o-mini")
-        self.key = http.api_key(settings, "OPENAI_API_KEY")
+        self.key = http.api_key(settings, "OPENAI_API_KEY", "base_url")
         self.timeout = float(settings.get("timeout", 10))
         self.name = settings.get("name", "openai-chat")
 

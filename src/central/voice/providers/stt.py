@@ -21,7 +21,7 @@ class OpenAISTT:
         self.base_url = settings.get("base_url", "https://api.openai.com/v1").rstrip("/")
         self.model = settings.get("model", "whisper-1")
         self.language = settings.get("language", "pt")
-        self.key = http.api_key(settings, "OPENAI_API_KEY")
+        self.key = http.api_key(settings, "OPENAI_API_KEY", "base_url")
         self.timeout = float(settings.get("timeout", 10))
         self.name = settings.get("name", "openai-stt")
 
@@ -52,7 +52,7 @@ class AzureSTT:
             f"https://{region}.stt.speech.microsoft.com/speech/recognition/conversation/cognitiveservices/v1",
         )
         self.language = settings.get("language", "pt-BR")
-        self.key = http.api_key(settings, "AZURE_SPEECH_KEY")
+        self.key = http.api_key(settings, "AZURE_SPEECH_KEY", "endpoint")
         self.timeout = float(settings.get("timeout", 10))
         self.name = settings.get("name", "azure-stt")
 

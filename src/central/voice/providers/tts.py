@@ -20,11 +20,12 @@ class EspeakTTS:
     header); :func:`central.voice.audio.parse_wav` reads it to the end.
     """
 
-    def __init__(self, settings: dict | None = None) -> None:
+    def __init__(self, settings: dict | None = None, *, binary: str | None = None) -> None:
         settings = settings or {}
         self.voice = settings.get("voice", "pt-br")
         self.speed = int(settings.get("speed", 165))
-        self.binary = settings.get("binary") or shutil.which(ESPEAK) or "/usr/bin/espeak-ng"
+        # Never from settings: a tenant must not choose what the platform executes.
+        self.binary = binary or shutil.which(ESPEAK) or "/usr/bin/espeak-ng"
         self.name = settings.get("name", "espeak-ng")
 
     async def synthesize(self, text: str, rate: int) -> bytes:
@@ -57,7 +58,7 @@ class OpenAITTS:
         self.base_url = settings.get("base_url", "https://api.openai.com/v1").rstrip("/")
         self.model = settings.get("model", "tts-1")
         self.voice = settings.get("voice", "alloy")
-        self.key = http.api_key(settings, "OPENAI_API_KEY")
+        self.key = http.api_key(settings, "OPENAI_API_KEY", "base_url")
         self.timeout = float(settings.get("timeout", 10))
         self.name = settings.get("name", "openai-tts")
 
@@ -89,7 +90,7 @@ class AzureTTS:
             "endpoint", f"https://{region}.tts.speech.microsoft.com/cognitiveservices/v1"
         )
         self.voice = settings.get("voice", "pt-BR-FranciscaNeural")
-        self.key = http.api_key(settings, "AZURE_SPEECH_KEY")
+        self.key = http.api_key(settings, "AZURE_SPEECH_KEY", "endpoint")
         self.timeout = float(settings.get("timeout", 10))
         self.name = settings.get("name", "azure-tts")
 

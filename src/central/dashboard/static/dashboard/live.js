@@ -35,4 +35,14 @@
     fill: fill,
   };
   if (document.querySelector("header .right")) connect();
+
+  // Behaviour that used to be inline onchange=/onsubmit= attributes (the CSP forbids them).
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  });
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target, text = form.dataset && form.dataset.confirm;
+    if (text && !window.confirm(text)) ev.preventDefault();
+  });
 })();
