@@ -92,8 +92,8 @@ async def close_test_connections() -> None:
 
 
 async def start_rig(world: WorldConfig | None = None, *, wrapup_s: float = 0.0, name: str = "dialer-test",
-                    campaign_ids=None) -> Rig:
-    cfg = SimulatorConfig(clock="manual", world=world or WorldConfig(agents=3), seed=7)
+                    campaign_ids=None, **sim_options) -> Rig:
+    cfg = SimulatorConfig(clock="manual", world=world or WorldConfig(agents=3), seed=7, **sim_options)
     sim = await Simulator(cfg).start()
     sim.clock._epoch0 = BASE_EPOCH
     spy = OriginateSpy(sim)

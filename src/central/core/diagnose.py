@@ -142,7 +142,23 @@ def run() -> list[CheckResult]:
     except Exception:
         targets = []
     results.extend(_timed(f"asterisk:{name}", _asterisk_check(host, port)) for name, host, port in targets)
+    if results[0].ok:
+        # Each active campaign's dial context/exten and queue exist on its Asterisk.
+        from central.dialer.diagnose import campaign_checks
+
+        try:
+            checks = campaign_checks()
+        except Exception as exc:  # dialer tables missing: the database check says why
+            checks = [("campaigns", _raiser(exc))]
+        results.extend(_timed(name, check) for name, check in checks)
     return results
+
+
+def _raiser(exc: Exception) -> Callable[[], str]:
+    def check() -> str:
+        raise exc
+
+    return check
 
 
 def _timed(name: str, check: Callable[[], str]) -> CheckResult:

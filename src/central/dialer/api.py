@@ -73,11 +73,19 @@ def _phone_or_error(value: str) -> str:
 
 class CampaignSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    #: The dialer's alarm (every Originate refused...) as the live panel shows it, or null.
+    alarm_info = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
         exclude = ["organization"]
-        read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
+        read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at",
+                            "alarm", "alarm_message", "alarm_at"]
+
+    def get_alarm_info(self, obj) -> dict | None:
+        from central.dialer.services import campaign_alarm
+
+        return campaign_alarm(obj)
 
     def validate_working_hours(self, value):
         try:

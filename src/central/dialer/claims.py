@@ -35,14 +35,16 @@ __all__ = [
     "Claimed",
     "ClaimResult",
     "claim",
-    "close_unfound",
     "contacts_due",
     "inflight_attempts",
     "is_holiday",
+    "mark_connected",
     "mark_sent",
     "mark_state",
     "mark_unsent",
+    "raise_originate_alarm",
     "record_outcomes",
+    "settle",
     "ts",
 ]
 
@@ -266,17 +268,20 @@ def record_outcomes(lease: Lease, outcomes: list[Outcome], now: datetime) -> int
         contacts = {c.id: c for c in Contact.objects.filter(id__in=[o.contact_id for o in outcomes])}
         changed: list[Contact] = []
         for o in outcomes:
+            end_known = o.ended_known and o.ended_at is not None
             fields = {
-                "state": Attempt.State.COMPLETED, "result": o.result, "ended_at": ts(o.ended_at),
+                "state": Attempt.State.COMPLETED, "result": o.result,
+                "ended_at": ts(o.ended_at) if end_known else None,
                 "answered_at": ts(o.answered_at) if o.answered_at is not None else None,
                 "connected_at": ts(o.connected_at) if o.connected_at is not None else None,
                 "agent": o.agent[:120], "hangup_cause": o.hangup_cause,
                 "hangup_cause_text": o.hangup_cause_text[:80], "talk_seconds": o.talk_seconds,
-                "billsec": o.billsec,
+                "billsec": o.billsec if end_known else None,
                 "short_call": o.short_call,
             }
             if o.note:
                 fields["note"] = o.note[:300]
+            if o.reconciled:
                 fields["reconciled"] = True
             n = Attempt.objects.filter(uid=o.uid).exclude(state=Attempt.State.COMPLETED).update(**fields)
             if not n:
@@ -287,7 +292,8 @@ def record_outcomes(lease: Lease, outcomes: list[Outcome], now: datetime) -> int
                 continue
             # The campaign's retry policy, moved into the next open window of the working
             # hours (campaign's and contact's zone, holidays): services.schedule_next.
-            services.schedule_next(c, o.result, ts(o.ended_at), campaign=campaign)
+            # An ``unknown`` result follows the policy's "unknown" delay (else "failed").
+            services.schedule_next(c, o.result, ts(o.ended_at) if end_known else now, campaign=campaign)
             changed.append(c)
         if changed:
             Contact.objects.bulk_update(changed, ["status", "next_attempt_at", "last_result"])
@@ -298,23 +304,39 @@ def inflight_attempts(campaign_id: int) -> list[dict]:
     """Attempts that may still be on the PBX: what reconcile must account for."""
     return list(Attempt.objects.filter(campaign_id=campaign_id, state__in=LIVE_STATES)
                 .values("uid", "contact_id", "phone", "state", "created_at", "sent_at", "answered_at",
-                        "connected_at", "dialer"))
+                        "connected_at", "agent", "dialer"))
 
 
-def close_unfound(lease: Lease, rows: list[dict], now: datetime, note: str) -> int:
-    """Attempts that reconcile did not find on the PBX: the call is over (or never left).
+def mark_connected(items: list[tuple[str, str, datetime]]) -> None:
+    """An agent took these calls: ``(uid, agent interface, when)``. Written as it happens,
+    so a dialer that dies mid-call leaves the truth behind for the reconcile of the next
+    one (issue 14: bridged calls that ended during a takeover were stored as abandoned)."""
+    for uid, agent, when in items:
+        Attempt.objects.filter(uid=uid, state__in=LIVE_STATES, connected_at__isnull=True).update(
+            connected_at=when, agent=agent[:120])
 
-    Never re-dialed as the same attempt: they are closed as ``failed`` (``reconciled``),
-    and the contact follows the retry policy, which creates a *new* attempt later.
-    """
-    outcomes = [
-        Outcome(uid=r["uid"], campaign_id=lease.campaign_id, contact_id=r["contact_id"],
-                result="abandoned" if r["answered_at"] and not r["connected_at"] else
-                ("answered" if r["connected_at"] else "failed"),
-                dialed_at=(r["sent_at"] or r["created_at"]).timestamp(), ended_at=now.timestamp(),
-                answered_at=r["answered_at"].timestamp() if r["answered_at"] else None,
-                connected_at=r["connected_at"].timestamp() if r["connected_at"] else None,
-                note=note)
-        for r in rows
-    ]
+
+def settle(lease: Lease, outcomes: list[Outcome], now: datetime) -> int:
+    """Outcomes decided by reconcile (``reconcile.settle_gone``), written fenced like any
+    other; the attempts are flagged ``reconciled`` and keep the reason in ``note``."""
     return record_outcomes(lease, outcomes, now)
+
+
+def raise_originate_alarm(lease: Lease, alarm: str, message: str, now: datetime) -> bool:
+    """Every Originate of the campaign failed: pause it and keep why (Asterisk's own
+    message). Returns False when the campaign was no longer active (nothing changed)."""
+    with transaction.atomic():
+        fence(lease, now)
+        n = Campaign.objects.filter(pk=lease.campaign_id, status=Campaign.Status.ACTIVE).update(
+            status=Campaign.Status.PAUSED, alarm=alarm[:40], alarm_message=message[:300], alarm_at=now,
+            updated_at=now)
+        if n:
+            from central.core import audit
+
+            campaign = Campaign.objects.get(pk=lease.campaign_id)
+            audit.record("campaign.alarm", organization=campaign.organization, target=campaign,
+                         name=campaign.name, alarm=alarm, message=message[:300], dialer=lease.holder)
+    if n:
+        campaign = Campaign.objects.get(pk=lease.campaign_id)
+        services.publish_campaign(campaign)
+    return bool(n)

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from central.telephony import chanvars
 from central.telephony.cdr import cdr_seconds
 
 __all__ = [
@@ -52,13 +53,15 @@ __all__ = [
     "RetryDecision",
     "TrackedCall",
     "caller_id_for",
+    "customer_leg_ids",
     "dial_request",
+    "other_channel_id",
     "retry_decision",
     "within_hours",
 ]
 
 #: Attempt results (the values of ``Attempt.Result``).
-RESULTS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned")
+RESULTS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned", "unknown")
 
 #: Anatel's threshold: operators are flagged for many answered calls of 6 s or less,
 #: counted in the whole seconds Asterisk's CDR bills (``billsec``, truncated: see
@@ -122,6 +125,8 @@ class TrackedCall:
     other_cause: int | None = None
     channels_seen: bool = False
     abandoned_seen: bool = False
+    adopted: bool = False  # found alive on the PBX by reconcile, followed from then on
+    note: str = ""  # Asterisk's message when it refused the Originate
     done: bool = False
 
 
@@ -144,7 +149,9 @@ class Outcome:
     hangup_cause_text: str = ""
     short_call: bool = False
     late: bool = False  # connected, but after abandon_after: counts as abandoned in rates
-    note: str = ""
+    note: str = ""  # why, in words: Asterisk's refusal, how reconcile settled it
+    ended_known: bool = True  # False: settled by reconcile without knowing when it ended
+    reconciled: bool = False  # settled (or adopted and followed) by reconcile
 
     @property
     def abandoned(self) -> bool:
@@ -188,9 +195,9 @@ class CallTracker:
         call = TrackedCall(uid, campaign_id, contact_id, now, other_uid=other_uid,
                            predictive=predictive, abandon_after=abandon_after)
         self.calls[uid] = call
-        self._by_channel[uid] = uid
-        if other_uid:
-            self._by_channel[other_uid] = uid
+        for leg in (*customer_leg_ids(uid), other_uid):
+            if leg:
+                self._by_channel[leg] = uid
         return call
 
     def adopt(self, uid: str, campaign_id: int, contact_id: int, dialed_at: float, now: float, *,
@@ -204,6 +211,7 @@ class CallTracker:
                           abandon_after=abandon_after)
         call.originate_known = True
         call.channels_seen = True
+        call.adopted = True
         call.state = state
         if state in ("answered", "queued", "connected"):
             call.answered_at = answered_at if answered_at is not None else now
@@ -221,9 +229,9 @@ class CallTracker:
     def forget(self, uid: str) -> None:
         call = self.calls.pop(uid, None)
         if call is not None:
-            self._by_channel.pop(call.uid, None)
-            if call.other_uid:
-                self._by_channel.pop(call.other_uid, None)
+            for leg in (*customer_leg_ids(call.uid), call.other_uid):
+                if leg:
+                    self._by_channel.pop(leg, None)
 
     # -- queries for pacing -----------------------------------------------------
 
@@ -244,12 +252,15 @@ class CallTracker:
     # -- inputs -----------------------------------------------------------------
 
     def originate_result(self, uid: str, reason: int | None, now: float, *,
-                         uniqueid: str | None = None, rejected: bool = False) -> list[CallEvent]:
-        """What ``AMIClient.originate`` returned for this attempt."""
+                         uniqueid: str | None = None, rejected: bool = False,
+                         note: str = "") -> list[CallEvent]:
+        """What ``AMIClient.originate`` returned for this attempt (``note``: Asterisk's
+        message when it refused the action, kept on the attempt)."""
         call = self.calls.get(uid)
         if call is None or call.done:
             return []
         call.originate_known = True
+        call.note = note or call.note
         call.originate_reason = None if rejected else reason
         out: list[CallEvent] = []
         if reason == 4 and call.answered_at is None:
@@ -371,7 +382,7 @@ class CallTracker:
                 if len(self._orphans) > ORPHAN_HANGUPS:
                     self._orphans.popitem(last=False)
             return []
-        if uniqueid == call.other_uid and uniqueid != call.uid:
+        if uniqueid != call.uid:  # the ;2 half (OtherChannelId, or <uid>;2 without one)
             call.other_cause = cause
             return []
         call.cause, call.cause_text, call.ended_at = cause, text, now
@@ -433,6 +444,9 @@ class CallTracker:
             hangup_cause_text=call.cause_text,
             short_call=billsec is not None and billsec <= SHORT_CALL_SECONDS,
             late=late,
+            note="reconciled: found on the PBX after a restart or reconnect, followed to its end"
+            if call.adopted else call.note,
+            reconciled=call.adopted,
         )
         out.append(CallEvent("outcome", call.uid, call.campaign_id, ended, {"outcome": outcome}))
         self.forget(call.uid)
@@ -639,39 +653,61 @@ def caller_id_for(caller_id: str, use_0303: bool) -> str | None:
     return f"{name.strip()} <{digits}>".strip() if lt and name.strip() else digits
 
 
+def other_channel_id(uid: str) -> str:
+    """The id the dialer gives the ``;2`` half of a Local channel (``OtherChannelId``)."""
+    return f"{uid}-2"
+
+
+def customer_leg_ids(uid: str) -> tuple[str, ...]:
+    """Every Uniqueid the customer's own channels of attempt ``uid`` can have.
+
+    ``uid`` (ChannelId) and ``uid-2`` (our OtherChannelId), plus ``uid;2``: when an
+    Originate carries a ChannelId but no OtherChannelId, Asterisk names the ``;2`` half of
+    a Local channel ``<ChannelId>;2`` (main/core_unreal.c, ``ast_unreal_new_channels``:
+    "if id1 given but not id2, use default of id1;2"). Dialers before issue 14 sent no
+    OtherChannelId for campaigns with a trunk, and a reconcile took that ``;2`` half, which
+    shares the call's Linkedid, for an agent leg.
+    """
+    return (uid, other_channel_id(uid), f"{uid};2")
+
+
 def dial_request(*, uid: str, phone: str, dial_context: str, trunk: str, queue: str,
                  caller_id: str, use_0303: bool, ring_timeout_s: int, abandon_after_s: float,
-                 campaign_id: int, short_call_message: str = "") -> dict:
+                 campaign_id: int, dial_exten: str = "fila", short_call_message: str = "") -> dict:
     """Keyword arguments for ``AMIClient.originate`` for one attempt.
 
     ``Channel`` is ``Local/<number>@<dial_context>`` (the customer's ``discador-out``
     context dials the trunk, see docs/dialer-engine.md) or the campaign's trunk pattern
     (``PJSIP/{number}@operadora``). The answered leg continues at
-    ``<dial_context>,fila,1``, which sends it to the campaign queue with a timeout of
-    ``abandon_after_s`` and plays the short-call message when no agent answers.
+    ``<dial_context>,<dial_exten>,1`` (``fila`` by default), which sends it to the campaign
+    queue with a timeout of ``abandon_after_s`` and plays the short-call message when no
+    agent answers.
+
+    Both channel ids are always assigned: ``ChannelId`` is the uid and ``OtherChannelId``
+    :func:`other_channel_id`. For a Local channel (a ``Local/...`` trunk pattern too) the
+    second one names the ``;2`` half; other technologies ignore it (main/manager.c passes
+    it as ``assignedids.uniqueid2``, used only by two-channel drivers).
     """
     number = phone
     if trunk:
         channel = trunk.replace("{number}", number.lstrip("+")).replace("{e164}", number)
-        other = None
     else:
         channel = f"Local/{number}@{dial_context}"
-        other = f"{uid}-2"  # the ;2 half of the Local pair
     variables = {
-        "CENTRAL_ATTEMPT_ID": uid,
-        "CENTRAL_CAMPAIGN": str(campaign_id),
-        "CENTRAL_QUEUE": queue,
-        "CENTRAL_ABANDON_AFTER": str(max(1, math.ceil(abandon_after_s))),
-        "CENTRAL_RING_TIMEOUT": str(ring_timeout_s),
+        chanvars.ATTEMPT_ID: uid,
+        chanvars.CAMPAIGN_ID: str(campaign_id),
+        chanvars.QUEUE: queue,
+        chanvars.ABANDON_AFTER: str(max(1, math.ceil(abandon_after_s))),
+        chanvars.RING_TIMEOUT: str(ring_timeout_s),
     }
     return {
         "channel": channel,
         "context": dial_context,
-        "exten": "fila",
+        "exten": dial_exten or "fila",
         "priority": 1,
         "caller_id": caller_id_for(caller_id, use_0303),
         "timeout_ms": int(ring_timeout_s * 1000),
         "variables": variables,
         "channel_id": uid,
-        "other_channel_id": other,
+        "other_channel_id": other_channel_id(uid),
     }

@@ -36,7 +36,14 @@ from dataclasses import dataclass, field
 
 from central.dialer import claims, leases
 from central.dialer import metrics as m
-from central.dialer.core import AgentBoard, CallEvent, CallTracker, Outcome, dial_request
+from central.dialer.core import (
+    AgentBoard,
+    CallEvent,
+    CallTracker,
+    Outcome,
+    dial_request,
+    other_channel_id,
+)
 from central.dialer.pacing import AgentView, PacingEstimator, PacingParams, PacingSnapshot, decide
 from central.telephony.ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
 from central.telephony.ami.errors import AMIError, NotConnected, OriginateOutcomeUnknown
@@ -48,6 +55,12 @@ __all__ = ["CampaignRunner", "Engine", "EngineOptions"]
 # Stop originating when the lease has less than this left: a takeover can only happen
 # after expiry, so an Originate sent earlier can never overlap the new holder's reconcile.
 LEASE_SAFETY = 3.0
+
+#: Originates of one campaign refused in a row (``Response: Error`` such as "Extension does
+#: not exist.", or an OriginateResponse failure before any channel existed) before the
+#: campaign is paused with an alarm: a dialplan mistake fails every call the same way, and
+#: dialing on would only burn the contact list's attempts (issue 14).
+ORIGINATE_ALARM_AFTER = 5
 
 
 @dataclass
@@ -71,6 +84,7 @@ class CampaignConf:
     status: str
     queue: str
     dial_context: str
+    dial_exten: str
     trunk: str
     caller_id: str
     use_0303: bool
@@ -85,7 +99,7 @@ class CampaignConf:
 
     @classmethod
     def from_model(cls, c) -> CampaignConf:
-        return cls(c.id, c.organization_id, c.status, c.queue, c.dial_context, c.trunk, c.caller_id,
+        return cls(c.id, c.organization_id, c.status, c.queue, c.dial_context, c.dial_exten, c.trunk, c.caller_id,
                    c.use_0303_prefix, c.pacing_mode, c.dial_ratio, c.max_abandon_rate, c.abandon_after_s,
                    c.max_channels, c.max_cps, c.ring_timeout_s, c.short_call_message)
 
@@ -111,6 +125,11 @@ class CampaignRunner:
     reconcile_needed: bool = True
     published: float = -1e18
     unsent_uids: set[str] = field(default_factory=set)
+    connected: list[tuple[str, str, float]] = field(default_factory=list)  # (uid, agent, t)
+    awaiting_record: dict[str, float] = field(default_factory=dict)  # uid -> settle as unknown after
+    recheck_at: float | None = None
+    refused_in_a_row: int = 0
+    alarm_raised: bool = False
 
 
 def _default_name() -> str:
@@ -136,7 +155,8 @@ class Engine:
         self._last_lease_pass = -1e18
         self.latencies: deque[float] = deque(maxlen=200_000)
         self.stats = {"originates": 0, "not_sent": 0, "unknown": 0, "outcomes": 0, "reconciled_found": 0,
-                      "reconciled_closed": 0, "takeovers": 0, "leases_lost": 0}
+                      "reconciled_closed": 0, "reconciled_unknown": 0, "takeovers": 0, "leases_lost": 0,
+                      "refused": 0, "alarms": 0}
         self.originated: list[str] = []  # uids, in order (tests and benches read it)
         self._sending: set[str] = set()  # attempts whose Originate is being written now
 
@@ -191,7 +211,10 @@ class Engine:
         """Heartbeat figures (``central status``)."""
         return {"name": self.name, "server": self.opts.server or "default",
                 "ami_connected": self.client.connected.is_set(), "campaigns": sorted(self.runners),
-                "originates": self.stats["originates"]}
+                "originates": self.stats["originates"],
+                # settled by reconcile in this process (the dialer serves no /metrics itself)
+                "reconciled": self.stats["reconciled_found"] + self.stats["reconciled_closed"],
+                "reconciled_unknown": self.stats["reconciled_unknown"], "alarms": self.stats["alarms"]}
 
     # ------------------------------------------------------------------ AMI events
     def _on_ami(self, msg) -> None:
@@ -224,6 +247,7 @@ class Engine:
             elif kind == "result":
                 est.call_result(ev.t, ev.data["outcome"], ev.data.get("ring", 0.0))
             elif kind == "connected":
+                r.connected.append((ev.uid, ev.data.get("agent", ""), ev.t))
                 est.queue_result(ev.t, ev.data.get("wait", 0.0) > r.conf.abandon_after_s,
                                  ev.data.get("wait", 0.0), ev.data.get("predictive", False))
             elif kind == "abandoned":
@@ -256,6 +280,8 @@ class Engine:
             self._last_lease_pass = now
             await self._lease_pass()
         for r in list(self.runners.values()):
+            if r.recheck_at is not None and now >= r.recheck_at:
+                r.recheck_at, r.reconcile_needed = None, True
             if r.reconcile_needed and self.client.connected.is_set():
                 await self._reconcile(r)
             await self._tick_campaign(r, now)
@@ -272,6 +298,9 @@ class Engine:
                 progress, r.progress = r.progress, {}
                 for state, uids in progress.items():
                     await self.db(claims.mark_state, uids, state, now)
+            if r.connected:
+                connected, r.connected = r.connected, []
+                await self.db(claims.mark_connected, [(u, a, claims.ts(t)) for u, a, t in connected])
             if r.outcomes:
                 outcomes, r.outcomes = r.outcomes, []
                 try:
@@ -311,6 +340,8 @@ class Engine:
             r = self.runners.get(conf.id)
             if r is not None:
                 r.conf = conf
+                if r.alarm_raised:  # resumed after an alarm: count refusals afresh
+                    r.alarm_raised, r.refused_in_a_row = False, 0
                 continue
             if len(self.runners) >= self.opts.max_campaigns:
                 break
@@ -328,20 +359,30 @@ class Engine:
         for cid, r in list(self.runners.items()):
             if cid not in active:
                 r.conf.status = "inactive"  # paused or finished: stop dialing, finish calls
-            if cid not in active and not self.tracker.live(cid) and not r.outcomes:
+            if cid not in active and not self.tracker.live(cid) and not r.outcomes and not r.awaiting_record:
                 await self.db(leases.release, r.lease, now_dt)
                 self.runners.pop(cid, None)
                 m.LEASES.labels("released").inc()
 
     async def _reconcile(self, r: CampaignRunner) -> None:
-        """Account for every attempt of this campaign that may still be on the PBX."""
-        from central.dialer.reconcile import find_on_pbx
+        """Account for every attempt of this campaign that may still be on the PBX.
+
+        Alive on the PBX: adopted and followed by its events. Gone: settled from the PBX
+        link's call record, else from what the attempt row says, else (after
+        ``RECORD_GRACE_S`` for a record to be written) as ``unknown`` with the reason
+        (``reconcile.settle_gone``). Never re-dialed, never guessed.
+        """
+        from central.dialer.reconcile import RECORD_GRACE_S, find_on_pbx, settle_gone
+        from central.telephony.store import records_for_attempts
 
         r.reconcile_needed = False
         await self.flush()
         rows = await self.db(claims.inflight_attempts, r.conf.id)
         # Attempts whose Originate this process is sending right now are not in doubt.
         rows = [row for row in rows if row["uid"] not in self._sending]
+        live = {row["uid"] for row in rows}
+        for uid in [u for u in r.awaiting_record if u not in live]:
+            del r.awaiting_record[uid]  # settled meanwhile (its events came after all)
         if not rows:
             return
         try:
@@ -350,39 +391,63 @@ class Engine:
             r.reconcile_needed = True
             return
         now = self.clock()
-        unfound = []
+        gone = []
         for row in rows:
             uid = row["uid"]
             pbx = found.get(uid)
             if pbx is None:
-                self.tracker.forget(uid)
-                unfound.append(row)
+                gone.append(row)
                 continue
+            r.awaiting_record.pop(uid, None)
             tracked = self.tracker.calls.get(uid)
             if tracked is not None and not tracked.done:
                 # Still followed by its events; its Originate answer will never come.
-                tracked.originate_known = True
-                self.stats["reconciled_found"] += 1
-                m.RECONCILED.labels(str(r.conf.id), "yes").inc()
+                # (Counted once: a later pass, e.g. the recheck for a call record,
+                # finds the same call again.)
+                if not tracked.originate_known:
+                    tracked.originate_known = True
+                    self.stats["reconciled_found"] += 1
+                    m.RECONCILED.labels(str(r.conf.id), "yes").inc()
                 continue
             dialed = (row["sent_at"] or row["created_at"]).timestamp()
             state = {"queued": "queued", "connected": "connected", "ringing": "ringing"}.get(pbx.state, "dialing")
             steps = self.tracker.adopt(uid, r.conf.id, row["contact_id"], dialed, now, state=state,
                                        answered_at=row["answered_at"].timestamp() if row["answered_at"] else None,
                                        connected_at=row["connected_at"].timestamp() if row["connected_at"] else None,
-                                       agent=pbx.agent, other_uid=f"{uid}-2", abandon_after=r.conf.abandon_after_s)
+                                       agent=pbx.agent or row.get("agent") or "", other_uid=other_channel_id(uid),
+                                       abandon_after=r.conf.abandon_after_s)
             self._apply_steps(steps)
             self.stats["reconciled_found"] += 1
             m.RECONCILED.labels(str(r.conf.id), "yes").inc()
-        if unfound:
-            try:
-                await self.db(claims.close_unfound, r.lease, unfound, self.now_dt(),
-                              "reconciled: not on the PBX after a restart or reconnect")
-            except leases.LeaseLost:
-                self._lost(r)
-                return
-            self.stats["reconciled_closed"] += len(unfound)
-            m.RECONCILED.labels(str(r.conf.id), "no").inc(len(unfound))
+        if not gone:
+            return
+        records = await self.db(records_for_attempts, r.conf.organization_id, [row["uid"] for row in gone])
+        settled = []
+        for row in gone:
+            uid = row["uid"]
+            deadline = r.awaiting_record.setdefault(uid, now + RECORD_GRACE_S)
+            outcome = settle_gone(row, records.get(uid), r.conf.id, now, final=now >= deadline)
+            if outcome is None:
+                continue
+            self.tracker.forget(uid)
+            r.awaiting_record.pop(uid, None)
+            settled.append(outcome)
+        if r.awaiting_record:
+            r.recheck_at = min(r.awaiting_record.values())
+        if not settled:
+            return
+        try:
+            await self.db(claims.settle, r.lease, settled, self.now_dt())
+        except leases.LeaseLost:
+            self._lost(r)
+            return
+        for o in settled:
+            if o.result == "unknown":
+                self.stats["reconciled_unknown"] += 1
+                log.warning("dialer: campaign %s attempt %s: %s", r.conf.id, o.uid, o.note)
+            m.RESULTS.labels(str(r.conf.id), o.result).inc()
+        self.stats["reconciled_closed"] += len(settled)
+        m.RECONCILED.labels(str(r.conf.id), "no").inc(len(settled))
 
     async def _tick_campaign(self, r: CampaignRunner, now: float) -> None:
         conf = r.conf
@@ -432,7 +497,8 @@ class Engine:
         now = self.clock()
         tasks = []
         for a in batch:
-            kwargs = dial_request(uid=a.uid, phone=a.phone, dial_context=conf.dial_context, trunk=conf.trunk,
+            kwargs = dial_request(uid=a.uid, phone=a.phone, dial_context=conf.dial_context,
+                                  dial_exten=conf.dial_exten, trunk=conf.trunk,
                                   queue=conf.queue, caller_id=conf.caller_id, use_0303=conf.use_0303,
                                   ring_timeout_s=conf.ring_timeout_s, abandon_after_s=conf.abandon_after_s,
                                   campaign_id=conf.id)
@@ -491,9 +557,43 @@ class Engine:
             r.progress.setdefault("unknown", []).append(uid)
             r.reconcile_needed = True
             return
+        tracked = self.tracker.calls.get(uid)
+        rejected = res.outcome == "rejected"
+        # Refused before any channel existed: "Response: Error" (orig-fail-target in
+        # ami-login-and-actions.txt: "Extension does not exist.") or an OriginateResponse
+        # failure with no channel (orig-fail-async: Reason 0, Uniqueid <unknown>). A
+        # network no-answer is Reason 0 too, but its channels came first (cause19 fixture).
+        refused = rejected or (res.reason in (0, None) and res.outcome != "answered"
+                               and (tracked is None or not tracked.channels_seen))
+        note = ""
+        if refused:
+            detail = res.message if rejected and res.message else f"OriginateResponse Reason {res.reason}"
+            note = f"Asterisk: {detail}"
+            self.stats["refused"] += 1
+            r.refused_in_a_row += 1
+            log.warning("dialer: campaign %s attempt %s: Originate %s@%s refused: %s", r.conf.id, uid,
+                        kwargs.get("exten"), kwargs.get("context"), detail)
+        else:
+            r.refused_in_a_row = 0
         steps = self.tracker.originate_result(uid, res.reason, self.clock(), uniqueid=res.uniqueid,
-                                              rejected=res.outcome == "rejected")
+                                              rejected=rejected, note=note)
         self._apply_steps(steps)
+        if refused and r.refused_in_a_row >= ORIGINATE_ALARM_AFTER and not r.alarm_raised:
+            await self._raise_alarm(r, detail)
+
+    async def _raise_alarm(self, r: CampaignRunner, detail: str) -> None:
+        """Every Originate of the campaign is refused: stop dialing and say why, on the
+        campaign (live panel, API) and in the log."""
+        r.alarm_raised = True
+        r.conf.status = "inactive"  # no more Originates from this runner
+        self.stats["alarms"] += 1
+        log.error("dialer: campaign %s paused: its last %s Originates were refused by Asterisk (%s); "
+                  "check the campaign's dial context/exten and queue on the PBX", r.conf.id,
+                  r.refused_in_a_row, detail)
+        try:
+            await self.db(claims.raise_originate_alarm, r.lease, "originate_failing", detail, self.now_dt())
+        except leases.LeaseLost:
+            self._lost(r)
 
     # ------------------------------------------------------------------ dashboards
     def campaign_state(self, r: CampaignRunner, now: float, decision=None, reason: str = "") -> dict:

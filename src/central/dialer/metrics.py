@@ -85,6 +85,15 @@ def campaign_live(campaign, now: datetime, engine_state: dict | None = None) -> 
     out["short_call_alarm"] = campaign.short_call_alarm
     out["short_call_alarm_on"] = today["short"] >= campaign.short_call_alarm > 0
     out["guard_messages_today"] = today["abandoned"]
+    # Settled by reconcile today (after a dialer restart or a lost AMI link), and how many
+    # of those could only be recorded as "unknown" (docs/dialer-engine.md).
+    settled = attempts.filter(created_at__gte=midnight, reconciled=True).aggregate(
+        n=Count("id"), unknown=Count("id", filter=Q(result="unknown")))
+    out["reconciled_today"] = settled["n"]
+    out["unknown_today"] = settled["unknown"]
+    from central.dialer.services import campaign_alarm
+
+    out["alarm"] = campaign_alarm(campaign)
     out["dials_today"] = today["dials"]
     out["answered_today"] = today["answered"]
     out["contacts_remaining"] = Contact.objects.filter(

@@ -46,7 +46,12 @@ class Campaign(TenantOwned):
     status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     queue = models.CharField(_("fila"), max_length=80, help_text=_("Fila do Asterisk cujos membros são os agentes."))
     asterisk_server = models.CharField(_("servidor Asterisk"), max_length=80, blank=True, help_text=_("Vazio: o servidor padrão."))
-    dial_context = models.CharField(_("contexto de discagem"), max_length=80, default="discador-out")
+    dial_context = models.CharField(
+        _("contexto de discagem"), max_length=80, default="discador-out",
+        help_text=_("Contexto do plano de discagem do Asterisk (Originate Context; também o de Local/<número>@<contexto>)."))
+    dial_exten = models.CharField(
+        _("extensão de discagem"), max_length=80, default="fila",
+        help_text=_("Extensão desse contexto para onde vai a chamada atendida (Originate Exten), que a põe na fila."))
     trunk = models.CharField(_("tronco"), max_length=120, blank=True, help_text=_("Ex.: PJSIP/{number}@operadora. Vazio: Local/{number}@<contexto>."))
     caller_id = models.CharField(_("identificador de chamada (bina)"), max_length=40, blank=True)
     use_0303_prefix = models.BooleanField(_("usar prefixo 0303 de telemarketing"), default=False)
@@ -70,6 +75,12 @@ class Campaign(TenantOwned):
         default="Olá, aqui é da {empresa}. Retornaremos sua ligação em breve. Obrigado.",
     )
     short_call_alarm = models.PositiveIntegerField(_("alarme de chamadas curtas por dia"), default=50)
+    # Set by the dialer when every Originate of the campaign fails (a dialplan mistake:
+    # "Extension does not exist."): the campaign is paused and the panel shows why.
+    # Cleared when the campaign is started or resumed.
+    alarm = models.CharField(_("alarme"), max_length=40, blank=True)
+    alarm_message = models.CharField(_("detalhe do alarme"), max_length=300, blank=True)
+    alarm_at = models.DateTimeField(_("alarme desde"), null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -177,6 +188,9 @@ class Attempt(TenantOwned):
         CONGESTION = "congestion", _("Congestionado")
         FAILED = "failed", _("Falha")
         ABANDONED = "abandoned", _("Abandonada")
+        # Settled by reconcile when nothing the platform knows says how the call ended
+        # (not on the PBX, no call record, no agent seen); the note says why.
+        UNKNOWN = "unknown", _("Indeterminado")
 
     uid = models.CharField(max_length=64, unique=True, default=uuid.uuid4, help_text="pre-assigned ChannelId")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attempts")

@@ -85,6 +85,11 @@ def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str
         current.status = to
         now = timezone.now()
         fields = ["status", "updated_at"]
+        if to == Campaign.Status.ACTIVE and current.alarm:
+            # Started or resumed by someone who saw the alarm: dial again (a dialplan
+            # still broken raises it again after a few Originates).
+            current.alarm, current.alarm_message, current.alarm_at = "", "", None
+            fields += ["alarm", "alarm_message", "alarm_at"]
         if action == "start" and current.started_at is None:
             current.started_at = now
             fields.append("started_at")
@@ -94,7 +99,7 @@ def _transition(campaign: Campaign, action: str, allowed_from: set[str], to: str
         current.save(update_fields=fields)
         audit.record(f"campaign.{action}", request=request, actor=actor, organization=current.organization,
                      target=current, name=current.name, from_status=previous, to_status=to, **details)
-    _publish_campaign(current)
+    publish_campaign(current)
     campaign.status, campaign.started_at, campaign.finished_at = current.status, current.started_at, current.finished_at
     return current
 
@@ -140,13 +145,38 @@ def finish(campaign: Campaign, *, request=None, actor=None, **details) -> Campai
 ACTIONS = {"start": start, "pause": pause, "resume": resume, "finish": finish}
 
 
-def _publish_campaign(campaign: Campaign) -> None:
+def publish_campaign(campaign: Campaign) -> None:
+    """Tell open pages that the campaign's status (or alarm) changed."""
     from central.core.live import org_group, publish
 
     publish(org_group(campaign.organization_id), {
         "type": "campaign", "id": campaign.pk, "status": campaign.status,
         "status_label": str(Campaign.Status(campaign.status).label),
+        "alarm": campaign_alarm(campaign),
     })
+
+
+#: Campaign alarms the dialer raises (``Campaign.alarm``), as whole pt-BR sentences.
+ALARM_TEXT = {
+    "originate_failing": gettext_lazy(
+        "Discagem interrompida: todas as chamadas da campanha foram recusadas pelo Asterisk "
+        "(%(detalhe)s). Confira o contexto e a extensão de discagem e a fila no Asterisk, "
+        "depois retome a campanha."),
+}
+
+
+def campaign_alarm(campaign: Campaign) -> dict | None:
+    """The campaign's alarm for the live panel and the API, or None.
+
+    ``{"code", "message" (pt-BR/English sentence), "detail" (Asterisk's own words), "since"}``.
+    """
+    if not campaign.alarm:
+        return None
+    template = ALARM_TEXT.get(campaign.alarm)
+    detail = campaign.alarm_message or ""
+    message = str(template % {"detalhe": detail}) if template is not None else detail
+    return {"code": campaign.alarm, "message": message, "detail": detail,
+            "since": campaign.alarm_at.isoformat() if campaign.alarm_at else None}
 
 
 def counts_by_status(campaign: Campaign | int) -> dict[str, int]:

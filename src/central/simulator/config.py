@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from central.simulator.dialplan import DEFAULT_DIALPLAN
 from central.simulator.world import WorldConfig
 
 # DEMO DEFAULT, not a secret: the simulator is a fake PBX for demos and tests.
@@ -89,6 +90,10 @@ class SimulatorConfig:
         "customers", "discador-out", "agent-phones", "ramais", "ai", "ai-caller",
         "default", "from-internal",
     )
+    # Extensions per context, where they matter (central.simulator.dialplan): an Originate
+    # whose Context/Exten does not exist is refused with "Extension does not exist."
+    # (main/manager.c action_originate). Contexts not listed accept any extension.
+    dialplan: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_DIALPLAN))
     # Network release of unanswered calls: after this many seconds of ringing the
     # carrier hangs up with cause 19 (ami-event-stream-noanswer-cause19.txt: Reason 0,
     # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,

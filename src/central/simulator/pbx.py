@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from central.simulator.clock import Clock
 from central.simulator.config import SimulatorConfig, agent_display_name
+from central.simulator.dialplan import extension_exists, matching_patterns
 from central.simulator.render import AGENT, CALL, STATE_DESC, Call, Event, QueueMember, Renderer
 from central.simulator.world import World, WorldError, WorldEvent
 from central.telephony.ami.protocol import Message
@@ -45,7 +46,8 @@ ACTION_NAMES = (
     "Challenge", "Command", "CoreSettings", "CoreShowChannels", "CoreStatus",
     "DeviceStateList", "Events", "ExtensionState", "ExtensionStateList", "Filter", "Getvar",
     "Hangup", "ListCommands", "Login", "Logoff", "Originate", "PJSIPShowEndpoints", "Ping",
-    "QueueAdd", "QueuePause", "QueueRemove", "QueueStatus", "QueueSummary", "Setvar", "Status",
+    "QueueAdd", "QueuePause", "QueueRemove", "QueueStatus", "QueueSummary", "Setvar",
+    "ShowDialPlan", "Status",
 )
 _CALLERID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
 _CHURN_STATES = ["INUSE", "INUSE", "RINGING", "ONHOLD", "BUSY", "UNAVAILABLE"]
@@ -786,9 +788,13 @@ class SimulatedPBX:
         is_async = (msg.get("Async") or "").lower() in ("true", "yes", "1")
         context = msg.get("Context") or ""
         application = msg.get("Application")
-        if not application and context not in self.config.contexts:
-            return ActionResult([error(aid, "Extension does not exist.")])  # orig-fail-target
         exten = msg.get("Exten") or "s"
+        if not application and not extension_exists(self.config.contexts, self.config.dialplan, context, exten):
+            # main/manager.c action_originate: "Check early if the extension exists"
+            # (ast_exists_extension), before anything is queued, Async or not: a missing
+            # context (orig-fail-target in ami-login-and-actions.txt) or a missing
+            # extension in an existing context.
+            return ActionResult([error(aid, "Extension does not exist.")])
         priority_text = msg.get("Priority") or "1"
         priority = int(priority_text) if priority_text.isdigit() else 1
         timeout_text = msg.get("Timeout") or "30000"
@@ -819,7 +825,9 @@ class SimulatedPBX:
         )
         result = ActionResult()
         tech_ok = tech in KNOWN_TECHS and bool(number)
-        if tech == "Local" and dial_context not in self.config.contexts:
+        if tech == "Local" and not extension_exists(self.config.contexts, self.config.dialplan,
+                                                     dial_context, number):
+            # main/core_local.c local_call: "No such extension/context" -> the call fails.
             tech_ok = False
         if not tech_ok:
             # orig-fail-sync / orig-fail-tech: "Originate failed"; orig-fail-async:
@@ -846,6 +854,38 @@ class SimulatedPBX:
             result.wait_for = call
         result.broadcast += self._run_world(self.world.now)
         return result
+
+    def _a_showdialplan(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        """main/pbx.c manager_show_dialplan: "Did not find context X" / "Did not find
+        extension E@X" errors, else ListDialplan items then ShowDialPlanComplete with the
+        counters. The simulated dialplan has one priority per extension (its
+        applications are not modelled: ``NoOp``)."""
+        context = msg.get("Context") or ""
+        exten = msg.get("Extension") or ""
+        cfg = self.config
+        contexts = [c for c in (*cfg.contexts, *cfg.dialplan) if not context or c == context]
+        contexts = list(dict.fromkeys(contexts))
+        if context and not contexts:
+            return ActionResult([error(aid, f"Did not find context {context}")])
+        items: list[tuple[str, str]] = []
+        for ctx in contexts:
+            if exten:
+                items += [(ctx, p) for p in matching_patterns(cfg.dialplan, ctx, exten)]
+            else:
+                items += [(ctx, p) for p in cfg.dialplan.get(ctx, ())]
+        if exten and not items:
+            where = f"{exten}@{context}" if context else f"{exten} in any context"
+            return ActionResult([error(aid, f"Did not find extension {where}")])
+        reply = [self._list_response(aid, "DialPlan list will follow")]
+        for ctx, ext in items:
+            reply.append(self._list_event("ListDialplan", [
+                ("Context", ctx), ("Extension", ext), ("Priority", "1"), ("Application", "NoOp"),
+                ("AppData", ""), ("Registrar", "pbx_config")], aid))
+        done = self._complete("ShowDialPlanComplete", aid, len(items))
+        done += [("ListExtensions", str(len(items))), ("ListPriorities", str(len(items))),
+                 ("ListContexts", str(len({c for c, _ in items})))]
+        reply.append(done)
+        return ActionResult(reply)
 
     # --------------------------------------------------------------- helpers
     @staticmethod

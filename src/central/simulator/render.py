@@ -248,7 +248,9 @@ class Renderer:
         seq = f"{self._local_seq:08x}"
         self._local_seq += 1
         u1 = id1 or self._uniqueid()
-        u2 = id2 or self._uniqueid()
+        # main/core_unreal.c ast_unreal_new_channels: "if id1 given but not id2, use
+        # default of id1;2" (an Originate with ChannelId and no OtherChannelId).
+        u2 = id2 or (f"{id1};2" if id1 else self._uniqueid())
         link = linkedid or u1
         c1 = Channel(f"{base}-{seq};1", u1, link, DOWN, context, exten, created=now, call_id=call_id)
         c2 = Channel(f"{base}-{seq};2", u2, link, RING, context, exten, created=now, call_id=call_id)

@@ -42,6 +42,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from central.telephony import chanvars
+
 from .ami.protocol import Message
 from .state import event_time
 
@@ -320,7 +322,7 @@ class CdrBuilder:
 
     def _var_set(self, msg: Message, now: float) -> None:
         var = msg.get("Variable", "")
-        if not var.startswith("CENTRAL_"):
+        if not var.startswith(chanvars.PREFIX):
             return
         call = self._call_of(msg)
         value = msg.get("Value", "")
@@ -448,7 +450,7 @@ class CdrBuilder:
             hangup_cause=cause,
             hangup_cause_text=cause_text,
             hangup_by=call.hangup_by,
-            attempt_id=variables.get("CENTRAL_ATTEMPT_ID"),
+            attempt_id=variables.get(chanvars.ATTEMPT_ID),
             queue=call.queue,
             agent=call.agent,
             agent_interface=call.agent_interface,

@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlparse
 from channels.db import database_sync_to_async
 
 from central.core.live import apublish, org_group
+from central.telephony import chanvars
 
 from . import metrics, store
 from .ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
@@ -319,7 +320,7 @@ class PBXLink:
             "direction": rec.direction,
             "from_number": rec.from_number or "",
             "to_number": rec.to_number or "",
-            "campaign_id": rec.variables.get("CENTRAL_CAMPAIGN_ID", ""),
+            "campaign_id": rec.variables.get(chanvars.CAMPAIGN_ID, ""),
             "attempt_id": rec.attempt_id or "",
             "queue": rec.queue or "",
             "agent": rec.agent or "",

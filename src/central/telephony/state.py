@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from central.telephony import chanvars
+
 from .ami.protocol import Message
 
 __all__ = [
@@ -453,7 +455,7 @@ class LiveState:
         # (ami-core-show-channels.txt: "Variable: CENTRAL_ATTEMPT_ID=att-123").
         for var in msg.getall("Variable") if msg.name == "Status" else ():
             name, _, value = var.partition("=")
-            if name == "CENTRAL_ATTEMPT_ID" and value and value != "(null)":
+            if name == chanvars.ATTEMPT_ID and value and value != "(null)":
                 ch.attempt_id = value
         # CoreShowChannel says "BridgeId", Status says "BridgeID" (same capture).
         bridge = msg.get("BridgeId")
@@ -493,7 +495,7 @@ class LiveState:
     def _var_set(self, msg: Message, now: float) -> list[Change]:
         # Only the dialer's own marker is kept (ami-core-show-channels.txt:
         # Variable: CENTRAL_ATTEMPT_ID=att-123); VarSet is the most frequent event.
-        if msg.get("Variable") != "CENTRAL_ATTEMPT_ID":
+        if msg.get("Variable") != chanvars.ATTEMPT_ID:
             return []
         ch = self.channels.get(msg.get("Uniqueid", ""))
         value = msg.get("Value")

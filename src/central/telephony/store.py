@@ -229,6 +229,29 @@ def _upsert_records(ref: ServerRef, cleaned: dict[str, dict]) -> list[CallRecord
     return [by_id[k] for k in cleaned]
 
 
+def records_for_attempts(organization_id: int, attempt_ids: Iterable[str]) -> dict[str, dict]:
+    """The call records the link wrote for dialer attempts, keyed by attempt id (read-only).
+
+    The dialer's reconcile asks this after a crash or a lost AMI link: the link followed
+    every event of the call, so its record says how a call that ended while no dialer was
+    watching really ended (issue 14). Other apps read through this function and never
+    write the telephony tables. Scoped to one organization: attempt ids are not secrets,
+    but tenants are mutually hostile.
+    """
+    ids = [a for a in dict.fromkeys(attempt_ids) if a]
+    if not ids:
+        return {}
+    out: dict[str, dict] = {}
+    rows = (CallRecord.objects.filter(organization_id=organization_id, attempt_id__in=ids)
+            .order_by("started_at", "id")
+            .values("attempt_id", "campaign_id", "linkedid", "disposition", "agent", "queue", "started_at",
+                    "ring_at", "answered_at", "ended_at", "hangup_cause", "hangup_cause_text", "duration",
+                    "billsec", "queue_wait", "hangup_by"))
+    for row in rows:
+        out[row["attempt_id"]] = row  # one call per attempt; the latest wins if a trunk split it
+    return out
+
+
 # --- server status ------------------------------------------------------------------------
 
 def set_server_status(server_id: int, status: str, detail: str = "") -> None:

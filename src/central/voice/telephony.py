@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 
+from central.telephony import chanvars
 from central.voice.config import ExtensionConfig, ResidentConfig
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ class AMIOriginator:
             exten=extension.return_number or extension.number,
             caller_id=self.caller_id,
             timeout_ms=self.ring_ms,
-            variables={"AS_UUID": visit_id, "CENTRAL_VISIT_ID": visit_id,
-                       "CENTRAL_RETURN": f"{return_host}:{return_port}"},
+            variables={chanvars.AUDIOSOCKET_UUID: visit_id, chanvars.VISIT_ID: visit_id,
+                       chanvars.VISIT_RETURN: f"{return_host}:{return_port}"},
         )
         if not result.answered:
             raise ResidentDidNotAnswer(f"originate {result.outcome} (reason {result.reason})")

@@ -1,0 +1,97 @@
+"""``central diagnose`` checks for the dialer: does each active campaign's Asterisk have
+the dial context/extension and the queue the campaign names?
+
+A dialplan mistake otherwise shows up only when the dialer runs: every Originate is refused
+with ``Extension does not exist.`` (main/manager.c ``action_originate``) and the campaign is
+paused with an alarm (issue 14). Here the same facts are asked before: ``ShowDialPlan``
+(main/pbx.c ``manager_show_dialplan``: "Did not find context X" / "Did not find extension
+E@X") and ``QueueStatus`` for the queue (no ``QueueParams`` item: app_queue has no such
+queue). One AMI login per server, with the secret from the environment like the dialer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["CampaignTarget", "campaign_checks", "check_campaigns_on"]
+
+#: Seconds for the whole check of one server (login + two actions per campaign).
+TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class CampaignTarget:
+    id: int
+    name: str
+    context: str
+    exten: str
+    queue: str
+
+
+async def check_campaigns_on(host: str, port: int, user: str, secret: str, auth: str,
+                             campaigns: list[CampaignTarget]) -> list[str]:
+    """Problems found on one Asterisk for these campaigns (empty: all present)."""
+    from central.telephony.ami.client import AMIClient
+
+    client = AMIClient(host, port, user, secret, name="diagnose", auth=auth, reconnect=False,
+                       ping_interval=None, connect_timeout=5.0, action_timeout=5.0)
+    problems: list[str] = []
+    try:
+        await asyncio.wait_for(client.start(), TIMEOUT)
+        for c in campaigns:
+            plan = await client.send_list_action("ShowDialPlan", {"Context": c.context, "Extension": c.exten})
+            if not plan.ok:
+                problems.append(f"campaign {c.id} ({c.name}): {c.exten}@{c.context}: "
+                                f"{plan.response.get('Message') or 'not in the dialplan'}")
+            status = await client.send_list_action("QueueStatus", {"Queue": c.queue})
+            if not any(ev.name == "QueueParams" and ev.get("Queue") == c.queue for ev in status.events):
+                problems.append(f"campaign {c.id} ({c.name}): queue {c.queue!r} does not exist")
+    finally:
+        await client.close()
+    return problems
+
+
+def _connection(server_name: str) -> tuple[str, int, str, str, str]:
+    """(host, port, user, secret, auth) the dialer of this server would use."""
+    from central.telephony.link import parse_ami_url
+    from central.telephony.models import AsteriskServer
+
+    if server_name:
+        row = AsteriskServer.objects.filter(name=server_name, enabled=True).first()
+        if row is None:
+            raise RuntimeError(f"no enabled Asterisk server named {server_name!r}")
+        secret = row.secret()
+        if not secret:
+            raise RuntimeError(f"environment variable {row.secret_env} (AMI secret) is not set")
+        return row.host, row.port, row.username, secret, row.auth
+    url = os.environ.get("CENTRAL_AMI_URL", "")
+    secret = os.environ.get("CENTRAL_AMI_SECRET", "")
+    if not url or not secret:
+        raise RuntimeError("campaigns with no server need CENTRAL_AMI_URL and CENTRAL_AMI_SECRET")
+    host, port, user = parse_ami_url(url)
+    return host, port, user, secret, "plain"
+
+
+def campaign_checks() -> list[tuple[str, Callable[[], str]]]:
+    """One check per Asterisk server that has active campaigns."""
+    from central.dialer.models import Campaign
+
+    by_server: dict[str, list[CampaignTarget]] = {}
+    for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("id"):
+        by_server.setdefault(c.asterisk_server, []).append(
+            CampaignTarget(c.id, c.name, c.dial_context, c.dial_exten or "fila", c.queue))
+    checks = []
+    for server_name, targets in by_server.items():
+        def check(server_name: str = server_name, targets: list[CampaignTarget] = targets) -> str:
+            host, port, user, secret, auth = _connection(server_name)
+            problems = asyncio.run(check_campaigns_on(host, port, user, secret, auth, targets))
+            if problems:
+                raise RuntimeError("; ".join(problems))
+            return (f"{len(targets)} active campaign(s): dial context/exten and queue exist on "
+                    f"{host}:{port}")
+
+        checks.append((f"campaigns:{server_name or 'default'}", check))
+    return checks
