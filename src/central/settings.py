@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "central.core.loginguard.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -199,6 +200,8 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TIMEZONE = "America/Sao_Paulo"
 
 # --- Auth ---------------------------------------------------------------------------------
+# The only backend: Django's, behind the per-account / per-client sign-in limit.
+AUTHENTICATION_BACKENDS = ["central.core.loginguard.GuardedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -227,6 +230,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- REST API -----------------------------------------------------------------------------
 RATE_AUTH = os.environ.get("CENTRAL_RATE_AUTH", "5/min,100/hour")
+# Failed sign-ins allowed per account and per client address on every login surface (API
+# token, dashboard, admin: central/core/loginguard.py); past either, even the right
+# password is refused until the window ends.
+LOGIN_FAILURES_ACCOUNT = os.environ.get("CENTRAL_LOGIN_FAILURES_ACCOUNT", "5/min,20/hour")
+LOGIN_FAILURES_CLIENT = os.environ.get("CENTRAL_LOGIN_FAILURES_CLIENT", "10/min,100/hour")
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma separated), e.g.
+# "127.0.0.1,10.0.0.0/24" for nginx on the host and a load balancer network. Empty: the
+# socket's peer address is the client.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CENTRAL_TRUSTED_PROXIES", "").split(",") if p.strip()]
 RATE_API = os.environ.get("CENTRAL_RATE_API", "100/min,1000/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

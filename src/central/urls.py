@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from central.core import health
+from central.core.loginguard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm
 
 # Each capability app contributes ``central.<app>.api_urls`` when it has an API; listing
 # them here (rather than each app editing this file) keeps the apps independent.
@@ -22,6 +23,9 @@ for _app in CAPABILITY_APIS:
     if find_spec(f"central.{_app}.urls") is not None:
         page_patterns.append(path(f"{_app}/", include(f"central.{_app}.urls")))
 
+# The admin's sign-in goes through the same limit (and message) as the dashboard's.
+admin.site.login_form = GuardedAdminAuthenticationForm
+
 urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
@@ -33,7 +37,11 @@ urlpatterns = [
         url_name="schema", template_name="dashboard/swagger_ui.html"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="dashboard/login.html", authentication_form=GuardedAuthenticationForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *page_patterns,
     path("", include("central.dashboard.urls")),

@@ -8,13 +8,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from . import audit, members
+from . import audit, loginguard, members
 from .models import AuditLog, Invitation, Membership, Organization
 from .permissions import HasOrgRole
 from .roles import Role, RoleChangeDenied
@@ -397,7 +397,13 @@ class LoginView(jwt_views.TokenObtainPairView):
     throttle_classes = [AuthThrottle]
 
     def post(self, request, *args, **kwargs):
-        response = super().post(request, *args, **kwargs)
+        try:
+            response = super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            wait = loginguard.blocked_for(request)
+            if wait is not None:  # the per-account / per-client sign-in limit refused it
+                raise Throttled(wait=wait) from None
+            raise
         if response.status_code == 200:
             user = get_user_model().objects.filter(username=request.data.get("username")).first()
             audit.record("auth.token", request=request, actor=user)

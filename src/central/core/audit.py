@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .clientaddr import client_ip
 from .logging import current_request_id
 from .models import AuditLog, Organization
-
-
-def client_ip(request) -> str | None:
-    """The client address. X-Forwarded-For is trusted only when an operator says so."""
-    from django.conf import settings
-
-    if request is None:
-        return None
-    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record(

@@ -72,6 +72,11 @@ async def serve_web(host: str, port: int) -> None:
         log_config=None,
         access_log=False,
         ws="websockets-sansio",
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For for any
+        # loopback peer (its default FORWARDED_ALLOW_IPS), a second trust rule next to
+        # CENTRAL_TRUSTED_PROXIES: REMOTE_ADDR stays the socket peer and
+        # central.core.clientaddr alone decides what a forwarding header is worth.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     await server.serve()

@@ -7,11 +7,14 @@ and an hourly ceiling together. The counters live in Django's cache, which is Re
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from .clientaddr import client_ip
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -28,6 +31,38 @@ def parse_rates(text: str) -> list[tuple[int, int]]:
     return rates
 
 
+def count(scope: str, ident: str, rates: list[tuple[int, int]], *, amount: int = 1) -> tuple[float | None, list[str]]:
+    """Add ``amount`` to the counters of ``ident`` in every window of ``rates``.
+
+    Returns (seconds to wait when any window is over its limit else None, the keys counted)
+    so a caller can take a hit back later (the sign-in limit counts only failures).
+    """
+    now = time.time()
+    wait: float | None = None
+    keys = []
+    for limit, period in rates:
+        window = int(now // period)
+        key = f"throttle:{scope}:{ident}:{period}:{window}"
+        keys.append(key)
+        # add() then incr() is atomic on Redis; the window key expires by itself.
+        cache.add(key, 0, timeout=period + 1)
+        try:
+            used = cache.incr(key, amount)
+        except ValueError:  # expired between add and incr
+            cache.set(key, amount, timeout=period + 1)
+            used = amount
+        if used > limit:
+            wait = max(wait or 0.0, (window + 1) * period - now)
+    return wait, keys
+
+
+def uncount(keys: list[str]) -> None:
+    """Take back one hit counted by :func:`count` (in the windows it was counted in)."""
+    for key in keys:
+        with contextlib.suppress(ValueError):  # the window already expired
+            cache.decr(key)
+
+
 class MultiRateThrottle(BaseThrottle):
     scope = ""
     rates_setting = ""
@@ -39,25 +74,17 @@ class MultiRateThrottle(BaseThrottle):
     def ident(self, request, view) -> str | None:
         raise NotImplementedError
 
+    def get_ident(self, request) -> str:
+        """The client address (central.core.clientaddr), never DRF's own reading of
+        X-Forwarded-For, which believes any client when NUM_PROXIES is unset."""
+        return client_ip(request) or "unknown"
+
     def allow_request(self, request, view) -> bool:
         ident = self.ident(request, view)
         if ident is None:
             return True
-        now = time.time()
-        for count, period in self.rates:
-            window = int(now // period)
-            key = f"throttle:{self.scope}:{ident}:{period}:{window}"
-            # add() then incr() is atomic on Redis; the window key expires by itself.
-            cache.add(key, 0, timeout=period + 1)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=period + 1)
-                used = 1
-            if used > count:
-                self._wait = (window + 1) * period - now
-                return False
-        return True
+        self._wait, _keys = count(self.scope, ident, self.rates)
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
