@@ -104,6 +104,24 @@ async def test_alarm_shows_on_the_api_and_panel_and_resume_clears_it(org, tenant
     await _sync(check)()
 
 
+async def test_dial_context_and_exten_are_set_through_the_api_and_the_alarm_is_read_only(tenants, api_as):
+    def check():
+        campaign = make_campaign(tenants["a"], status="paused")
+        alice = api_as(tenants["alice"])
+        r = alice.patch(f"/api/v1/dialer/campaigns/{campaign.id}/",
+                        {"dial_context": "vendas-out", "dial_exten": "entrada", "alarm": "x",
+                         "alarm_message": "forjado"}, format="json")
+        assert r.status_code == 200, r.content
+        body = r.json()
+        assert (body["dial_context"], body["dial_exten"], body["alarm"], body["alarm_info"]) == \
+            ("vendas-out", "entrada", "", None)
+        created = alice.post("/api/v1/dialer/campaigns/", {"name": "Nova", "queue": "sales"}, format="json")
+        assert created.status_code == 201, created.content
+        assert (created.json()["dial_context"], created.json()["dial_exten"]) == ("discador-out", "fila")
+
+    await _sync(check)()
+
+
 async def test_dial_context_and_exten_are_campaign_settings(org):
     campaign = await _sync(make_campaign)(org, dial_exten="entrada", max_channels=2)
     await _sync(make_contacts)(campaign, phones(2))
@@ -143,3 +161,28 @@ async def test_diagnose_finds_a_missing_exten_or_queue_on_the_pbx():
         "campaign 3 (sem contexto): fila@nada: Did not find context nada",
         "campaign 4 (fila errada): queue 'vendas' does not exist",
     ]
+
+
+@pytest.mark.django_db(False)
+async def test_central_diagnose_reports_the_campaign_whose_exten_is_missing(tmp_path):
+    import asyncio
+
+    from tests.support import migrated_env, run_central
+
+    env = migrated_env(tmp_path / "data")
+    seed = """
+from central.core.models import Organization
+from central.dialer.models import Campaign
+org = Organization.objects.create(name="Diag", slug="diag")
+Campaign.objects.create(organization=org, name="Sem fila", status="active", queue="sales")
+Campaign.objects.create(organization=org, name="Boa", status="active", queue="sales", dial_exten="entrada")
+"""
+    assert (await asyncio.to_thread(run_central, ["manage", "shell", "-c", seed], env)).returncode == 0
+    async with Simulator(SimulatorConfig(clock="manual", world=WorldConfig(agents=1), dialplan=dict(NO_FILA))) as sim:
+        env.update(CENTRAL_AMI_URL=f"ami://central@127.0.0.1:{sim.port}", CENTRAL_AMI_SECRET="central-demo")
+        result = await asyncio.to_thread(run_central, ["diagnose"], env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next(x for x in result.stdout.splitlines() if "campaigns:default" in x)
+    assert "FAIL" in line and "(Sem fila): fila@discador-out: Did not find extension fila@discador-out" in line
+    assert "Boa" not in line
+    assert "central-demo" not in result.stdout + result.stderr  # the secret never printed
