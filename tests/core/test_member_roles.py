@@ -193,3 +193,4 @@ def test_last_owner_can_be_neither_removed_nor_demoted(org, api_as):
     assert client.patch(f"/api/v1/members/{owner.pk}/", {"role": "admin"}, format="json").status_code == 200
     assert api_as(second.user).delete(f"/api/v1/members/{second.pk}/").status_code == 403
     assert owners_in(org) == 1
+

@@ -17,16 +17,15 @@ from .status import for_viewer
 
 @database_sync_to_async
 def _org_for(user, session) -> int | None:
-    from central.core.models import Membership
-    from central.core.tenancy import SESSION_KEY
+    """The organization the page shows: the session's choice, else the user's default
+    (the same resolution as ``tenancy.membership_for_request``, never "the oldest")."""
+    from central.core.ids import parse_id
+    from central.core.tenancy import SESSION_KEY, default_membership, find_membership
 
-    memberships = Membership.objects.filter(user=user, organization__is_active=True)
-    chosen = session.get(SESSION_KEY) if session is not None else None
-    if chosen:
-        m = memberships.filter(organization_id=chosen).first()
-        if m:
-            return m.organization_id
-    m = memberships.order_by("created_at", "id").first()
+    chosen = parse_id(session.get(SESSION_KEY)) if session is not None else None
+    m = find_membership(user, chosen) if chosen else None
+    if m is None:
+        m = default_membership(user)
     return m.organization_id if m else None
 
 
