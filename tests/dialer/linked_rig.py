@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 
-from central.dialer.engine import Engine, EngineOptions
+from central.dialer.engine import Engine, EngineOptions, _close_connection
 from central.simulator import Simulator, SimulatorConfig
 from central.simulator.world import WorldConfig
 from central.telephony.ami.client import AMIClient
@@ -85,6 +85,8 @@ class LinkedRig:
             task.cancel()
         engine.runners.clear()
         await engine.client.close()
+        # The OS closes a killed process's sockets: its database session ends too.
+        await asyncio.get_running_loop().run_in_executor(engine._executor, _close_connection)
         engine._executor.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from tests.dialer.engine_support import make_campaign, make_contacts
 from tests.dialer.linked_rig import start_linked
 from tests.telephony.pbxkit import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("give_back_connections")]
 
 ANSWERS, BUSY = "+5511911110001", "+5511911110002"
 

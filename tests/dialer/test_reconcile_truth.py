@@ -26,7 +26,7 @@ from tests.dialer.engine_support import make_campaign, make_contacts
 from tests.dialer.linked_rig import LinkedRig, start_linked
 from tests.telephony.pbxkit import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("give_back_connections")]
 
 NUMBER = "+5511922220001"
 TTL = 6.0
