@@ -91,10 +91,12 @@ def web(
     _setup(data_dir)
     from central.core.runtime import heartbeat_forever, run_together, serve_web
     from central.dashboard.broadcaster import broadcast_forever
+    from central.dialer.importworker import recovery_forever
 
     async def main() -> None:
         await run_together(
-            serve_web(host, port), heartbeat_forever("web", lambda: {"port": port}), broadcast_forever()
+            serve_web(host, port), heartbeat_forever("web", lambda: {"port": port}), broadcast_forever(),
+            recovery_forever(),  # imports of a web process that died resume here
         )
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -104,6 +104,13 @@ def _real_asterisk_engines(context: dict) -> list[Awaitable]:
 
 
 async def start(context: dict) -> list[Awaitable]:
+    from .importworker import recovery_forever
+
+    # Imports whose worker died (this process was killed mid-import) resume from here.
+    return [recovery_forever(), *await _start_engines(context)]
+
+
+async def _start_engines(context: dict) -> list[Awaitable]:
     ami = context.get("ami")
     if not ami:
         if context.get("pbx"):

@@ -115,24 +115,141 @@ def _is_xlsx(path: Path) -> bool:
         return f.read(4) == b"PK\x03\x04"  # a zip container; CSV never starts so
 
 
-def read_rows(path: str | os.PathLike) -> Source:
-    """Open a CSV or XLSX file as a stream of ``(row_number, cells)`` (1-based, header = 1)."""
+@dataclass(frozen=True)
+class Limits:
+    """Shape limits of an import file, checked while (or before) parsing it.
+
+    They bound the memory an import can take whatever the file holds (a 10 MB header of
+    ``;a`` repeated made a list of 5 million cells; a 307 KB XLSX whose shared strings
+    inflate to 300 MB made openpyxl hold them all). The worker's memory cap
+    (``CENTRAL_IMPORT_MEMORY_MB``) is the backstop; these give the clear message first.
+    """
+
+    max_columns: int
+    max_line_chars: int
+    max_inflated: int
+    max_ratio: int
+    #: openpyxl keeps every shared string in memory (about 3x the XML): a part larger than
+    #: a quarter of the worker's memory cannot be read, so it is refused up front.
+    max_shared_strings: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from django.conf import settings
+
+        return cls(settings.IMPORT_MAX_COLUMNS, settings.IMPORT_MAX_LINE_CHARS, settings.IMPORT_MAX_INFLATED_BYTES,
+                   settings.IMPORT_MAX_ZIP_RATIO, settings.IMPORT_MEMORY_MB * 1024 * 1024 // 4)
+
+
+#: Parts smaller than this are not held to the compression-ratio limit (tiny XML parts of
+#: a legitimate workbook can compress very well).
+RATIO_FLOOR_BYTES = 1 << 20
+_MB = 1024 * 1024
+
+
+def check_xlsx(path: Path, limits: Limits) -> None:
+    """Refuse a zip bomb before openpyxl inflates anything: sizes from the zip directory.
+
+    ``zipfile`` never inflates a member past the size its directory entry declares (the
+    read stops there and the CRC check fails), so checking declared sizes bounds the real
+    ones.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportError_(f"planilha XLSX ilegível: {exc}") from exc
+    total = 0
+    for info in members:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
+            raise ImportError_(
+                f"planilha XLSX recusada: a parte {info.filename} se expande {ratio:.0f} vezes "
+                f"(limite {limits.max_ratio}, CENTRAL_IMPORT_MAX_ZIP_RATIO); pode ser um arquivo malicioso")
+        if info.filename.endswith("sharedStrings.xml") and info.file_size > limits.max_shared_strings:
+            raise ImportError_(
+                f"planilha XLSX recusada: os textos da planilha ocupam {info.file_size // _MB} MB descompactados "
+                f"(limite {limits.max_shared_strings // _MB} MB, um quarto de CENTRAL_IMPORT_MEMORY_MB); "
+                "salve como CSV ou divida o arquivo")
+    if total > limits.max_inflated:
+        raise ImportError_(
+            f"planilha XLSX recusada: {total // _MB} MB descompactada (limite {limits.max_inflated // _MB} MB, "
+            "CENTRAL_IMPORT_MAX_INFLATED_BYTES); salve como CSV ou divida o arquivo")
+
+
+def _too_wide(n: int, width: int, limits: Limits) -> ImportError_:
+    return ImportError_(f"a linha {n} tem {width} colunas; o limite é {limits.max_columns} "
+                        "(CENTRAL_IMPORT_MAX_COLUMNS)")
+
+
+def _too_long(n: int, limits: Limits) -> ImportError_:
+    return ImportError_(f"a linha {n} do arquivo tem mais de {limits.max_line_chars} caracteres "
+                        "(CENTRAL_IMPORT_MAX_LINE_CHARS); verifique o separador e as aspas")
+
+
+class _BoundedLines:
+    """Lines for ``csv.reader`` that never exceed the record limit.
+
+    ``readline(limit)`` stops a line without a newline at the limit instead of reading the
+    whole 200 MB file as one string; characters are counted per *record* (reset by the
+    row loop after each one), so a quoted field spanning lines cannot grow past it either.
+    """
+
+    def __init__(self, text: io.TextIOBase, limits: Limits, first_row: int) -> None:
+        self.text, self.limits = text, limits
+        self.record_chars = 0
+        self.row = first_row
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.limits.max_line_chars + 1)
+        if not line:
+            raise StopIteration
+        self.record_chars += len(line)
+        if self.record_chars > self.limits.max_line_chars:
+            raise _too_long(self.row, self.limits)
+        return line
+
+    def next_record(self) -> None:
+        self.record_chars = 0
+        self.row += 1
+
+
+def read_rows(path: str | os.PathLike, limits: Limits | None = None) -> Source:
+    """Open a CSV or XLSX file as a stream of ``(row_number, cells)`` (1-based, header = 1).
+
+    Raises :class:`ImportError_` (pt-BR message) when the file breaks :class:`Limits`.
+    """
     path = Path(path)
+    limits = limits or Limits.from_settings()
     total = path.stat().st_size
     if path.suffix.lower() in (".xlsx", ".xlsm") or _is_xlsx(path):
-        return _read_xlsx(path, total)
+        check_xlsx(path, limits)
+        return _read_xlsx(path, total, limits)
     encoding = detect_encoding(path)
     raw = open(path, "rb")  # noqa: SIM115 - closed by Source.close
     text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-    first = text.readline()
+    first = text.readline(limits.max_line_chars + 1)
+    if len(first) > limits.max_line_chars:
+        text.close()
+        raise _too_long(1, limits)
     delimiter = _sniff_delimiter(first)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         # unneutralize: a cell of our own export reads back as it was (see core.spreadsheet).
         for n, cells in enumerate(csv.reader(io.StringIO(first), delimiter=delimiter), start=1):
+            if len(cells) > limits.max_columns:
+                raise _too_wide(n, len(cells), limits)
             yield n, [unneutralize(c) for c in cells]
-        for n, cells in enumerate(csv.reader(text, delimiter=delimiter), start=2):
+        lines = _BoundedLines(text, limits, 2)
+        for n, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
             yield n, [unneutralize(c) for c in cells]
+            lines.next_record()
 
     return Source(rows(), raw.tell, total, encoding, delimiter, text.close)
 
@@ -145,11 +262,13 @@ def _cell(value) -> str:
     return unneutralize(str(value))
 
 
-def _read_xlsx(path: Path, total: int) -> Source:
+def _read_xlsx(path: Path, total: int, limits: Limits) -> Source:
     try:
         from openpyxl import load_workbook
 
         wb = load_workbook(path, read_only=True, data_only=True)
+    except MemoryError:
+        raise
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
         raise ImportError_(f"planilha XLSX ilegível: {exc}") from exc
     ws = wb.active
@@ -159,6 +278,8 @@ def _read_xlsx(path: Path, total: int) -> Source:
     def rows() -> Iterator[tuple[int, list[str]]]:
         for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
             state["row"] = n
+            if len(values) > limits.max_columns:
+                raise _too_wide(n, len(values), limits)
             yield n, [_cell(v) for v in values]
 
     def position() -> int:
@@ -322,16 +443,27 @@ def parse_contact_row(n: int, cells: list[str], hm: HeaderMap) -> tuple[ParsedCo
 
 
 class _ErrorSink:
-    """Errors to the job (first ones) and to a CSV next to the upload (all of them)."""
+    """Errors to the job (first ones) and to a CSV next to the upload (all of them).
 
-    def __init__(self, job: ImportJob) -> None:
+    ``resume=True`` continues the CSV of a job whose worker died: it is cut back to the
+    size recorded with the last committed batch (``job.errors_offset``), so rows redone
+    after the resume are not listed twice.
+    """
+
+    def __init__(self, job: ImportJob, resume: bool = False) -> None:
         self.job = job
         self.count = 0
         base = job.stored_path or ""
         self.path = f"{base}.erros.csv" if base else ""
-        self._file = open(self.path, "w", encoding="utf-8-sig", newline="") if self.path else None  # noqa: SIM115
+        self._file = None
+        if self.path and resume and os.path.exists(self.path):
+            os.truncate(self.path, job.errors_offset)
+            self.count = len(job.errors) or job.rejected
+            self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        elif self.path:
+            self._file = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
         self._writer = csv_writer(self._file) if self._file else None
-        if self._writer:
+        if self._writer and self._file.tell() == 0:
             self._writer.writerow(["linha", "coluna", "motivo", "conteudo"])
 
     def add(self, err: RowError, cells: list[str]) -> None:
@@ -340,6 +472,13 @@ class _ErrorSink:
             self.job.errors.append({"row": err.row, "column": err.column, "reason": err.reason})
         if self._writer:
             self._writer.writerow([err.row, err.column, err.reason, " | ".join(cells)[:500]])
+
+    def sync(self) -> int:
+        """Flush to disk; the file's size (what a resume cuts back to)."""
+        if not self._file:
+            return 0
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
 
     def close(self) -> None:
         if self._file:
@@ -363,11 +502,25 @@ def job_percent(job: ImportJob) -> int:
     return int(100 * job.processed_bytes / job.total_bytes) if job.total_bytes else 0
 
 
-_PROGRESS_FIELDS = ["rows", "imported", "merged", "rejected", "dnc", "processed_bytes", "total_bytes", "errors"]
+_PROGRESS_FIELDS = ["rows", "imported", "merged", "rejected", "dnc", "processed_bytes", "total_bytes", "errors",
+                    "resume_row", "errors_offset"]
 
 
-def _save_progress(job: ImportJob, progress: ProgressFn | None) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(**{f: getattr(job, f) for f in _PROGRESS_FIELDS})
+def _commit(job: ImportJob, flush: Callable[[], None], row: int, sink: _ErrorSink, source: Source,
+            progress: ProgressFn | None) -> None:
+    """Write a batch and the job's progress in ONE transaction (a checkpoint).
+
+    ``resume_row`` and the counters on the job row then always describe exactly what is
+    committed, so a job whose worker dies resumes after ``resume_row`` without importing a
+    row twice or missing one (``central.dialer.importworker``).
+    """
+    with transaction.atomic():
+        flush()
+        job.resume_row = row
+        job.errors_offset = sink.sync()
+        job.processed_bytes = source.position()
+        ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now(),
+                                                   **{f: getattr(job, f) for f in _PROGRESS_FIELDS})
     if progress:
         progress(job)
     _publish(job)
@@ -535,13 +688,31 @@ def _merge_into(row: Contact, p: ParsedContact) -> None:
         row.origin = p.origin
 
 
-def _start(job: ImportJob, path: Path) -> None:
+def _start(job: ImportJob, path: Path, resume: bool) -> int:
+    """Mark the job running; the row after which to continue (0: from the start)."""
     job.status = ImportJob.Status.RUNNING
+    if resume and job.resume_row:
+        job.message = (f"retomada na linha {job.resume_row + 1} depois que o processo da importação "
+                       f"foi interrompido ({job.resumes}ª retomada)")[:300]
+        job.save(update_fields=["status", "message"])
+        return job.resume_row
     job.started_at = timezone.now()
     job.total_bytes = path.stat().st_size
     job.rows = job.imported = job.merged = job.rejected = job.dnc = job.processed_bytes = 0
+    job.resume_row = job.errors_offset = 0
     job.errors = []
     job.save()
+    return 0
+
+
+def _resumed_note(job: ImportJob, skip_to: int) -> str:
+    return (f" — retomada da linha {skip_to + 1} depois que o processo da importação foi interrompido"
+            if skip_to else "")
+
+
+#: pt-BR message of an import that needed more memory than its worker may use.
+MEMORY_MESSAGE = ("o arquivo precisa de mais memória do que o limite da importação (CENTRAL_IMPORT_MEMORY_MB); "
+                  "salve como CSV ou divida o arquivo")
 
 
 def _finish(job: ImportJob, sink: _ErrorSink, source: Source | None, progress: ProgressFn | None,
@@ -578,11 +749,15 @@ def _discard_upload(job: ImportJob) -> None:
 
 
 def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: ProgressFn | None = None,
-                    legal_basis: str = Contact.LegalBasis.LEGITIMATE_INTEREST, origin: str = "") -> ImportJob:
-    """Run a contacts ImportJob whose ``stored_path`` is on disk. Never raises for bad rows."""
+                    legal_basis: str = Contact.LegalBasis.LEGITIMATE_INTEREST, origin: str = "",
+                    resume: bool = False) -> ImportJob:
+    """Run a contacts ImportJob whose ``stored_path`` is on disk. Never raises for bad rows.
+
+    ``resume=True`` continues a job whose worker died after its last committed batch.
+    """
     path = Path(job.stored_path)
-    _start(job, path)
-    sink = _ErrorSink(job)
+    skip_to = _start(job, path, resume)
+    sink = _ErrorSink(job, resume=bool(skip_to))
     source = None
     try:
         source = read_rows(path)
@@ -590,7 +765,8 @@ def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: P
         writer = _ContactWriter(job, campaign, batch_size, {
             "legal_basis": legal_basis, "origin": origin or f"importação {job.filename}"[:200]})
         hm: HeaderMap | None = None
-        for n, cells in source.rows:
+        n = 0
+        for n, cells in source.rows:  # noqa: B007 - n is the checkpoint row after the loop
             if not any(c.strip() for c in cells):
                 continue  # empty lines (and Excel's trailing ";;;") are not rows
             if hm is None:
@@ -601,6 +777,8 @@ def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: P
                 if hm is None:
                     return _finish(job, sink, source, progress, failed=True, message=(
                         "nenhuma coluna de telefone no cabeçalho (esperado: telefone, celular, phone...)"))
+            if n <= skip_to:
+                continue  # committed before the previous worker died
             job.rows += 1
             contact, errors = parse_contact_row(n, cells, hm)
             for err in errors:
@@ -610,21 +788,32 @@ def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: P
             else:
                 writer.add(contact)
             if writer.full():
-                writer.flush()
-                job.processed_bytes = source.position()
-                _save_progress(job, progress)
-        writer.flush()
+                _commit(job, writer.flush, n, sink, source, progress)
+        _commit(job, writer.flush, max(n, skip_to), sink, source, None)  # _finish reports the end
         if hm is None:
             return _finish(job, sink, source, progress, failed=True, message="arquivo vazio")
         dnc = job.dnc
         msg = (f"{job.rows} linhas: {job.imported} novos, {job.merged} mesclados, {job.rejected} rejeitados"
-               + (f", {dnc} na lista de não ligar" if dnc else ""))
+               + (f", {dnc} na lista de não ligar" if dnc else "") + _resumed_note(job, skip_to))
         return _finish(job, sink, source, progress, message=msg)
     except ImportError_ as exc:
         return _finish(job, sink, source, progress, failed=True, message=str(exc))
+    except MemoryError:
+        source = _drop(source)
+        return _finish(job, sink, None, progress, failed=True, message=MEMORY_MESSAGE)
     except Exception as exc:  # the job row must say why, not stay "running" forever
         log.exception("import %s failed", job.pk)
         return _finish(job, sink, source, progress, failed=True, message=f"erro interno: {exc}")
+
+
+def _drop(source: Source | None) -> None:
+    """Close a source after a MemoryError so what it holds can be freed before the job is saved."""
+    if source is not None:
+        with contextlib.suppress(Exception):
+            source.close()
+    import gc
+
+    gc.collect()
 
 
 def _dnc_map(cells: list[str]) -> HeaderMap | None:
@@ -632,17 +821,17 @@ def _dnc_map(cells: list[str]) -> HeaderMap | None:
 
 
 def import_dnc(job: ImportJob, *, source_name: str = DoNotCall.Source.IMPORT, batch_size: int = BATCH_SIZE,
-               progress: ProgressFn | None = None) -> ImportJob:
+               progress: ProgressFn | None = None, resume: bool = False) -> ImportJob:
     """Run a do-not-call ImportJob: every phone in the file joins the list (org or campaign).
 
     ``job.imported`` counts new entries, ``job.merged`` numbers already listed,
-    ``job.rejected`` rows without a valid number.
+    ``job.rejected`` rows without a valid number. ``resume`` as in :func:`import_contacts`.
     """
     from .dnc import add_numbers
 
     path = Path(job.stored_path)
-    _start(job, path)
-    sink = _ErrorSink(job)
+    skip_to = _start(job, path, resume)
+    sink = _ErrorSink(job, resume=bool(skip_to))
     source = None
     flagged = 0
     try:
@@ -667,7 +856,8 @@ def import_dnc(job: ImportJob, *, source_name: str = DoNotCall.Source.IMPORT, ba
                 flagged += f
             batch.clear()
 
-        for n, cells in source.rows:
+        n = 0
+        for n, cells in source.rows:  # noqa: B007 - n is the checkpoint row after the loop
             if not any(c.strip() for c in cells):
                 continue
             if hm is None:
@@ -678,6 +868,8 @@ def import_dnc(job: ImportJob, *, source_name: str = DoNotCall.Source.IMPORT, ba
                 if hm is None:
                     return _finish(job, sink, source, progress, failed=True,
                                    message="nenhuma coluna de telefone encontrada")
+            if n <= skip_to:
+                continue  # committed before the previous worker died
             job.rows += 1
             raw = cells[hm.phone] if hm.phone < len(cells) else ""
             if hm.ddd is not None and hm.ddd < len(cells):
@@ -690,35 +882,40 @@ def import_dnc(job: ImportJob, *, source_name: str = DoNotCall.Source.IMPORT, ba
             when = cells[hm.date].strip() if hm.date is not None and hm.date < len(cells) else ""
             batch[phone.e164] = f"{label} {when}".strip() if when else str(label)
             if len(batch) >= batch_size:
-                flush()
-                job.processed_bytes = source.position()
-                _save_progress(job, progress)
-        flush()
+                _commit(job, flush, n, sink, source, progress)
+        _commit(job, flush, max(n, skip_to), sink, source, None)  # _finish reports the end
         if hm is None:
             return _finish(job, sink, source, progress, failed=True, message="arquivo vazio")
+        flagged_note = f"; {flagged} contatos marcados como não ligar" if not skip_to else ""
         return _finish(job, sink, source, progress, message=(
             f"{job.rows} linhas: {job.imported} números novos, {job.merged} já na lista, "
-            f"{job.rejected} rejeitados; {flagged} contatos marcados como não ligar"))
+            f"{job.rejected} rejeitados{flagged_note}" + _resumed_note(job, skip_to)))
     except ImportError_ as exc:
         return _finish(job, sink, source, progress, failed=True, message=str(exc))
+    except MemoryError:
+        source = _drop(source)
+        return _finish(job, sink, None, progress, failed=True, message=MEMORY_MESSAGE)
     except Exception as exc:
         log.exception("dnc import %s failed", job.pk)
         return _finish(job, sink, source, progress, failed=True, message=f"erro interno: {exc}")
 
 
 def run_job(job_id: int, **kwargs) -> ImportJob:
-    """Entry point of the background job (thread or Celery task): run by id.
+    """Entry point of the background job (worker process, thread or Celery task): run by id.
 
     The options chosen at upload time (``legal_basis``, ``origin``, DNC ``source``) travel
-    on the job row, so a Celery worker on another host needs nothing else.
+    on the job row, so a worker on another host needs nothing else. A job already
+    ``running`` with a checkpoint is one whose previous worker died: it resumes.
     """
     job = ImportJob.objects.get(pk=job_id)
     opts = job.options or {}
+    resume = job.status == ImportJob.Status.RUNNING and job.resume_row > 0
     try:
         if job.kind == ImportJob.Kind.DNC:
-            return import_dnc(job, source_name=opts.get("source") or DoNotCall.Source.IMPORT, **kwargs)
+            return import_dnc(job, source_name=opts.get("source") or DoNotCall.Source.IMPORT, resume=resume,
+                              **kwargs)
         return import_contacts(job, legal_basis=opts.get("legal_basis") or Contact.LegalBasis.LEGITIMATE_INTEREST,
-                               origin=opts.get("origin", ""), **kwargs)
+                               origin=opts.get("origin", ""), resume=resume, **kwargs)
     except Exception as exc:
         # A job must never stay "queued" forever: whatever broke, say so on the job.
         logging.getLogger(__name__).exception("import job %s crashed", job_id)

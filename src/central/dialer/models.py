@@ -312,6 +312,13 @@ class ImportJob(TenantOwned):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.CharField(max_length=300, blank=True)
+    # Who runs the job and how far its work is committed (central.dialer.importworker):
+    # a worker that dies is noticed by its heartbeat/pid and the job resumes after resume_row.
+    worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the process running it")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    resume_row = models.PositiveIntegerField(default=0, help_text="last file row whose effects are committed")
+    errors_offset = models.BigIntegerField(default=0, help_text="size of the errors CSV at resume_row")
+    resumes = models.PositiveSmallIntegerField(default=0, help_text="times resumed after its worker died")
 
     class Meta:
         ordering = ["-created_at"]

@@ -253,20 +253,41 @@ def apply_callback(cb: Callback) -> None:
 # --- Imports ------------------------------------------------------------------------------
 
 
-def start_import(job: ImportJob) -> str:
-    """Run an import in the background: a Celery task in production, a thread embedded.
+def import_runner() -> str:
+    """``process``, ``thread`` or ``celery``: where imports run (``CENTRAL_IMPORT_RUNNER``).
 
-    Returns ``"celery"`` or ``"thread"``. ``CENTRAL_IMPORT_RUNNER`` (or the setting
-    ``DIALER_IMPORT_RUNNER``) = ``thread`` forces the in-process thread even with a broker
-    (a deployment without Celery workers; tests). The thread closes its database
-    connection at the end (Django opens one per thread).
+    ``auto`` (default) is ``celery`` when a broker is configured, else ``process``: a child
+    process of this one with a memory cap (``central.dialer.importworker``). ``thread`` runs
+    the import inside this process without the cap (tests, debugging).
     """
     from django.conf import settings
 
     runner = getattr(settings, "DIALER_IMPORT_RUNNER", "") or os.environ.get("CENTRAL_IMPORT_RUNNER", "auto")
     if runner == "auto":
         has_broker = getattr(settings, "CELERY_BROKER_URL", "") and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
-        runner = "celery" if has_broker else "thread"
+        runner = "celery" if has_broker else "process"
+    return runner
+
+
+def _in_background(name: str, target) -> None:
+    def work() -> None:
+        from django.db import connections
+
+        try:
+            target()
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+
+
+def start_import(job: ImportJob) -> str:
+    """Run an import in the background; returns the runner (see :func:`import_runner`).
+
+    ``process`` and ``thread`` use a thread of this process that supervises the job (the
+    child process, or the import itself); it closes its database connection at the end.
+    """
+    runner = import_runner()
     if runner == "celery":
         import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
 
@@ -274,16 +295,17 @@ def start_import(job: ImportJob) -> str:
 
         run_import.delay(job.pk)
         return "celery"
+    from .importworker import execute
 
-    def work() -> None:
-        from django.db import connections
+    _in_background(f"import-{job.pk}", lambda: execute(job.pk, isolated=runner == "process"))
+    return runner
 
-        from .importer import run_job
 
-        try:
-            run_job(job.pk)
-        finally:
-            connections.close_all()
+def start_claimed(job_id: int, token: str) -> None:
+    """Run a job taken over from a dead worker (the recovery sweep) like :func:`start_import`."""
+    from .importworker import run_claimed, run_isolated
 
-    threading.Thread(target=work, name=f"import-{job.pk}", daemon=True).start()
-    return "thread"
+    if import_runner() == "process":
+        _in_background(f"import-{job_id}", lambda: run_isolated(job_id, token))
+    else:
+        _in_background(f"import-{job_id}", lambda: run_claimed(job_id, token))

@@ -1,0 +1,235 @@
+"""Imports run in a capped worker process; a killed import resumes (findings 7 and 9).
+
+Real ``central web`` processes on a real data directory, uploads over HTTP, real
+``SIGKILL``s. Bomb files are generated here (nothing large is committed). The web
+process' peak RSS (``VmHWM`` in /proc) is read before and after a bomb is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import free_port, migrated_env, run_central, start_central
+
+MB = 1024 * 1024
+SETUP = (
+    "from django.contrib.auth import get_user_model; "
+    "from central.core.models import Organization, Membership; "
+    "from central.dialer.models import Campaign; "
+    "o = Organization.objects.create(name='A', slug='a'); "
+    "u = get_user_model().objects.create_user('sup', 'sup@example.com', 'senha-forte-123'); "
+    "Membership.objects.create(user=u, organization=o, role='supervisor'); "
+    "print(Campaign.objects.create(organization=o, name='C', queue='q').pk)"
+)
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+class Site:
+    """A data directory with one organization, a supervisor and a campaign."""
+
+    def __init__(self, base: Path, **env: str) -> None:
+        self.base = base
+        self.env = migrated_env(base / "data", **env)
+        result = run_central(["manage", "shell", "-c", SETUP], self.env)
+        assert result.returncode == 0, result.stderr
+        self.campaign = int(result.stdout.strip().splitlines()[-1])
+        self.web = None
+        self.token = ""
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        port = free_port()
+        self.web = start_central(["web", "--port", str(port)], self.env, port, self.base / f"web{self.starts}.log")
+        r = httpx.post(self.web.url + "/api/v1/auth/token/", json={"username": "sup", "password": "senha-forte-123"})
+        assert r.status_code == 200, r.text
+        self.token = r.json()["access"]
+        return self.web
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.web.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+
+    def upload(self, path: Path) -> dict:
+        with self.client() as c, open(path, "rb") as f:
+            r = c.post(f"/api/v1/dialer/campaigns/{self.campaign}/import/", files={"file": (path.name, f)})
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    def job(self, job_id: int) -> dict:
+        with self.client() as c:
+            return c.get(f"/api/v1/dialer/imports/{job_id}/").json()
+
+    def wait(self, job_id: int, until, timeout: float = 180) -> dict:
+        """Poll the job (the API is the observable event) until ``until(job)``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if until(job):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id}: condition not reached: {job}\n{self.web.log()[-3000:]}")
+
+    def db(self, code: str):
+        result = run_central(["manage", "shell", "-c", code], self.env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+
+
+def finished(job: dict) -> bool:
+    return job["status"] in ("done", "failed")
+
+
+def big_csv(path: Path, rows: int) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("nome;telefone\n")
+        for i in range(rows):
+            f.write(f"Cliente {i};+55119{10_000_000 + i:08d}\n")
+    return path
+
+
+JOB_STATE = ("from central.dialer.models import ImportJob, Contact; import json; j = ImportJob.objects.get(pk={id}); "
+             "print(json.dumps([j.status, j.worker, j.resume_row, j.imported, "
+             "Contact.objects.filter(campaign_id=j.campaign_id).count()]))")
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path)
+    yield s
+    s.stop()
+
+
+def test_web_killed_mid_import_resumes_on_restart(site, tmp_path):
+    """Finding 9: SIGKILL the web process while its import worker is between batches."""
+    total = 150_000
+    path = big_csv(tmp_path / "grande.csv", total)
+    site.start()
+    job = site.upload(path)
+    running = site.wait(job["id"], lambda j: j["rows"] > 0 or finished(j))
+    assert running["status"] == "running", running  # at least one batch committed, not done
+    os.kill(site.web.proc.pid, signal.SIGKILL)
+    site.web.proc.wait(10)
+    status, worker, resume_row, imported, contacts = site.db(JOB_STATE.format(id=job["id"]))
+    assert status == "running" and 0 < resume_row < total + 1
+    assert imported == contacts and 0 < contacts < total  # committed batches only
+    child = int(worker.rpartition(":")[2])
+    deadline = time.monotonic() + 10  # PR_SET_PDEATHSIG: the kernel kills the worker with its parent
+    while Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline, "the import worker outlived its parent"
+        time.sleep(0.05)
+
+    site.start()  # "on restart"
+    done = site.wait(job["id"], finished)
+    assert done["status"] == "done", done
+    assert (done["rows"], done["imported"], done["merged"], done["rejected"]) == (total, total, 0, 0)
+    assert f"retomada da linha {resume_row + 1}" in done["message"]
+    assert site.db(JOB_STATE.format(id=job["id"]))[4] == total
+
+
+def test_worker_killed_while_web_lives_is_resumed(site, tmp_path):
+    total = 120_000
+    path = big_csv(tmp_path / "grande.csv", total)
+    site.start()
+    job = site.upload(path)
+    site.wait(job["id"], lambda j: j["rows"] > 0 or finished(j))
+    status, worker, *_ = site.db(JOB_STATE.format(id=job["id"]))
+    assert status == "running"
+    os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)
+    done = site.wait(job["id"], finished)
+    assert (done["status"], done["imported"], done["merged"]) == ("done", total, 0), done
+    assert "retomada da linha" in done["message"]
+
+
+# --- Bombs (finding 7) -----------------------------------------------------------------
+
+
+def xlsx_bomb(path: Path, inflated: int = 300 * MB) -> Path:
+    """A valid XLSX whose sharedStrings.xml inflates to ``inflated`` bytes from ~300 KB."""
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+             '</sheetData></worksheet>')
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override '
+        'PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        'sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+        '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+        item = "<si><t>telefone</t></si>"
+        head = '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        count = (inflated - len(head)) // len(item)
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as f:
+            f.write(head.encode())
+            block = (item * 10_000).encode()
+            for _ in range(count // 10_000):
+                f.write(block)
+            f.write(b"</sst>")
+    return path
+
+
+def width_bomb(path: Path, size: int = 10 * MB) -> Path:
+    path.write_bytes(b"telefone" + b";a" * (size // 2) + b"\n11987654321\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_bombs_fail_cleanly_and_the_web_process_does_not_grow(site, tmp_path, kind):
+    bomb = xlsx_bomb(tmp_path / "bomba.xlsx") if kind == "xlsx" else width_bomb(tmp_path / "bomba.csv")
+    web = site.start()
+    before = status_kb(web.proc.pid, "VmHWM")
+    job = site.wait(site.upload(bomb)["id"], finished)
+    grew = status_kb(web.proc.pid, "VmHWM") - before
+    assert job["status"] == "failed", job
+    expected = "se expande" if kind == "xlsx" else "CENTRAL_IMPORT_MAX_LINE_CHARS"
+    assert expected in job["message"], job["message"]
+    assert grew < 30 * 1024, f"web peak RSS grew {grew} kB"
+
+
+def test_memory_cap_is_the_backstop(tmp_path):
+    """With the shape limits opened wide, the worker's memory cap still stops the file."""
+    site = Site(tmp_path, CENTRAL_IMPORT_MAX_LINE_CHARS=str(1024 * MB), CENTRAL_IMPORT_MEMORY_MB="160")
+    try:
+        web = site.start()
+        path = tmp_path / "linha.csv"
+        path.write_bytes(b"telefone;obs\n11987654321;" + b"x" * (150 * MB) + b"\n")
+        before = status_kb(web.proc.pid, "VmHWM")
+        job = site.wait(site.upload(path)["id"], finished)
+        assert job["status"] == "failed" and "CENTRAL_IMPORT_MEMORY_MB" in job["message"], job
+        assert status_kb(web.proc.pid, "VmHWM") - before < 30 * 1024
+    finally:
+        site.stop()
