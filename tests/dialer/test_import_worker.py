@@ -233,3 +233,28 @@ def test_memory_cap_is_the_backstop(tmp_path):
         assert status_kb(web.proc.pid, "VmHWM") - before < 30 * 1024
     finally:
         site.stop()
+
+
+@pytest.mark.django_db
+def test_orphan_that_cannot_resume_is_failed_with_the_reason(tenants, tmp_path):
+    """Past MAX_RESUMES, or with the upload gone, the sweep fails the job and says why."""
+    from central.dialer import importworker
+    from central.dialer.models import ImportJob
+    from tests.dialer import factories
+
+    upload = tmp_path / "l.csv"
+    upload.write_text("telefone\n11987654321\n")
+    dead = f"{os.uname().nodename}:{2**22 + 1}"  # above pid_max: no such process
+    tired = factories.importjob(tenants["a"], status="running", worker=dead, resume_row=5001,
+                                resumes=importworker.MAX_RESUMES, stored_path=str(upload))
+    gone = factories.importjob(tenants["a"], status="running", worker=dead, resume_row=10001,
+                               stored_path=str(tmp_path / "apagado.csv"))
+    alive = factories.importjob(tenants["a"], status="running", worker=importworker.owner_name(),
+                                resume_row=1, stored_path=str(upload))
+    started = []
+    assert importworker.recover_orphans(lambda job_id, token: started.append(job_id)) == []
+    tired.refresh_from_db()
+    gone.refresh_from_db()
+    assert tired.status == "failed" and "interrompido na linha 5002" in tired.message and "4ª vez" in tired.message
+    assert gone.status == "failed" and "não existe mais" in gone.message
+    assert ImportJob.objects.get(pk=alive.pk).status == "running"  # its owner (this process) lives
