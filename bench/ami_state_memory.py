@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from central.telephony import chanvars  # noqa: E402
 from central.telephony.ami.protocol import Message  # noqa: E402
 from central.telephony.cdr import CdrBuilder  # noqa: E402
 from central.telephony.state import LiveState  # noqa: E402
@@ -51,7 +52,7 @@ def channel_events(n: int):
                  ("Context", "customers"), ("Exten", f"55119{call:08d}"))
         yield ev("NewCallerid", *common, ("CallerIDNum", "1100"), ("CallerIDName", "Discador"))
         yield ev("Newstate", *common, ("ChannelState", "6"), ("CallerIDNum", "1100"))
-        yield ev("VarSet", *common, ("Variable", "CENTRAL_ATTEMPT_ID"), ("Value", f"att-{call}"))
+        yield ev("VarSet", *common, ("Variable", chanvars.ATTEMPT_ID), ("Value", f"att-{call}"))
 
 
 def measure(label: str, build, count: int, unit: str) -> float:

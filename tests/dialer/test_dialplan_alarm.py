@@ -186,3 +186,23 @@ Campaign.objects.create(organization=org, name="Boa", status="active", queue="sa
     assert "FAIL" in line and "(Sem fila): fila@discador-out: Did not find extension fila@discador-out" in line
     assert "Boa" not in line
     assert "central-demo" not in result.stdout + result.stderr  # the secret never printed
+
+
+async def test_network_no_answer_reason_0_is_no_answer_and_not_a_refusal(org):
+    # ami-event-stream-noanswer-cause19.txt: the network gives up after 8 s with cause 19;
+    # OriginateResponse says Reason 0 (like a refusal) but channels existed first.
+    campaign = await _sync(make_campaign)(org, ring_timeout_s=30, max_channels=6, pacing_mode="ratio", dial_ratio=2.0)
+    nums = phones(6)
+    await _sync(make_contacts)(campaign, nums)
+    rig = await start_rig(WorldConfig(agents=3, numbers=dict.fromkeys(nums, "noanswer")), ring_limit=8.0)
+    try:
+        await rig.run(20)
+        await rig.engine.flush()
+        stats = dict(rig.engine.stats)
+    finally:
+        await rig.close()
+    attempts = await _sync(_attempts)(campaign.id)
+    assert len(attempts) == 6
+    assert {(a["result"], a["hangup_cause"], a["note"]) for a in attempts} == {("no_answer", 19, "")}
+    assert (stats["refused"], stats["alarms"]) == (0, 0)
+    assert (await _sync(_campaign)(campaign.id)).status == "active"

@@ -10,6 +10,7 @@ import pytest
 from central.simulator import FaultConfig, Simulator
 from central.simulator.config import DEMO_USERS
 from central.simulator.scenarios import SCENARIOS, fixture_config
+from central.telephony import chanvars
 from central.telephony.ami.client import AMIClient
 from central.telephony.ami.errors import AuthenticationFailed, OriginateOutcomeUnknown
 from central.telephony.ami.protocol import Message
@@ -78,7 +79,7 @@ async def test_originate_outcomes_and_their_records(fixture, outcome, reason, di
         call = asyncio.create_task(client.originate(
             f"Local/{scenario.number}@customers", context="discador-out",
             exten=scenario.number, caller_id="1100", timeout_ms=scenario.timeout_ms,
-            variables={"CENTRAL_ATTEMPT_ID": f"att-{scenario.number}"},
+            variables={chanvars.ATTEMPT_ID: f"att-{scenario.number}"},
             channel_id=f"att-{scenario.number}-leg1", other_channel_id=f"att-{scenario.number}-leg2",
         ))
         await run_until(sim, call.done)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from central.telephony import chanvars
 from central.telephony.ami.protocol import AMIParser, Message
 from central.telephony.cdr import CallRecord, CdrBuilder
 
@@ -105,7 +106,7 @@ def test_ami_hangup_with_attempt_id():
     rec = r.only()
     check_times(r, rec, "Local/5511999990001@customers-00000000;1", ring=True, answer=True)
     assert rec.linkedid == "att-123-leg1" and rec.attempt_id == "att-123"
-    assert rec.variables == {"CENTRAL_ATTEMPT_ID": "att-123"}
+    assert rec.variables == {chanvars.ATTEMPT_ID: "att-123"}  # the capture spells our constant
     assert (rec.disposition, rec.hangup_by, rec.talk_time, rec.queue_wait) == (
         "answered", "customer", 2, 2)
     assert (rec.from_number, rec.to_number, rec.agent) == ("1000", "5511999990001", "Agent One")

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from central.simulator.scenarios import fixture_config
+from central.telephony import chanvars
 from central.telephony.models import CallRecord, LiveCall
 from tests.telephony.pbxkit import close_thread_connections, linked, wait_until
 
@@ -34,7 +35,7 @@ async def test_every_outcome_gets_its_record_and_live_rows_follow_the_call():
             asyncio.create_task(dialer.originate(
                 f"Local/{number}@customers", context="discador-out", exten=number,
                 caller_id='"Discador" <1100>', timeout_ms=timeout,
-                variables={"CENTRAL_ATTEMPT_ID": f"att-{number}", "CENTRAL_CAMPAIGN_ID": "7"},
+                variables={chanvars.ATTEMPT_ID: f"att-{number}", chanvars.CAMPAIGN_ID: "7"},
                 channel_id=f"att-{number}-1", other_channel_id=f"att-{number}-2"))
             for number, (_, _, timeout) in CALLS.items()
         ]
