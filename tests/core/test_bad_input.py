@@ -119,3 +119,44 @@ def test_dnc_import_with_non_numeric_campaign_is_400(tenants, api_as, value):
 def test_huge_id_in_page_url_is_404(tenants, client):
     client.force_login(tenants["alice"])
     assert client.get(f"/dialer/campaigns/{10**30}/").status_code == 404
+
+
+def _api_routes():
+    """Every concrete /api/v1/ route of the URL map (detail routes get id 1)."""
+    import re
+
+    from django.urls import get_resolver
+
+    from tests.core.test_tenant_isolation import walk
+
+    routes = set()
+    for route, _pattern in walk(get_resolver().url_patterns):
+        if not route.startswith("api/v1/") or "(?P<format>" in route or "\\." in route:
+            continue
+        path = re.sub(r"\(\?P<[^>]+>[^)]*\)|<[^>]+>", "1", route).replace("^", "").replace("$", "")
+        routes.add("/" + path)
+    return sorted(routes)
+
+
+def test_no_endpoint_answers_500_to_deep_json_or_a_malformed_organization(tenants, api_as, settings, monkeypatch):
+    """The rule of finding 15 for every endpoint, present and future: the parser and the
+    organization header are shared, so no route may turn them into a 500 (a 503 from a
+    route that calls the voice process, down here, is an answer, not a crash)."""
+    from tests.support import free_port
+
+    settings.RATE_API = settings.RATE_AUTH = "100000/min,100000/day"
+    # routes that call the voice process must reach nothing here (a closed port: 503)
+    monkeypatch.setenv("CENTRAL_VOICE_API_URL", f"http://127.0.0.1:{free_port()}")
+    client = api_as(tenants["alice"])
+    deep = ("[" * 50_000 + "]" * 50_000).encode()
+    routes = _api_routes()
+    assert "/api/v1/members/1/" in routes and "/api/v1/invitations/accept/" in routes
+    for path in routes:
+        for method in ("POST", "PUT", "PATCH"):
+            response = client.generic(method, path, deep, content_type="application/json")
+            assert response.status_code != 500, (method, path, response.content[:200])
+            if response.status_code == 400:
+                assert response.json()["error"]["code"] == "parse_error", (method, path, response.content[:200])
+        for bad in ("²", str(10**30)):
+            response = client.get(path, HTTP_X_ORGANIZATION=bad)
+            assert response.status_code != 500, (path, bad, response.content[:200])
