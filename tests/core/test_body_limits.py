@@ -94,8 +94,8 @@ def push(port: int, pid: int, tmpdir: Path, path: str, *, length: int | None, se
             if not chunk:
                 break
             response += chunk
-    except ConnectionResetError:
-        pass
+    except (ConnectionResetError, TimeoutError):
+        pass  # reset after the answer, or no answer at all: the caller checks the response
     finally:
         peak = max(peak, temp_bytes(pid, tmpdir) - base)
         sock.close()
