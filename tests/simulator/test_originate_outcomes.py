@@ -130,7 +130,9 @@ async def test_live_views_of_a_connected_call() -> None:
         assert out[0].startswith("Channel") and out[-3:] == [
             "4 active channels", "1 active call", "1 call processed"]
         conn.send("CoreStatus", None, "st")
-        assert (await conn.response("st"))["CoreCurrentCalls"] == "1"
+        # main/manager.c action_corestatus(): ast_active_channels(), i.e. the 4 channels
+        # (was "1", the number of calls).
+        assert (await conn.response("st"))["CoreCurrentCalls"] == "4"
         conn.send("QueueSummary", {"Queue": "sales"}, "qs")
         await conn.response("qs")
         summary = await conn.wait_for(lambda m: m.name == "QueueSummary", 1.0)

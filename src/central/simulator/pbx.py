@@ -412,11 +412,17 @@ class SimulatedPBX:
             ("CoreStartupTime", time.strftime("%H:%M:%S", start)),
             ("CoreReloadDate", time.strftime("%Y-%m-%d", start)),
             ("CoreReloadTime", time.strftime("%H:%M:%S", start)),
-            ("CoreCurrentCalls", str(self.current_calls())),
+            # Asterisk 22.10.1 main/manager.c action_corestatus(): CoreCurrentCalls is
+            # ast_active_channels(), the number of channels (4 for an answered call
+            # bridged to an agent), not of calls.
+            ("CoreCurrentCalls", str(len(self.renderer.channels))),
             ("CoreProcessedCalls", str(self.renderer.processed_calls)),
         )])
 
     def current_calls(self) -> int:
+        """Calls in progress (one per Linkedid), for ``core show channels``'s footer.
+        Evidence: none for the count (Asterisk's ast_active_calls() counts channels
+        running a PBX, not captured); CoreStatus uses the channel count instead."""
         return len({c.linkedid for c in self.renderer.channels.values()})
 
     def _a_coresettings(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
@@ -526,7 +532,8 @@ class SimulatedPBX:
                     ("Uniqueid", call.leg1.uniqueid), ("CallerIDNum", call.leg1.cid_num),
                     ("CallerIDName", call.leg1.cid_name), ("ConnectedLineNum", call.leg1.conn_num),
                     ("ConnectedLineName", call.leg1.conn_name),
-                    ("Wait", str(int(self.now() - call.queued_at))), ("Priority", "0"),
+                    # app_queue.c manager_queues_status(): Wait = time(NULL) - qe->start.
+                    ("Wait", str(r.time_null() - call.queued_s)), ("Priority", "0"),
                 ], aid, id_last=True))
                 items += 1
         reply.append(self._complete("QueueStatusComplete", aid, items))
@@ -541,13 +548,11 @@ class SimulatedPBX:
             members = list(r.members.values())
             logged = sum(1 for m in members if m.status not in (4, 5))
             avail = sum(1 for m in members if not m.paused and m.status in (0, 1))
-            done = max(r.completed, 1)
             reply.append(self._list_event("QueueSummary", [
                 ("Queue", r.queue), ("LoggedIn", str(logged)), ("Available", str(avail)),
                 ("Callers", str(len(r.waiting))),
-                ("HoldTime", str(int(r._holdtime_total / done))),
-                ("TalkTime", str(int(r._talktime_total / done))),
-                ("LongestHoldTime", str(r.longest_hold(self.now()))),
+                ("HoldTime", str(r.holdtime)), ("TalkTime", str(r.talktime)),
+                ("LongestHoldTime", str(r.longest_hold())),
             ], aid, id_last=True))
             items = 1
         reply.append(self._complete("QueueSummaryComplete", aid, items))
@@ -811,8 +816,12 @@ class SimulatedPBX:
         number = dest.split("/")[0]
         channel_id = msg.get("ChannelId") or None
         other_id = msg.get("OtherChannelId") or None
-        if channel_id and (self._find_channel(channel_id) or channel_id in self.renderer.calls):
-            return ActionResult([error(aid, "Uniqueid already in use")])
+        # A ChannelId/OtherChannelId a live channel already has: Asterisk 22.10.1
+        # main/channel.c do_ids_conflict() logs "Channel Unique ID '...' already in use"
+        # and the channel allocation fails, so the Originate fails like an unknown
+        # technology (below): sync "Originate failed", Async queued + Reason 0.
+        live_ids = {ch.uniqueid for ch in self.renderer.channels.values()}
+        ids_conflict = bool({channel_id, other_id} & live_ids - {None}) or channel_id in self.renderer.calls
         self.stats["originates"] += 1
         self._call_seq += 1
         call_id = channel_id or f"sim-{self._call_seq}"
@@ -824,7 +833,7 @@ class SimulatedPBX:
             is_async=is_async,
         )
         result = ActionResult()
-        tech_ok = tech in KNOWN_TECHS and bool(number)
+        tech_ok = tech in KNOWN_TECHS and bool(number) and not ids_conflict
         if tech == "Local" and not extension_exists(self.config.contexts, self.config.dialplan,
                                                      dial_context, number):
             # main/core_local.c local_call: "No such extension/context" -> the call fails.

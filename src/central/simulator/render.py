@@ -182,6 +182,10 @@ class Call:
     answered_at: float = 0.0
     queued_at: float = 0.0
     connected_at: float = 0.0
+    # app_queue keeps these as time(NULL) (whole epoch seconds): qe->start at join,
+    # callstart at connect; its HoldTime/TalkTime/Wait are differences of them.
+    queued_s: int = 0
+    connected_s: int = 0
     queue_position: int = 0
     hangup_cause: int | None = None  # set when a client asked for Hangup via AMI
     hangup_agent_leg: bool = False  # ... on one of the agent's channels
@@ -219,8 +223,10 @@ class Renderer:
         self._uid_seq = 0
         self._local_seq = 0
         self._login_time = login_time
-        self._holdtime_total = 0.0
-        self._talktime_total = 0.0
+        # Queue averages as app_queue keeps them (QueueParams Holdtime/TalkTime,
+        # QueueSummary HoldTime/TalkTime): see _average.
+        self.holdtime = 0
+        self.talktime = 0
 
     # ------------------------------------------------------------ helpers
     def member_for_agent(self, agent: str) -> QueueMember:
@@ -233,6 +239,17 @@ class Renderer:
             )
             self.members[iface] = member
         return member
+
+    def time_null(self) -> int:
+        """``time(NULL)`` at the instant being rendered: app_queue's clock (whole seconds)."""
+        return int(self._epoch())
+
+    @staticmethod
+    def _average(old: int, new: int, first: bool) -> int:
+        """app_queue's exponential average of hold and talk times: the first value as
+        is, then ``((old << 2) - old + new) >> 2`` (Asterisk 22.10.1 apps/app_queue.c
+        recalc_holdtime(), update_queue())."""
+        return new if first else ((old << 2) - old + new) >> 2
 
     def _uniqueid(self) -> str:
         # Asterisk: "<creation epoch seconds>.<global sequence>" (e.g. 1795445790.22).
@@ -409,6 +426,7 @@ class Renderer:
             return []
         call.phase = "queued"
         call.queued_at = now
+        call.queued_s = self.time_null()
         self.waiting.append(call.call_id)
         call.queue_position = len(self.waiting)
         c1 = call.leg1
@@ -436,6 +454,7 @@ class Renderer:
         call.phase = "connected"
         call.agent = agent
         call.connected_at = now
+        call.connected_s = self.time_null()
         a1, a2 = self._local_pair(f"Local/{agent}@agent-phones", "agent-phones", agent, now,
                                   None, None, c1.linkedid, call.call_id)
         call.agent1, call.agent2 = a1, a2
@@ -471,8 +490,11 @@ class Renderer:
         position = self._leave_queue(call)
         out.append(self._chan_ev("QueueCallerLeave", c1, ("Queue", self.queue),
                                  ("Position", str(position)), ("Count", str(len(self.waiting))), priv=AGENT))
-        hold = int(now - call.queued_at)
-        self._holdtime_total += hold
+        # AgentConnect HoldTime = time(NULL) - qe->start; the queue's average is
+        # recalculated at that moment (Asterisk 22.10.1 apps/app_queue.c try_calling(),
+        # recalc_holdtime()).
+        hold = call.connected_s - call.queued_s
+        self.holdtime = self._average(self.holdtime, hold, self.completed + self.abandoned == 0)
         out.append(self._ev("AgentConnect", AGENT, c1.header(), a1.header("Dest"), queue_fields,
                             [("HoldTime", str(hold)), ("RingTime", "0")]))
         call.bridge_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -495,9 +517,12 @@ class Renderer:
         member = self.member_for_agent(call.agent or "agent1")
         c1, a1 = call.leg1, call.agent1
         assert c1 is not None and a1 is not None
-        talk = int(now - call.connected_at)
-        hold = int(call.connected_at - call.queued_at)
-        self._talktime_total += talk
+        # Asterisk 22.10.1 apps/app_queue.c send_agent_complete(): HoldTime = callstart -
+        # holdstart, TalkTime = time(NULL) - callstart (whole-second clock readings, so
+        # 2.9 s of talk can print 3); update_queue() averages TalkTime into the queue.
+        talk = self.time_null() - call.connected_s
+        hold = call.connected_s - call.queued_s
+        self.talktime = self._average(self.talktime, talk, self.completed == 0)
         tail = [("Queue", self.queue), ("Interface", member.interface), ("MemberName", member.name),
                 ("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", reason)]
         if short:
@@ -623,7 +648,7 @@ class Renderer:
         self.abandoned += 1
         original = call.queue_position
         position = self._leave_queue(call)
-        hold = int(now - call.queued_at)
+        hold = self.time_null() - call.queued_s  # app_queue.c record_abandoned(): time(NULL) - qe->start
         return [
             self._chan_ev("SoftHangupRequest", c2, ("Cause", "16")),
             self._chan_ev("HangupRequest", c1, ("Cause", "16")),
@@ -806,19 +831,22 @@ class Renderer:
 
     # ------------------------------------------------------------ queue figures
     def queue_params(self) -> Event:
-        done = max(self.completed, 1)
+        # ami-queue-actions.txt qstatus-1 (field order); Holdtime/TalkTime are the
+        # exponential averages (_average), as app_queue's QueueStatus prints q->holdtime.
         return [
             ("Queue", self.queue), ("Max", "0"), ("Strategy", "rrmemory"),
             ("Calls", str(len(self.waiting))),
-            ("Holdtime", str(int(self._holdtime_total / done))),
-            ("TalkTime", str(int(self._talktime_total / done))),
+            ("Holdtime", str(self.holdtime)),
+            ("TalkTime", str(self.talktime)),
             ("Completed", str(self.completed)), ("Abandoned", str(self.abandoned)),
             ("ServiceLevel", "0"), ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"),
             ("Weight", "0"),
         ]
 
-    def longest_hold(self, now: float) -> int:
+    def longest_hold(self) -> int:
+        """QueueSummary LongestHoldTime: time(NULL) - qe->start of the first caller
+        (Asterisk 22.10.1 apps/app_queue.c manager_queues_summary())."""
         if not self.waiting:
             return 0
         first = self.calls.get(self.waiting[0])
-        return int(now - first.queued_at) if first else 0
+        return self.time_null() - first.queued_s if first else 0
