@@ -8,7 +8,9 @@ Keeping this sans-I/O means every action's response shape is testable without a
 socket and the same object runs under the real or the virtual clock.
 
 Response shapes are copied from the transcripts in ``tests/fixtures/asterisk/``; each
-handler names the file and the exchange it reproduces.
+handler names the file and the exchange it reproduces, or, for what was not captured,
+the Asterisk 22.10.1 source function it follows, or says ``Evidence: none``
+(docs/telephony.md has the table).
 """
 
 from __future__ import annotations
@@ -314,6 +316,10 @@ class SimulatedPBX:
         self.stats["actions"] += 1
         name = (msg.get("Action") or "").strip()
         aid = msg.get("ActionID")
+        # Asterisk 22.10.1 main/manager.c process_message(): "Missing action in request";
+        # before login only Login, Logoff and Challenge run, anything else is
+        # "Permission denied". (Asterisk also emits the security events
+        # RequestBadFormat / RequestNotAllowed; evidence: none for leaving them out.)
         if not name:
             return ActionResult([error(aid, "Missing action in request")])
         lname = name.lower()
@@ -327,6 +333,9 @@ class SimulatedPBX:
         return handler(msg, aid, session)
 
     def _a_challenge(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # Not captured. Asterisk 22.10.1 main/manager.c action_challenge(): a random
+        # number as the challenge, "Must specify AuthType" unless MD5; the Login then
+        # checks Key = md5(challenge + secret) (authenticate()).
         if (msg.get("AuthType") or "").lower() != "md5":
             return ActionResult([error(aid, "Must specify AuthType")])
         s.challenge = f"{self._rng.getrandbits(32)}"
@@ -375,6 +384,7 @@ class SimulatedPBX:
         return result
 
     def _a_logoff(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt logoff-1; main/manager.c action_logoff().
         return ActionResult([response(aid, "Goodbye", "Thanks for all the fish.")], close=True)
 
     def _a_ping(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
@@ -405,6 +415,9 @@ class SimulatedPBX:
         return ActionResult([response(aid, "Success", "Success")])
 
     def _a_corestatus(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt corestatus-1 (fields, order). Asterisk prints the
+        # startup time in the server's local zone (main/manager.c action_corestatus(),
+        # ast_localtime()); the capture's server ran on UTC, as the simulator prints.
         start = time.gmtime(self.started_epoch)
         return ActionResult([response(
             aid, "Success", None,
@@ -426,6 +439,7 @@ class SimulatedPBX:
         return len({c.linkedid for c in self.renderer.channels.values()})
 
     def _a_coresettings(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt coresettings-1 (fields, order, AMIversion 11.0.0).
         cfg = self.config
         return ActionResult([response(
             aid, "Success", None,
@@ -452,6 +466,10 @@ class SimulatedPBX:
 
     def _cli(self, cmd: str, result: ActionResult) -> list[str] | None:
         low = cmd.lower()
+        # core show version: ami-login-and-actions.txt cmd-1 and asterisk-version.txt.
+        # core show channels / core show uptime / queue show: evidence: none (not
+        # captured; layouts imitate main/cli.c handle_chanlist(), handle_showuptime()
+        # and apps/app_queue.c __queues_show()).
         if low == "core show version":
             built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.started_epoch))
             return [f"Asterisk {self.config.asterisk_version} built by root @ vm on a x86_64 "
@@ -540,6 +558,8 @@ class SimulatedPBX:
         return ActionResult(reply)
 
     def _a_queuesummary(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-login-and-actions.txt qsum-1, ami-queue-actions.txt qsummary-1; the figures
+        # as apps/app_queue.c manager_queues_summary() computes them (Renderer).
         r = self.renderer
         queue = msg.get("Queue")
         reply = [self._list_response(aid, "Queue summary will follow")]
@@ -608,6 +628,7 @@ class SimulatedPBX:
                             broadcast=self.renderer.member_added(member))
 
     def _a_queueremove(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-queue-actions.txt remove-1 / remove-2 ("Not there").
         member = self._find_member(msg)
         if member is None:
             return ActionResult([error(aid, "Unable to remove interface: Not there")])
@@ -628,6 +649,8 @@ class SimulatedPBX:
         return ActionResult(reply)
 
     def _a_devicestatelist(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # ami-extension-state.txt dsl-1/dsl-2: the queue's pause devices, the custom
+        # states, then Queue:<q>_avail.
         reply = [self._list_response(aid, "Device State Changes will follow")]
         devices: list[tuple[str, str]] = []
         r = self.renderer
@@ -673,6 +696,9 @@ class SimulatedPBX:
         return ActionResult(reply)
 
     def _a_listcommands(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        # Evidence: none for the text. Asterisk prints one "Action: synopsis (Priv: ...)"
+        # line per registered action (main/manager.c action_listcommands()); the
+        # simulator lists the actions it implements, marked "(simulated)".
         return ActionResult([response(aid, "Success", None,
                                       *[(n, f"{n} (simulated)") for n in ACTION_NAMES])])
 
@@ -741,6 +767,9 @@ class SimulatedPBX:
                 return ActionResult([error(aid, "No such channel")])
             value = ch.variables.get(var, "")
         else:
+            # Without Channel Asterisk reads a global variable (main/manager.c
+            # action_getvar(), pbx_retrieve_variable(NULL, ...)); the simulated PBX has
+            # none, so the Value is empty. Evidence: none beyond that source.
             value = ""
         return ActionResult([response(aid, "Success", None, ("Variable", var), ("Value", value))])
 
@@ -761,6 +790,8 @@ class SimulatedPBX:
             if ch is None:
                 return ActionResult([error(aid, "No such channel")])
             ch.variables[var] = value
+            # Not captured: pbx_builtin_setvar_helper() publishes VarSet (Asterisk
+            # 22.10.1 main/pbx_variables.c, ast_channel_publish_varset()).
             result.broadcast.append([("Event", "VarSet"), ("Privilege", "dialplan,all")] + ch.header()
                                     + [("Variable", var), ("Value", value)])
         return result

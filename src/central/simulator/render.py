@@ -45,12 +45,16 @@ Event = list[tuple[str, str]]
 CALL = "call,all"
 AGENT = "agent,all"
 
+# Channel states and their descriptions: every capture's ChannelState/ChannelStateDesc;
+# Asterisk 22.10.1 main/channel.c ast_state2str().
 STATE_DESC = {
     0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing",
     6: "Up", 7: "Busy", 8: "Dialing Offhook", 9: "Pre-ring",
 }
 DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
 
+# Hangup Cause-txt: the captures' Hangup events (0, 16, 17, 19, 34); the rest as
+# Asterisk 22.10.1 main/channel.c causes[] / ast_cause2str() prints them.
 CAUSE_TEXT = {
     0: "Unknown", 1: "Unallocated (unassigned) number", 16: "Normal Clearing",
     17: "User busy", 18: "No user responding", 19: "User alerting, no answer",
@@ -58,7 +62,10 @@ CAUSE_TEXT = {
     38: "Network out of order",
 }
 
-# OriginateResponse Reason codes (ami-login-and-actions.txt and the call streams):
+# OriginateResponse Reason codes (ami-login-and-actions.txt and the call streams): the
+# AST_CONTROL_* frame type the dial ended with (Asterisk 22.10.1 include/asterisk/frame.h,
+# main/pbx.c pbx_dial_reason(): 1 hangup, 3 ringing = no answer, 4 answer, 5 busy,
+# 8 congestion, 0 = failure).
 REASON_FAILURE, REASON_HANGUP, REASON_NOANSWER, REASON_ANSWERED = 0, 1, 3, 4
 REASON_BUSY, REASON_CONGESTION = 5, 8
 
@@ -252,7 +259,9 @@ class Renderer:
         return new if first else ((old << 2) - old + new) >> 2
 
     def _uniqueid(self) -> str:
-        # Asterisk: "<creation epoch seconds>.<global sequence>" (e.g. 1795445790.22).
+        # Asterisk: "<creation epoch seconds>.<global sequence>" (e.g. 1795445790.22 in
+        # ami-event-stream-customer-hangup.txt; main/channel_internal_api.c
+        # __ast_channel_internal_alloc_with_initializers(), "%li.%d" without a system name).
         uid = f"{int(self._epoch())}.{self._uid_seq}"
         self._uid_seq += 1
         return uid
@@ -261,7 +270,8 @@ class Renderer:
                     id1: str | None, id2: str | None, linkedid: str | None, call_id: str,
                     ) -> tuple[Channel, Channel]:
         # Local channel names: "Local/<exten>@<context>-<8 hex digits>;1|;2", one
-        # sequence shared by all Local pairs (customers-00000009, agent-phones-0000000a).
+        # sequence shared by all Local pairs (customers-00000009, agent-phones-0000000a;
+        # main/core_unreal.c ast_unreal_new_channels(), "%s/%s-%08x;1").
         seq = f"{self._local_seq:08x}"
         self._local_seq += 1
         u1 = id1 or self._uniqueid()
@@ -637,7 +647,10 @@ class Renderer:
 
     def _render_abandoned(self, call: Call, data: dict, now: float) -> list[Event]:
         # Not in the fixtures: the customer hangs up while waiting in the queue.
-        # Asterisk (app_queue.c) then sends QueueCallerAbandon before QueueCallerLeave.
+        # Asterisk 22.10.1 apps/app_queue.c queue_exec(): record_abandoned()
+        # (QueueCallerAbandon, HoldTime = time(NULL) - qe->start) before leave_queue()
+        # (QueueCallerLeave). The hangup events around them follow
+        # ami-event-stream-customer-hangup.txt's customer hangup.
         if call.phase == "up":
             self._render_queued(call, data, now)
         if call.phase != "queued":
@@ -758,7 +771,11 @@ class Renderer:
     def _teardown(self, call: Call, now: float, cause: int) -> list[Event]:
         """Generic end of a call in a state the fixtures do not cover (a Hangup action
         while ringing or queued, a failure after dialing): request, hang up every leg
-        that still exists, resolve the Originate if it was still pending."""
+        that still exists, resolve the Originate if it was still pending.
+
+        Evidence: none for this sequence (not captured); each event's shape is the
+        captured one, and a pending Originate resolves with Reason 1 (AST_CONTROL_HANGUP,
+        main/pbx.c pbx_dial_reason() for AST_DIAL_RESULT_HANGUP)."""
         out: list[Event] = []
         was_pending = call.reason is None
         if call.call_id in self.waiting:
@@ -788,7 +805,8 @@ class Renderer:
     def _render_agent(self, kind: str, data: dict, now: float) -> list[Event]:
         agent = data.get("agent")
         if not agent or kind not in ("agent_paused", "agent_unpaused"):
-            # agent_wrapup / agent_free: app_queue has no event for wrap-up time.
+            # agent_wrapup / agent_free: app_queue has no event for wrap-up time
+            # (apps/app_queue.c can_ring_entry() only skips the member meanwhile).
             return []
         member = self.member_for_agent(str(agent))
         paused = kind == "agent_paused"
@@ -815,6 +833,8 @@ class Renderer:
         ]
 
     def member_added(self, member: QueueMember) -> list[Event]:
+        # ami-queue-member-pause.txt (QueueAdd add-1 of ami-queue-actions.txt): the pause
+        # device NOT_INUSE, then QueueMemberAdded.
         self.members[member.interface] = member
         return [
             self._dsc(f"Queue:{member.queue}_pause_{member.interface}", "NOT_INUSE"),
@@ -822,10 +842,13 @@ class Renderer:
         ]
 
     def member_removed(self, member: QueueMember) -> list[Event]:
+        # ami-queue-member-pause.txt (QueueRemove remove-1): QueueMemberRemoved.
         self.members.pop(member.interface, None)
         return [self._ev("QueueMemberRemoved", AGENT, member.event_fields())]
 
     def member_state(self, member: QueueMember, status: int) -> list[Event]:
+        # ami-queue-member-pause.txt: QueueMemberStatus after `devstate change
+        # Custom:agent9` (Status 2, then 1).
         member.status = status
         return [self._ev("QueueMemberStatus", AGENT, member.event_fields())]
 
