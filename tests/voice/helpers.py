@@ -49,7 +49,9 @@ class FakeResidentPhone:
     async def originate_resident(self, *, visit_id, resident, extension, return_host, return_port):
         self.originated.append({"visit_id": visit_id, "resident": resident, "return_port": return_port})
         if self.fail:
-            raise RuntimeError("Originate failed: Reason 5 (busy)")
+            from central.voice.calls import OriginateFailed
+
+            raise OriginateFailed("originate rejected (reason None): Extension does not exist.")
         if self.answer is None:
             return  # rings forever: the ring timer decides
         self.tasks.append(asyncio.get_running_loop().create_task(self._leg(visit_id, return_host, return_port)))

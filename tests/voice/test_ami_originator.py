@@ -1,7 +1,7 @@
 """The AMI side effects against the PBX simulator over real TCP (AMI client of
 central.telephony).  The simulator has no ``portaria-retorno`` dialplan and no AstDB, so
-this covers the failure paths: a rejected Originate is "resident did not answer" and a
-refused DBPut is logged, never raised into the call."""
+this covers the failure paths: a rejected Originate is a system failure (never "resident
+did not answer") and a refused DBPut is logged, never raised into the call."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from central.simulator import Simulator, SimulatorConfig
 from central.simulator.config import DEMO_USERS
 from central.telephony.ami.client import AMIClient
+from central.voice.calls import OriginateFailed
 from central.voice.config import ExtensionConfig, ResidentConfig
-from central.voice.telephony import AMIOriginator, ResidentDidNotAnswer
+from central.voice.telephony import AMIOriginator
 
 USER, SECRET = next(iter(DEMO_USERS.items()))
 
@@ -28,10 +29,10 @@ async def ami():
     await sim.stop()
 
 
-async def test_rejected_originate_is_no_answer(ami):
+async def test_rejected_originate_is_a_failure(ami):
     originator = AMIOriginator(ami, ring_ms=3000)
     assert originator.dial_string(ResidentConfig("Ana", "1101")) == "PJSIP/1101"
-    with pytest.raises(ResidentDidNotAnswer, match="rejected"):
+    with pytest.raises(OriginateFailed, match="rejected"):
         await originator.originate_resident(
             visit_id="0b8f2f0e-7a57-4a57-9f55-2f5c7d1d9e01", resident=ResidentConfig("Ana", "1101"),
             extension=ExtensionConfig(number="1003", return_number="1004"),

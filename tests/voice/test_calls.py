@@ -95,14 +95,14 @@ async def test_resident_refuses_by_dtmf(svc_factory):
     assert svc.runtime.visits[-1].outcome == "denied"
 
 
-async def test_originate_failure_is_no_answer_then_transfer(svc_factory):
+async def test_originate_failure_is_a_system_failure_then_transfer(svc_factory):
     phone = FakeResidentPhone(fail=True)
     svc = await svc_factory(lambda: config(), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
     await visitor.wait_voice(timeout=3)
     await visitor.dtmf("302#")
     await visitor.wait_closed(timeout=20)
-    assert svc.runtime.visits[-1].outcome == "no_answer"
+    assert svc.runtime.visits[-1].outcome == "failed"
     assert phone.transfers == [{"call_uuid": str(visitor.uuid), "to": "1000"}]
 
 

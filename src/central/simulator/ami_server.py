@@ -148,6 +148,7 @@ class Simulator:
         self._waiters: dict[str, tuple[Session, str | None]] = {}
         self._rng = random.Random(self.config.seed + 2)
         self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
         self.host = "127.0.0.1"
         self.port = 0
 
@@ -161,6 +162,10 @@ class Simulator:
         return self
 
     async def stop(self) -> None:
+        # The flag, not only the cancel: on Python 3.11 a cancel that lands while the
+        # driver's wait_for() is completing (an action just set _wake, e.g. a client's
+        # Logoff) is swallowed and the loop would run on forever (CPython gh-86296).
+        self._stopping = True
         if self._driver is not None:
             self._driver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -262,7 +267,7 @@ class Simulator:
 
     async def _drive(self) -> None:
         try:
-            while True:
+            while not self._stopping:
                 if isinstance(self.clock, VirtualClock):
                     await self._settle()
                     t = self.pbx.next_time()

@@ -45,8 +45,21 @@ from central.voice.vad import VADSettings
 
 log = logging.getLogger(__name__)
 
-RING_TIMEOUT = 40.0  # seconds the visitor waits for the resident leg to connect
+RING_TIMEOUT = 40.0  # seconds the visitor waits for any news of the resident leg
+#: After the PBX says the resident answered, the return leg's AudioSocket connection
+#: follows within milliseconds (Answer(), then AudioSocket() in portaria-retorno); if it
+#: does not come, the dialplan is wrong: a system failure, not "did not answer".
+RETURN_LEG_TIMEOUT = 10.0
 NO_INPUT_TIMEOUT = 10.0
+
+
+class ResidentDidNotAnswer(Exception):
+    """The resident's phone rang (or was busy) and nobody took the call."""
+
+
+class OriginateFailed(Exception):
+    """The resident could not be called at all (refused, bad channel, no PBX link, no
+    answer from the PBX): a system failure, never "the resident did not answer"."""
 
 
 class Originator(Protocol):
@@ -58,17 +71,20 @@ class Originator(Protocol):
     ) -> None:
         """Dial ``resident`` and connect the answered leg to the return extension with the
         channel variable ``AS_UUID=visit_id``; its dialplan runs
-        ``AudioSocket(${AS_UUID},<return_host>:<return_port>)``.  Raise on failure."""
+        ``AudioSocket(${AS_UUID},<return_host>:<return_port>)``.  Return when the resident
+        answered; raise :class:`ResidentDidNotAnswer` (rang, busy) or anything else for a
+        failure (:class:`OriginateFailed`).  May return before or after the return leg
+        connects: the two travel on different sockets."""
 
     async def transfer(self, *, call_uuid: str, to_extension: str, extension: ExtensionConfig) -> None:
         """Move the visitor's channel (AudioSocket UUID ``call_uuid``) to a human."""
 
 
 class NoTelephony:
-    """Default when no PBX link is wired: every originate fails (visit ends as no answer)."""
+    """Default when no PBX link is wired: every originate fails (a system failure)."""
 
     async def originate_resident(self, **kwargs) -> None:
-        raise RuntimeError("no originator configured")
+        raise OriginateFailed("no originator configured (no AMI link)")
 
     async def transfer(self, **kwargs) -> None:
         log.warning("transfer requested but no originator configured: %s", kwargs)
@@ -119,6 +135,7 @@ class VoiceRuntime:
         self.turns: deque[dict] = deque(maxlen=200)
         self.visits: deque[VisitRecord] = deque(maxlen=200)
         self.ring_timeout = RING_TIMEOUT
+        self.return_leg_timeout = RETURN_LEG_TIMEOUT
         self.no_input_timeout = NO_INPUT_TIMEOUT
 
     def record_turn(self, extension: str, metrics: TurnMetrics) -> None:
@@ -177,6 +194,11 @@ class BaseCall(CallHandler):
 
     # -- actions --------------------------------------------------------------------------
     def _control(self, action) -> None:
+        if isinstance(action, Finish):
+            # Logged at once, never queued behind a slow action: a visit must reach the
+            # log even if the caller hangs up before the queue gets to it.
+            self._side_effect_now(action)
+            return
         self._actions.put_nowait(action)
 
     async def _run_actions(self) -> None:
@@ -225,12 +247,20 @@ class VisitorCall(BaseCall):
 
     def on_close(self, reason: str) -> None:
         super().on_close(reason)
+        if not self.recorded:  # a Finish still queued behind speech when the caller left
+            self._record(self.flow.outcome or Outcome.ABANDONED)
+        if self._ring_timer is not None:
+            self._ring_timer.cancel()
+        self.runtime.waiting.pop(self.visit_id, None)
         if self.resident_call is not None:
             self.resident_call.visitor_left()
 
     async def _execute(self, action) -> None:
         if isinstance(action, CallResident):
-            await self._call_resident(action)
+            # Its own task: the Originate waits for the PBX's answer (up to the ring time)
+            # while the resident's leg may already be talking; the action queue must keep
+            # serving the visitor (EndCall after "authorized") meanwhile.
+            self.pipeline.spawn(self._call_resident(action))
         elif isinstance(action, Transfer):
             await self.session.drained()
             await self.runtime.originator.transfer(
@@ -248,8 +278,7 @@ class VisitorCall(BaseCall):
 
     async def _call_resident(self, action: CallResident) -> None:
         self.runtime.waiting[self.visit_id] = self
-        loop = asyncio.get_running_loop()
-        self._ring_timer = loop.call_later(self.runtime.ring_timeout, self.resident_answered, Outcome.NO_ANSWER)
+        self._arm(self.runtime.ring_timeout, "no_news_from_pbx")
         ext = self.ctx.extension
         host, port = self.runtime.return_addresses.get(ext.number, (ext.bind_ip, self.ctx.return_port))
         try:
@@ -257,10 +286,34 @@ class VisitorCall(BaseCall):
                 visit_id=self.visit_id, resident=action.residents[0], extension=ext,
                 return_host=host, return_port=port,
             )
-        except Exception as exc:
-            log.warning("visit %s: originate failed: %s", self.visit_id, exc)
-            self.flow.audit.append((round(time.monotonic(), 3), "originate_failed", str(exc)[:200]))
+        except ResidentDidNotAnswer as exc:
+            self._audit("resident_not_answered", str(exc))
             self.resident_answered(Outcome.NO_ANSWER)
+        except Exception as exc:
+            if self.resident_call is not None:
+                return  # the leg is here: whatever AMI says, the resident decides
+            log.warning("visit %s: originate failed: %s", self.visit_id, exc)
+            self._audit("originate_failed", f"{type(exc).__name__}: {exc}")
+            self.resident_answered(Outcome.FAILED)
+        else:
+            self._audit("resident_phone_answered", "")
+            if self.resident_call is None and not self.session.closed:
+                self._arm(self.runtime.return_leg_timeout, "return_leg_missing")
+
+    def _audit(self, event: str, detail: str) -> None:
+        self.flow.audit.append((round(time.monotonic(), 3), event, detail[:200]))
+
+    def _arm(self, seconds: float, why: str) -> None:
+        """(Re)start the one timer that ends a visit nobody reported on."""
+        if self._ring_timer is not None:
+            self._ring_timer.cancel()
+        self._ring_timer = asyncio.get_running_loop().call_later(seconds, self._timed_out, why)
+
+    def _timed_out(self, why: str) -> None:
+        self._audit(why, "")
+        # No OriginateResponse by the ring time, or an answered phone whose return leg
+        # never connected: something is broken, the resident did not decline.
+        self.resident_answered(Outcome.FAILED)
 
     def resident_connected(self) -> None:
         if self._ring_timer is not None:

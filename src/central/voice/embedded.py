@@ -24,15 +24,13 @@ async def start(context: dict) -> list[Awaitable]:
     originator = None
     ami = context.get("ami")
     if ami:
-        from central.telephony.ami.client import AMIClient
-        from central.voice.telephony import AMIOriginator
+        from central.voice.telephony import AMIOriginator, voice_ami_client
 
-        client = AMIClient(ami["host"], int(ami["port"]), ami["username"], ami["secret"],
-                           name="voice", events=False)
+        client = voice_ami_client(ami["host"], int(ami["port"]), ami["username"], ami["secret"])
         try:
             await client.start()
             originator = AMIOriginator(client)
         except Exception as exc:  # residents cannot be called, the attendant still answers
-            log.warning("voice: no AMI link (%s); resident calls will fail as 'no answer'", exc)
+            log.warning("voice: no AMI link (%s); resident calls will fail (logged as system failures)", exc)
     context["voice"] = {"api_url": os.environ["CENTRAL_VOICE_API_URL"]}
     return [run_voice(api_port=VOICE_API_PORT, originator=originator)]

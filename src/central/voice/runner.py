@@ -31,13 +31,12 @@ def _ami_originator() -> Originator | None:
     url = os.environ.get("CENTRAL_AMI_URL", "")
     if not url:
         return None
-    from central.telephony.ami.client import AMIClient
-    from central.voice.telephony import AMIOriginator
+    from central.voice.telephony import AMIOriginator, voice_ami_client
 
     parsed = urllib.parse.urlparse(url)
-    client = AMIClient(
+    client = voice_ami_client(
         parsed.hostname or "127.0.0.1", parsed.port or 5038, parsed.username or "",
-        os.environ.get("CENTRAL_AMI_SECRET", ""), name="voice", events=False,
+        os.environ.get("CENTRAL_AMI_SECRET", ""),
     )
     return AMIOriginator(client)
 

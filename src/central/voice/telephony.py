@@ -1,6 +1,7 @@
 """The concierge's telephony side effects over AMI (``central.telephony.ami.client``).
 
-Dialplan the two AI extensions need (ramal 1003, return 1004, ports from the status API)::
+The full dialplan (dialer, concierge entry and return legs) is in docs/telephony.md;
+what the two AI extensions need (ramal 1003, return 1004, ports from the status API)::
 
     [portaria-ia]                       ; visitors dial 1003
     exten => 1003,1,Answer()
@@ -29,16 +30,42 @@ from __future__ import annotations
 import logging
 
 from central.telephony import chanvars
+from central.telephony.ami.errors import AMIError
+from central.voice.calls import OriginateFailed, ResidentDidNotAnswer
 from central.voice.config import ExtensionConfig, ResidentConfig
 
 log = logging.getLogger(__name__)
 
 RETURN_CONTEXT = "portaria-retorno"
 TRANSFER_FAMILY = "central-transfer"
+#: The voice process's AMI connection only sends actions, but it must log in with events
+#: on: Asterisk reports an async Originate's outcome as an ``OriginateResponse`` *event*
+#: and an ``Events: off`` session gets none (manager.c), so the Originate would wait for
+#: its timeout.  This filter (the one ami-login-and-actions.txt uses on its action
+#: connection) keeps every other event off the connection.
+ORIGINATE_EVENT_FILTER = "Event: OriginateResponse"
+#: Seconds, after the ring time, to wait for the OriginateResponse before calling it a
+#: system failure (the client's default would be 30 s more).
+RESPONSE_GRACE = 10.0
+#: OriginateResponse outcomes (central.telephony.ami.client.ORIGINATE_REASONS) that mean
+#: the resident's phone rang, or was busy, and nobody took the call: Reason 3 (Timeout),
+#: 5 (busy), 1 (hung up while ringing).  Everything else is a system failure, Reason 0
+#: included: a bad channel, an unregistered phone, a missing dialplan.  (A carrier's
+#: cause-19 release also gives Reason 0 with ``Uniqueid: <unknown>``,
+#: ami-event-stream-noanswer-cause19.txt, so for a resident dialled through a trunk that
+#: case is logged as a failure with "reason 0" in the audit trail.)
+NOT_ANSWERED = frozenset({"no_answer", "busy", "hangup"})
+
+__all__ = ["AMIOriginator", "ORIGINATE_EVENT_FILTER", "RETURN_CONTEXT", "ResidentDidNotAnswer",
+           "voice_ami_client"]
 
 
-class ResidentDidNotAnswer(Exception):
-    pass
+def voice_ami_client(host: str, port: int, username: str, secret: str, **kwargs):
+    """The voice process's AMI client (one place for ``central voice`` and ``central up``)."""
+    from central.telephony.ami.client import AMIClient
+
+    return AMIClient(host, port, username, secret, name="voice", events=True,
+                     event_filters=(ORIGINATE_EVENT_FILTER,), **kwargs)
 
 
 class AMIOriginator:
@@ -58,17 +85,30 @@ class AMIOriginator:
         self, *, visit_id: str, resident: ResidentConfig, extension: ExtensionConfig,
         return_host: str, return_port: int,
     ) -> None:
-        result = await self.client.originate(
-            self.dial_string(resident),
-            context=self.return_context,
-            exten=extension.return_number or extension.number,
-            caller_id=self.caller_id,
-            timeout_ms=self.ring_ms,
-            variables={chanvars.AUDIOSOCKET_UUID: visit_id, chanvars.VISIT_ID: visit_id,
-                       chanvars.VISIT_RETURN: f"{return_host}:{return_port}"},
-        )
-        if not result.answered:
-            raise ResidentDidNotAnswer(f"originate {result.outcome} (reason {result.reason})")
+        """Return once the resident answered; raise :class:`ResidentDidNotAnswer` when the
+        phone rang and nobody took it (or it was busy), :class:`OriginateFailed` for
+        everything else (refused, bad channel, congestion, no AMI, no answer from AMI)."""
+        try:
+            result = await self.client.originate(
+                self.dial_string(resident),
+                context=self.return_context,
+                exten=extension.return_number or extension.number,
+                caller_id=self.caller_id,
+                timeout_ms=self.ring_ms,
+                variables={chanvars.AUDIOSOCKET_UUID: visit_id, chanvars.VISIT_ID: visit_id,
+                           chanvars.VISIT_RETURN: f"{return_host}:{return_port}"},
+                result_timeout=self.ring_ms / 1000 + RESPONSE_GRACE,
+            )
+        except AMIError as exc:
+            raise OriginateFailed(f"{type(exc).__name__}: {exc}") from exc
+        if result.answered:
+            return
+        detail = f"originate {result.outcome} (reason {result.reason})"
+        if result.message and result.outcome == "rejected":
+            detail += f": {result.message}"
+        if result.outcome in NOT_ANSWERED:
+            raise ResidentDidNotAnswer(detail)
+        raise OriginateFailed(detail)
 
     async def transfer(self, *, call_uuid: str, to_extension: str, extension: ExtensionConfig) -> None:
         response = await self.client.send_action(

@@ -240,6 +240,7 @@ class AMIClient:
         *,
         name: str = "default",
         events: bool = True,
+        event_filters: Iterable[str] = (),
         auth: str = "plain",
         connect_timeout: float = 10.0,
         action_timeout: float = 30.0,
@@ -256,6 +257,13 @@ class AMIClient:
         self.username, self._secret = username, secret
         self.name = name
         self.events_on = events
+        #: ``Action: Filter`` regexes sent after every login (manager.c ``action_filter``:
+        #: a session with include filters gets only the events that match one). A
+        #: connection that only sends actions still needs ``Events: on``: Asterisk sends
+        #: an async Originate's ``OriginateResponse`` as an event, and an ``Events: off``
+        #: session gets none (ami-login-and-actions.txt logs in with ``Events: on`` and
+        #: ``Filter: Event: OriginateResponse``).
+        self.event_filters = tuple(event_filters)
         self.auth = auth
         self.connect_timeout = connect_timeout
         self.action_timeout = action_timeout
@@ -629,6 +637,12 @@ class AMIClient:
                     f"AMI {self.name}: login as {self.username!r} refused: "
                     f"{resp.get('Message', resp.name)}"
                 )
+            for rx in self.event_filters:
+                # ami-login-and-actions.txt filter-1: "Response: Success / Message: Success".
+                answer = await login_exchange("Filter", {"Operation": "Add", "Filter": rx})
+                if answer.name != "Success":  # e.g. no `system` write permission
+                    log.warning("AMI %s: Filter %r refused (%s); receiving unfiltered events",
+                                self.name, rx, answer.get("Message", answer.name))
 
         await asyncio.wait_for(login(), self.connect_timeout)
         self.banner = parser.banner

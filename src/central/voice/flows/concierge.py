@@ -36,6 +36,7 @@ PHRASES = {
     "authorized": "O morador autorizou a sua entrada. Pode entrar. Obrigado!",
     "denied": "Desculpe, o morador não autorizou a entrada. Obrigado.",
     "no_answer": "O morador não atendeu.",
+    "call_failed": "Não consegui ligar para o morador agora.",
     "transfer": "Vou transferir você para a portaria. Aguarde um momento.",
     "goodbye": "Não foi possível completar o atendimento. Obrigado e até logo.",
     "resident_options": "Tecle 1 para autorizar ou 2 para recusar.",
@@ -52,7 +53,7 @@ class Outcome(enum.StrEnum):
     NO_ANSWER = "no_answer"
     TRANSFERRED = "transferred"
     ABANDONED = "abandoned"  # visitor hung up before the end
-    FAILED = "failed"
+    FAILED = "failed"  # system failure: the resident could not be called, nothing to say
 
 
 # -- actions ------------------------------------------------------------------------------
@@ -226,12 +227,15 @@ class VisitorFlow:
             return self._finish(now, Outcome.AUTHORIZED, [say("authorized"), EndCall()])
         if outcome is Outcome.DENIED:
             return self._finish(now, Outcome.DENIED, [say("denied"), EndCall()])
-        actions: list[Action] = [say("no_answer")]
+        # Anything else is "did not answer" or a system failure; never mix the two up: the
+        # visit log is what the building's staff reads after an incident.
+        final = Outcome.FAILED if outcome is Outcome.FAILED else Outcome.NO_ANSWER
+        actions: list[Action] = [say("call_failed" if final is Outcome.FAILED else "no_answer")]
         if self.extension.concierge_extension:
-            actions += [say("transfer"), Transfer(self.extension.concierge_extension, "no answer")]
+            actions += [say("transfer"), Transfer(self.extension.concierge_extension, final.value)]
         else:
             actions += [say("goodbye")]
-        return self._finish(now, Outcome.NO_ANSWER, [*actions, EndCall()])
+        return self._finish(now, final, [*actions, EndCall()])
 
     def on_hangup(self, now: float) -> list[Action]:
         if self.state is State.DONE:
