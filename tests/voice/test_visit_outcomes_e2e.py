@@ -24,6 +24,7 @@ import pytest
 from central.simulator import Simulator, SimulatorConfig
 from central.simulator.config import DEMO_USERS
 from central.simulator.world import WorldConfig
+from central.telephony import chanvars
 from central.telephony.ami.client import AMIClient
 from central.voice.runner import run_voice
 from central.voice.telephony import RETURN_CONTEXT, AMIOriginator, voice_ami_client
@@ -72,8 +73,8 @@ class ReturnLegDialplan:
                 continue
             call = next(c for c in self.sim.pbx.renderer.calls.values() if c.action_id == ev.get("ActionID"))
             variables = dict(call.variables)
-            host, _, port = variables["CENTRAL_RETURN"].rpartition(":")
-            leg = await ASClient().connect(host, int(port), variables["AS_UUID"])
+            host, _, port = variables[chanvars.VISIT_RETURN].rpartition(":")
+            leg = await ASClient().connect(host, int(port), variables[chanvars.AUDIOSOCKET_UUID])
             self.legs.append(leg)
             if self.press:
                 await leg.wait_voice(timeout=10)  # the briefing
