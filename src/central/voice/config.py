@@ -67,7 +67,13 @@ class VoiceConfig:
         return [e for e in self.extensions if e.enabled]
 
 
-def compat_config(bind_ip: str = "0.0.0.0") -> VoiceConfig:
+#: Where the compatibility pair listens.  Loopback: an installation that configured no AI
+#: extension must not open AudioSocket ports to the network (an extension's own
+#: ``bind_ip`` decides where a configured one listens).
+COMPAT_BIND_IP = "127.0.0.1"
+
+
+def compat_config(bind_ip: str = COMPAT_BIND_IP) -> VoiceConfig:
     return VoiceConfig(
         (
             ExtensionConfig(

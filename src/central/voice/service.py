@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from central.voice.audiosocket.server import Listener, Pacer, pacer_for_loop
 from central.voice.calls import CallContext, ResidentCall, VisitorCall, VoiceRuntime
 from central.voice.config import (
+    COMPAT_BIND_IP,
     ExtensionConfig,
     VoiceConfig,
     compat_config,
@@ -72,6 +73,11 @@ class ExtensionRuntime:
             "resident_sessions": residents,
             "sessions_total": self.ai.stats.sessions_total + self.ret.stats.sessions_total,
             "protocol_errors": self.ai.stats.protocol_errors + self.ret.stats.protocol_errors,
+            # Connections dropped for not behaving like Asterisk (no UUID in time, nothing
+            # received for IDLE_TIMEOUT) or refused over the listener's connection cap.
+            "handshake_timeouts": self.ai.stats.handshake_timeouts + self.ret.stats.handshake_timeouts,
+            "idle_timeouts": self.ai.stats.idle_timeouts + self.ret.stats.idle_timeouts,
+            "refused_over_cap": self.ai.stats.refused_over_cap + self.ret.stats.refused_over_cap,
             "providers": {
                 "stt": self.ctx.providers.stt.name,
                 "tts": self.ctx.providers.tts.name,
@@ -89,7 +95,7 @@ class VoiceService:
         runtime: VoiceRuntime | None = None,
         stt_override=None,
         warm: bool = True,
-        compat_bind_ip: str = "0.0.0.0",
+        compat_bind_ip: str = COMPAT_BIND_IP,
         caches: dict[str, PhraseCache] | None = None,
     ) -> None:
         self.loader = loader

@@ -58,6 +58,17 @@ MAX_WRITE_BUFFER = 64 * 1024
 RATE_PROBE_TIMEOUT = 0.1
 #: Ports tried after the configured one when it is taken.
 PORT_TRIES = 20
+#: Seconds a new connection has to send its UUID message.  Asterisk sends it 1 ms after
+#: the connect (audiosocket-session.frames.tsv); anything slower is not Asterisk.
+HANDSHAKE_TIMEOUT = 3.0
+#: Seconds without one complete message (audio, DTMF, hangup) before the connection is
+#: dropped.  Asterisk streams a frame every 20 ms and itself hangs up after 2 s without
+#: media (audiosocket-edge-cases.frames.tsv, silent-leg-2s-timeout); a half frame, or a
+#: peer trickling 1 byte/s, never completes a message and is dropped too.
+IDLE_TIMEOUT = 5.0
+#: Open connections one listener accepts (calls in progress plus handshakes); beyond it a
+#: connection is closed at once, so idle sockets cannot exhaust the process's descriptors.
+MAX_CONNECTIONS = 256
 
 
 class LatencyHistogram:
@@ -199,6 +210,9 @@ class ServerStats:
     protocol_errors: int = 0
     handler_errors: int = 0
     slow_readers: int = 0
+    handshake_timeouts: int = 0
+    idle_timeouts: int = 0
+    refused_over_cap: int = 0
 
 
 class CallHandler:
@@ -214,11 +228,19 @@ HandlerFactory = Callable[["AudioSocketSession"], CallHandler]
 
 
 class AudioSocketSession(asyncio.Protocol):
-    def __init__(self, factory: HandlerFactory, stats: ServerStats, pacer: Pacer, label: str = "") -> None:
+    def __init__(self, factory: HandlerFactory, stats: ServerStats, pacer: Pacer, label: str = "",
+                 *, handshake_timeout: float = HANDSHAKE_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+                 open_set: set | None = None, max_connections: int = MAX_CONNECTIONS) -> None:
         self.factory = factory
         self.stats = stats
         self.pacer = pacer
         self.label = label
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.open_set = open_set if open_set is not None else set()
+        self.max_connections = max_connections
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.last_message = time.monotonic()
         self.codec = Connection(Role.SERVER)
         self.transport: asyncio.Transport | None = None
         self.handler: CallHandler | None = None
@@ -239,6 +261,16 @@ class AudioSocketSession(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if len(self.open_set) >= self.max_connections:
+            self.stats.refused_over_cap += 1
+            log.warning("AudioSocket %s: %d connections open, refusing one more", self.label,
+                        len(self.open_set))
+            self.closed = True  # never counted as a session
+            transport.abort()
+            return
+        self.open_set.add(self)
+        self.last_message = time.monotonic()
+        self._watchdog = asyncio.get_running_loop().call_later(self.handshake_timeout, self._check_alive)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             # Asterisk's app sets TCP_NODELAY too (audiosocket-session.md "Other notes"):
@@ -256,6 +288,8 @@ class AudioSocketSession(asyncio.Protocol):
             self.close(f"protocol_error: {exc}")
             return
         loop_time = time.monotonic()
+        if events:
+            self.last_message = loop_time
         for event in events:
             if self.closed:
                 return
@@ -273,6 +307,11 @@ class AudioSocketSession(asyncio.Protocol):
                     self.handler.on_dtmf(event.digit, loop_time)  # type: ignore[union-attr]
                 elif isinstance(event, UUIDMessage):
                     self.uuid = str(event.uuid)
+                    if self._watchdog is not None:  # handshake done: idle checks from now
+                        self._watchdog.cancel()
+                    self._watchdog = asyncio.get_running_loop().call_later(
+                        self.idle_timeout, self._check_alive
+                    )
                     self._probe = asyncio.get_running_loop().call_later(
                         RATE_PROBE_TIMEOUT, self._start, 8000
                     )
@@ -286,7 +325,28 @@ class AudioSocketSession(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         # audiosocket-edge-cases.frames.tsv, caller-hangs-up-first: a far-end hangup is a
         # bare TCP FIN, never a hangup message.
+        if self not in self.open_set and self.closed:
+            return  # refused over the cap
         self._finish("peer_closed" if not self.close_reason else self.close_reason)
+
+    def _check_alive(self) -> None:
+        """One timer per connection: the UUID within the handshake time, then at least one
+        complete message every ``idle_timeout`` seconds."""
+        self._watchdog = None
+        if self.closed:
+            return
+        if self.uuid is None:
+            self.stats.handshake_timeouts += 1
+            log.info("AudioSocket %s: no UUID in %.1f s, closing", self.label, self.handshake_timeout)
+            self.close("handshake_timeout", send_hangup=False)
+            return
+        quiet = time.monotonic() - self.last_message
+        if quiet >= self.idle_timeout:
+            self.stats.idle_timeouts += 1
+            log.info("AudioSocket %s %s: nothing received for %.1f s, closing", self.label, self.uuid, quiet)
+            self.close("idle_timeout")
+            return
+        self._watchdog = asyncio.get_running_loop().call_later(self.idle_timeout - quiet, self._check_alive)
 
     # -- session control ----------------------------------------------------------------
     def _start(self, rate: int) -> None:
@@ -386,6 +446,9 @@ class AudioSocketSession(asyncio.Protocol):
         self.close_reason = self.close_reason or reason
         if self._probe is not None:
             self._probe.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self.open_set.discard(self)
         self.pacer.remove(self)
         self.stats.sessions_active -= 1
         self._wake_drain_waiters()
@@ -400,9 +463,16 @@ class AudioSocketSession(asyncio.Protocol):
 class Listener:
     """One listening socket (an AI extension's or a return extension's)."""
 
-    def __init__(self, factory: HandlerFactory, label: str = "", pacer: Pacer | None = None) -> None:
+    def __init__(self, factory: HandlerFactory, label: str = "", pacer: Pacer | None = None, *,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.factory = factory
         self.label = label
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        #: Every open connection, handshaking or in a call (``sessions`` has the calls).
+        self.connections: set[AudioSocketSession] = set()
         self.stats = ServerStats()
         self.pacer = pacer
         self.server: asyncio.Server | None = None
@@ -412,8 +482,11 @@ class Listener:
         self.sessions: set[AudioSocketSession] = set()
 
     def _protocol(self) -> AudioSocketSession:
-        session = AudioSocketSession(self._factory, self.stats, self.pacer or pacer_for_loop(), self.label)
-        return session
+        return AudioSocketSession(
+            self._factory, self.stats, self.pacer or pacer_for_loop(), self.label,
+            handshake_timeout=self.handshake_timeout, idle_timeout=self.idle_timeout,
+            open_set=self.connections, max_connections=self.max_connections,
+        )
 
     def _factory(self, session: AudioSocketSession) -> CallHandler:
         self.sessions.add(session)
@@ -462,5 +535,5 @@ class Listener:
 
     def close_all(self) -> None:
         self.stop_listening()
-        for session in list(self.sessions):
+        for session in list(self.connections | self.sessions):
             session.close("shutdown")
