@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from central.simulator.world import WorldConfig
-from tests.dialer.engine_support import make_campaign, make_contacts, phones, start_rig
+from tests.dialer.engine_support import BASE_EPOCH, make_campaign, make_contacts, phones, start_rig
 from tests.dialer.engine_support import sync_to_async as _sync
 
 pytestmark = [
@@ -150,13 +150,17 @@ async def test_busy_contact_is_retried_per_policy_until_max_attempts(org):
 
 
 async def test_callbacks_due_are_dialed_first(org):
+    from central.dialer.claims import ts
     from central.dialer.models import Callback
 
     campaign = await _sync(make_campaign)(org)
     nums = phones(10)
     contacts = await _sync(make_contacts)(campaign, nums)
+    # Due a minute before the engine's clock (simulated, starting at BASE_EPOCH), not
+    # before the wall clock: once the wall clock passed BASE_EPOCH the callback was
+    # in the engine's future and contacts were dialed in id order.
     await _sync(lambda: Callback.objects.create(organization=org, campaign=campaign, contact=contacts[-1],
-                                               scheduled_for=contacts[0].created_at - timedelta(minutes=1)))()
+                                               scheduled_for=ts(BASE_EPOCH) - timedelta(minutes=1)))()
     rig = await start_rig(WorldConfig(agents=1, answer_rate=0.0, busy_rate=1.0, congestion_rate=0.0))
     try:
         await rig.run(3)
