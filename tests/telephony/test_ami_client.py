@@ -22,10 +22,12 @@ from central.telephony.ami.client import (
 from central.telephony.ami.errors import (
     ActionNotConfirmed,
     AuthenticationFailed,
+    ClientClosed,
     NotConnected,
     OriginateOutcomeUnknown,
 )
 from central.telephony.ami.protocol import AMIParser, Message, encode_message
+from tests.support import free_port
 
 from .fixtures import CLIENT, stream_bytes, transcript
 
@@ -149,7 +151,7 @@ def client_for(server: ReplayAMI, **kw) -> AMIClient:
     return AMIClient("127.0.0.1", server.port, "central", kw.pop("secret", "central-test"), **kw)
 
 
-async def eventually(predicate, timeout: float = 5.0) -> None:
+async def eventually(predicate, timeout: float = 10.0) -> None:
     """Wait for a condition reached through real sockets (generous for loaded CI)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -194,7 +196,8 @@ async def test_login_failure_is_reported_and_not_retried():
         client = client_for(srv, secret="wrong-secret")
         with pytest.raises(AuthenticationFailed, match="Authentication failed"):
             await asyncio.wait_for(client.start(), 5)
-        await asyncio.sleep(0.2)
+        # not retried: its connection loop has ended (rather than sleeping in a backoff)
+        await asyncio.wait_for(client._task, 10)
         assert srv.connections == 1
         with pytest.raises(NotConnected):
             await client.ping()
@@ -277,7 +280,6 @@ async def test_drop_mid_action_fails_it_and_never_resends():
         assert (await events.get(5)).name == DISCONNECTED_EVENT
         assert (await events.get(5)).name == CONNECTED_EVENT  # reconnected by itself
         assert (await client.ping())["Ping"] == "Pong"
-        await asyncio.sleep(0.05)
         assert srv.connections == 2
         assert [m.name for m in srv.received].count("Originate") == 1
         after = metric("central_ami_actions_not_confirmed_total", server="drop", action="Originate")
@@ -292,7 +294,7 @@ async def test_plain_action_dropped_raises_action_not_confirmed():
             with pytest.raises(ActionNotConfirmed) as exc:
                 await client.send_action("CoreStatus")
             assert exc.value.action == "CoreStatus"
-            await asyncio.wait_for(client.connected.wait(), 2)
+            await asyncio.wait_for(client.connected.wait(), 10)
             srv.drop_on.clear()
             assert (await client.send_action("CoreStatus"))["CoreCurrentCalls"] == "0"
             assert [m.name for m in srv.received].count("CoreStatus") == 2  # 1 per call
@@ -360,26 +362,67 @@ def test_backoff_grows_with_full_jitter_and_caps():
 
 
 async def test_close_fails_pending_actions_and_releases_start():
-    from central.telephony.ami.errors import ClientClosed
-
     async with ReplayAMI() as srv:
         srv.silent.add("CoreStatus")
         client = client_for(srv)
         await client.start()
         pending = asyncio.create_task(client.send_action("CoreStatus"))
-        await asyncio.sleep(0.05)
+        await eventually(lambda: srv.received[-1].name == "CoreStatus")
         await client.close()
         # it was written and never answered: it may have run, so "not confirmed"
         with pytest.raises(ActionNotConfirmed):
             await pending
-        assert srv.received[-1].name == "Logoff"
+        await eventually(lambda: srv.received[-1].name == "Logoff")
     # start() on a client whose server never answers is released by close()
-    never = AMIClient("127.0.0.1", 9, "u", "s", backoff_initial=0.01, backoff_max=0.02)
+    never = AMIClient("127.0.0.1", free_port(), "u", "s", backoff_initial=0.01, backoff_max=0.02)
     waiter = asyncio.create_task(never.start())
-    await asyncio.sleep(0.05)
+    await eventually(lambda: never.last_error is not None)  # it is in its reconnect loop
     await never.close()
     with pytest.raises(ClientClosed):
         await waiter
+    with pytest.raises(ClientClosed):  # and so is any later start()
+        await never.start()
+
+
+async def _close_after(client: AMIClient, turns: int) -> BaseException | None:
+    """Start ``client``, let the loop run ``turns`` times, close it: what start() got."""
+    waiter = asyncio.create_task(client.start())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    closing = asyncio.create_task(client.close())
+    await asyncio.wait({closing, waiter}, timeout=10)  # generous: each takes a few loop turns
+    assert closing.done(), f"turn {turns}: close() waited for a connection it had cancelled"
+    assert waiter.done(), f"turn {turns}: close() did not release start()"
+    await closing
+    assert client._task is None or client._task.done()
+    assert not client.connected.is_set()
+    return waiter.exception()
+
+
+async def test_close_in_any_loop_turn_of_a_connect_releases_start_with_client_closed():
+    """close() at every loop turn of a first connection attempt, stepped with sleep(0)
+    (no wall clock involved). Python 3.11's wait_for swallowed a cancel landing in the
+    turn its inner connect finished in; the client then handed start() the refused
+    connect (ConnectionRefusedError at turns 4-6 here) instead of ClientClosed, or, on a
+    server that accepts, went on to log in while close() waited for it. A client closed
+    before its start() ran made start() wait forever."""
+    refused_port = free_port()
+    never_started = AMIClient("127.0.0.1", refused_port, "u", "s")
+    await never_started.close()
+    with pytest.raises(ClientClosed):  # it used to wait forever: the loop never ran
+        async with asyncio.timeout(10):
+            await never_started.start()
+    for turns in range(40):
+        refused = AMIClient("127.0.0.1", refused_port, "u", "s", backoff_initial=60, backoff_max=60)
+        got = await _close_after(refused, turns)
+        assert isinstance(got, ClientClosed), (turns, got)
+    async with ReplayAMI() as srv:
+        outcomes = set()
+        for turns in range(40):
+            got = await _close_after(client_for(srv, backoff_initial=60, backoff_max=60), turns)
+            assert got is None or isinstance(got, ClientClosed), (turns, got)
+            outcomes.add(type(got).__name__)
+        assert outcomes == {"ClientClosed", "NoneType"}  # closed mid-connect, and after login
 
 
 async def test_panoramisk_would_dial_twice_after_a_reconnect():

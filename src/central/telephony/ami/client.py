@@ -208,7 +208,8 @@ class EventSubscription:
 
     async def get(self, timeout: float | None = None) -> Message:
         """Next event, or TimeoutError."""
-        return await asyncio.wait_for(self.__anext__(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self.__anext__()
 
 
 class AMIClient:
@@ -283,7 +284,8 @@ class AMIClient:
         self._subscriptions: set[EventSubscription] = set()
         self._task: asyncio.Task | None = None
         self._ping_task: asyncio.Task | None = None
-        self._closing = False
+        self._closing = False  # stop the run loop (owner's close, or a refused login)
+        self._closed = False  # the owner called close(): start() owes ClientClosed
         self._ready: asyncio.Future | None = None
         self.connected = asyncio.Event()
         self.banner: str | None = None
@@ -294,7 +296,14 @@ class AMIClient:
     async def start(self) -> None:
         """Connect and log in; return once logged in. Raises AuthenticationFailed, or
         OSError/TimeoutError if the first connection fails and ``reconnect`` is off;
-        with ``reconnect`` on it keeps trying (use ``asyncio.wait_for`` to bound it)."""
+        with ``reconnect`` on it keeps trying (use ``asyncio.wait_for`` to bound it).
+
+        Raises :class:`ClientClosed` once :meth:`close` was called, before, during or
+        after the connection attempt: the owner's close is why start() did not
+        succeed, not whichever connect error the loop happened to see last (a refused
+        connect finishing in the same loop turn as the close used to reach the caller)."""
+        if self._closed:
+            raise self._closed_error()
         if self._task is None:
             self._ready = asyncio.get_running_loop().create_future()
             self._task = asyncio.create_task(self._run(), name=f"ami-{self.name}")
@@ -302,21 +311,38 @@ class AMIClient:
         await asyncio.shield(self._ready)
 
     async def close(self) -> None:
-        """Log off politely (best effort) and stop reconnecting."""
+        """Log off politely (best effort) and stop reconnecting.
+
+        Returns once the connection task has ended. A ``start()`` still waiting is
+        released with :class:`ClientClosed`, decided here before the first await so
+        nothing the connection task does afterwards can change it."""
         self._closing = True
+        self._closed = True
+        self._set_ready_exc(self._closed_error())
         writer = self._writer
         if writer is not None and self.connected.is_set():
             with contextlib.suppress(Exception):
                 writer.write(encode_action("Logoff", None, self._next_id()))
-                await asyncio.wait_for(writer.drain(), 1)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        self._fail_pending(lambda p, aid: ClientClosed(f"AMI client {self.name} closed"))
-        self._set_ready_exc(ClientClosed(f"AMI client {self.name} closed"))
+                async with asyncio.timeout(1):
+                    await writer.drain()
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                # The task's own cancellation ends here; our caller's does not.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception:
+                log.exception("AMI %s: connection task failed", self.name)
+        self._fail_pending(lambda p, aid: self._closed_error())
         for sub in list(self._subscriptions):
             sub.close()
+
+    def _closed_error(self) -> ClientClosed:
+        return ClientClosed(f"AMI client {self.name} closed")
 
     async def __aenter__(self) -> AMIClient:
         await self.start()
@@ -377,7 +403,11 @@ class AMIClient:
     async def _await(self, action_id: str, fut: asyncio.Future, timeout: float | None, name: str):
         timeout = self.action_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+            # cancellation that lands in the loop turn its inner future completes in
+            # (bpo-42130, CPython gh-86296; fixed in 3.12), and a cancelled caller would go on.
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(fut)
         except TimeoutError:
             self._pending.pop(action_id, None)
             NOT_CONFIRMED.labels(self.name, name).inc()
@@ -519,9 +549,13 @@ class AMIClient:
         while not self._closing:
             logged_in = False
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), self.connect_timeout
-                )
+                # asyncio.timeout, not wait_for (see _await): close() cancels this task,
+                # and with wait_for a cancel landing in the turn the connect finished in
+                # was swallowed, so the loop went on to log in and read while close()
+                # waited for it, or handed a refused connect to start() instead of
+                # ClientClosed.
+                async with asyncio.timeout(self.connect_timeout):
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
             except (OSError, TimeoutError) as exc:
                 self.last_error = exc
                 log.warning("AMI %s: connect to %s:%s failed: %s", self.name, self.host,
@@ -644,7 +678,8 @@ class AMIClient:
                     log.warning("AMI %s: Filter %r refused (%s); receiving unfiltered events",
                                 self.name, rx, answer.get("Message", answer.name))
 
-        await asyncio.wait_for(login(), self.connect_timeout)
+        async with asyncio.timeout(self.connect_timeout):  # not wait_for: see _run
+            await login()
         self.banner = parser.banner
         self.connections += 1
         RECONNECTS.labels(self.name).inc()
