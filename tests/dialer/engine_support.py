@@ -3,6 +3,7 @@ engine whose clock is the simulator's, and a spy on the Originates the PBX recei
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime
 
@@ -42,13 +43,24 @@ class OriginateSpy:
 
     def __init__(self, sim: Simulator) -> None:
         self.seen: list[tuple[str, str]] = []
+        self._grew = asyncio.Event()
         original = sim.pbx._a_originate
 
         def spy(msg, aid, session):
             self.seen.append((msg.get("ChannelId") or "", msg.get("Channel") or ""))
+            self._grew.set()
             return original(msg, aid, session)
 
         sim.pbx._a_originate = spy
+
+    async def wait(self, n: int = 1, timeout: float = 10.0) -> None:
+        """Until the PBX has executed ``n`` Originates. The engine's step returns once
+        the bytes are written; the simulator reads them in its own loop turns, later
+        (under load, after the step's database calls have returned)."""
+        async with asyncio.timeout(timeout):
+            while len(self.seen) < n:
+                self._grew.clear()
+                await self._grew.wait()
 
     @property
     def ids(self) -> list[str]:
