@@ -26,9 +26,10 @@ PLATFORM_ENV_NAMES = ["SECRET_KEY", "CENTRAL_VOICE_TOKEN", "DATABASE_URL", "REDI
                       "CENTRAL_AMI_SECRET", "OPENAI_API_KEY", "CENTRAL_METRICS_TOKEN"]
 INTERNAL_HOSTS = ["127.0.0.1", "localhost", "169.254.169.254", "::1", "0.0.0.0", "10.0.0.5",
                   "192.168.1.10", "100.64.0.1", "::ffff:127.0.0.1", "[::1]"]
-#: Stands in for the Redis/database host in every run (SQLite has none): a public address
-#: that is refused only because the platform's own service lives there.
+#: Stands in for the Redis host in every run (SQLite has no database host): a public
+#: address that is refused on Redis' port only because the platform's own service is there.
 FAKE_REDIS = "200.160.2.9"
+FAKE_REDIS_PORT = 6379
 PUBLIC_HOST = "200.160.2.3"
 
 
@@ -59,6 +60,10 @@ def declared_fields():
             for name, kind in outbound.TENANT_FIELDS.get(label, {}).items()]
 
 
+def fields_of(basename: str) -> dict:
+    return next(f for b, _c, _l, f in writable_viewsets() if b == basename)
+
+
 def test_every_outbound_looking_field_is_declared():
     undeclared = []
     for basename, _cls, label, fields in writable_viewsets():
@@ -75,20 +80,24 @@ def test_declared_fields_exist_and_walker_sees_them():
     assert seen == declared, f"declared but not writable through the API: {declared - seen}"
 
 
-def bad_values(kind: str) -> list:
+def bad_values(kind: str, fields: dict) -> list[tuple[object, dict]]:
+    """(value, other fields sent along) pairs that must all be refused."""
     if kind == "env":
-        return PLATFORM_ENV_NAMES
+        return [(v, {}) for v in PLATFORM_ENV_NAMES]
     if kind == "host":
-        return [*INTERNAL_HOSTS, FAKE_REDIS]
+        # The Redis host is public here: only its port makes it the platform's service.
+        assert "port" in fields, "a host field without a port field: say how to attack it"
+        return [(v, {}) for v in INTERNAL_HOSTS] + [(FAKE_REDIS, {"port": FAKE_REDIS_PORT})]
     if kind == "provider_settings":
-        return provider_attacks()
+        return [(v, {}) for v in provider_attacks()]
     raise AssertionError(f"no attack values for kind {kind!r}: add them here")
 
 
 def provider_attacks() -> list[dict]:
     """Every URL/env/region setting of every provider type, with each bad value."""
     attacks = []
-    urls = [f"http://{h}/v1" for h in ("127.0.0.1", "localhost", "169.254.169.254", "[::1]", "10.0.0.5", FAKE_REDIS)]
+    urls = [f"http://{h}/v1" for h in ("127.0.0.1", "localhost", "169.254.169.254", "[::1]", "10.0.0.5")]
+    urls += [f"http://{FAKE_REDIS}:{FAKE_REDIS_PORT}/v1"]
     urls += ["file:///etc/passwd", "http://user:pw@200.160.2.3/v1", "gopher://200.160.2.3/"]
     for (chain, ptype), schema in registry.PROVIDER_SETTINGS.items():
         for key, kind in schema.items():
@@ -103,9 +112,8 @@ def provider_attacks() -> list[dict]:
 
 @pytest.fixture
 def platform_redis(settings):
-    """Redis "lives" at FAKE_REDIS, and the operator opened every private network: the
-    platform's own services must stay refused even then."""
-    settings.REDIS_URL = f"redis://{FAKE_REDIS}:6379/0"
+    """Redis "lives" at FAKE_REDIS; nothing is opened by the operator."""
+    settings.REDIS_URL = f"redis://{FAKE_REDIS}:{FAKE_REDIS_PORT}/0"
     settings.OUTBOUND_ALLOW = ()
     return settings
 
@@ -117,8 +125,8 @@ def test_tenant_admin_cannot_aim_a_declared_field_inside(basename, label, name, 
     alice = api_as(tenants["alice"])  # owner of A: the highest tenant role
     url = reverse(f"{basename}-detail", args=[row.pk])
     accepted = []
-    for value in bad_values(kind):
-        response = alice.patch(url, {name: value}, format="json")
+    for value, along in bad_values(kind, fields_of(basename)):
+        response = alice.patch(url, {name: value, **along}, format="json")
         if response.status_code != 400 or name not in response.json()["error"]["fields"]:
             accepted.append((value, response.status_code))
     assert not accepted, f"{basename}.{name} accepted: {accepted}"
@@ -126,9 +134,13 @@ def test_tenant_admin_cannot_aim_a_declared_field_inside(basename, label, name, 
 
 def test_database_and_redis_stay_refused_inside_an_allowed_network(platform_redis):
     platform_redis.OUTBOUND_ALLOW = ("0.0.0.0/0", "::/0")
-    with pytest.raises(outbound.OutboundRefused):
-        outbound.check_destination(FAKE_REDIS, 5038)
+    with pytest.raises(outbound.OutboundRefused, match="interno da plataforma"):
+        outbound.check_destination(FAKE_REDIS, FAKE_REDIS_PORT)
     outbound.check_destination("10.0.0.5", 5038)  # allowed by the operator: accepted
+    db = platform_redis.DATABASES["default"]
+    if db.get("HOST"):  # PostgreSQL runs: its real address and port
+        with pytest.raises(outbound.OutboundRefused):
+            outbound.check_destination(db["HOST"], int(db.get("PORT") or 5432))
 
 
 def test_tenant_values_within_the_rule_are_accepted(tenants, api_as, monkeypatch):

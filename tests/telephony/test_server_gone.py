@@ -4,6 +4,8 @@ away forgets them and tells the tenant's open pages."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -24,11 +26,15 @@ def listen(org):
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(org_group(org.pk), channel)
 
-    def receive():
+    async def next_calls_message():
         while True:
-            payload = async_to_sync(layer.receive)(channel)["payload"]
+            payload = (await layer.receive(channel))["payload"]
             if payload["type"] == "calls":
                 return payload
+
+    def receive():
+        # Published synchronously by the request itself: by now it is in the channel.
+        return async_to_sync(asyncio.wait_for)(next_calls_message(), 5)
 
     return receive
 

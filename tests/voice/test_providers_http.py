@@ -49,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/fail"):
             return self._reply(500, b'{"error": "boom"}')
         if path.startswith("/redirect"):
-            self.send_response(307)
+            self.send_response(303)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -183,7 +183,7 @@ async def test_internal_destination_refused_at_request_time(server, settings):
 
 
 async def test_redirects_are_not_followed(server):
-    with pytest.raises(ProviderError, match="HTTP 307"):
+    with pytest.raises(ProviderError, match="HTTP 303"):
         await OpenAISTT({"base_url": server + "/redirect/v1"}).transcribe(tone(8000), 8000)
 
 

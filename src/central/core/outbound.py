@@ -15,9 +15,9 @@ from turning the platform against itself:
   leak).
 * **Destinations** (SSRF): every address a tenant-set host resolves to must be public.
   Loopback, private, link-local (the cloud metadata address 169.254.169.254), CGNAT,
-  multicast, reserved and unspecified addresses are refused, and so are the database's
-  and Redis' addresses, unless the operator opened a network with
-  ``CENTRAL_OUTBOUND_ALLOW`` (never the database or Redis). :func:`check_destination` runs
+  multicast, reserved and unspecified addresses are refused unless the operator opened a
+  network with ``CENTRAL_OUTBOUND_ALLOW``; the database's and Redis' address and port are
+  refused even then. :func:`check_destination` runs
   at the API and again right before connecting, because a DNS answer can change in
   between.
 
@@ -113,19 +113,20 @@ def _allowed_networks() -> list[ipaddress._BaseNetwork]:
     return nets
 
 
-def _platform_addresses() -> set[str]:
-    """Addresses of the database and Redis: refused for tenants even inside an allowed
-    network, on any port (a host that runs the database is not a tenant's PBX)."""
+def _platform_endpoints() -> set[tuple[str, int]]:
+    """(address, port) of the database and Redis: refused for tenants even inside a network
+    the operator opened (say, loopback for a local speech server on the database host)."""
     from django.conf import settings
 
-    hosts = []
+    endpoints: list[tuple[str, int]] = []
     db = settings.DATABASES.get("default", {})
     if db.get("HOST"):
-        hosts.append(db["HOST"])
+        endpoints.append((db["HOST"], int(db.get("PORT") or 5432)))
     for url in {getattr(settings, "REDIS_URL", ""), getattr(settings, "CELERY_BROKER_URL", "")}:
-        if url and urlsplit(url).hostname:
-            hosts.append(urlsplit(url).hostname)
-    return {str(addr) for host in hosts for addr in _resolve(host)}
+        parts = urlsplit(url) if url else None
+        if parts is not None and parts.hostname:
+            endpoints.append((parts.hostname, parts.port or 6379))
+    return {(str(addr), port) for host, port in endpoints for addr in _resolve(host)}
 
 
 def _resolve(host: str) -> list[ipaddress._BaseAddress]:
@@ -157,7 +158,7 @@ def address_is_internal(addr: ipaddress._BaseAddress) -> bool:
     )
 
 
-def check_destination(host: str, port: int | None = None) -> list[str]:
+def check_destination(host: str, port: int) -> list[str]:
     """Resolve ``host`` and refuse it unless every address is public (or operator-allowed).
 
     Returns the addresses (so a caller can connect to exactly what was checked). Raises
@@ -172,9 +173,9 @@ def check_destination(host: str, port: int | None = None) -> list[str]:
     if not addrs:
         raise OutboundRefused(_("Não foi possível resolver o endereço %(host)s.") % {"host": host})
     allowed = _allowed_networks()
-    platform = _platform_addresses()
+    platform = _platform_endpoints()
     for addr in addrs:
-        if str(addr) in platform:
+        if (str(addr), int(port)) in platform:
             raise OutboundRefused(_("Este endereço é um serviço interno da plataforma."))
         if address_is_internal(addr) and not any(addr in net for net in allowed):
             raise OutboundRefused(
@@ -184,7 +185,7 @@ def check_destination(host: str, port: int | None = None) -> list[str]:
     return [str(a) for a in addrs]
 
 
-def validate_host(host: str, port: int | None = None) -> str:
+def validate_host(host: str, port: int) -> str:
     check_destination(host, port)
     return host
 
