@@ -14,7 +14,8 @@ from tests.factories import factory, unique
 def make_ai_extension(org, **fields) -> models.Model:
     from central.voice.models import AIExtension
 
-    defaults = {"number": unique("")[:6], "return_number": "1004", "port": 0, "return_port": 0,
+    # Numbers are installation-unique (central.core.unique): every row gets its own.
+    defaults = {"number": unique("")[:6], "return_number": unique("r")[:7], "port": 0, "return_port": 0,
                 "bind_ip": "127.0.0.1"}
     defaults.update(fields)
     return AIExtension.objects.create(organization=org, **defaults)

@@ -134,8 +134,9 @@ def test_api_crud_is_tenant_scoped(tenants, api_as):
 
 
 @pytest.fixture
-def voice_process(monkeypatch):
-    """A real voice process (service + management API) on its own event loop thread."""
+def voice_process(monkeypatch, tenants):
+    """A real voice process (service + management API) on its own event loop thread,
+    serving 1003 for tenant A and 2003 for tenant B."""
     from tests.voice.helpers import config, extension
 
     loop = asyncio.new_event_loop()
@@ -143,7 +144,8 @@ def voice_process(monkeypatch):
     holder = {}
 
     async def main():
-        cfg = config(extension(number="1003"), extension(number="2003", return_number="2004"))
+        cfg = config(extension(number="1003", organization_id=tenants["a"].pk),
+                     extension(number="2003", return_number="2004", organization_id=tenants["b"].pk))
         svc = VoiceService(loader=lambda: cfg, runtime=VoiceRuntime(), caches=SHARED_CACHES)
         await svc.start()
         api = ManagementAPI(svc, token="tok")

@@ -28,7 +28,15 @@ from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.permissions import HasOrgRole
 from central.core.roles import Role
 from central.core.tenancy import membership_for_request
-from central.voice.models import AIExtension, Resident, Unit, VisitLog
+from central.core.unique import UniqueFieldsMixin, allocate
+from central.voice.models import (
+    AUDIOSOCKET_PORTS,
+    FIRST_PORT,
+    AIExtension,
+    Resident,
+    Unit,
+    VisitLog,
+)
 
 VOICE_API_URL_ENV = "CENTRAL_VOICE_API_URL"
 DEFAULT_VOICE_API_URL = "http://127.0.0.1:8090"
@@ -54,7 +62,14 @@ def voice_api(method: str, path: str, body: dict | None = None, timeout: float =
         return 503, {"error": _("processo de voz indisponível: %(erro)s") % {"erro": exc}}
 
 
-class AIExtensionSerializer(serializers.ModelSerializer):
+class AIExtensionSerializer(UniqueFieldsMixin, serializers.ModelSerializer):
+    """Numbers and ports are installation-unique (central.core.unique): a value another
+    row holds, in any tenant, is a 400 under the field; ports left out are picked by the
+    platform."""
+
+    port = serializers.IntegerField(required=False, min_value=1, max_value=65535)
+    return_port = serializers.IntegerField(required=False, min_value=1, max_value=65535)
+
     class Meta:
         model = AIExtension
         fields = [
@@ -62,14 +77,16 @@ class AIExtensionSerializer(serializers.ModelSerializer):
             "instructions", "providers", "concierge_extension", "enabled", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # The installation-wide check is UniqueFieldsMixin's (one message, no owner named).
+        validators: list = []
+        extra_kwargs = {"number": {"validators": []}, "return_number": {"validators": []}}
 
-    def validate_number(self, value: str) -> str:
-        qs = AIExtension.objects.filter(organization=self.context.get("organization"), number=value)
-        if self.instance is not None:
-            qs = qs.exclude(pk=self.instance.pk)
-        if qs.exists():
-            raise serializers.ValidationError(_("Já existe um ramal de IA com este número."))
-        return value
+    def create(self, validated_data):
+        missing = [f for f in ("port", "return_port") if not validated_data.get(f)]
+        if missing:
+            for field, port in zip(missing, allocate(AUDIOSOCKET_PORTS, FIRST_PORT, len(missing)), strict=True):
+                validated_data[field] = port
+        return super().create(validated_data)
 
     def validate_providers(self, value):
         from central.voice.providers.registry import ConfigError, build_providers
@@ -97,7 +114,8 @@ class VoiceLiveView(APIView):
     """The voice process's live status / refresh / restart, for the request's tenant only.
 
     Not a TenantViewSet (there are no rows): scoped by hand, in one place, by
-    :meth:`_mine` — the tenant's own AI extension numbers filter everything returned.
+    :meth:`_org` — the voice process reports and acts by organization id (status is
+    filtered here, refresh and restart are scoped in the voice process itself).
     """
 
     tenant_scoped_by_hand = True
@@ -106,22 +124,24 @@ class VoiceLiveView(APIView):
     write_role = Role.ADMIN  # POST refresh/restart
     op = "status"
 
-    def _mine(self, request) -> set[str]:
-        org = membership_for_request(request).organization
-        return set(AIExtension.objects.filter(organization=org).values_list("number", flat=True))
+    def _org(self, request) -> int:
+        return membership_for_request(request).organization.pk
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         if self.op != "status":
             return Response({"detail": _("Use POST.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
-        mine = self._mine(request)
+        org = self._org(request)
         code, data = voice_api("GET", "/api/status")
         if code != 200:
             return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        # By organization id, not by number: what the voice process runs for this tenant.
+        mine = [e for e in data.get("extensions", []) if e.get("organization_id") == org]
+        numbers = {e.get("ramal") for e in mine}
         return Response({
             "config_source": data.get("config_source"),
-            "extensions": [e for e in data.get("extensions", []) if e.get("ramal") in mine],
-            "turns": [t for t in data.get("turns", []) if t.get("ramal") in mine],
+            "extensions": mine,
+            "turns": [t for t in data.get("turns", []) if t.get("ramal") in numbers],
         })
 
     @extend_schema(
@@ -129,17 +149,19 @@ class VoiceLiveView(APIView):
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        mine = self._mine(request)
+        org = self._org(request)
         if self.op == "refresh":
-            code, data = voice_api("POST", "/api/refresh", {})
+            code, data = voice_api("POST", "/api/refresh", {"organization_id": org})
             if code != 200:
                 return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-            return Response({k: [n for n in v if n in mine] if isinstance(v, list) else v for k, v in data.items()})
+            return Response(data)  # the voice process already cut the report to this tenant
         if self.op == "restart":
             ramal = str(request.data.get("ramal", ""))
-            if ramal not in mine:
+            if not AIExtension.objects.filter(organization_id=org, number=ramal).exists():
                 return Response({"detail": _("Ramal não encontrado.")}, status=status.HTTP_404_NOT_FOUND)
-            code, data = voice_api("POST", "/api/restart", {"ramal": ramal})
+            code, data = voice_api("POST", "/api/restart", {"ramal": ramal, "organization_id": org})
+            if code == 404:
+                return Response({"detail": _("Ramal não encontrado.")}, status=status.HTTP_404_NOT_FOUND)
             return Response(data, status=code)
         return Response({"detail": _("Use GET.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
 

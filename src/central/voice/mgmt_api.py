@@ -1,8 +1,9 @@
 """Management API of the voice process (small asyncio HTTP/1.1 server, no framework).
 
     GET  /api/status                  extensions, ports actually used, sessions, latencies
-    POST /api/refresh                 reload config (only changed listeners restart)
-    POST /api/restart {"ramal": "1003"}
+    POST /api/refresh {"organization_id": 7}           reload config (only changed listeners
+                                                       restart); report of that tenant only
+    POST /api/restart {"ramal": "1003", "organization_id": 7}   only if 1003 is that tenant's
 
 Every request needs ``Authorization: Bearer <token>`` (env ``CENTRAL_VOICE_TOKEN``).
 Without a configured token every request is refused: the API can restart listeners.
@@ -130,8 +131,24 @@ class ManagementAPI:
     async def _status(self, body: bytes):
         return 200, self.service.status()
 
+    @staticmethod
+    def _organization(data: dict) -> int | None:
+        """``organization_id`` (the tenant API always sends it): scopes the action."""
+        org = data.get("organization_id")
+        if org is None:
+            return None
+        if isinstance(org, bool) or not isinstance(org, int):
+            raise HTTPError(400, "organization_id must be an integer")
+        return org
+
     async def _refresh(self, body: bytes):
-        report = await self.service.refresh()
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise HTTPError(400, "body must be JSON") from None
+        if not isinstance(data, dict):
+            raise HTTPError(400, "body must be a JSON object")
+        report = await self.service.refresh(self._organization(data))
         return 200, {"ok": True, "config_source": self.service.config.source, **report}
 
     async def _restart(self, body: bytes):
@@ -141,7 +158,7 @@ class ManagementAPI:
         except (ValueError, KeyError, TypeError):
             raise HTTPError(400, 'body must be JSON like {"ramal": "1003"}') from None
         try:
-            status = await self.service.restart(ramal)
+            status = await self.service.restart(ramal, self._organization(data))
         except KeyError:
             raise HTTPError(404, f"ramal {ramal} is not running") from None
         except OSError as exc:

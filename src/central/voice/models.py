@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from central.core import unique
 from central.core.tenancy import TenantOwned
 
 _port = [MinValueValidator(1), MaxValueValidator(65535)]
@@ -41,12 +42,42 @@ class AIExtension(TenantOwned):
         verbose_name = _("ramal de IA")
         verbose_name_plural = _("ramais de IA")
         ordering = ["number"]
+        # Installation-unique (central.core.unique, EXTENSION_NUMBERS / AUDIOSOCKET_PORTS):
+        # one voice process and one dialplan serve every tenant.
         constraints = [
-            models.UniqueConstraint(fields=["organization", "number"], name="voice_ext_unique_number"),
+            models.UniqueConstraint(fields=["number"], name="voice_ext_number_installation_unique"),
+            models.UniqueConstraint(fields=["return_number"], condition=~models.Q(return_number=""),
+                                    name="voice_ext_return_number_installation_unique"),
+            models.UniqueConstraint(fields=["port"], condition=models.Q(port__gt=0),
+                                    name="voice_ext_port_installation_unique"),
+            models.UniqueConstraint(fields=["return_port"], condition=models.Q(return_port__gt=0),
+                                    name="voice_ext_return_port_installation_unique"),
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        values = {f: getattr(self, f) for f in ("number", "return_number", "port", "return_port")}
+        errors = unique.conflicts(self._meta.label_lower, values, instance=self)
+        if errors:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return f"{self.number} ({self.organization})"
+
+
+#: Dialplan extensions of the shared Asterisk: a visitor dials ``number``, Central
+#: originates the resident's leg into ``return_number``.
+EXTENSION_NUMBERS = unique.register(
+    "voice.extension_numbers", "voice.aiextension.number", "voice.aiextension.return_number"
+)
+#: TCP ports of the voice process's AudioSocket listeners (0 = any free port, tests only).
+AUDIOSOCKET_PORTS = unique.register(
+    "voice.audiosocket_ports", "voice.aiextension.port", "voice.aiextension.return_port"
+)
+#: Where the platform starts looking when it picks ports for a new extension.
+FIRST_PORT = 8080
 
 
 class Unit(TenantOwned):

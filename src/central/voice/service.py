@@ -62,6 +62,7 @@ class ExtensionRuntime:
             "ramal": c.number,
             "ramal_retorno": c.return_number,
             "organization": c.organization,
+            "organization_id": c.organization_id,
             "bind_ip": c.bind_ip,
             "port_configured": c.port,
             "port": self.ai.port,
@@ -200,12 +201,27 @@ class VoiceService:
         self.extensions[ext.number] = rt
         return rt
 
-    async def refresh(self) -> dict:
-        """Reload config; restart only listeners whose address changed."""
+    async def refresh(self, organization_id: int | None = None) -> dict:
+        """Reload config; restart only listeners whose address changed.
+
+        The reload is for every tenant (one process serves them all); the report lists
+        only ``organization_id``'s extensions when one is given (the tenant API's view)."""
         async with self._lock:
             new = await self.load_config()
             report: dict[str, list[str]] = {"started": [], "restarted": [], "updated": [], "stopped": [], "unchanged": []}
-            wanted = {e.number: e for e in new.enabled()}
+            owners = {n: rt.config.organization_id for n, rt in self.extensions.items()}
+            wanted: dict[str, ExtensionConfig] = {}
+            for e in new.enabled():
+                # Numbers are installation-unique in the database; a config that still has
+                # a number twice (an old snapshot) never hands one tenant's listener to
+                # another: the organization already serving it keeps it.
+                holder = wanted.get(e.number)
+                running = self.extensions.get(e.number)
+                if holder is None or (running is not None and e.organization_id == running.config.organization_id):
+                    wanted[e.number] = e
+                if holder is not None:
+                    log.error("ramal %s configured by two organizations; one is ignored", e.number)
+            owners.update({n: e.organization_id for n, e in wanted.items()})
             for number in [n for n in self.failed if n not in wanted]:
                 del self.failed[number]
             for number in list(self.extensions):
@@ -223,7 +239,8 @@ class VoiceService:
                         report.setdefault("failed", []).append(number)
                 elif cur.config == ext:
                     report["unchanged"].append(number)
-                elif cur.config.listener_key() == ext.listener_key():
+                elif cur.config.listener_key() == ext.listener_key() \
+                        and cur.config.organization_id == ext.organization_id:
                     try:
                         ctx = self._context(ext)
                     except (ConfigError, ValueError, TypeError) as exc:
@@ -239,6 +256,8 @@ class VoiceService:
                 else:
                     report.setdefault("failed", []).append(number)
             self.config = new
+            if organization_id is not None:
+                report = {k: [n for n in v if owners.get(n) == organization_id] for k, v in report.items()}
             return report
 
     async def _restart(self, number: str, ext: ExtensionConfig | None = None) -> ExtensionRuntime | None:
@@ -258,9 +277,12 @@ class VoiceService:
             rt.retired = [r for r in (*cur.retired, cur.ai, cur.ret) if r.sessions]
         return rt
 
-    async def restart(self, number: str) -> dict:
+    async def restart(self, number: str, organization_id: int | None = None) -> dict:
+        """Restart one extension's listeners; with ``organization_id``, only if it is that
+        organization's (another tenant's number is "not running", KeyError)."""
         async with self._lock:
-            if number not in self.extensions:
+            rt = self.extensions.get(number)
+            if rt is None or (organization_id is not None and rt.config.organization_id != organization_id):
                 raise KeyError(number)
             rt = await self._restart(number)
             if rt is None:

@@ -26,7 +26,9 @@ def overview(request):
     org = membership_for_request(request).organization  # 404 for foreign orgs
     exts = list(AIExtension.objects.for_org(org).order_by("number"))
     code, data = voice_api("GET", "/api/status", timeout=1.5)
-    live = {e["ramal"]: e for e in data.get("extensions", [])} if code == 200 else {}
+    # Only what the voice process runs for this organization (central.core.unique rule).
+    live = {e["ramal"]: e for e in data.get("extensions", [])
+            if e.get("organization_id") == org.pk} if code == 200 else {}
     rows = [{"ext": e, "live": live.get(e.number)} for e in exts]
     visits = VisitLog.objects.for_org(org).order_by("-started_at")[:RECENT_VISITS]
     return render(request, "voice/overview.html", {
@@ -42,7 +44,8 @@ def refresh(request):
     membership = membership_for_request(request)
     if not at_least(membership.role, Role.ADMIN):
         return HttpResponseForbidden(_("Seu papel nesta organização não permite esta ação."))
-    code, data = voice_api("POST", "/api/refresh", {}, timeout=10)
+    code, data = voice_api("POST", "/api/refresh", {"organization_id": membership.organization_id},
+                           timeout=10)
     if code == 200:
         messages.success(request, _("Configuração de voz atualizada."))
     else:
