@@ -102,3 +102,54 @@ def test_agent_connect_hold_time_and_queue_averages_follow_app_queue():
     # app_queue: first value as is, then ((old << 2) - old + new) >> 2
     assert params["Holdtime"] == str(((4 << 2) - 4 + 0) >> 2) == "3"  # a mean would say 2
     assert params["TalkTime"] == str(((10 << 2) - 10 + 2) >> 2) == "8"  # a mean would say 6
+
+
+def _login_cfg() -> SimulatorConfig:
+    return SimulatorConfig(clock="manual", users={"central": "s3cret"}, login_failure_delay=0.01)
+
+
+async def test_session_actions_answer_like_manager_c() -> None:
+    """main/manager.c: action_filter() (Operation must be Add; a bad regex is "Filter did
+    not compile..."), action_events() ("Invalid event mask" for an empty mask, Off for a
+    mask with no known class), action_login() ("Already authenticated"). Before: the
+    simulator added filters without Operation, said "Filter Not Added", turned events
+    On for unknown class names, and ran a second Login again."""
+    async with Simulator(_login_cfg()) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login(secret="s3cret")
+        conn.send("Filter", {"Filter": "Event: Hangup"}, "no-op")
+        assert (await conn.response("no-op"))["Message"] == "Unknown operation"
+        conn.send("Filter", {"Operation": "Add", "Filter": "Event: (Hangup"}, "bad-rx")
+        assert (await conn.response("bad-rx"))["Message"] == (
+            "Filter did not compile.  Check the syntax of the filter given.")
+        conn.send("Events", {"EventMask": ""}, "empty")
+        empty = await conn.response("empty")
+        assert (empty["Response"], empty["Message"]) == ("Error", "Invalid event mask")
+        conn.send("Events", {"EventMask": "nonsense"}, "unknown")
+        assert (await conn.response("unknown"))["Events"] == "Off"
+        conn.send("Events", {"EventMask": "call,agent"}, "some")
+        assert (await conn.response("some"))["Events"] == "On"
+        conn.send("Login", {"Username": "central", "Secret": "s3cret"}, "again")
+        again = await conn.response("again")
+        assert (again["Response"], again["Message"]) == ("Success", "Already authenticated")
+        await conn.close()
+
+
+async def test_numeric_event_mask_selects_classes_by_bit() -> None:
+    """main/manager.c strings_to_mask(): an all-digit mask is a bit mask, so "Events: 1"
+    is the *system* class only (before: the simulator read "1" as "on", every class)."""
+    world = WorldConfig(agents=1, numbers={"100": "busy"})
+    cfg = _login_cfg()
+    cfg.world = world
+    async with Simulator(cfg) as sim:
+        conn = await RawAMI.connect(sim.host, sim.port)
+        await conn.login(secret="s3cret", events="1")
+        booted = await conn.wait_for(lambda m: m.name == "FullyBooted", 1.0)  # a system event
+        assert booted["Privilege"].startswith("system")
+        _originate(conn, "o", True)
+        await conn.response("o")
+        await sim.advance(30)
+        await conn.pump(0.05)
+        assert not [m for m in conn.inbox if m.kind == "event" and m.name != "FullyBooted"
+                    and not m.get("Privilege", "").startswith("system")]
+        await conn.close()

@@ -10,6 +10,13 @@ Thin by design: bytes -> ``AMIParser(role="server")`` -> :class:`SimulatedPBX` -
   :meth:`Simulator.advance`.
 * **Controls for tests**: :meth:`Simulator.drop_connections` (reconnect tests),
   ``config.faults`` (drop the connection instead of answering, slow responses, garbage).
+  Evidence: none, they are test controls (an RST is what an Asterisk restart looks like).
+
+Evidence for the wire behaviour here: the banner and the Response-before-events order
+are in every transcript of tests/fixtures/asterisk/; events go to every logged-in
+session whose mask and filters want them, each session in the order they happened
+(Asterisk 22.10.1 main/manager.c process_events(): one event queue, each session reads
+it in order).
 
 How ``central simulate-pbx`` calls it (``central.simulator.commands`` registers that
 command; ``central up`` can do the same in-process)::
@@ -337,6 +344,8 @@ class Simulator:
 
     @staticmethod
     def _sync_reply(call: Call) -> Event:
+        # ami-login-and-actions.txt orig-sync-1 (answered: "Originate successfully
+        # queued" once the call is up) and orig-fail-sync ("Originate failed").
         if call.reason == 4:
             return response(call.action_id, "Success", "Originate successfully queued")
         return error(call.action_id, "Originate failed")

@@ -55,6 +55,40 @@ _CALLERID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
 _CHURN_STATES = ["INUSE", "INUSE", "RINGING", "ONHOLD", "BUSY", "UNAVAILABLE"]
 
 
+# Event classes in bit order (Asterisk 22.10.1 include/asterisk/manager.h EVENT_FLAG_*;
+# main/manager.c perms[] gives the names). A numeric mask selects classes by bit.
+EVENT_CLASSES = {
+    "system": 1 << 0, "call": 1 << 1, "log": 1 << 2, "verbose": 1 << 3, "command": 1 << 4,
+    "agent": 1 << 5, "user": 1 << 6, "config": 1 << 7, "dtmf": 1 << 8, "reporting": 1 << 9,
+    "cdr": 1 << 10, "dialplan": 1 << 11, "originate": 1 << 12, "agi": 1 << 13, "cc": 1 << 15,
+    "aoc": 1 << 16, "test": 1 << 17, "security": 1 << 18, "message": 1 << 30,
+}
+_TRUE = ("yes", "true", "y", "t", "1", "on")  # main/utils.c ast_true()
+_FALSE = ("no", "false", "n", "f", "0", "off")  # main/utils.c ast_false()
+
+
+def event_mask(text: str | None) -> set[str] | None | bool:
+    """An ``Events:``/``EventMask:`` value as Asterisk 22.10.1 main/manager.c
+    strings_to_mask() reads it: ``False`` when empty (invalid: the mask is left as it
+    was), a number selects classes by bit ("1" is *system* only), ast_false() values turn
+    events off (``None``), ast_true() values turn them all on (``{"all"}``), anything
+    else is a comma list of class names, unknown names ignored (none known = off)."""
+    value = (text or "").strip()
+    if not value:
+        return False
+    if value.isdigit():
+        bits = int(value)
+        names = {name for name, bit in EVENT_CLASSES.items() if bits & bit}
+        return names or None
+    low = value.lower()
+    if low in _FALSE:
+        return None
+    if low in _TRUE:
+        return {"all"}
+    names = {part.strip() for part in low.split(",")} & (set(EVENT_CLASSES) | {"all"})
+    return names or None
+
+
 @dataclass
 class SessionState:
     """Per-connection AMI state (manager.c's mansession, reduced)."""
@@ -69,8 +103,11 @@ class SessionState:
     session_id: str = ""
 
     def wants(self, event: Event) -> bool:
-        """Events mask then Filter (manager.c match_filter): whitelist regexes must
-        match if any exist; a blacklist (``!regex``) match drops the event."""
+        """Events mask then Filter, as Asterisk 22.10.1 main/manager.c process_events()
+        and should_send_event() decide: the event's class must be in the mask; with
+        include filters one must match, and no ``!`` exclude filter may match.
+        (Asterisk also needs the class in the user's ``read=`` permissions; the
+        simulated users may read everything. Evidence: none for that.)"""
         if self.events is None:
             return False
         if "all" not in self.events:
@@ -342,6 +379,9 @@ class SimulatedPBX:
         return ActionResult([response(aid, "Success", None, ("Challenge", s.challenge))])
 
     def _a_login(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        if s.authenticated:
+            # main/manager.c action_login(): "still authenticated - don't process again".
+            return ActionResult([response(aid, "Success", "Already authenticated")])
         user = msg.get("Username") or ""
         secret = self.config.users.get(user)
         ok = False
@@ -358,13 +398,11 @@ class SimulatedPBX:
                                 delay=self.config.login_failure_delay)
         s.authenticated, s.username = True, user
         s.session_id = f"0x{self._rng.getrandbits(44):x}"
-        mask = (msg.get("Events") or "on").strip().lower()
-        if mask in ("off", "no", "false", "0", ""):
-            s.events = None if mask else {"all"}
-        elif mask in ("on", "yes", "true", "1", "all"):
-            s.events = {"all"}
-        else:
-            s.events = {part.strip() for part in mask.split(",") if part.strip()}
+        # main/manager.c authenticate(): set_eventmask() with the Events header; none
+        # (or empty) leaves the default, every class.
+        mask = event_mask(msg.get("Events"))
+        if mask is not False:
+            s.events = mask
         result = ActionResult([response(aid, "Success", "Authentication accepted")], after_login=True)
         # ami-login-and-actions.txt: FullyBooted to this session, then SuccessfulAuth
         # broadcast to every listener (the stream files show the other session's too).
@@ -393,24 +431,28 @@ class SimulatedPBX:
                                       ("Timestamp", f"{self.clock.epoch():.6f}"))])
 
     def _a_events(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
-        mask = (msg.get("EventMask") or "").strip().lower()
-        if mask in ("off", "no", "false", "0"):
-            s.events = None
-            return ActionResult([response(aid, "Success", None, ("Events", "Off"))])
-        s.events = {"all"} if mask in ("on", "yes", "true", "1", "all") else {
-            p.strip() for p in mask.split(",") if p.strip()}
-        return ActionResult([response(aid, "Success", None, ("Events", "On"))])
+        # Not captured. Asterisk 22.10.1 main/manager.c action_events(): "Events: On" for
+        # a mask with classes, "Events: Off" for none, "Invalid event mask" (mask kept)
+        # for an empty one.
+        mask = event_mask(msg.get("EventMask"))
+        if mask is False:
+            return ActionResult([error(aid, "Invalid event mask")])
+        s.events = mask
+        return ActionResult([response(aid, "Success", None, ("Events", "On" if mask else "Off"))])
 
     def _a_filter(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
-        # ami-login-and-actions.txt filter-1: "Filter: Event: OriginateResponse".
-        if (msg.get("Operation") or "Add").lower() != "add":
+        # ami-login-and-actions.txt filter-1: "Operation: Add", "Filter: Event:
+        # OriginateResponse" -> "Message: Success". Asterisk 22.10.1 main/manager.c
+        # action_filter(): any Operation but Add (a missing one included) is "Unknown
+        # operation"; a regex that does not compile is refused with its message.
+        if (msg.get("Operation") or "").lower() != "add":
             return ActionResult([error(aid, "Unknown operation")])
         text = msg.get("Filter") or ""
         allow = not text.startswith("!")
         try:
             rx = re.compile(text if allow else text[1:])
         except re.error:
-            return ActionResult([error(aid, "Filter Not Added")])
+            return ActionResult([error(aid, "Filter did not compile.  Check the syntax of the filter given.")])
         s.filters.append((allow, rx))
         return ActionResult([response(aid, "Success", "Success")])
 
