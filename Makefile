@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint bench clean
+.PHONY: run test test-repeat test-sqlite test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -21,6 +21,14 @@ run: $(STAMP)
 ## Set up and run the whole test suite on SQLite, then on PostgreSQL + Redis.
 test: $(STAMP)
 	bash scripts/test.sh
+
+## Run the suite N times in a row on one database (sqlite, postgres or both) and count
+## the failed runs: `make test-repeat N=10 DB=postgres` (ARGS= narrows it to some tests).
+N ?= 10
+DB ?= sqlite
+ARGS ?=
+test-repeat: $(STAMP)
+	bash scripts/test-repeat.sh $(N) $(DB) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench agent
