@@ -7,3 +7,6 @@ class VoiceConfig(AppConfig):
     label = "voice"
     verbose_name = _("Atendente de voz (IA)")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (config version for the voice process)

@@ -41,6 +41,16 @@ def load_from_database() -> VoiceConfig:
     return VoiceConfig(tuple(out), source="database")
 
 
+def config_version() -> int:
+    """The config version (one indexed single-row read): the voice process polls it and
+    reloads when it moved (:meth:`central.voice.service.VoiceService.watch`)."""
+    from central.core.db import drop_stale_connections
+    from central.voice.models import ConfigVersion
+
+    drop_stale_connections()
+    return ConfigVersion.current()
+
+
 def save_visit(record: VisitRecord) -> None:
     """Persist one visit with its audit trail (called in a worker thread)."""
     from central.core.db import drop_stale_connections

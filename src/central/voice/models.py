@@ -141,3 +141,33 @@ class VisitLog(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.visitor_name or '-'} -> {self.unit_label}: {self.outcome}"
+
+
+class ConfigVersion(models.Model):
+    """One row: bumped on every change of what the voice process loads (AI extensions,
+    units, residents, an organization switched on or off), by :mod:`central.voice.signals`.
+
+    The voice process reads this single row every few seconds (``SELECT version ... WHERE
+    id = 1``) and reloads when it moved, so a change made through the API, the admin or
+    another process reaches the listeners by itself, with or without Redis.
+    """
+
+    SINGLETON = 1
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("versão da configuração de voz")
+
+    @classmethod
+    def bump(cls) -> None:
+        from django.db.models import F
+        from django.utils import timezone
+
+        if not cls.objects.filter(pk=cls.SINGLETON).update(version=F("version") + 1, changed_at=timezone.now()):
+            cls.objects.get_or_create(pk=cls.SINGLETON, defaults={"version": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=cls.SINGLETON).values_list("version", flat=True).first() or 0

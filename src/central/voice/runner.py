@@ -26,6 +26,14 @@ def default_snapshot_path() -> str:
     return str(Path(base) / SNAPSHOT_NAME)
 
 
+def poll_interval() -> float:
+    """Seconds between two reads of the config version (``CENTRAL_VOICE_POLL_SECONDS``)."""
+    try:
+        return max(0.2, float(os.environ.get("CENTRAL_VOICE_POLL_SECONDS", "2")))
+    except ValueError:
+        return 2.0
+
+
 def _ami_originator() -> Originator | None:
     """An AMIOriginator from CENTRAL_AMI_URL (ami://user@host:5038) + CENTRAL_AMI_SECRET."""
     url = os.environ.get("CENTRAL_AMI_URL", "")
@@ -69,10 +77,11 @@ async def run_voice(
 ) -> None:
     """Run until ``stop`` is set (or forever).  Django must be set up when
     ``use_database`` is true (the CLI's ``_setup`` does it)."""
+    version_probe = None
     if loader is None and use_database:
-        from central.voice.loader import load_from_database
+        from central.voice.loader import config_version, load_from_database
 
-        loader = load_from_database
+        loader, version_probe = load_from_database, config_version
     if originator is None:
         originator = _ami_originator()
         client = getattr(originator, "client", None)
@@ -80,7 +89,17 @@ async def run_voice(
             await client.start()
     runtime = VoiceRuntime(originator, _db_visit_sink() if use_database else None)
     service = VoiceService(loader=loader, snapshot_path=snapshot_path or default_snapshot_path(), runtime=runtime)
+    version = None
+    if version_probe is not None:
+        # Read before the first load: a change made while it loads is seen as a change.
+        try:
+            version = await asyncio.to_thread(version_probe)
+        except Exception as exc:  # database down: the snapshot serves, the watcher retries
+            log.warning("voice config version unavailable: %s", exc)
     await service.start()
+    watcher = (asyncio.create_task(service.watch(version_probe, poll_interval(), seen=version),
+                                   name="voice-config-watch")
+               if version_probe is not None else None)
     api = ManagementAPI(service, token)
     await api.start(api_host, api_port)
     for ext in service.status()["extensions"]:
@@ -91,6 +110,8 @@ async def run_voice(
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await api.stop()
         await service.stop()
         client = getattr(originator, "client", None)

@@ -289,6 +289,27 @@ class VoiceService:
                 raise OSError(self.failed.get(number, "restart failed"))
             return rt.status()
 
+    async def watch(self, probe, interval: float = 2.0, seen=None) -> None:
+        """Reload by itself when ``probe()`` (run in a thread: the database's config
+        version) changes, so a new or edited extension listens within ``interval`` seconds
+        without anyone calling refresh.  Runs until cancelled; a failing probe (database
+        down) is retried at the next tick, the listeners keep what they have.  ``seen`` is
+        the version read before the config this service started from."""
+        while True:
+            try:
+                version = await asyncio.to_thread(probe)
+            except Exception as exc:  # database down: keep serving, try again
+                log.debug("voice config version unavailable: %s", exc)
+            else:
+                # A first successful read while serving a snapshot (database was down at
+                # start) is a change too.
+                if (seen is not None and version != seen) or (seen is None and self.config.source == "snapshot"):
+                    report = await self.refresh()
+                    changed = {k: v for k, v in report.items() if v and k != "unchanged"}
+                    log.info("voice config version %s -> %s: %s", seen, version, changed or "no listener change")
+                seen = version
+            await asyncio.sleep(interval)
+
     async def stop(self) -> None:
         for rt in self.extensions.values():
             for listener in (rt.ai, rt.ret, *rt.retired):
