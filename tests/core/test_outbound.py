@@ -90,6 +90,13 @@ def bad_values(kind: str, fields: dict) -> list[tuple[object, dict]]:
         return [(v, {}) for v in INTERNAL_HOSTS] + [(FAKE_REDIS, {"port": FAKE_REDIS_PORT})]
     if kind == "provider_settings":
         return [(v, {}) for v in provider_attacks()]
+    if kind in ("dial", "endpoint"):
+        targets = ["SIP/evil.example", "PJSIP/1101/sip:x@evil.example", "1101&SIP/evil.example",
+                   "Local/1@default", "IAX2/evil.example/1", "PJSIP/1101@evil", "${SHELL(id)}",
+                   "1101,60,U(x)", "1101\r\nApplication: System", "sip:1101@127.0.0.1"]
+        if kind == "endpoint":
+            targets.append("PJSIP/1101")  # the dialplan adds the technology itself
+        return [(v, {}) for v in targets]
     raise AssertionError(f"no attack values for kind {kind!r}: add them here")
 
 
@@ -159,8 +166,15 @@ def test_tenant_values_within_the_rule_are_accepted(tenants, api_as, monkeypatch
     providers = {"stt": [{"type": "openai", "base_url": f"https://{PUBLIC_HOST}/v1",
                           "api_key_env": "CENTRAL_TENANT_SECRET_OPENAI"}],
                  "tts": [{"type": "azure", "region": "brazilsouth"}, {"type": "espeak", "speed": 170}]}
-    ok = alice.patch(f"/api/v1/voice/extensions/{ext.pk}/", {"providers": providers}, format="json")
+    ok = alice.patch(f"/api/v1/voice/extensions/{ext.pk}/", {"providers": providers,
+                                                             "concierge_extension": "1000"}, format="json")
     assert ok.status_code == 200, ok.content
+    from tests.voice.factories import make_resident
+
+    resident = make_resident(tenants["a"])
+    for target in ("1101", "PJSIP/1101", "+5511999990001", "PJSIP/portaria-01"):
+        ok = alice.patch(f"/api/v1/voice/residents/{resident.pk}/", {"extension": target}, format="json")
+        assert ok.status_code == 200, (target, ok.content)
 
 
 def test_secret_configured_is_no_oracle_for_platform_variables(tenants, api_as, monkeypatch):
@@ -224,3 +238,35 @@ def test_every_provider_declares_every_setting_it_reads():
         if extra:
             undeclared[key] = sorted(extra)
     assert not undeclared, f"declare these in registry.PROVIDER_SETTINGS with their kind: {undeclared}"
+
+
+def test_platform_row_reports_its_real_secret(tenants, api_as, monkeypatch):
+    """The CENTRAL_AMI_URL row says configured when the link would really log in."""
+    from central.telephony.link import env_server
+
+    monkeypatch.setenv("CENTRAL_AMI_URL", "ami://central@10.0.0.5:5038")
+    monkeypatch.setenv("CENTRAL_AMI_ORG", tenants["a"].slug)
+    monkeypatch.setenv("CENTRAL_AMI_SECRET", "plat")
+    row = env_server()
+    body = api_as(tenants["alice"]).get(f"/api/v1/telephony/servers/{row.pk}/").json()
+    assert body["secret_configured"] is True
+
+
+async def test_voice_refuses_foreign_dial_targets_at_dial_time():
+    """A resident row written before the API rule (or in the admin) still cannot make the
+    platform's Asterisk dial another technology, a SIP URI or a second target."""
+    from central.voice.calls import OriginateFailed
+    from central.voice.config import ExtensionConfig, ResidentConfig
+    from central.voice.telephony import AMIOriginator
+
+    assert AMIOriginator.dial_string(ResidentConfig("Ana", "1101")) == "PJSIP/1101"
+    for bad in ("SIP/evil.example", "PJSIP/1101/sip:x@evil.example", "1101&SIP/evil.example"):
+        with pytest.raises(OriginateFailed, match="refused dial target"):
+            AMIOriginator.dial_string(ResidentConfig("Ana", bad))
+
+    class NoAMI:  # the transfer must be refused before any action is sent
+        async def send_action(self, *args, **kwargs):
+            raise AssertionError("sent")
+
+    await AMIOriginator(NoAMI()).transfer(call_uuid="u", to_extension="1000&SIP/evil.example",
+                                          extension=ExtensionConfig("1003"))

@@ -52,7 +52,8 @@ ALLOW_ENV = "CENTRAL_OUTBOUND_ALLOW"
 #: validated against its provider's declared settings).
 TENANT_FIELDS: dict[str, dict[str, str]] = {
     "telephony.asteriskserver": {"secret_env": "env", "host": "host"},
-    "voice.aiextension": {"providers": "provider_settings"},
+    "voice.aiextension": {"providers": "provider_settings", "concierge_extension": "endpoint"},
+    "voice.resident": {"extension": "dial"},
 }
 
 #: Fields whose names look like destinations or secrets but are not outbound, with why.
@@ -210,6 +211,29 @@ def validate_url(url: str) -> str:
     return url
 
 
+# --- what the platform's Asterisk dials for a tenant ------------------------------------------
+
+#: A PJSIP endpoint / extension / E.164 number: no technology, host, URI, second target
+#: (``&``), option (``,``) or dialplan expression (``${...}``) can ride along.
+_ENDPOINT_RE = re.compile(r"^\+?[A-Za-z0-9_.-]{1,64}$")
+#: The same, optionally as ``PJSIP/<endpoint>`` (the only technology the voice side dials).
+_DIAL_RE = re.compile(r"^(?:PJSIP/)?\+?[A-Za-z0-9_.-]{1,64}$")
+
+
+def validate_dial_target(value: str, *, technology: bool = True) -> str:
+    """A resident's phone or the concierge's extension, dialed by the platform's Asterisk.
+
+    ``SIP/evil.example``, ``PJSIP/1101/sip:x@evil.example`` or ``1000&SIP/...`` would make
+    the platform's PBX call wherever the tenant says (toll fraud, SIP to internal hosts).
+    """
+    if not (_DIAL_RE if technology else _ENDPOINT_RE).match(value or ""):
+        raise OutboundRefused(
+            _("Use um ramal, um endpoint PJSIP (PJSIP/1101) ou um número E.164 (+5511999990001).")
+            if technology else _("Use um ramal ou endpoint (letras, dígitos, _ . -).")
+        )
+    return value
+
+
 def parse_allow_list(raw: str) -> tuple[str, ...]:
     """``CENTRAL_OUTBOUND_ALLOW``: comma separated addresses or networks (CIDR)."""
     items: list[str] = []
@@ -229,5 +253,5 @@ def field_kind(label: str, name: str) -> str | None:
 def suspicious(names: Iterable[str]) -> list[str]:
     """Field names that look like destinations or secrets (what the walker must see declared)."""
     pattern = re.compile(r"(env|secret|host|url|uri|endpoint|key|token|password|addr|ip$|"
-                         r"server|domain|webhook|provider|credential|region)", re.I)
+                         r"server|domain|webhook|provider|credential|region|extension)", re.I)
     return [n for n in names if pattern.search(n)]

@@ -39,9 +39,12 @@ class AsteriskServerSerializer(serializers.ModelSerializer):
     CONNECTION_FIELDS = ("host", "port", "username", "secret_env", "auth")
 
     def get_secret_configured(self, obj) -> bool:
-        """Whether this process sees the variable; the value itself is never returned.
-        A name outside the tenant prefix always answers false (no existence oracle)."""
-        return obj.secret() is not None
+        """Whether this process has the secret; the value itself is never returned.
+        A name outside the tenant prefix answers false (no existence oracle), except the
+        platform's own CENTRAL_AMI_URL row, whose secret the link would really use."""
+        from .link import server_secret
+
+        return server_secret(obj) is not None
 
     def validate_secret_env(self, value: str) -> str:
         try:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
+from central.core import outbound
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.permissions import HasOrgRole
 from central.core.roles import Role
@@ -87,6 +88,14 @@ class AIExtensionSerializer(UniqueFieldsMixin, serializers.ModelSerializer):
             for field, port in zip(missing, allocate(AUDIOSOCKET_PORTS, FIRST_PORT, len(missing)), strict=True):
                 validated_data[field] = port
         return super().create(validated_data)
+
+    def validate_concierge_extension(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return outbound.validate_dial_target(value, technology=False)
+        except outbound.OutboundRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_providers(self, value):
         from central.voice.providers.registry import ConfigError, build_providers
@@ -193,6 +202,12 @@ class ResidentSerializer(serializers.ModelSerializer):
         model = Resident
         fields = ["id", "unit", "name", "extension", "priority", "active"]
         read_only_fields = ["id"]
+
+    def validate_extension(self, value: str) -> str:
+        try:
+            return outbound.validate_dial_target(value.strip())
+        except outbound.OutboundRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_unit(self, unit: Unit) -> Unit:
         org = self.context.get("organization")

@@ -78,7 +78,15 @@ class AMIOriginator:
 
     @staticmethod
     def dial_string(resident: ResidentConfig) -> str:
+        """``PJSIP/<endpoint>``; anything else a tenant wrote (another technology, a SIP URI,
+        a second target) is refused here too, not only at the API (central.core.outbound)."""
+        from central.core.outbound import OutboundRefused, validate_dial_target
+
         ext = resident.extension.strip()
+        try:
+            validate_dial_target(ext)
+        except OutboundRefused as exc:
+            raise OriginateFailed(f"refused dial target {ext!r}: {exc}") from None
         return ext if "/" in ext else f"PJSIP/{ext}"
 
     async def originate_resident(
@@ -111,6 +119,13 @@ class AMIOriginator:
         raise OriginateFailed(detail)
 
     async def transfer(self, *, call_uuid: str, to_extension: str, extension: ExtensionConfig) -> None:
+        from central.core.outbound import OutboundRefused, validate_dial_target
+
+        try:  # the dialplan dials PJSIP/${T}: no "&SIP/..." or URI may ride along
+            validate_dial_target(to_extension, technology=False)
+        except OutboundRefused:
+            log.warning("transfer of %s refused: %r is not an extension", call_uuid, to_extension)
+            return
         response = await self.client.send_action(
             "DBPut", {"Family": TRANSFER_FAMILY, "Key": call_uuid, "Val": to_extension}
         )
