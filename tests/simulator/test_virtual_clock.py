@@ -69,7 +69,7 @@ async def test_virtual_clock_waits_for_clients_when_nothing_is_scheduled() -> No
         await conn.login()
         conn.send("Originate", {"Channel": "Local/5511999990003@customers", "Context": "discador-out",
                                 "Exten": "s", "Priority": "1", "Timeout": "20000", "Async": "true"}, "o")
-        await conn.wait_for(lambda m: m.name == "OriginateResponse", 2.0)
+        await conn.wait_for(lambda m: m.name == "OriginateResponse", 10.0)
         # the unanswered call resolves at its 20 s timeout at the latest, virtually
         assert 0 < sim.clock.now() <= 20.0 + 1e-6
         await conn.close()
@@ -91,6 +91,6 @@ async def test_manual_advance_moves_time_only_when_asked() -> None:
         await conn.pump(0.05)
         assert not [m for m in conn.inbox if m.name == "OriginateResponse"]
         await sim.advance(1.0)
-        resp = await conn.wait_for(lambda m: m.name == "OriginateResponse", 1.0)
+        resp = await conn.wait_for(lambda m: m.name == "OriginateResponse", 10.0)
         assert resp["Reason"] == "3" and sim.clock.now() == 15.0
         await conn.close()

@@ -57,8 +57,7 @@ async def test_greeting_is_heard_as_slin8_frames(svc_factory):
     first_voice = await client.wait_voice(timeout=3)
     assert first_voice - t0 < 0.5  # cached greeting starts on the first ticks
     assert {len(f) for _, f in client.received} == {320}
-    await asyncio.sleep(0.5)
-    assert len(client.voiced_frames()) >= 20
+    await client.wait_for(lambda: len(client.voiced_frames()) >= 20)
     await client.close()
 
 
@@ -118,19 +117,20 @@ async def test_barge_in_stops_playback_and_speech_path_calls_resident(svc_factor
     svc = await svc_factory(lambda: config(), phone=phone, stt=stt)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
     await visitor.wait_voice(timeout=3)
-    await asyncio.sleep(0.3)
-    assert visitor.heard_audio(time.monotonic() - 0.1)  # greeting still playing
+    await visitor.wait_for(lambda: len(visitor.voiced_frames()) >= 15)  # 0.3 s of greeting
+    assert visitor.heard_audio(visitor.received[-10][0])  # still playing (counted in frames)
     visitor.say(_trim(espeak_pcm("meu nome é João Pereira apartamento trezentos e dois bloco B")))
     await visitor.wait_for(lambda: visitor.sent_voice_at is not None)
     spoke = visitor.sent_voice_at
     # Playback must stop: find the first received frame after which 10 frames are silent.
-    await asyncio.sleep(0.5)
-    after = [(t, f) for t, f in visitor.received if t >= spoke]
-    silent_from = next(
-        t for i, (t, _) in enumerate(after) if all(rms(f) < 50 for _, f in after[i : i + 10])
-    )
+    def silent_from():
+        after = [(t, f) for t, f in visitor.received if t >= spoke]
+        return next((t for i, (t, _) in enumerate(after)
+                     if len(after[i : i + 10]) == 10 and all(rms(f) < 50 for _, f in after[i : i + 10])), None)
+
+    await visitor.wait_for(lambda: silent_from() is not None)
     # VAD needs 3 voiced frames (60 ms); the next tick is silence: well under 200 ms.
-    assert silent_from - spoke < 0.2
+    assert silent_from() - spoke < 0.2
     await visitor.wait_closed(timeout=25)
     assert phone.originated and svc.runtime.visits[-1].visitor_name == "João Pereira"
     assert svc.runtime.visits[-1].outcome == "authorized"
@@ -146,14 +146,17 @@ async def test_idle_call_gets_silence_frames_past_two_seconds(svc_factory):
     client = await ASClient(send_media=False).connect("127.0.0.1", port_of(svc))
     await client.wait_voice(timeout=3)
     await client.dtmf("*")  # interrupts the prompt, asks for nothing
-    await asyncio.sleep(0.1)
+    await client.wait_for(lambda: all(rms(f) == 0 for _, f in client.received[-10:]))  # prompt stopped
     t0 = time.monotonic()
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(2.5)  # the duration under test (longer than Asterisk's 2 s), not a sync
     window = [(t, f) for t, f in client.received if t >= t0]
     assert client.eof_at is None and client.hangup_at is None
-    assert len(window) >= 110  # 125 expected at 50 frames/s
+    # 125 frames expected at 50 frames/s. The bounds are Asterisk's (no 2 s gap) with
+    # room for a loaded CI machine stalling this process, not the pacer's precision
+    # (bench/ measures that).
+    assert len(window) >= 100
     gaps = [b[0] - a[0] for a, b in zip(window, window[1:], strict=False)]
-    assert max(gaps) < 0.1
+    assert max(gaps) < 0.5
     assert all(rms(f) == 0 for _, f in window)
     await client.close()
 
@@ -164,7 +167,7 @@ async def test_caller_hangs_up_mid_sentence(svc_factory):
     await client.wait_voice(timeout=3)
     await client.close()  # bare FIN, as in caller-hangs-up-first
     rt = svc.extensions["1003"]
-    await client.wait_for(lambda: not rt.ai.sessions, timeout=2)
+    await client.wait_for(lambda: not rt.ai.sessions)
     assert svc.runtime.visits[-1].outcome == "abandoned"
     assert rt.ai.stats.handler_errors == 0 and rt.ai.stats.sessions_active == 0
     again = await ASClient().connect("127.0.0.1", port_of(svc))
@@ -183,11 +186,10 @@ async def test_garbage_and_oversized_frames_close_those_sessions_only(svc_factor
     for client, bad in zip(evil, bad_frames, strict=True):
         client.send_raw(bad)
     for client in evil:
-        await client.wait_closed(timeout=2)
+        await client.wait_closed()
         assert client.hangup_at is not None  # closed cleanly with 00 00 00 then FIN
     n = len(good.received)
-    await asyncio.sleep(0.2)
-    assert len(good.received) >= n + 8  # the other call kept its 50 frames/s
+    await good.wait_for(lambda: len(good.received) >= n + 8)  # the other call kept streaming
     await good.dtmf("302#")
     await good.wait_closed(timeout=20)
     stats = svc.extensions["1003"].ai.stats
@@ -262,14 +264,14 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
         await asyncio.open_connection("127.0.0.1", old_2003)
     for c in calls:  # both calls in progress survive and complete the visit
         n = len(c.received)
-        await asyncio.sleep(0.1)
-        assert len(c.received) > n and c.eof_at is None
+        await c.wait_for(lambda c=c, n=n: len(c.received) > n)
+        assert c.eof_at is None
         await c.dtmf("302#")
     assert svc.status()["active_sessions"] >= 2  # the moved call is still counted
     for c in calls:
         await c.wait_closed(timeout=20)
     assert [v.outcome for v in svc.runtime.visits] == ["authorized", "authorized"]
-    await calls[0].wait_for(lambda: svc.status()["active_sessions"] == 0, timeout=2)
+    await calls[0].wait_for(lambda: svc.status()["active_sessions"] == 0)
     fresh = await ASClient().connect("127.0.0.2", port_of(svc, "2003"))
     await fresh.wait_voice(timeout=3)
     await fresh.close()

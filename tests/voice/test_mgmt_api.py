@@ -58,7 +58,7 @@ async def test_status_lists_ports_sessions_and_latencies(running):
     client = await ASClient().connect("127.0.0.1", svc.extensions["1003"].ai.port)
     await client.wait_voice(timeout=3)
     await client.dtmf("9#")  # a turn: unit not found, answered from the cache
-    await asyncio.sleep(0.1)
+    await client.wait_for(lambda: any(t["source"] == "dtmf" for t in svc.runtime.turns))
     status, body = await http(port, "GET", "/api/status")
     assert status == 200
     ext = {e["ramal"]: e for e in body["extensions"]}
