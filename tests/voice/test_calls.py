@@ -344,3 +344,29 @@ async def test_visitor_leaving_ends_the_resident_leg(svc_factory):
     await resident.wait_closed(timeout=10)  # told "o visitante desligou", then hung up
     assert resident.hangup_at is not None
     assert svc.runtime.visits[-1].outcome == "abandoned"
+
+
+def _tone(seconds: float, rate: int = 8000, hz: float = 440.0) -> bytes:
+    import math
+    import struct
+
+    n = int(seconds * rate)
+    return b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(n))
+
+
+async def test_no_speech_provider_and_a_continuous_tone_say_it_once_and_use_the_keypad(svc_factory, phone):
+    # The report: with a continuous tone and no STT provider the log got "provider_failure
+    # ... none configured" every 15 s (here every 1 s: max_utterance_ms 1000).
+    providers = {"tts": [{"type": "espeak", "speed": 800}], "stt": [], "vad": {"max_utterance_ms": 1000}}
+    svc = await svc_factory(lambda: config(extension(providers=providers)), phone=phone)
+    visitor = await ASClient().connect("127.0.0.1", port_of(svc))
+    await visitor.wait_voice(timeout=3)
+    visitor.say(_tone(5.0))
+    await visitor.wait_for(lambda: visitor.sent_voice_at is not None)
+    await visitor.wait_for(lambda: not visitor.speech, timeout=10)  # 5 s of tone sent
+    await visitor.dtmf("302#")
+    await visitor.wait_closed(timeout=20)
+    visit = svc.runtime.visits[-1]
+    assert visit.outcome == "authorized"
+    failures = [d for _, e, d in visit.audit if e == "provider_failure"]
+    assert len(failures) == 1 and "keypad" in failures[0]

@@ -227,7 +227,8 @@ class BaseCall(CallHandler):
         if self.session.closed:
             return
         now = time.monotonic()
-        if self.session.playing or self.parts.vad.endpointer.in_speech:
+        in_speech = self.parts.vad.endpointer.in_speech and not self.parts.keypad_only
+        if self.session.playing or in_speech:
             self.last_activity = now
         elif now - self.last_activity >= self.runtime.no_input_timeout:
             self.last_activity = now

@@ -257,14 +257,24 @@ class STTProcessor(Processor):
 
     name = "stt"
 
-    def __init__(self, stt, is_complete: Callable[[Interpretation], bool], vad: VADProcessor) -> None:
+    def __init__(self, stt, is_complete: Callable[[Interpretation], bool], vad: VADProcessor,
+                 keypad_only: bool = False) -> None:
         super().__init__()
         self.stt = stt
         self.is_complete = is_complete
         self.vad = vad
         self._speculative: asyncio.Task | None = None
+        #: No speech-to-text provider configured: turns are not transcribed; the first one
+        #: is reported once (the flow apologizes and offers the keypad), the rest ignored.
+        self.keypad_only = keypad_only
+        self._told = False
 
     def process(self, frame: Frame) -> None:
+        if self.keypad_only and type(frame) in (UserPaused, UserTurn):
+            if type(frame) is UserTurn and not self._told:
+                self._told = True
+                self.push(ProviderFailure("stt", KEYPAD_ONLY, frame.metrics))
+            return
         if type(frame) is UserPaused:
             if self._speculative is None or self._speculative.done():
                 self._speculative = self.spawn(self._speculate(frame, self.vad.utterance))
@@ -298,6 +308,10 @@ class STTProcessor(Processor):
             return
         turn.metrics.stt_ms = (time.monotonic() - started) * 1000
         self.push(Transcription(text, turn.metrics))
+
+
+#: What the audit trail says, once per call, when no speech-to-text provider is configured.
+KEYPAD_ONLY = "no speech-to-text provider configured: keypad only"
 
 
 class ReplyProcessor(Processor):
@@ -464,12 +478,17 @@ class PipelineParts:
     reply: ReplyProcessor
     output: OutputProcessor
     extra: dict = field(default_factory=dict)
+    keypad_only: bool = False
 
 
 def build_pipeline(*, session, flow, providers, cache, vad_settings, on_control, on_turn) -> PipelineParts:
-    vad = VADProcessor(Endpointer(session.rate, vad_settings), lambda: flow.barge_in_allowed)
-    stt = STTProcessor(providers.stt, flow.is_complete, vad)
+    # Without speech-to-text, sound is not input: it neither interrupts prompts (a
+    # continuous tone would cut every one) nor counts as activity (calls.BaseCall).
+    keypad_only = not providers.stt.providers
+    vad = VADProcessor(Endpointer(session.rate, vad_settings),
+                       lambda: flow.barge_in_allowed and not keypad_only)
+    stt = STTProcessor(providers.stt, flow.is_complete, vad, keypad_only)
     reply = ReplyProcessor(flow, providers.reply)
     tts = TTSProcessor(cache, session.rate)
     out = OutputProcessor(session, on_control, on_turn)
-    return PipelineParts(Pipeline([vad, stt, reply, tts, out]), vad, reply, out)
+    return PipelineParts(Pipeline([vad, stt, reply, tts, out]), vad, reply, out, keypad_only=keypad_only)
