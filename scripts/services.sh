@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start throw-away PostgreSQL 15 and Redis servers on free loopback ports for the tests.
-# Prints shell `export` lines; `stop` tears them down. Used by scripts/test.sh.
+# Start throw-away PostgreSQL 15, Redis and MariaDB servers on free loopback ports for the
+# tests. Prints the path of a file of shell `export` lines; `stop` tears them down. Used by
+# scripts/test.sh. `mariadb` starts only MariaDB (tests/conftest.py, when run outside test.sh).
+# MariaDB is the legacy dialer's database that `central import-legacy` reads.
 set -euo pipefail
 
 STATE_DIR=${CENTRAL_SERVICES_DIR:-/tmp/central-test-services}
@@ -37,17 +39,41 @@ start() {
 export CENTRAL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/central
 export CENTRAL_TEST_REDIS_URL=redis://127.0.0.1:$redis_port/0
 ENV
+  mariadb_start
+}
+
+mariadb_start() {
+  # A throw-away mariadbd: own datadir, socket and pid under the services dir, TCP on a
+  # free loopback port, a passwordless `central` user limited to 127.0.0.1.
+  local port dir="$STATE_DIR/mariadb" user=()
+  port=$(free_port)
+  mkdir -p "$dir/data"
+  if [ "$(id -u)" = "0" ]; then user=(--user=root); fi
+  mariadb-install-db --no-defaults --datadir="$dir/data" "${user[@]}" --auth-root-authentication-method=normal \
+    --skip-test-db >"$dir/install.log" 2>&1
+  setsid mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+    --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" "${user[@]}" --skip-log-bin --skip-name-resolve \
+    --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=128M --log-error="$dir/error.log" \
+    </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 300); do
+    mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot ping >/dev/null 2>&1 && break; sleep 0.1
+  done
+  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot \
+    -e "CREATE USER 'central'@'127.0.0.1'; GRANT ALL ON *.* TO 'central'@'127.0.0.1' WITH GRANT OPTION;"
+  echo "export CENTRAL_TEST_MARIADB_URL=mysql://central@127.0.0.1:$port/" >>"$STATE_DIR/env"
 }
 
 stop() {
+  [ -f "$STATE_DIR/mariadb/mysqld.pid" ] && kill "$(cat "$STATE_DIR/mariadb/mysqld.pid")" 2>/dev/null || true
   [ -d "$STATE_DIR/pg" ] && as_pg_user "$(pg_bin pg_ctl)" -D "$STATE_DIR/pg" -m immediate stop >/dev/null 2>&1 || true
   [ -f "$STATE_DIR/redis.pid" ] && kill "$(cat "$STATE_DIR/redis.pid")" 2>/dev/null || true
 }
 
 case "${1:-start}" in
   start) start >&2 ;;
+  mariadb) rm -rf "$STATE_DIR"; mkdir -p "$STATE_DIR"; : >"$STATE_DIR/env"; mariadb_start >&2 ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|mariadb|stop" >&2; exit 2 ;;
 esac
-if [ "${1:-start}" = start ]; then echo "$STATE_DIR/env"; fi
+if [ "${1:-start}" != stop ]; then echo "$STATE_DIR/env"; fi
 exit 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages Central needs. `run`: what the embedded default uses (python3-venv,
 # espeak-ng for offline text-to-speech). `test` (default): also Redis, Chromium for the
-# browser tests, gettext, and checks that PostgreSQL 15 server binaries are there.
+# browser tests, gettext, MariaDB (legacy import tests), and checks that PostgreSQL 15
+# server binaries are there.
 set -euo pipefail
 mode=${1:-test}
 need=()
@@ -12,6 +13,8 @@ if [ "$mode" = test ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v msgfmt >/dev/null || need+=(gettext)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql-15)
+  # The legacy dialer's database, read by `central import-legacy` (tests start their own).
+  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"

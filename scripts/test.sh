@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then pytest on SQLite, then again on PostgreSQL + Redis.
-# Starts its own PostgreSQL and Redis on free ports and stops them afterwards.
+# Starts its own PostgreSQL, Redis and MariaDB on free ports and stops them afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -12,7 +12,7 @@ trap 'bash scripts/services.sh stop || true' EXIT
 env_file=$(bash scripts/services.sh start)
 # shellcheck disable=SC1090
 source "$env_file"
-export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL
+export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL CENTRAL_TEST_MARIADB_URL
 
 work=$(mktemp -d /tmp/central-test-XXXX)
 export CENTRAL_DATA_DIR="$work/data"

@@ -163,3 +163,55 @@ class CspWatchingBrowser:
 
     def __getattr__(self, name):
         return getattr(self._browser, name)
+
+
+def _services(tmp_path_factory, what: str) -> dict[str, str]:
+    """Start ``scripts/services.sh <what>`` in a private state dir (stopped at session end):
+    the same throw-away servers scripts/test.sh starts, for a run of pytest outside it."""
+    import atexit
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    # Directly under /tmp: PostgreSQL runs as the postgres user, which cannot enter
+    # pytest's private (0700) temporary directories.
+    state = Path(tempfile.mkdtemp(prefix=f"central-services-{what}-"))
+    state.chmod(0o755)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "services.sh"
+    env = {**os.environ, "CENTRAL_SERVICES_DIR": str(state)}
+    out = subprocess.run(["bash", str(script), what], env=env, capture_output=True, text=True, check=True)
+    atexit.register(subprocess.run, ["bash", str(script), "stop"], env=env, capture_output=True)
+    values = {}
+    for line in Path(out.stdout.strip()).read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key] = value
+    return values
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url(tmp_path_factory):
+    """A real MariaDB (the legacy dialer's database): the one scripts/test.sh started, or
+    one started here. Never skipped: scripts/system-deps.sh installs mariadb-server."""
+    import os
+    import shutil
+
+    url = os.environ.get("CENTRAL_TEST_MARIADB_URL")
+    if url:
+        return url
+    assert shutil.which("mariadbd") or os.path.exists("/usr/sbin/mariadbd"), (
+        "mariadb-server is required (scripts/system-deps.sh installs it)")
+    return _services(tmp_path_factory, "mariadb")["CENTRAL_TEST_MARIADB_URL"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory):
+    """A real PostgreSQL server URL, whatever database the suite runs on: the one
+    scripts/test.sh started (also exported on the SQLite run), or one started here."""
+    import os
+
+    for key in ("CENTRAL_TEST_DATABASE_URL", "DATABASE_URL"):
+        url = os.environ.get(key, "")
+        if url.startswith(("postgres://", "postgresql://")):
+            return url
+    return _services(tmp_path_factory, "start")["CENTRAL_TEST_DATABASE_URL"]

@@ -627,22 +627,23 @@ def _json_adapter(connection):
     return lambda value: json.dumps(value, ensure_ascii=False) if value else empty[(dict,) if isinstance(value, dict) else ()]
 
 
-def _insert_contacts(rows: list[dict]) -> None:
+def _insert_contacts(rows: list[dict], row_fields: tuple[str, ...] = _ROW_FIELDS) -> None:
     """``INSERT`` new contacts with ``executemany``, without building model instances.
 
     ``bulk_create`` spends most of an import's time in ``Model.__init__`` and in
     preparing ~20 values per row (and SQLite caps it at 999 parameters, ~50 rows per
     statement); here constant columns are prepared once per batch, SQLite gets one
     ``executemany`` and PostgreSQL one ``COPY ... FROM STDIN`` per batch. Every column outside
-    :data:`_ROW_FIELDS` gets its model default, so fields added later need no change here.
+    :data:`_ROW_FIELDS` (or ``row_fields``: the legacy import also sends attempts and
+    times) gets its model default, so fields added later need no change here.
     """
     if not rows:
         return
     from django.db import connection
 
     fields = [f for f in Contact._meta.concrete_fields if not f.primary_key]
-    varying = [f for f in fields if f.name in _ROW_FIELDS]
-    constant = [f for f in fields if f.name not in _ROW_FIELDS]
+    varying = [f for f in fields if f.name in row_fields]
+    constant = [f for f in fields if f.name not in row_fields]
     const_values = [f.get_db_prep_save(f.get_default(), connection) for f in constant]
     to_json = _json_adapter(connection)
     json_fields = {"alt_phones", "custom_fields"}
@@ -965,4 +966,7 @@ def normalize_or_none(raw: str) -> str | None:
     return phone.e164 if phone else None
 
 
-__all__ += ["new_job", "copy_into_imports", "imports_dir", "safe_name", "normalize", "job_percent", "parse_contact_row", "ParsedContact", "RowError", "normalize_or_none"]
+__all__ += ["insert_contacts", "new_job", "copy_into_imports", "imports_dir", "safe_name", "normalize", "job_percent", "parse_contact_row", "ParsedContact", "RowError", "normalize_or_none"]
+
+#: The bulk insert, for the dialer's other writers (central.dialer.legacy).
+insert_contacts = _insert_contacts

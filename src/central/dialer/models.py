@@ -85,9 +85,16 @@ class Campaign(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Id of the row in the legacy dialer (discador_campanhas.id) this campaign was imported
+    # from: what makes `central import-legacy` idempotent (docs/legacy-import.md).
+    legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "legacy_id"], condition=models.Q(legacy_id__isnull=False),
+                                    name="dialer_campaign_legacy_unique"),
+        ]
         verbose_name = _("campanha")
         verbose_name_plural = _("campanhas")
 
@@ -128,9 +135,15 @@ class Contact(TenantOwned):
     legal_basis = models.CharField(_("base legal (LGPD)"), max_length=30, choices=LegalBasis.choices, default=LegalBasis.LEGITIMATE_INTEREST)
     origin = models.CharField(_("origem do dado"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
+    #: discador_contatos.id of the legacy dialer (see Campaign.legacy_id).
+    legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["campaign", "phone"], name="unique_contact_phone")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "phone"], name="unique_contact_phone"),
+            models.UniqueConstraint(fields=["organization", "legacy_id"], condition=models.Q(legacy_id__isnull=False),
+                                    name="dialer_contact_legacy_unique"),
+        ]
         indexes = [models.Index(fields=["campaign", "status", "next_attempt_at"], name="contact_due")]
         ordering = ["id"]
         verbose_name = _("contato")

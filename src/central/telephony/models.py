@@ -108,11 +108,15 @@ class Extension(TenantOwned):
     status_text = models.CharField(_("estado no Asterisk"), max_length=40, blank=True)
     last_activity = models.DateTimeField(_("última atividade"), null=True, blank=True)
     updated_at = models.DateTimeField(default=dj_timezone.now)
+    #: painel_ramais.id of the legacy dialer's panel (``central import-legacy``).
+    legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["server_id", "exten"]
         constraints = [
             models.UniqueConstraint(fields=["server", "exten"], name="telephony_extension_unique"),
+            models.UniqueConstraint(fields=["organization", "legacy_id"], condition=models.Q(legacy_id__isnull=False),
+                                    name="telephony_extension_legacy_unique"),
         ]
         verbose_name = _("ramal")
         verbose_name_plural = _("ramais")

@@ -37,6 +37,8 @@ class AIExtension(TenantOwned):
     enabled = models.BooleanField(_("ativo"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    #: extension_ia.extension_ia_id of the legacy AudioSocket server (``central import-legacy``).
+    legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("ramal de IA")
@@ -52,6 +54,8 @@ class AIExtension(TenantOwned):
                                     name="voice_ext_port_installation_unique"),
             models.UniqueConstraint(fields=["return_port"], condition=models.Q(return_port__gt=0),
                                     name="voice_ext_return_port_installation_unique"),
+            models.UniqueConstraint(fields=["organization", "legacy_id"], condition=models.Q(legacy_id__isnull=False),
+                                    name="voice_ext_legacy_unique"),
         ]
 
     def clean(self) -> None:
