@@ -41,9 +41,9 @@ PAUSE_AND_DRAIN = """
 import time
 from central.dialer.models import Attempt, Campaign
 Campaign.objects.update(status="paused")
-for _ in range(300):  # calls in progress end and the dialer records them
-    if not Attempt.objects.exclude(state="completed").exists():
-        break
+deadline = time.monotonic() + 90  # calls in progress end and the dialer records them
+while Attempt.objects.exclude(state="completed").exists():
+    assert time.monotonic() < deadline, "attempts still in progress after the pause"
     time.sleep(0.1)
 """
 
@@ -102,8 +102,14 @@ async def test_sigkill_one_dialer_the_other_takes_over_without_double_dial(tmp_p
             await asyncio.sleep(0.1)
         assert len(spy.seen) >= 8, (tmp_path / "a.log").read_text()
         peer_a = spy.seen[0][1]
+        connections = sim.stats["connections"]
         b = _dialer(env, sim.port, "B", tmp_path / "b.log")
-        await asyncio.sleep(2.0)  # B is up, polling, but A holds the lease
+        for _ in range(300):  # B is up (its AMI connection)...
+            if sim.stats["connections"] > connections:
+                break
+            await asyncio.sleep(0.1)
+        assert sim.stats["connections"] > connections, (tmp_path / "b.log").read_text()
+        await asyncio.sleep(2.0)  # ...polling every second for 2 s, but A holds the lease
         assert all(p == peer_a for _, p, _, _ in spy.seen), "B dialed while A held the lease"
         a.send_signal(signal.SIGKILL)
         await asyncio.to_thread(a.wait, 10)
