@@ -54,7 +54,7 @@ async def test_greeting_is_heard_as_slin8_frames(svc_factory):
     svc = await svc_factory(lambda: config())
     client = await ASClient().connect("127.0.0.1", port_of(svc))
     t0 = time.monotonic()
-    first_voice = await client.wait_voice(timeout=3)
+    first_voice = await client.wait_voice()
     assert first_voice - t0 < 0.5  # cached greeting starts on the first ticks
     assert {len(f) for _, f in client.received} == {320}
     await client.wait_for(lambda: len(client.voiced_frames()) >= 20)
@@ -64,7 +64,7 @@ async def test_greeting_is_heard_as_slin8_frames(svc_factory):
 async def test_dtmf_path_authorizes_a_visit_end_to_end(svc_factory, phone):
     svc = await svc_factory(lambda: config(), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.dtmf("302#")
     await visitor.wait_closed(timeout=20)
     # The resident leg connected to the return port with the visit id as its UUID.
@@ -88,7 +88,7 @@ async def test_resident_refuses_by_dtmf(svc_factory):
     phone = FakeResidentPhone(answer="2")
     svc = await svc_factory(lambda: config(), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.dtmf("302#")
     await visitor.wait_closed(timeout=20)
     assert svc.runtime.visits[-1].outcome == "denied"
@@ -98,7 +98,7 @@ async def test_originate_failure_is_a_system_failure_then_transfer(svc_factory):
     phone = FakeResidentPhone(fail=True)
     svc = await svc_factory(lambda: config(), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.dtmf("302#")
     await visitor.wait_closed(timeout=20)
     assert svc.runtime.visits[-1].outcome == "failed"
@@ -116,7 +116,7 @@ async def test_barge_in_stops_playback_and_speech_path_calls_resident(svc_factor
     stt = ScriptedSTT(["meu nome é João Pereira apartamento trezentos e dois bloco B"])
     svc = await svc_factory(lambda: config(), phone=phone, stt=stt)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.wait_for(lambda: len(visitor.voiced_frames()) >= 15)  # 0.3 s of greeting
     assert visitor.heard_audio(visitor.received[-10][0])  # still playing (counted in frames)
     visitor.say(_trim(espeak_pcm("meu nome é João Pereira apartamento trezentos e dois bloco B")))
@@ -144,7 +144,7 @@ async def test_idle_call_gets_silence_frames_past_two_seconds(svc_factory):
     # without media, so the server must keep sending frames while it has nothing to say.
     svc = await svc_factory(lambda: config())
     client = await ASClient(send_media=False).connect("127.0.0.1", port_of(svc))
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     await client.dtmf("*")  # interrupts the prompt, asks for nothing
     await client.wait_for(lambda: all(rms(f) == 0 for _, f in client.received[-10:]))  # prompt stopped
     t0 = time.monotonic()
@@ -164,14 +164,14 @@ async def test_idle_call_gets_silence_frames_past_two_seconds(svc_factory):
 async def test_caller_hangs_up_mid_sentence(svc_factory):
     svc = await svc_factory(lambda: config())
     client = await ASClient().connect("127.0.0.1", port_of(svc))
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     await client.close()  # bare FIN, as in caller-hangs-up-first
     rt = svc.extensions["1003"]
     await client.wait_for(lambda: not rt.ai.sessions)
     assert svc.runtime.visits[-1].outcome == "abandoned"
     assert rt.ai.stats.handler_errors == 0 and rt.ai.stats.sessions_active == 0
     again = await ASClient().connect("127.0.0.1", port_of(svc))
-    await again.wait_voice(timeout=3)
+    await again.wait_voice()
     await again.close()
 
 
@@ -182,7 +182,7 @@ async def test_garbage_and_oversized_frames_close_those_sessions_only(svc_factor
     bad_frames = [b"\x42\x00\x00", b"\x10\xff\xff", b"\x03\x00\x01x", b"\x01\x00\x10" + b"u" * 16]
     evil = [await ASClient().connect("127.0.0.1", port) for _ in bad_frames]
     for client in [good, *evil]:
-        await client.wait_voice(timeout=3)
+        await client.wait_voice()
     for client, bad in zip(evil, bad_frames, strict=True):
         client.send_raw(bad)
     for client in evil:
@@ -209,7 +209,7 @@ async def test_port_taken_uses_next_port_and_reports_it(svc_factory):
         assert status["port"] != taken and taken < status["port"] <= taken + 20
         assert status["port_changed"] is True
         client = await ASClient().connect("127.0.0.1", status["port"])
-        await client.wait_voice(timeout=3)
+        await client.wait_voice()
         await client.close()
     finally:
         blocker.close()
@@ -230,7 +230,7 @@ async def test_database_down_at_start_uses_snapshot(svc_factory, tmp_path):
     assert st["config_source"] == "snapshot" and "Connection refused" in st["config_error"]
     assert [e["ramal"] for e in st["extensions"]] == ["7001"]
     client = await ASClient().connect("127.0.0.1", port_of(svc, "7001"))
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     await client.close()
 
 
@@ -250,7 +250,7 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
     old_2003 = port_of(svc, "2003")
     calls = [await ASClient().connect("127.0.0.1", port_of(svc, n)) for n in ("1003", "2003")]
     for c in calls:
-        await c.wait_voice(timeout=3)
+        await c.wait_voice()
     # 1003: greeting changes (no listener restart); 2003: moves to another port (restart).
     state["cfg"] = config(
         extension(greeting="Bom dia, nova saudação."),
@@ -273,7 +273,7 @@ async def test_refresh_during_active_call_keeps_the_call(svc_factory, phone):
     assert [v.outcome for v in svc.runtime.visits] == ["authorized", "authorized"]
     await calls[0].wait_for(lambda: svc.status()["active_sessions"] == 0)
     fresh = await ASClient().connect("127.0.0.2", port_of(svc, "2003"))
-    await fresh.wait_voice(timeout=3)
+    await fresh.wait_voice()
     await fresh.close()
 
 
@@ -286,11 +286,11 @@ async def test_failing_speech_provider_plays_apology_then_dtmf_works(svc_factory
                  "stt": [{"type": "openai", "base_url": f"http://127.0.0.1:{dead_port}/v1"}]}
     svc = await svc_factory(lambda: config(extension(providers=providers)), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.dtmf("*")  # stop the prompt so what follows is the reply
     visitor.say(_trim(espeak_pcm("apartamento trezentos e dois")))
     await visitor.wait_for(lambda: visitor.sent_voice_at is not None)
-    await visitor.wait_for(lambda: not visitor.speech, timeout=5)
+    await visitor.wait_for(lambda: not visitor.speech)
     spoke_until = time.monotonic()
     reply_at = await visitor.wait_voice(since=spoke_until + 0.1, timeout=4)
     assert reply_at - spoke_until < 2.5  # ceiling 1.5 s + cached apology: never silence
@@ -307,7 +307,7 @@ async def test_slin16_call_is_answered_at_16khz(svc_factory):
     # frames; the reply must use the same rate (TTS resampled to 16 kHz).
     svc = await svc_factory(lambda: config())
     client = await ASClient(rate=16000).connect("127.0.0.1", port_of(svc))
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     assert {len(f) for _, f in client.received} == {640}
     await client.close()
 
@@ -320,7 +320,7 @@ async def test_a_bad_extension_never_stops_the_others(svc_factory):
     assert [e["ramal"] for e in st["extensions"]] == ["1003"]
     assert "2003" in st["failed_extensions"]
     client = await ASClient().connect("127.0.0.1", port_of(svc))
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     # New provider settings that do not parse: the extension keeps its old ones.
     state["cfg"] = config(extension(providers={"stt": [{"type": "nope"}]}))
     report = await svc.refresh()
@@ -334,12 +334,12 @@ async def test_visitor_leaving_ends_the_resident_leg(svc_factory):
     phone = FakeResidentPhone(answer=None)  # the test answers the resident leg itself
     svc = await svc_factory(lambda: config(), phone=phone)
     visitor = await ASClient().connect("127.0.0.1", port_of(svc))
-    await visitor.wait_voice(timeout=3)
+    await visitor.wait_voice()
     await visitor.dtmf("302#")
-    await visitor.wait_for(lambda: phone.originated, timeout=3)
+    await visitor.wait_for(lambda: phone.originated)
     call = phone.originated[0]
     resident = await ASClient().connect("127.0.0.1", call["return_port"], call["visit_id"])
-    await resident.wait_voice(timeout=3)  # briefing playing
+    await resident.wait_voice()  # briefing playing
     await visitor.close()
     await resident.wait_closed(timeout=10)  # told "o visitante desligou", then hung up
     assert resident.hangup_at is not None

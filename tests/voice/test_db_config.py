@@ -244,7 +244,7 @@ def test_run_voice_serves_db_extensions_and_logs_the_visit(tenants, tmp_path):
         ))
         await asyncio.wait_for(ready.wait(), 10)
         visitor = await ASClient().connect("127.0.0.1", port)
-        await visitor.wait_voice(timeout=3)
+        await visitor.wait_voice()
         await visitor.dtmf("302#")
         await visitor.wait_closed(timeout=20)
         # The visit is saved in the default executor; asyncio.run() below returns only

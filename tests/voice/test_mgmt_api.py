@@ -56,7 +56,7 @@ async def test_requires_bearer_token(running):
 async def test_status_lists_ports_sessions_and_latencies(running):
     svc, port, _ = running
     client = await ASClient().connect("127.0.0.1", svc.extensions["1003"].ai.port)
-    await client.wait_voice(timeout=3)
+    await client.wait_voice()
     await client.dtmf("9#")  # a turn: unit not found, answered from the cache
     await client.wait_for(lambda: any(t["source"] == "dtmf" for t in svc.runtime.turns))
     status, body = await http(port, "GET", "/api/status")

@@ -11,7 +11,6 @@ import json
 import math
 import struct
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -31,6 +30,7 @@ def tone(rate: int, seconds: float = 0.2) -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     requests: list[dict] = []
+    release_slow = threading.Event()  # "/slow" answers only once the test sets it
 
     def log_message(self, *args):
         pass
@@ -55,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return None
         if path.startswith("/slow"):
-            time.sleep(1.0)
+            self.release_slow.wait(30)
             path = path[5:]
         if path.endswith("/audio/transcriptions"):
             assert b'name="model"' in body and b"RIFF" in body
@@ -126,8 +126,14 @@ async def test_chain_falls_back_on_error_and_timeout(server):
         OpenAISTT({"base_url": server + "/fail/v1", "name": "broken"}),
         OpenAISTT({"base_url": server + "/slow/v1", "name": "slow"}),
         OpenAISTT({"base_url": server + "/v1", "name": "good"}),
-    ], timeout=0.3)
-    assert await chain.transcribe(tone(8000), 8000) == "apartamento trezentos e dois"
+    ], timeout=2.0)
+    # "slow" never answers in time (it waits to be released), so the timeout can be
+    # generous enough for "good" to answer on a loaded machine: with 0.3 s against a
+    # 1 s sleep, a slow "good" made the whole chain fail.
+    try:
+        assert await chain.transcribe(tone(8000), 8000) == "apartamento trezentos e dois"
+    finally:
+        Handler.release_slow.set()
     assert "HTTP 500" in chain.stats["broken"].last_error
     assert "timeout" in chain.stats["slow"].last_error
     assert chain.stats["good"].fallbacks == 1
