@@ -67,3 +67,17 @@ class FakeResidentPhone:
 
     async def transfer(self, *, call_uuid, to_extension, extension):
         self.transfers.append({"call_uuid": call_uuid, "to": to_extension})
+
+
+async def in_thread(fn, *args, **kwargs):
+    """``asyncio.to_thread`` for ORM calls: the worker thread gives its connection back
+    (with the PostgreSQL pool a thread that keeps one holds a pool slot for good)."""
+    from central.core.db import release_connection
+
+    def run():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_connection()
+
+    return await asyncio.to_thread(run)

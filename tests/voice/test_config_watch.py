@@ -18,7 +18,7 @@ import pytest
 
 from central.voice.runner import run_voice
 from tests.voice.asclient import ASClient
-from tests.voice.helpers import FAST_TTS
+from tests.voice.helpers import FAST_TTS, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 POLL = 0.5  # CENTRAL_VOICE_POLL_SECONDS for the test; the default is 2 s
@@ -41,7 +41,7 @@ async def until(api_port: int, predicate, timeout: float) -> float:
     """Seconds until ``predicate(status)`` holds."""
     t0 = time.monotonic()
     while True:
-        st = await asyncio.to_thread(status, api_port)
+        st = await in_thread(status, api_port)
         if predicate(st):
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
@@ -55,21 +55,21 @@ def ramais(st: dict) -> dict:
 
 async def test_an_extension_created_through_the_api_listens_within_seconds(tenants, api_as, tmp_path, monkeypatch):
     monkeypatch.setenv("CENTRAL_VOICE_POLL_SECONDS", str(POLL))
-    alice = await asyncio.to_thread(api_as, tenants["alice"])
+    alice = await in_thread(api_as, tenants["alice"])
     ready, stop = asyncio.Event(), asyncio.Event()
     api_port = free_port()
     task = asyncio.create_task(run_voice(api_port=api_port, token="t", snapshot_path=str(tmp_path / "v.json"),
                                          ready=ready, stop=stop))
     try:
         await asyncio.wait_for(ready.wait(), 30)
-        assert "1903" not in ramais(await asyncio.to_thread(status, api_port))
+        assert "1903" not in ramais(await in_thread(status, api_port))
         body = {"number": "1903", "return_number": "1904", "bind_ip": "127.0.0.1", "providers": FAST_TTS,
                 "greeting": "Olá, portaria nova."}
-        r = await asyncio.to_thread(alice.post, "/api/v1/voice/extensions/", body, format="json")
+        r = await in_thread(alice.post, "/api/v1/voice/extensions/", body, format="json")
         assert r.status_code == 201, r.content
         took = await until(api_port, lambda st: "1903" in ramais(st), timeout=10)
         assert took < 5.0
-        port = ramais(await asyncio.to_thread(status, api_port))["1903"]["port"]
+        port = ramais(await in_thread(status, api_port))["1903"]["port"]
         call = await ASClient().connect("127.0.0.1", port)
         await call.wait_voice(timeout=5)  # the greeting: it really listens
         await call.close()
@@ -77,13 +77,13 @@ async def test_an_extension_created_through_the_api_listens_within_seconds(tenan
         # A new port: the listener moves by itself.
         new_port = free_port()
         ext_id = r.json()["id"]
-        r = await asyncio.to_thread(alice.patch, f"/api/v1/voice/extensions/{ext_id}/", {"port": new_port},
+        r = await in_thread(alice.patch, f"/api/v1/voice/extensions/{ext_id}/", {"port": new_port},
                                     format="json")
         assert r.status_code == 200, r.content
         await until(api_port, lambda st: ramais(st).get("1903", {}).get("port") == new_port, timeout=10)
 
         # Disabled: it stops listening by itself.
-        r = await asyncio.to_thread(alice.patch, f"/api/v1/voice/extensions/{ext_id}/", {"enabled": False},
+        r = await in_thread(alice.patch, f"/api/v1/voice/extensions/{ext_id}/", {"enabled": False},
                                     format="json")
         assert r.status_code == 200
         await until(api_port, lambda st: "1903" not in ramais(st), timeout=10)

@@ -30,7 +30,7 @@ from central.voice.runner import run_voice
 from central.voice.telephony import RETURN_CONTEXT, AMIOriginator, voice_ami_client
 from tests.voice.asclient import ASClient
 from tests.voice.factories import make_ai_extension, make_resident, make_unit
-from tests.voice.helpers import FAST_TTS
+from tests.voice.helpers import FAST_TTS, in_thread
 
 USER, SECRET = next(iter(DEMO_USERS.items()))
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,7 +96,7 @@ async def voice_with_pbx(org, tmp_path, *, resident="1101", press="1", with_retu
     )).start()
     dialplan = ReturnLegDialplan(sim, press)
     await dialplan.start()
-    await asyncio.to_thread(seed, org, resident)
+    await in_thread(seed, org, resident)
     client = voice_ami_client(sim.host, sim.port, USER, SECRET, ping_interval=None)
     await client.start()
     ready, stop = asyncio.Event(), asyncio.Event()
@@ -108,7 +108,7 @@ async def voice_with_pbx(org, tmp_path, *, resident="1101", press="1", with_retu
     await asyncio.wait_for(ready.wait(), 30)
     from central.voice.models import AIExtension
 
-    ext = await asyncio.to_thread(lambda: AIExtension.objects.get(number="1903"))
+    ext = await in_thread(lambda: AIExtension.objects.get(number="1903"))
     try:
         yield dialplan, ext.port
     finally:
@@ -128,7 +128,7 @@ async def visit_of(visitor: ASClient, timeout: float = 10.0):
 
     deadline = time.monotonic() + timeout
     while True:
-        rows = await asyncio.to_thread(fetch)
+        rows = await in_thread(fetch)
         if rows:
             (row,) = rows
             return row

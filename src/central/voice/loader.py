@@ -1,6 +1,7 @@
 """Database side of the voice config: read AI extensions into plain config, save visits.
 
-Synchronous Django code; the voice service calls it in a worker thread.
+Synchronous Django code; the voice service calls it in worker threads, so every entry
+point gives its connection back when done (``gives_connection_back``).
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from central.core.db import gives_connection_back
 from central.voice.calls import VisitRecord
 from central.voice.config import ExtensionConfig, ResidentConfig, UnitConfig, VoiceConfig
 
 
+@gives_connection_back
 def load_from_database() -> VoiceConfig:
     from central.core.db import drop_stale_connections
     from central.voice.models import AIExtension, Unit
@@ -41,6 +44,7 @@ def load_from_database() -> VoiceConfig:
     return VoiceConfig(tuple(out), source="database")
 
 
+@gives_connection_back
 def config_version() -> int:
     """The config version (one indexed single-row read): the voice process polls it and
     reloads when it moved (:meth:`central.voice.service.VoiceService.watch`)."""
@@ -51,6 +55,7 @@ def config_version() -> int:
     return ConfigVersion.current()
 
 
+@gives_connection_back
 def save_visit(record: VisitRecord) -> None:
     """Persist one visit with its audit trail (called in a worker thread)."""
     from central.core.db import drop_stale_connections
