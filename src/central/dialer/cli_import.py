@@ -57,7 +57,18 @@ def _organization(org: str | None):
 
 
 def _run_with_progress(job, runner, quiet: bool):
-    """Run an import job in this process with a rich progress bar over the file's bytes."""
+    """Run an import job in this process (its owner, see importworker.owned), with a rich
+    progress bar over the file's bytes."""
+    from .importworker import owned
+
+    with owned(job.pk) as mine:
+        if not mine:
+            _fail(f"importação {job.pk} já está com outro processo")
+        job.refresh_from_db()
+        return _run_bar(job, runner, quiet)
+
+
+def _run_bar(job, runner, quiet: bool):
     if quiet:
         return runner(job)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn

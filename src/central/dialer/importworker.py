@@ -22,6 +22,7 @@ message says so.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 log = logging.getLogger("central.dialer.importworker")
@@ -150,22 +152,36 @@ def _heartbeat(job_id: int, owner: str, stop: threading.Event) -> None:
         connections.close_all()
 
 
-def run_claimed(job_id: int, expected: str) -> None:
-    """Claim the job from ``expected`` and run it here, beating while it runs."""
-    from .importer import run_job
+@contextlib.contextmanager
+def owned(job_id: int, expected: str = "") -> Iterator[bool]:
+    """Claim the job from ``expected`` and keep its heartbeat while the block runs.
 
+    Yields whether the claim succeeded. Every process that runs an import holds it this
+    way (worker child, thread runner, ``central import-contacts``), so the recovery sweep
+    never takes a job from a live process.
+    """
     if not claim(job_id, expected):
         log.info("import %s: already taken by another worker", job_id)
+        yield False
         return
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(job_id, owner_name(), stop), name=f"import-beat-{job_id}",
                             daemon=True)
     beat.start()
     try:
-        run_job(job_id)
+        yield True
     finally:
         stop.set()
         beat.join(HEARTBEAT_SECONDS + 1)
+
+
+def run_claimed(job_id: int, expected: str) -> None:
+    """Claim the job from ``expected`` and run it here, beating while it runs."""
+    from .importer import run_job
+
+    with owned(job_id, expected) as mine:
+        if mine:
+            run_job(job_id)
 
 
 def run_isolated(job_id: int, expected: str) -> int:
