@@ -142,7 +142,9 @@ def test_attempts_are_read_only_and_filterable(tenants, api_as):
 def _wait_job(client, job_id, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/dialer/imports/{job_id}/").json()
+        r = client.get(f"/api/v1/dialer/imports/{job_id}/")
+        body = r.json()
+        assert r.status_code == 200, body
         if body["status"] in ("done", "failed"):
             return body
         time.sleep(0.05)
