@@ -269,6 +269,11 @@ def import_runner() -> str:
     return runner
 
 
+def import_thread_name(job_id: int) -> str:
+    """Name of the thread that runs (or supervises) an import in this process."""
+    return f"import-{job_id}"
+
+
 def _in_background(name: str, target) -> None:
     def work() -> None:
         from django.db import connections
@@ -297,7 +302,7 @@ def start_import(job: ImportJob) -> str:
         return "celery"
     from .importworker import execute
 
-    _in_background(f"import-{job.pk}", lambda: execute(job.pk, isolated=runner == "process"))
+    _in_background(import_thread_name(job.pk), lambda: execute(job.pk, isolated=runner == "process"))
     return runner
 
 
@@ -306,6 +311,6 @@ def start_claimed(job_id: int, token: str) -> None:
     from .importworker import run_claimed, run_isolated
 
     if import_runner() == "process":
-        _in_background(f"import-{job_id}", lambda: run_isolated(job_id, token))
+        _in_background(import_thread_name(job_id), lambda: run_isolated(job_id, token))
     else:
-        _in_background(f"import-{job_id}", lambda: run_claimed(job_id, token))
+        _in_background(import_thread_name(job_id), lambda: run_claimed(job_id, token))
