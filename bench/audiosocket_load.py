@@ -1,17 +1,44 @@
 """AudioSocket load: how many concurrent calls one core serves with on-time audio.
 
-    .venv/bin/python bench/audiosocket_load.py [--sizes 100,200,...] [--seconds 5]
+    .venv/bin/python bench/audiosocket_load.py [--sizes 100,500,1000] [--seconds 5]
+        [--stacks naive,real] [--sched fifo|normal] [--burner] [--loop uvloop|asyncio]
 
-The server (a subprocess pinned to CPU 0) runs the real voice stack per call: codec,
-shared paced writer, pipeline with the VAD on every inbound frame, barge-in, a flow that
-answers each utterance from the phrase cache.  The client (this process, pinned to CPU 1)
-opens N AudioSocket sessions and streams 20 ms slin8 frames every 20 ms: real pt-BR
-speech from espeak-ng (so the VAD does real work, past the energy gate) alternating with
-silence, while counting the frames it receives.
+Reproducing each condition of the capacity table (src/central/voice/README.md):
 
-For each N: server-side p99 lateness of outbound frames against the 20 ms deadline clock,
-dropped frames (pacer catch-up overflow or frames missing at the client), and server CPU
-per session.  Pass = p99 < 5 ms and no dropped frame.  Prints the largest passing N.
+    quiet, SCHED_FIFO:          --sched fifo
+    quiet, no real-time:        --sched normal
+    busy neighbour, FIFO:       --sched fifo --burner
+    busy neighbour, no RT:      --sched normal --burner
+
+Who runs where (2 cores):
+
+* The server (a fresh subprocess per row, pinned to CPU 0) runs one of two stacks:
+  ``real`` is the production per-call stack (codec, the shared paced writer, the pipeline
+  with the VAD on every inbound frame, barge-in, a flow answering every utterance from
+  the phrase cache); ``naive`` is the reference design (one asyncio timer per call, no
+  VAD), kept in the same run to compare against.  ``--sched`` sets the server's
+  scheduling: SCHED_FIFO (as audio servers such as JACK/PipeWire run) or plain
+  SCHED_OTHER (a host that grants no real-time priority).
+* The client (this process, pinned to CPU 1) plays Asterisk: N AudioSocket calls, each
+  sending a 20 ms slin8 frame every 20 ms (real pt-BR speech from espeak-ng alternating
+  with silence, so the VAD does real work past its energy gate).  It runs SCHED_FIFO
+  when allowed: it stands in for a PBX on its own host, not for the code under test.
+* ``--burner`` keeps CPU 1 busy with a spinning process for the whole run (a noisy
+  neighbour: shared caches, memory bus, an SMT sibling on a VM).
+
+Measured per row, over ``--seconds`` after a 1.5 s warm-up:
+
+* server: lateness of each outbound frame against its 20 ms deadline clock (p50/p99/max),
+  frames the pacer dropped, CPU (user + system) over its own interval, RSS growth.
+* client, what Asterisk would receive: the inter-arrival gap of each call's frames
+  (p99 and max; 20 ms is on time), read from the kernel's receive timestamps
+  (SO_TIMESTAMPNS) so the client's own scheduling does not blur them; calls that got
+  fewer frames than the window holds ("missing").
+
+PASS = server p99 lateness < 5 ms, client gap p99 < 25 ms (5 ms late), no dropped or
+missing frame, no call closed, and the client kept its own 20 ms schedule.  Every row
+ends in bounded time: a server that cannot keep up is reported as FAIL with what was seen
+(it is killed when it does not answer within ``--deadline`` seconds).
 """
 
 from __future__ import annotations
@@ -19,47 +46,122 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import resource
+import select
+import socket
 import struct
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 FRAME = 320  # 20 ms slin8
+WIRE_FRAME = FRAME + 3
+PERIOD = 0.020
 P99_LIMIT_MS = 5.0
-PHASES = 4  # client send slots per 20 ms
+GAP_P99_LIMIT_MS = PERIOD * 1000 + P99_LIMIT_MS
+PHASES = 4  # client send slots per 20 ms (Asterisk channels keep their own timers)
+WARMUP = 1.5
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+def set_sched(policy: str) -> str:
+    """``fifo``: SCHED_FIFO priority 10 where allowed (else falls back and says so)."""
+    if policy == "fifo":
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+            return "SCHED_FIFO"
+        except (OSError, AttributeError):
+            return "SCHED_OTHER (FIFO refused)"
+    return "SCHED_OTHER"
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 # -- server side --------------------------------------------------------------------------
-def isolate(cpu: int) -> str:
-    """Pin to one core and take real-time priority where allowed, as audio servers do
-    (JACK/PipeWire run SCHED_FIFO).  This machine is shared: without it the bench measures
-    the neighbours' load, not our code.  The kernel's RT throttling still leaves others 5 %.
-    The voice process itself can be run the same way: ``chrt -f 10 central voice``."""
-    os.sched_setaffinity(0, {cpu})
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        return "SCHED_FIFO"
-    except (OSError, AttributeError):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, -15)
-        return "nice -15"
+class NaiveSession(asyncio.Protocol):
+    """The reference design: one timer per call writing its own frames, no VAD."""
+
+    def __init__(self, frames: tuple[bytes, ...], lateness, counters: dict) -> None:
+        from central.voice.audiosocket.protocol import Connection, Role
+
+        self.codec = Connection(Role.SERVER)
+        self.frames = frames
+        self.lateness = lateness
+        self.counters = counters
+        self.transport = None
+        self.handle = None
+        self.k = 0
+        self.t0 = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.counters["sessions"] += 1
+
+    def data_received(self, data: bytes) -> None:
+        self.codec.receive_data(data)
+        if self.handle is None and self.codec.uuid is not None:
+            loop = asyncio.get_running_loop()
+            self.t0 = loop.time()
+            self.handle = loop.call_at(self.t0, self.tick)
+
+    def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = self.t0 + self.k * PERIOD
+        self.transport.write(self.frames[self.k % len(self.frames)])
+        self.lateness.record(loop.time() - deadline)
+        self.counters["frames_sent"] += 1
+        self.k += 1
+        self.handle = loop.call_at(self.t0 + self.k * PERIOD, self.tick)
+
+    def connection_lost(self, exc) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self.counters["sessions"] -= 1
 
 
-def serve(port: int) -> None:
-    isolate(0)
-    from central.voice.audiosocket.server import Listener, pacer_for_loop
+class GCPauses:
+    """Garbage-collector runs and the longest pause (a full collection can stall the loop)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.runs = 0
+        self.max = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.runs += 1
+            self.max = max(self.max, time.perf_counter() - self._started)
+
+
+def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: int) -> None:
+    os.sched_setaffinity(0, {SERVER_CPU})
+    policy = set_sched(sched)
+    from central.voice.audiosocket.server import LatencyHistogram, Listener, pacer_for_loop
     from central.voice.calls import BaseCall, CallContext, VoiceRuntime
     from central.voice.config import ExtensionConfig
     from central.voice.flows.concierge import Say
     from central.voice.phrases import PhraseCache
     from central.voice.providers.registry import build_providers
+
+    greeting, answer = "Olá, pode falar.", "Entendi. Pode falar de novo."
 
     class EchoFlow:
         """Never ends: greets, then answers every utterance from the cache."""
@@ -70,19 +172,19 @@ def serve(port: int) -> None:
             return {}
 
         def start(self, now):
-            return [Say("Olá, pode falar.")]
+            return [Say(greeting)]
 
         def is_complete(self, interp):
             return False
 
         def on_utterance(self, text, interp, now):
-            return [Say("Entendi. Pode falar de novo.")]
+            return [Say(answer)]
 
         def on_dtmf(self, digit, now):
             return []
 
         def on_provider_failure(self, error, now):
-            return [Say("Entendi. Pode falar de novo.")]
+            return [Say(answer)]
 
         def on_no_input(self, now):
             return []
@@ -91,69 +193,76 @@ def serve(port: int) -> None:
             return []
 
     async def main() -> None:
-        if os.environ.get("BENCH_DEBUG"):
-            loop = asyncio.get_running_loop()
-            loop.set_debug(True)
-            loop.slow_callback_duration = float(os.environ["BENCH_DEBUG"])
+        loop = asyncio.get_running_loop()
         ext = ExtensionConfig(number="bench", providers={"scripted_stt": "oi"})
         providers = build_providers(ext.providers)
         cache = PhraseCache(providers.tts)
-        await cache.warm(["Olá, pode falar.", "Entendi. Pode falar de novo."])
-        ctx = CallContext(ext, providers, cache)
+        await cache.warm([greeting, answer])
         runtime = VoiceRuntime()
         runtime.no_input_timeout = 1e9
-        listener = Listener(lambda s: BaseCall(s, ctx, runtime, EchoFlow()), "bench")
-        await listener.start("127.0.0.1", port)
-        pacer = pacer_for_loop()
-        listener.pacer = pacer
-        print(f"READY {listener.port}", flush=True)
-        loop = asyncio.get_running_loop()
+        turns = [0]
+        record_turn = runtime.record_turn
+
+        def count_turn(extension, metrics) -> None:
+            turns[0] += 1
+            record_turn(extension, metrics)
+
+        runtime.record_turn = count_turn  # runtime.turns keeps only the last 200
+        gc_pause = GCPauses()
+        if stack == "naive":
+            lateness, counters = LatencyHistogram(), {"sessions": 0, "frames_sent": 0}
+            frames = cache.get(greeting, 8000)
+            server = await loop.create_server(lambda: NaiveSession(frames, lateness, counters),
+                                              "127.0.0.1", port, backlog=1024)
+            bound = server.sockets[0].getsockname()[1]
+
+            def counts() -> dict:
+                return {"sessions": counters["sessions"], "frames_sent": counters["frames_sent"],
+                        "frames_dropped": 0, "turns": 0}
+        else:
+            ctx = CallContext(ext, providers, cache)
+            listener = Listener(lambda s: BaseCall(s, ctx, runtime, EchoFlow()), "bench",
+                                max_connections=max_connections)
+            bound = await listener.start("127.0.0.1", port)
+            pacer = pacer_for_loop()
+            lateness = pacer.lateness
+
+            def counts() -> dict:
+                return {"sessions": len(listener.sessions), "frames_sent": pacer.stats.frames_sent,
+                        "frames_dropped": pacer.stats.frames_dropped, "turns": turns[0],
+                        "protocol_errors": listener.stats.protocol_errors}
+        rss_ready = rss_bytes()
+        print(json.dumps({"ready": bound, "policy": policy, "loop": type(loop).__module__}), flush=True)
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        base = (time.process_time(), dict(vars(pacer.stats)), time.monotonic())
+        base = None
         while line := (await reader.readline()).decode().strip():
             if line == "RESET":
-                pacer.lateness.reset()
-                base = (time.process_time(), dict(vars(pacer.stats)), time.monotonic())
-                print("OK", flush=True)
-            elif line == "STATS":
-                cpu = time.process_time() - base[0]
-                stats = {k: v - base[1][k] for k, v in vars(pacer.stats).items()}
+                lateness.reset()
+                gc_pause.reset()
+                base = (os.times(), counts(), time.monotonic())
+            elif line == "STATS" and base is not None:
+                t, now = os.times(), counts()
+                wall = time.monotonic() - base[2]
                 print(json.dumps({
-                    "cpu_s": cpu, "wall_s": time.monotonic() - base[2], "sessions": len(listener.sessions),
-                    "p50_ms": pacer.lateness.percentile(50) * 1000,
-                    "p99_ms": pacer.lateness.percentile(99) * 1000,
-                    "max_ms": pacer.lateness.max * 1000,
-                    "turns": len(runtime.turns), "protocol_errors": listener.stats.protocol_errors,
-                    "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **stats,
+                    "wall_s": wall, "user_s": t.user - base[0].user, "sys_s": t.system - base[0].system,
+                    "p50_ms": lateness.percentile(50) * 1000, "p99_ms": lateness.percentile(99) * 1000,
+                    "max_ms": lateness.max * 1000, "rss_growth": rss_bytes() - rss_ready,
+                    "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "gc_runs": gc_pause.runs, "gc_max_ms": gc_pause.max * 1000,
+                    **{k: (v - base[1][k] if k in ("frames_sent", "frames_dropped", "turns") else v)
+                       for k, v in now.items()},
                 }), flush=True)
 
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
+    if loop_kind == "uvloop":
+        import uvloop
 
-        cProfile.runctx("asyncio.run(main())", globals(), locals(), os.environ["BENCH_PROFILE"])
+        uvloop.run(main())
     else:
         asyncio.run(main())
 
 
 # -- client side --------------------------------------------------------------------------
-class Caller(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.received = 0
-        self.transport = None
-        self.closed = False
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        transport.write(b"\x01\x00\x10" + uuid.uuid4().bytes)
-
-    def data_received(self, data: bytes) -> None:
-        self.received += len(data)
-
-    def connection_lost(self, exc) -> None:
-        self.closed = True
-
-
 def speech_loop() -> list[bytes]:
     """~1.5 s of espeak-ng speech, then 2 s of silence: frames ready to send."""
     from central.voice.audio import parse_wav, resample
@@ -169,111 +278,335 @@ def speech_loop() -> list[bytes]:
     return [hdr + f for f in frames]
 
 
-async def run_size(port: int, n: int, seconds: float, server, frames: list[bytes]) -> dict:
-    loop = asyncio.get_running_loop()
-    callers: list[Caller] = []
-    for i in range(n):
-        _, c = await loop.create_connection(Caller, "127.0.0.1", port)
-        callers.append(c)
-        if i % 50 == 49:
-            await asyncio.sleep(0.02)
-    stop = asyncio.Event()
-
-    async def mic():
-        # Asterisk's channels keep their own 20 ms timers, so frames from different calls
-        # do not arrive in one burst: callers are spread over PHASES slots of the period.
-        start, k = time.monotonic(), 0
-        while not stop.is_set():
-            slot = k % PHASES
-            frame_no = k // PHASES
-            for i in range(slot, len(callers), PHASES):
-                c = callers[i]
-                if not c.closed:
-                    c.transport.write(frames[(frame_no + i * 7) % len(frames)])
-            k += 1
-            await asyncio.sleep(max(0.0, start + k * 0.02 / PHASES - time.monotonic()))
-
-    task = asyncio.create_task(mic())
-    await asyncio.sleep(1.5)  # warm-up: greetings start, VADs settle
-    server.stdin.write(b"RESET\n")
-    server.stdin.flush()
-    await loop.run_in_executor(None, server.stdout.readline)
-    before = [c.received for c in callers]
-    t0 = time.monotonic()
-    await asyncio.sleep(seconds)
-    elapsed = time.monotonic() - t0
-    server.stdin.write(b"STATS\n")
-    server.stdin.flush()
-    stats = json.loads(await loop.run_in_executor(None, server.stdout.readline))
-    got = [(c.received - b) / (FRAME + 3) for c, b in zip(callers, before, strict=True)]
-    closed_early = sum(c.closed for c in callers)
-    stop.set()
-    await task
-    for c in callers:
-        c.transport.close()
-    await asyncio.sleep(0.5)
-    expected = elapsed * 50
-    stats["client_frames_min"] = min(got)
-    stats["client_missing"] = sum(1 for g in got if g < expected - 3)  # ±2 frames of window skew
-    stats["closed"] = closed_early
-    stats["n"] = n
-    stats["cpu_core_pct"] = stats["cpu_s"] / stats["wall_s"] * 100  # the server's own interval
-    stats["cpu_per_session_pct"] = stats["cpu_core_pct"] / n
-    stats["pass"] = (stats["p99_ms"] < P99_LIMIT_MS and stats["frames_dropped"] == 0
-                     and stats["client_missing"] == 0 and stats["closed"] == 0)
-    return stats
+#: Linux's SO_TIMESTAMPNS (asm-generic/socket.h); Python 3.11 does not export it.  The
+#: control message it produces has the same number (SCM_TIMESTAMPNS): a struct timespec.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TS = struct.Struct("qq")
+_CMSG_SPACE = socket.CMSG_SPACE(_TS.size)
 
 
-async def client(sizes: list[int], seconds: float) -> None:
-    policy = isolate(1)
-    server = subprocess.Popen([sys.executable, __file__, "--serve", "--port", "0"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False)
-    port = int(server.stdout.readline().split()[1])
+class Call:
+    """One simulated Asterisk channel: counts frames and their kernel arrival times."""
+
+    __slots__ = ("sock", "rx_bytes", "frames", "last_ts", "closed", "window_frames")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rx_bytes = 0
+        self.frames = 0
+        self.last_ts = 0.0
+        self.closed = False
+        self.window_frames = 0
+
+
+@dataclass
+class Row:
+    stack: str
+    n: int
+    server: dict = field(default_factory=dict)
+    gap_p99_ms: float = 0.0
+    gap_max_ms: float = 0.0
+    missing: int = 0
+    closed: int = 0
+    coalesced_pct: float = 0.0
+    client_late_p99_ms: float = 0.0
+    failure: str = ""
+
+    @property
+    def cpu_pct(self) -> float:
+        s = self.server
+        return (s["user_s"] + s["sys_s"]) / s["wall_s"] * 100 if s.get("wall_s") else 0.0
+
+    @property
+    def passed(self) -> bool:
+        s = self.server
+        return (not self.failure and s.get("p99_ms", 1e9) < P99_LIMIT_MS and s.get("frames_dropped", 1) == 0
+                and self.gap_p99_ms < GAP_P99_LIMIT_MS and self.missing == 0 and self.closed == 0)
+
+
+class Client:
+    """Single-threaded epoll client with hard deadlines: it cannot hang on a stuck server."""
+
+    def __init__(self, args, frames: list[bytes]) -> None:
+        from central.voice.audiosocket.server import LatencyHistogram
+
+        self.args = args
+        self.frames = frames
+        self.hist_cls = LatencyHistogram
+
+    def run(self, stack: str, n: int) -> Row:
+        row = Row(stack, n)
+        args = self.args
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--stack", stack, "--sched", args.sched,
+             "--loop", args.loop, "--max-connections", str(n + 10)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        calls: list[Call] = []
+        try:
+            ready = self._read_json(proc, time.monotonic() + 30)
+            if ready is None:
+                row.failure = "server did not start"
+                return row
+            row.server["policy"], row.server["loop"] = ready["policy"], ready["loop"]
+            calls = self._connect(ready["ready"], n, time.monotonic() + 10 + n / 50)
+            if len(calls) < n:
+                row.failure = f"only {len(calls)} of {n} calls connected"
+                return row
+            self._drive(proc, calls, row)
+        finally:
+            for c in calls:
+                c.sock.close()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return row
+
+    @staticmethod
+    def _read_json(proc, deadline: float) -> dict | None:
+        fd = proc.stdout.fileno()
+        buf = b""
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            buf += chunk
+        return json.loads(buf.split(b"\n", 1)[0])
+
+    def _connect(self, port: int, n: int, deadline: float) -> list[Call]:
+        calls = []
+        for i in range(n):
+            if time.monotonic() > deadline:
+                break
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                sock.connect(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                break
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            sock.sendall(b"\x01\x00\x10" + uuid.uuid4().bytes)
+            sock.setblocking(False)
+            calls.append(Call(sock))
+            if i % 50 == 49:
+                time.sleep(0.01)  # let the server accept (its backlog is finite)
+        return calls
+
+    def _drive(self, proc, calls: list[Call], row: Row) -> None:
+        """Stream audio, read everything, RESET/STATS the server, all on one epoll clock."""
+        ep = select.epoll()
+        by_fd = {}
+        for c in calls:
+            ep.register(c.sock.fileno(), select.EPOLLIN)
+            by_fd[c.sock.fileno()] = c
+        ctl = proc.stdout.fileno()
+        ep.register(ctl, select.EPOLLIN)
+        frames, nframes = self.frames, len(self.frames)
+        gaps = self.hist_cls()
+        late = self.hist_cls()  # the client's own send lateness (it must keep up)
+        reads = coalesced = 0
+        measuring = False
+        ctl_buf = b""
+        start = time.monotonic()
+        t_reset = start + WARMUP
+        t_stats = t_reset + self.args.seconds
+        t_give_up = t_stats + self.args.deadline
+        stats_sent = False
+        k = 0
+        ncalls = len(calls)
+        window_start = window_end = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                due = start + k * PERIOD / PHASES
+                if now >= due:
+                    if measuring:
+                        late.record(now - due)
+                    slot, frame_no = k % PHASES, k // PHASES
+                    for i in range(slot, ncalls, PHASES):
+                        c = calls[i]
+                        if not c.closed:
+                            try:
+                                c.sock.send(frames[(frame_no + i * 7) % nframes])
+                            except BlockingIOError:
+                                pass  # server not reading: shows up as its lateness/misses
+                            except OSError:
+                                c.closed = True
+                    k += 1
+                    continue
+                if not measuring and now >= t_reset:
+                    proc.stdin.write(b"RESET\n")
+                    proc.stdin.flush()
+                    measuring, window_start = True, now
+                    gaps.reset()
+                    for c in calls:
+                        c.window_frames = 0
+                    reads = coalesced = 0
+                if measuring and not stats_sent and now >= t_stats:
+                    proc.stdin.write(b"STATS\n")
+                    proc.stdin.flush()
+                    stats_sent, window_end = True, now
+                    for c in calls:
+                        c.frames, c.window_frames = c.window_frames, 0  # freeze the window
+                if stats_sent and now >= t_give_up:
+                    row.failure = f"server did not answer STATS within {self.args.deadline:.0f} s"
+                    break
+                for fd, _ev in ep.poll(max(0.0, due - now)):
+                    if fd == ctl:
+                        chunk = os.read(ctl, 65536)
+                        if not chunk:
+                            row.failure = "server exited"
+                            return
+                        ctl_buf += chunk
+                        continue
+                    c = by_fd[fd]
+                    try:
+                        data, anc, _flags, _addr = c.sock.recvmsg(65536, _CMSG_SPACE)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data, anc = b"", []
+                    if not data:
+                        c.closed = True
+                        ep.unregister(fd)
+                        continue
+                    ts = c.last_ts
+                    for level, kind, payload in anc:
+                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                            sec, nsec = _TS.unpack(payload)
+                            ts = sec + nsec * 1e-9
+                    before = c.rx_bytes // WIRE_FRAME
+                    c.rx_bytes += len(data)
+                    got = c.rx_bytes // WIRE_FRAME - before
+                    if not got:
+                        continue
+                    reads += 1
+                    if got > 1:
+                        coalesced += 1
+                    if c.last_ts and measuring and not stats_sent:
+                        # Several frames in one read: the kernel stamps the last one; the
+                        # gap is charged to the first (conservative), the others arrive at 0.
+                        gaps.record(ts - c.last_ts)
+                        for _ in range(got - 1):
+                            gaps.record(0.0)
+                    c.last_ts = ts
+                    if measuring and not stats_sent:
+                        c.window_frames += got
+                if b"\n" in ctl_buf:
+                    row.server.update(json.loads(ctl_buf.split(b"\n", 1)[0]))
+                    break
+        finally:
+            ep.close()
+        elapsed = (window_end or time.monotonic()) - (window_start or time.monotonic())
+        expected = elapsed / PERIOD
+        row.gap_p99_ms = gaps.percentile(99) * 1000
+        row.gap_max_ms = gaps.max * 1000
+        row.missing = sum(1 for c in calls if c.frames < expected - 3)  # ±2 frames of window skew
+        row.closed = sum(c.closed for c in calls)
+        row.coalesced_pct = 100 * coalesced / reads if reads else 0.0
+        row.client_late_p99_ms = late.percentile(99) * 1000
+        if not row.failure and row.client_late_p99_ms > P99_LIMIT_MS:
+            row.failure = f"client fell behind its own schedule (p99 {row.client_late_p99_ms:.1f} ms)"
+
+
+HEADER = (f"{'stack':<6} {'N':>5} {'p50':>6} {'p99':>6} {'max':>6} {'gap99':>6} {'gapmax':>6} "
+          f"{'drop':>5} {'miss':>5} {'CPU':>6} {'usr/sys':>9} {'CPU/ses':>8} {'KB/ses':>7} {'turns':>5} {'gcmax':>5}  result")
+
+
+def format_row(r: Row) -> str:
+    s = r.server
+    usr = s.get("user_s", 0) / s["wall_s"] * 100 if s.get("wall_s") else 0
+    sys_ = s.get("sys_s", 0) / s["wall_s"] * 100 if s.get("wall_s") else 0
+    kb = s.get("rss_growth", 0) / 1024 / r.n if s else 0
+    verdict = "PASS" if r.passed else "FAIL" + (f" ({r.failure})" if r.failure else "")
+    return (f"{r.stack:<6} {r.n:>5} {s.get('p50_ms', 0):>6.2f} {s.get('p99_ms', 0):>6.2f} "
+            f"{s.get('max_ms', 0):>6.2f} {r.gap_p99_ms:>6.2f} {r.gap_max_ms:>6.2f} "
+            f"{s.get('frames_dropped', 0):>5} {r.missing:>5} {r.cpu_pct:>5.1f}% {usr:>4.0f}/{sys_:<4.0f} "
+            f"{r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f}  {verdict}")
+
+
+class Burner:
+    """A spinning process on the client's core: the busy neighbour."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", (
+            f"import os; os.sched_setaffinity(0, {{{CLIENT_CPU}}})\nwhile True: pass")])
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def client_main(args) -> None:
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    client_policy = set_sched("fifo")
+    gc.freeze()
     frames = speech_loop()
-    best, per_session = 0, 0.0
-    print(f"{'N':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'dropped':>7} {'missing':>7} "
-          f"{'CPU core':>8} {'CPU/sess':>8} {'turns':>6}  result")
+    client = Client(args, frames)
+    burner = Burner() if args.burner else None
+    sizes = [int(x) for x in args.sizes.split(",")]
+    stacks = args.stacks.split(",")
+    load = os.getloadavg()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {load[0]:.2f} "
+          f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; server --sched {args.sched} "
+          f"--loop {args.loop} on CPU {SERVER_CPU}; client {client_policy} on CPU {CLIENT_CPU}; "
+          f"burner on CPU {CLIENT_CPU}: {'yes' if burner else 'no'}")
+    print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
+          "CPU: server, % of its core; KB/ses: server RSS growth per call; gcmax: longest GC pause (ms)")
+    print(HEADER, flush=True)
+    best: dict[str, Row | None] = dict.fromkeys(stacks)
+    failures = dict.fromkeys(stacks, 0)
     try:
-        failures = 0
         for n in sizes:
-            for _attempt in range(2):  # one retry: other work on a shared machine can stall a run
-                s = await run_size(port, n, seconds, server, frames)
-                print(f"{n:>5} {s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} {s['max_ms']:>7.2f} "
-                      f"{s['frames_dropped']:>7} {s['client_missing']:>7} {s['cpu_core_pct']:>7.1f}% "
-                      f"{s['cpu_per_session_pct']:>7.3f}% {s['turns']:>6}  {'PASS' if s['pass'] else 'FAIL'}",
-                      flush=True)
-                if s["pass"]:
-                    break
-            if s["pass"]:
-                best, failures = n, 0
-                per_session = s["cpu_per_session_pct"]
-            else:
-                failures += 1
-                if failures >= 2:
-                    break
+            for stack in stacks:
+                if failures[stack] >= 2:
+                    continue
+                row = client.run(stack, n)
+                print(format_row(row), flush=True)
+                if row.passed:
+                    best[stack], failures[stack] = row, 0
+                else:
+                    failures[stack] += 1
     finally:
-        server.stdin.close()
-        server.wait(10)
-    if per_session:
-        print(f"CPU-bound estimate at that N: {int(80 / per_session)} sessions at 80% of one core")
-    print(f"(scheduling: {policy}, server pinned to CPU 0, client to CPU 1; load average "
-          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
-    print(f"\nlargest N with p99 outbound lateness < {P99_LIMIT_MS} ms and no dropped frame "
-          f"on one core: {best} (goal >= 500); server CPU per session at that N: "
-          f"{per_session:.3f}% of a core")
+        if burner is not None:
+            burner.stop()
+    print(f"# load average at the end: {os.getloadavg()[0]:.2f}")
+    for stack, row in best.items():
+        if row is None:
+            print(f"{stack}: no N passed")
+        else:
+            print(f"{stack}: largest passing N {row.n} (of {args.sizes}), server CPU "
+                  f"{row.cpu_pct / row.n:.3f}% of a core per call, scheduling {row.server.get('policy')}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--sizes", default="50,100,200,300,400,500,600,700,800")
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--max-connections", type=int, default=2000, help=argparse.SUPPRESS)
+    ap.add_argument("--stack", default="real", help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", default="100,500,1000", help="concurrent calls per row, comma separated")
+    ap.add_argument("--stacks", default="naive,real", help="naive (reference), real (production stack)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="measured window per row")
+    ap.add_argument("--sched", choices=("fifo", "normal"), default="fifo", help="server scheduling")
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
+    ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--deadline", type=float, default=5.0,
+                    help="seconds the server has to answer after the window before the row FAILs")
     args = ap.parse_args()
     if args.serve:
-        serve(args.port)
+        serve(args.port, args.stack, args.sched, args.loop, args.max_connections)
     else:
-        asyncio.run(client([int(x) for x in args.sizes.split(",")], args.seconds))
+        client_main(args)
 
 
 if __name__ == "__main__":
