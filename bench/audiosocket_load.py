@@ -140,14 +140,14 @@ class GCPauses:
         gc.callbacks.append(self._callback)
 
     def reset(self) -> None:
-        self.runs = 0
+        self.runs = [0, 0, 0]
         self.max = 0.0
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.runs += 1
+            self.runs[info["generation"]] += 1
             self.max = max(self.max, time.perf_counter() - self._started)
 
 
@@ -572,6 +572,8 @@ def client_main(args) -> None:
                     continue
                 row = client.run(stack, n)
                 print(format_row(row), flush=True)
+                if args.verbose:
+                    print("#", json.dumps(row.server), flush=True)
                 if row.passed:
                     best[stack], failures[stack] = row, 0
                 else:
@@ -600,6 +602,7 @@ def main() -> None:
     ap.add_argument("--sched", choices=("fifo", "normal"), default="fifo", help="server scheduling")
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--verbose", action="store_true", help="print the server's raw figures per row")
     ap.add_argument("--deadline", type=float, default=5.0,
                     help="seconds the server has to answer after the window before the row FAILs")
     args = ap.parse_args()

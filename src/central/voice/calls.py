@@ -33,7 +33,6 @@ from central.voice.flows.concierge import (
 )
 from central.voice.pipeline import (
     FlowActions,
-    InputAudio,
     InputDTMF,
     Interruption,
     NoInput,
@@ -162,7 +161,7 @@ class BaseCall(CallHandler):
             vad_settings=ctx.vad, on_control=self._control, on_turn=self._turn,
         )
         self.pipeline = self.parts.pipeline
-        self._first = self.pipeline.processors[0].process
+        self._audio_in = self.parts.vad.audio  # the pipeline's first stage
         self._actions: asyncio.Queue = asyncio.Queue()
         self._action_task: asyncio.Task | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -178,7 +177,7 @@ class BaseCall(CallHandler):
     def on_audio(self, pcm: bytes, now: float) -> None:
         # Hot path (50 frames/s per call): straight into the first processor (the VAD).
         if not self.pipeline.closed:
-            self._first(InputAudio(pcm, now))
+            self._audio_in(pcm, now)
 
     def on_dtmf(self, digit: str, now: float) -> None:
         self.last_activity = now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Annotated
@@ -25,7 +24,7 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        from central.voice.runner import run_voice
+        from central.voice.runner import run_event_loop, run_voice
 
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_voice(api_host=api_host, api_port=api_port, snapshot_path=snapshot))
+            run_event_loop(run_voice(api_host=api_host, api_port=api_port, snapshot_path=snapshot))

@@ -224,10 +224,15 @@ class VADProcessor(Processor):
         self.utterance = 0  # bumps on every speech start, so stale speculation is dropped
 
     def process(self, frame: Frame) -> None:
-        if type(frame) is not InputAudio:
+        if type(frame) is InputAudio:
+            self.audio(frame.pcm, frame.at)
+        else:
             self.push(frame)
-            return
-        for event in self.endpointer.feed(frame.pcm, frame.at):
+
+    def audio(self, pcm: bytes, at: float) -> None:
+        """One inbound 20 ms frame; the call's hot path enters here directly (an
+        :class:`InputAudio` frame would only be unpacked again)."""
+        for event in self.endpointer.feed(pcm, at):
             if type(event) is SpeechStarted:
                 self.utterance += 1
                 self.push(UserStartedSpeaking(event.at))

@@ -10,7 +10,9 @@ import asyncio
 import logging
 import os
 import urllib.parse
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from central.voice.calls import Originator, VisitRecord, VoiceRuntime
 from central.voice.mgmt_api import ManagementAPI
@@ -19,6 +21,22 @@ from central.voice.service import VoiceService
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "voice-config.json"
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the voice process's event loop: uvloop when installed, asyncio otherwise.
+
+    uvloop comes with ``uvicorn[standard]``.  Every call costs one socket read and one
+    write per 20 ms, and uvloop's C loop does that bookkeeping for less: at 700 calls on
+    one core bench/audiosocket_load.py measured 0.093 % of a core per call against 0.098 %
+    with asyncio's loop, and p99 lateness 0.1 ms against 1.2 ms (README, "Capacity").
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def default_snapshot_path() -> str:

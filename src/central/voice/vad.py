@@ -16,12 +16,15 @@ Time is passed in, so tests and the simulator can run on a virtual clock.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import webrtcvad
 
 from central.voice.audio import FRAME_MS, audioop, frame_size, resample
 
+#: What most frames yield (shared: the per-frame path allocates nothing for it).
+_NO_EVENTS: tuple = ()
 #: Sample rates webrtcvad accepts directly; others are resampled to 16 kHz for detection.
 _VAD_RATES = (8000, 16000, 32000, 48000)
 
@@ -97,7 +100,7 @@ class Endpointer:
         except Exception:  # webrtcvad raises a bare Error on a frame of the wrong size
             return False
 
-    def feed(self, frame: bytes, now: float) -> list[SpeechStarted | Pause | EndOfTurn]:
+    def feed(self, frame: bytes, now: float) -> Sequence[SpeechStarted | Pause | EndOfTurn]:
         voiced = self.is_voiced(frame)
         s = self.settings
         if not self.in_speech:
@@ -114,7 +117,7 @@ class Endpointer:
                     return [SpeechStarted(now)]
             else:
                 self._voiced_run = 0
-            return []
+            return _NO_EVENTS
         self._utterance.append(frame)
         self._speech_ms += FRAME_MS
         if voiced:
@@ -130,7 +133,7 @@ class Endpointer:
         if not self._paused and self._silent_ms >= s.pause_ms:
             self._paused = True
             return [Pause(now, b"".join(self._utterance))]
-        return []
+        return _NO_EVENTS
 
     def end_turn(self, now: float) -> EndOfTurn | None:
         """End the current utterance early (the pipeline found it complete at a Pause)."""

@@ -227,6 +227,35 @@ class Connection:
             raise ProtocolError(f"more than {MAX_BUFFER} B buffered without a complete frame")
         return events
 
+    def receive_audio(self, data: bytes, rate: int) -> list[bytes] | None:
+        """The hot path of an established call: the PCM payloads of ``data`` when it is
+        whole audio frames at ``rate`` and nothing else (no event objects are built).
+
+        Returns ``None`` without consuming anything otherwise (a partial frame, another
+        kind, a bad length, bytes already buffered): pass the same ``data`` to
+        :meth:`receive_data`, which applies every rule.
+        """
+        if self._buf or self.uuid is None or self.closed:
+            return None
+        kind = _RATE_TO_KIND.get(rate)
+        if kind is None:
+            return None
+        limit = _MAX_AUDIO_PAYLOAD[kind]
+        payloads: list[bytes] = []
+        pos, end = 0, len(data)
+        unpack = _HEADER.unpack_from
+        while pos < end:
+            if end - pos < HEADER_SIZE:
+                return None
+            k, length = unpack(data, pos)
+            if k != kind or length > limit or length & 1 or end - pos - HEADER_SIZE < length:
+                return None
+            pos += HEADER_SIZE
+            payloads.append(data[pos : pos + length])
+            pos += length
+        self.frames_in += len(payloads)
+        return payloads
+
     def _fast_audio(self, data: bytes) -> list[Event] | None:
         """The hot path: whole audio frames and nothing else, straight from ``data``.
 
