@@ -8,8 +8,8 @@
 #
 # Prints one line per run (passed/FAILED, pytest's summary, the failed tests) and a
 # summary per database; exits 1 if any run failed. Each run's full output is kept in
-# a log directory (printed). PostgreSQL + Redis are started once for all the runs, in
-# their own state directory, so they never stop another suite's servers.
+# a log directory (printed). The test services (scripts/services.sh) are started once for
+# all the runs, in their own state directory, so they never stop another suite's servers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -29,14 +29,13 @@ chmod 755 "$logs"  # the PostgreSQL server runs as the postgres user
 export CENTRAL_DATA_DIR="$logs/data"
 export CHROMIUM_PATH=${CHROMIUM_PATH:-$(command -v chromium || true)}
 
-if [[ " ${dbs[*]} " == *" postgres "* ]]; then
-  export CENTRAL_SERVICES_DIR=${CENTRAL_SERVICES_DIR:-$logs/services}
-  trap 'bash scripts/services.sh stop || true' EXIT
-  env_file=$(bash scripts/services.sh start) || { echo "cannot start PostgreSQL/Redis" >&2; exit 1; }
-  # shellcheck disable=SC1090
-  source "$env_file"
-  export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL
-fi
+# The same servers as `make test` (scripts/test.sh) for every database, as in CI.
+export CENTRAL_SERVICES_DIR=${CENTRAL_SERVICES_DIR:-$logs/services}
+trap 'bash scripts/services.sh stop || true' EXIT
+env_file=$(bash scripts/services.sh start) || { echo "cannot start the test services" >&2; exit 1; }
+# shellcheck disable=SC1090
+source "$env_file"
+export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL CENTRAL_TEST_MARIADB_URL
 
 echo "test-repeat: $n run(s) on ${dbs[*]}; logs in $logs"
 status=0
