@@ -9,12 +9,13 @@ pages already written come back "unchanged" and cost one indexed lookup per page
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from central.core.spreadsheet import csv_writer
 
 from . import mapping
 from .mapping import AI_EXTENSIONS, CAMPAIGNS, CONTACTS, EXTENSIONS, Mapped, Note, Tally
@@ -59,7 +60,8 @@ class _Recorder:
     def __init__(self, result: Result, report: Path | None) -> None:
         self.result = result
         self._file = open(report, "w", encoding="utf-8-sig", newline="") if report else None  # noqa: SIM115
-        self._csv = csv.writer(self._file, delimiter=";") if self._file else None
+        # formula-safe cells: legacy names and fields end up in a spreadsheet (core.spreadsheet)
+        self._csv = csv_writer(self._file) if self._file else None
         if self._csv:
             self._csv.writerow(["tabela", "id_legado", "acao", "tipo", "detalhe"])
 
