@@ -189,3 +189,33 @@ def test_unreachable_legacy_database_is_an_error_without_the_password(org, maria
     url = f"mysql://central:segredo-do-legado@{p.hostname}:{p.port}/nao_existe"
     result = run(_opts(org, url))
     assert result.errors and "segredo-do-legado" not in result.errors[0]
+
+
+def test_changed_legacy_rows_are_updated_adopted_and_do_not_call_respected(org, legacy_mariadb):
+    from central.dialer.models import DoNotCall
+
+    _load(legacy_mariadb)
+    run(_opts(org, legacy_mariadb, dry_run=False, campaigns=[1]))
+    c1 = Campaign.objects.get(organization=org, legacy_id=1)
+    # Typed in Central before the switch: same number as a legacy row not yet imported.
+    typed = Contact.objects.create(organization=org, campaign=c1, phone="+5531998765432", name="Digitada")
+    legacy_db.insert(legacy_mariadb, "discador_contatos", legacy_db.CONTACT_COLS, [
+        (30, 1, "Ângela de novo", "(31) 99876-5432", None, 0, 3, None, None, "pending", None, None, None),
+        (31, 1, "Bloqueado", "(41) 99123-4567", None, 0, 3, None, None, "pending", None, None, None),
+    ])
+    DoNotCall.objects.create(organization=org, phone="+5541991234567", source="opt_out")
+    with legacy_db.connect(legacy_mariadb) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE discador_contatos SET attempts = 3, result = 'no_answer' WHERE id = 12")
+    result = run(_opts(org, legacy_mariadb, dry_run=False, campaigns=[1]))
+    reasons = {line[1]: line[4] for line in result.lines if line[3] == "reason"}
+    assert reasons[12] == "campos: attempts, last_result"
+    assert reasons[30] == "contato existente com o mesmo telefone vinculado"
+    typed.refresh_from_db()
+    assert typed.legacy_id == 30 and typed.name == "Ângela de novo"
+    jose = Contact.objects.get(legacy_id=12)
+    assert jose.attempts == 3 and jose.last_result == "no_answer"
+    blocked = Contact.objects.get(legacy_id=31)
+    assert blocked.status == "dnc" and blocked.next_attempt_at is None
+    again = run(_opts(org, legacy_mariadb, dry_run=False, campaigns=[1]))
+    assert again.tally.actions[("discador_contatos", "updated")] == 0
+    assert again.tally.actions[("discador_contatos", "unchanged")] == 5  # 10, 11, 12, 30, 31

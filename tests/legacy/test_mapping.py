@@ -99,3 +99,28 @@ def test_ai_extension_char_padding_and_text_ports():
                  "condominium_id": 7}
     assert mapping.map_ai_extension({**row, "extension_ia_number_port": "80a"}).rejected
     assert mapping.map_ai_extension({**row, "extension_ia_ip": "example.com"}).rejected
+
+
+def test_every_utf8_letter_read_as_cp1252_or_latin1_is_caught_by_the_prefilter():
+    """The cheap filter in front of ftfy must never hide real mojibake: every Portuguese
+    (and Latin-1) letter written as UTF-8 and read back as cp1252 or latin1 passes it."""
+    import string
+
+    letters = [chr(c) for c in range(0xC0, 0x100) if chr(c).isalpha()] + list("€ŒœŠšŸŽžƒ")
+    def mariadb_latin1(data: bytes) -> str:
+        # MariaDB's latin1 is cp1252 with its 5 undefined bytes kept as U+0081...
+        out = []
+        for b in data:
+            try:
+                out.append(bytes([b]).decode("cp1252"))
+            except UnicodeDecodeError:
+                out.append(chr(b))
+        return "".join(out)
+
+    for ch in letters:
+        for broken in (ch.encode("utf-8").decode("latin-1"), mariadb_latin1(ch.encode("utf-8"))):
+            assert broken != ch and mapping._MAYBE_MOJIBAKE.search(broken), (ch, broken)
+            if ch in "áàâãéêíóôõúüçÁÀÂÃÉÊÍÓÔÕÚÜÇ":  # ftfy's own judgement decides the rarer ones
+                assert mapping.repair_text(f"Jo{broken}o")[0] == f"Jo{ch}o"
+    assert not mapping._MAYBE_MOJIBAKE.search("João Conceição Ângela Íris Úrsula " + string.ascii_letters)
+    assert mapping.repair_text("Jose\u0301") == ("José", "normalização Unicode")

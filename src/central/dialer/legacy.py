@@ -30,6 +30,7 @@ CONTACT_FIELDS = ("phone", "name", "alt_phones", "status", "attempts", "max_atte
                   "next_attempt_at", "last_result", "timezone")
 _INSERT_FIELDS = ("organization", "campaign", "legacy_id", "legal_basis", "origin", "created_at", *CONTACT_FIELDS)
 _TIMES = ("last_attempt_at", "next_attempt_at", "created_at")
+_FETCH = ("pk", "legacy_id", "campaign_id", *CONTACT_FIELDS)
 
 Outcome = tuple[int, str, str]  # (legacy_id, action, reason)
 
@@ -76,20 +77,23 @@ def upsert_contacts(organization_id: int, campaign_id: int | None, items: list[t
                        if first != lid else (lid, "created", ""))
         return out
     with transaction.atomic():
+        # Plain dicts, not model instances: a re-run compares 5,000 rows per page and
+        # building Contact objects was most of its time.
         ids = [lid for lid, _v in items]
-        by_legacy: dict[int, Contact] = {}
+        by_legacy: dict[int, dict] = {}
         for chunk in _chunks(ids):
-            by_legacy.update((c.legacy_id, c) for c in Contact.objects.filter(
-                organization_id=organization_id, legacy_id__in=chunk))
-        phones = list({v["phone"] for _lid, v in items})
-        by_phone: dict[str, Contact] = {}
+            by_legacy.update((r["legacy_id"], r) for r in Contact.objects.filter(
+                organization_id=organization_id, legacy_id__in=chunk).values(*_FETCH))
+        phones = list({v["phone"] for lid, v in items if lid not in by_legacy or by_legacy[lid]["phone"] != v["phone"]})
+        by_phone: dict[str, dict] = {}
         for chunk in _chunks(phones):
-            by_phone.update((c.phone, c) for c in Contact.objects.filter(campaign_id=campaign_id, phone__in=chunk))
+            by_phone.update((r["phone"], r) for r in Contact.objects.filter(
+                campaign_id=campaign_id, phone__in=chunk).values(*_FETCH))
         blocked: set[str] = set()
         if DoNotCall.objects.filter(organization_id=organization_id).exists():
             from .dnc import blocked_among
 
-            blocked = blocked_among(organization_id, campaign_id, phones)
+            blocked = blocked_among(organization_id, campaign_id, [v["phone"] for _lid, v in items])
         # phone -> legacy id: within this batch (earlier batches are in the database), and
         # in a dry run across batches too, since nothing of them was written.
         taken: dict[str, int] = seen if dry_run and seen is not None else {}
@@ -97,15 +101,14 @@ def upsert_contacts(organization_id: int, campaign_id: int | None, items: list[t
         changed_rows: list[Contact] = []
         changed_fields: set[str] = set()
         for lid, v in items:
-            v = dict(v)
             if v["phone"] in blocked and v["status"] == Contact.Status.PENDING:
-                v["status"], v["last_result"], v["next_attempt_at"] = Contact.Status.DNC, "dnc", None
+                v = {**v, "status": Contact.Status.DNC, "last_result": "dnc", "next_attempt_at": None}
             phone = v["phone"]
             row = by_legacy.get(lid)
             if row is None:
                 holder = by_phone.get(phone)
-                if phone in taken or (holder is not None and holder.legacy_id is not None):
-                    first = taken.get(phone) or holder.legacy_id
+                if phone in taken or (holder is not None and holder["legacy_id"] is not None):
+                    first = taken.get(phone) or holder["legacy_id"]
                     out.append((lid, "skipped", f"telefone repetido: mesmo número do contato legado {first}"))
                     continue
                 taken[phone] = lid
@@ -115,30 +118,28 @@ def upsert_contacts(organization_id: int, campaign_id: int | None, items: list[t
                     out.append((lid, "created", ""))
                     continue
                 row = holder  # typed in Central or imported from a file: adopt it
-                row.legacy_id = lid
                 changed_fields.add("legacy_id")
                 adopted = True
             else:
                 adopted = False
-                if row.campaign_id != campaign_id:
+                if row["campaign_id"] != campaign_id:
                     out.append((lid, "skipped", "contato legado já importado em outra campanha"))
                     continue
-                if row.status == Contact.Status.IN_PROGRESS:
+                if row["status"] == Contact.Status.IN_PROGRESS:
                     out.append((lid, "skipped", "em ligação no Central agora; rode de novo depois"))
                     continue
                 holder = by_phone.get(phone)
-                if holder is not None and holder.pk != row.pk:
+                if holder is not None and holder["pk"] != row["pk"]:
                     out.append((lid, "skipped", f"o novo telefone {phone} já pertence a outro contato da campanha"))
                     continue
                 taken[phone] = lid
-            diff = [f for f in CONTACT_FIELDS if getattr(row, f) != v[f]]
+            diff = [f for f in CONTACT_FIELDS if row[f] != v[f]]
             if not diff and not adopted:
                 out.append((lid, "unchanged", ""))
                 continue
-            for f in diff:
-                setattr(row, f, v[f])
+            # Every field of the union is written for every row: a full instance.
+            changed_rows.append(Contact(id=row["pk"], legacy_id=lid, **{f: v[f] for f in CONTACT_FIELDS}))
             changed_fields.update(diff)
-            changed_rows.append(row)
             reason = "contato existente com o mesmo telefone vinculado" if adopted else "campos: " + ", ".join(diff)
             out.append((lid, "updated", reason))
         if not dry_run:
@@ -153,12 +154,13 @@ def _insert(rows: list[dict]) -> None:
     prepared for the database here because that path skips the ORM."""
     if not rows:
         return
-    prep = {name: Contact._meta.get_field(name) for name in _TIMES}
-    for r in rows:
-        for name, f in prep.items():
-            r[name] = f.get_db_prep_save(r.get(name), connection)
-        if r["created_at"] is None:
-            from django.utils import timezone
+    from django.utils import timezone
 
-            r["created_at"] = prep["created_at"].get_db_prep_save(timezone.now(), connection)
+    adapt = connection.ops.adapt_datetimefield_value  # what DateTimeField would send
+    now = timezone.now()
+    for r in rows:
+        if r.get("created_at") is None:
+            r["created_at"] = now
+        for name in _TIMES:
+            r[name] = adapt(r.get(name))
     insert_contacts(rows, _INSERT_FIELDS)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -49,6 +51,14 @@ _FTFY = ftfy.TextFixerConfig(
     fix_character_width=False, uncurl_quotes=False, fix_line_breaks=False,
     remove_control_chars=False, explain=True,
 )
+
+
+#: A UTF-8 lead byte (0xC2-0xF4) read as latin1/cp1252 followed by a continuation byte
+#: (0x80-0xBF) read the same way: the mark every "JoÃ£o" carries. cp1252 maps 0x80-0x9F
+#: to the characters listed; MariaDB's latin1 keeps its 5 undefined ones as U+0081....
+_MAYBE_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,12 @@ def repair_text(value) -> tuple[str, str]:
     text = str(value).strip()
     if not text or text.isascii():
         return text, ""
+    if not _MAYBE_MOJIBAKE.search(text):
+        # Most names: no byte pair UTF-8-read-as-latin1 could have produced; ftfy would
+        # find nothing (and costs ~100 µs per name).
+        if unicodedata.is_normalized("NFC", text):
+            return text, ""
+        return unicodedata.normalize("NFC", text), "normalização Unicode"
     fixed, explanation = ftfy.fix_and_explain(text, config=_FTFY)
     fixed = fixed.strip()
     if fixed == text:
