@@ -217,6 +217,7 @@ async def test_a_failed_originate_is_a_system_failure_not_no_answer(tenants, tmp
         assert visitor.eof_at - started < 15.0
         row = await visit_of(visitor)
         assert row.outcome == "failed" and "originate_failed" in events(row)
+        assert row.get_outcome_display() == "Falha do sistema"  # what the visits page shows
         assert not dialplan.legs
 
 

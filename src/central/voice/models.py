@@ -126,7 +126,7 @@ class VisitLog(TenantOwned):
         NO_ANSWER = "no_answer", _("Morador não atendeu")
         TRANSFERRED = "transferred", _("Transferido")
         ABANDONED = "abandoned", _("Visitante desligou")
-        FAILED = "failed", _("Falhou")
+        FAILED = "failed", _("Falha do sistema")  # the resident could not be called
 
     visit_id = models.UUIDField(_("id da visita"), unique=True)
     extension_number = models.CharField(_("ramal"), max_length=20)
