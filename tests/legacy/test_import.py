@@ -167,8 +167,12 @@ def test_ai_extensions_of_the_named_condominium_and_conflicts_per_row(org, tenan
         (3, "1970", "1971", "0.0.0.0", "9100", 7, "8093"),  # port 9100 is tenant B's
         (4, "1801", "1802", "0.0.0.0", "8180", 8, "8181"),  # another condominium
     ])
+    from central.voice.loader import config_version
+
+    version = config_version()
     result = run(Options(organization=org, pg_url=legacy_pg, condominiums=[7], dry_run=False))
     assert not result.errors
+    assert config_version() > version  # the running voice process picks the new extension up
     a = result.tally.actions
     assert a[("extension_ia", "created")] == 1 and a[("extension_ia", "skipped")] == 2
     ext = AIExtension.objects.get(organization=org)
@@ -219,3 +223,26 @@ def test_changed_legacy_rows_are_updated_adopted_and_do_not_call_respected(org, 
     again = run(_opts(org, legacy_mariadb, dry_run=False, campaigns=[1]))
     assert again.tally.actions[("discador_contatos", "updated")] == 0
     assert again.tally.actions[("discador_contatos", "unchanged")] == 5  # 10, 11, 12, 30, 31
+
+
+def test_cli_dry_run_prints_the_plan_and_the_report_lists_every_row(org, legacy_mariadb, tmp_path, capsys,
+                                                                    monkeypatch):
+    import csv
+
+    _load(legacy_mariadb)
+    monkeypatch.setenv(commands.MARIADB_ENV, legacy_mariadb)
+    report = tmp_path / "relatorio.csv"
+    commands.main(org=org.slug, dry_run=True, condominiums=[], report=report, quiet=True)
+    out = capsys.readouterr().out
+    assert out.startswith("SIMULAÇÃO")
+    assert "discador_contatos: 7 linhas — criar: 4, rejeitar: 2, pular: 1" in out
+    assert "phone_rejected: telefone vazio" in out
+    assert "painel_ramais: 2 linhas — pular: 2" in out  # no Asterisk server in the organization
+    assert "nenhum servidor Asterisk cadastrado" in out
+    with open(report, encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    assert rows[0] == ["tabela", "id_legado", "acao", "tipo", "detalhe"]
+    assert ["discador_contatos", "14", "rejected", "phone_rejected",
+            "phone_number: número não geográfico (0800/0300/4004...) não é discado"] in rows
+    assert ["discador_contatos", "11", "created", "repaired", "name: UTF-8 gravado como latin1 (2 vezes)"] in rows
+    assert not Campaign.objects.exists() and not AuditLog.objects.filter(action="legacy.import").exists()
