@@ -35,7 +35,10 @@ from tests.voice.helpers import FAST_TTS, in_thread
 USER, SECRET = next(iter(DEMO_USERS.items()))
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RESIDENTS = {"1101": "answer", "1102": "noanswer", "1103": "busy", "1104": "fail"}
+RESIDENTS = {"1101": "answer", "1102": "noanswer", "1103": "busy", "1104": "fail", "1105": "noanswer"}
+#: 1105's carrier releases after 1 s of ringing, before the Originate's 2 s Timeout:
+#: Reason 0, then DialEnd NOANSWER and cause 19 (ami-event-stream-noanswer-cause19.txt).
+RING_LIMITS = {"1105": 1.0}
 
 
 def free_port() -> int:
@@ -93,6 +96,7 @@ async def voice_with_pbx(org, tmp_path, *, resident="1101", press="1", with_retu
     contexts = SimulatorConfig().contexts + ((RETURN_CONTEXT,) if with_return_context else ())
     sim = await Simulator(SimulatorConfig(
         world=WorldConfig(numbers=RESIDENTS, ring_time_mean=0.3), contexts=contexts,
+        ring_limits=dict(RING_LIMITS),
     )).start()
     dialplan = ReturnLegDialplan(sim, press)
     await dialplan.start()
@@ -206,6 +210,20 @@ async def test_visitor_hangs_up_while_the_resident_listens(tenants, tmp_path):
         assert row.outcome == "abandoned" and "visitor_hung_up" in events(row)
 
 
+async def test_a_carrier_no_answer_reason_0_is_did_not_answer_not_a_failure(tenants, tmp_path):
+    # Before: OriginateResponse Reason 0 was always "failed" ("Falha do sistema"), though
+    # the dialer reads the same capture as no_answer (central.telephony.outcomes).
+    async with voice_with_pbx(tenants["a"], tmp_path, resident="1105", press=None) as (dialplan, port):
+        visitor = await call_302(port)
+        await visitor.wait_closed(timeout=20)
+        row = await visit_of(visitor)
+        assert row.outcome == "no_answer", row.audit
+        assert "resident_not_answered" in events(row) and "originate_failed" not in events(row)
+        detail = next(a["detail"] for a in row.audit if a["event"] == "resident_not_answered")
+        assert "reason 0" in detail and "NOANSWER" in detail and "19" in detail
+        assert not dialplan.legs
+
+
 @pytest.mark.parametrize("case", ["no_dialplan", "bad_channel"])
 async def test_a_failed_originate_is_a_system_failure_not_no_answer(tenants, tmp_path, case):
     resident = "1104" if case == "bad_channel" else "1101"
@@ -230,4 +248,5 @@ async def test_the_voice_client_logs_in_with_events_on_and_a_filter(monkeypatch)
     monkeypatch.setenv("CENTRAL_AMI_URL", "ami://central@127.0.0.1:5038")
     client = _ami_originator().client
     assert client.events_on is True
-    assert client.event_filters == ("Event: OriginateResponse",)
+    # Plus the resident legs' own events (ChannelId prefix), to read a Reason 0.
+    assert client.event_filters == ("Event: OriginateResponse", "Uniqueid: central-visit-")

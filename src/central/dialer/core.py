@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from central.telephony import chanvars
 from central.telephony.cdr import cdr_seconds
+from central.telephony.outcomes import originate_outcome
 
 __all__ = [
     "RESULTS",
@@ -68,18 +69,8 @@ RESULTS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned",
 #: :func:`central.telephony.cdr.cdr_seconds`), so 6.9 s answered is a short call.
 SHORT_CALL_SECONDS = 6
 
-# OriginateResponse Reason -> result (ami-login-and-actions.txt, include/asterisk/frame.h).
-_REASON_RESULT = {3: "no_answer", 4: "answered", 5: "busy", 8: "congestion"}
-# DialEnd DialStatus of the customer leg (ami-event-stream-busy.txt "BUSY",
-# ami-event-stream-congestion.txt "CONGESTION", ami-event-stream-noanswer-cause19.txt
-# "NOANSWER"); CHANUNAVAIL is what a trunk that refuses the call prints.
-_DIALSTATUS_RESULT = {
-    "ANSWER": "answered", "BUSY": "busy", "NOANSWER": "no_answer", "CONGESTION": "congestion",
-    "CHANUNAVAIL": "failed", "CANCEL": "no_answer",
-}
-# Q.850 hangup causes (Hangup Cause:): 17 busy, 18/19 no answer, 34/38 congestion.
-_CAUSE_RESULT = {17: "busy", 18: "no_answer", 19: "no_answer", 34: "congestion", 38: "congestion",
-                 21: "failed", 1: "failed", 27: "failed"}
+# The result of an unanswered Originate: central.telephony.outcomes (one rule with the
+# concierge's return leg).
 _UP = "6"  # ChannelState 6 = Up (ChannelStateDesc: Up)
 _RINGING = ("4", "5")
 
@@ -427,10 +418,8 @@ class CallTracker:
                 talk = max(0.0, ended - call.connected_at)
                 late = call.connected_at - call.answered_at > call.abandon_after
         else:
-            result = _REASON_RESULT.get(call.originate_reason or -1) or \
-                _DIALSTATUS_RESULT.get(call.dial_status) or \
-                _CAUSE_RESULT.get(call.other_cause if call.other_cause is not None else -1) or \
-                _CAUSE_RESULT.get(call.cause if call.cause is not None else -1) or "failed"
+            result = originate_outcome(call.originate_reason, call.dial_status,
+                                       (call.other_cause, call.cause))
             if result == "answered":  # Reason 4 without any channel event: trust it
                 result = "abandoned"
             out.append(CallEvent("result", call.uid, call.campaign_id, ended,

@@ -27,10 +27,13 @@ passed through ``${IF(...)}``: the colon splits IF branches, audiosocket-session
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from central.telephony import chanvars
 from central.telephony.ami.errors import AMIError
+from central.telephony.outcomes import ANSWERED, NOT_ANSWERED, originate_outcome
 from central.voice.calls import OriginateFailed, ResidentDidNotAnswer
 from central.voice.config import ExtensionConfig, ResidentConfig
 
@@ -47,17 +50,20 @@ ORIGINATE_EVENT_FILTER = "Event: OriginateResponse"
 #: Seconds, after the ring time, to wait for the OriginateResponse before calling it a
 #: system failure (the client's default would be 30 s more).
 RESPONSE_GRACE = 10.0
-#: OriginateResponse outcomes (central.telephony.ami.client.ORIGINATE_REASONS) that mean
-#: the resident's phone rang, or was busy, and nobody took the call: Reason 3 (Timeout),
-#: 5 (busy), 1 (hung up while ringing).  Everything else is a system failure, Reason 0
-#: included: a bad channel, an unregistered phone, a missing dialplan.  (A carrier's
-#: cause-19 release also gives Reason 0 with ``Uniqueid: <unknown>``,
-#: ami-event-stream-noanswer-cause19.txt, so for a resident dialled through a trunk that
-#: case is logged as a failure with "reason 0" in the audit trail.)
-NOT_ANSWERED = frozenset({"no_answer", "busy", "hangup"})
+#: Every resident leg's Uniqueid starts with this (the Originate's ``ChannelId``), so the
+#: voice connection's second filter lets the dialled channel's own ``DialEnd`` and
+#: ``Hangup`` through and nothing else of the PBX's traffic: a Reason 0 is read through
+#: them (central.telephony.outcomes). A regex filter matches anywhere in the event text
+#: (main/manager.c ``match_filter``), so it also passes ``DestUniqueid: central-visit-...``.
+VISIT_CHANNEL_PREFIX = "central-visit-"
+RESIDENT_LEG_FILTER = f"Uniqueid: {VISIT_CHANNEL_PREFIX}"
+#: Seconds to wait, after a Reason 0 or 1 for a channel that existed, for that channel's
+#: Hangup (its cause tells a carrier's no-answer from a failure). In the cause-19 capture
+#: the Hangup follows the OriginateResponse in the same millisecond.
+HANGUP_GRACE = 2.0
 
-__all__ = ["AMIOriginator", "ORIGINATE_EVENT_FILTER", "RETURN_CONTEXT", "ResidentDidNotAnswer",
-           "voice_ami_client"]
+__all__ = ["AMIOriginator", "ORIGINATE_EVENT_FILTER", "RESIDENT_LEG_FILTER", "RETURN_CONTEXT",
+           "VISIT_CHANNEL_PREFIX", "LegWatch", "ResidentDidNotAnswer", "voice_ami_client"]
 
 
 def voice_ami_client(host: str, port: int, username: str, secret: str, **kwargs):
@@ -65,7 +71,37 @@ def voice_ami_client(host: str, port: int, username: str, secret: str, **kwargs)
     from central.telephony.ami.client import AMIClient
 
     return AMIClient(host, port, username, secret, name="voice", events=True,
-                     event_filters=(ORIGINATE_EVENT_FILTER,), **kwargs)
+                     event_filters=(ORIGINATE_EVENT_FILTER, RESIDENT_LEG_FILTER), **kwargs)
+
+
+class LegWatch:
+    """Sans-I/O: what the AMI events say about one dialled resident leg (``ChannelId``
+    ``uid``; the simulator's Local pair adds ``uid;2``, main/core_unreal.c)."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self._ids = (uid, f"{uid};2")
+        self.seen = False  # any event of the channel: it existed (not orig-fail-async)
+        self.dial_status = ""
+        self.causes: dict[str, int | None] = {}
+        self.hung_up = asyncio.Event()
+
+    def feed(self, msg) -> None:
+        if msg.name == "DialEnd" and msg.get("DestUniqueid") in self._ids:
+            self.seen = True
+            self.dial_status = (msg.get("DialStatus") or "").upper()
+        elif msg.get("Uniqueid") in self._ids or msg.get("DestUniqueid") in self._ids:
+            self.seen = True
+            if msg.name == "Hangup":
+                raw = msg.get("Cause") or ""
+                self.causes[msg.get("Uniqueid") or ""] = int(raw) if raw.isdigit() else None
+                if msg.get("Uniqueid") == self.uid:
+                    self.hung_up.set()
+
+    def outcome(self, reason: int | None) -> str:
+        # The ;2 half's cause first, as the dialer reads it (central.dialer.core).
+        causes = (self.causes.get(f"{self.uid};2"), self.causes.get(self.uid))
+        return originate_outcome(reason, self.dial_status, causes)
 
 
 class AMIOriginator:
@@ -95,7 +131,20 @@ class AMIOriginator:
     ) -> None:
         """Return once the resident answered; raise :class:`ResidentDidNotAnswer` when the
         phone rang and nobody took it (or it was busy), :class:`OriginateFailed` for
-        everything else (refused, bad channel, congestion, no AMI, no answer from AMI)."""
+        everything else (refused, bad channel, congestion, no AMI, no answer from AMI).
+        The outcome comes from :func:`central.telephony.outcomes.originate_outcome`, the
+        dialer's rule: a carrier's no-answer (Reason 0, then DialEnd NOANSWER / cause 19)
+        is "did not answer", not a failure."""
+        uid = f"{VISIT_CHANNEL_PREFIX}{visit_id}"
+        watch = LegWatch(uid)
+        remove = self.client.add_listener(watch.feed)
+        try:
+            return await self._originate(watch, visit_id, resident, extension, return_host, return_port)
+        finally:
+            remove()
+
+    async def _originate(self, watch: LegWatch, visit_id: str, resident: ResidentConfig,
+                         extension: ExtensionConfig, return_host: str, return_port: int) -> None:
         try:
             result = await self.client.originate(
                 self.dial_string(resident),
@@ -106,15 +155,25 @@ class AMIOriginator:
                 variables={chanvars.AUDIOSOCKET_UUID: visit_id, chanvars.VISIT_ID: visit_id,
                            chanvars.VISIT_RETURN: f"{return_host}:{return_port}"},
                 result_timeout=self.ring_ms / 1000 + RESPONSE_GRACE,
+                channel_id=watch.uid,
             )
         except AMIError as exc:
             raise OriginateFailed(f"{type(exc).__name__}: {exc}") from exc
-        if result.answered:
+        if result.outcome != "rejected" and result.reason in (0, 1) and watch.seen:
+            # The channel existed: its DialEnd / Hangup follow the OriginateResponse
+            # (ami-event-stream-noanswer-cause19.txt) and say why it ended.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(watch.hung_up.wait(), HANGUP_GRACE)
+        outcome = watch.outcome(None if result.outcome == "rejected" else result.reason)
+        if outcome == ANSWERED:
             return
         detail = f"originate {result.outcome} (reason {result.reason})"
+        if watch.dial_status or any(c is not None for c in watch.causes.values()):
+            causes = ",".join(str(c) for c in watch.causes.values() if c is not None)
+            detail += f", dial {watch.dial_status or '-'}, cause {causes or '-'}: {outcome}"
         if result.message and result.outcome == "rejected":
             detail += f": {result.message}"
-        if result.outcome in NOT_ANSWERED:
+        if outcome in NOT_ANSWERED:
             raise ResidentDidNotAnswer(detail)
         raise OriginateFailed(detail)
 
