@@ -59,7 +59,7 @@ async def run(seconds: float, max_cps: float, agents: int) -> None:
     from asgiref.sync import sync_to_async
 
     from central.dialer.engine import Engine, EngineOptions
-    from central.dialer.models import Attempt
+    from central.dialer.models import Attempt, Campaign
     from central.simulator import Simulator, SimulatorConfig
     from central.simulator.world import WorldConfig
     from central.telephony.ami.client import AMIClient
@@ -71,7 +71,9 @@ async def run(seconds: float, max_cps: float, agents: int) -> None:
     sim = await Simulator(SimulatorConfig(clock="real", world=world, seed=1, max_calls=5000)).start()
     client = AMIClient(sim.host, sim.port, "central", "central-demo", name="bench", ping_interval=None)
     await client.start()
-    engine = Engine(client, name="bench", options=EngineOptions(campaign_ids=(campaign_id,)))
+    org_id = await sync_to_async(lambda: Campaign.objects.get(pk=campaign_id).organization_id)()
+    engine = Engine(client, name="bench", options=EngineOptions(campaign_ids=(campaign_id,),
+                                                                default_organization_ids=(org_id,)))
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
     warmup = 10.0

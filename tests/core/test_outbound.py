@@ -80,8 +80,42 @@ def test_declared_fields_exist_and_walker_sees_them():
     assert seen == declared, f"declared but not writable through the API: {declared - seen}"
 
 
-def bad_values(kind: str, fields: dict) -> list[tuple[object, dict]]:
+#: Campaign trunk patterns that would make a PBX dial something else than the contact:
+#: another technology, a SIP URI or host, a second target, Dial options, an expression, a
+#: second "/" or "@", AMI header injection, or a fixed destination without the number.
+BAD_TRUNKS = ["SIP/evil.example/{number}", "IAX2/evil.example/{number}", "DAHDI/g1/{number}",
+              "PJSIP/{number}@operadora&SIP/evil.example", "PJSIP/operadora/sip:{number}@evil.example",
+              "PJSIP/{number}@operadora,60,U(x)", "PJSIP/{number}@op@evil", "Local/{number}@saida/n",
+              "Local/{number}@saida&Local/1@x", "Local/{number}", "PJSIP/${SHELL(id)}{number}",
+              "PJSIP/{number}@op\r\nApplication: System", "PJSIP/1101", "PJSIP/{number}{e164}@op",
+              "PJSIP/{numero}@op", "sip:{number}@127.0.0.1"]
+#: Dialplan names (context, exten) that would carry a second target or a header.
+BAD_DIALPLAN = ["discador-out&Local/1@x", "fila,1", "fila@outro", "a/b", "${SHELL(id)}", "fila\r\nAction: X",
+                "fila x", "", "a" * 81]
+
+
+def server_attacks(tenants) -> list[int | str | None]:
+    """PBX rows tenant A must not attach a campaign to: B's server, the platform's
+    CENTRAL_AMI_URL row and the simulator row (configured for B), a missing id, and a name
+    (names repeat across tenants: only ids of the organization's own servers count)."""
+    from tests.telephony.factories import server_for
+
+    b_server = server_for(tenants["b"], name="pbx-b")
+    platform = server_for(tenants["b"], name="principal", secret_env="CENTRAL_AMI_SECRET")
+    simulator = server_for(tenants["b"], name="simulador", secret_env="CENTRAL_SIM_AMI_SECRET",
+                           use_simulator=True)
+    server_for(tenants["a"], name="principal-a")
+    return [b_server.pk, platform.pk, simulator.pk, 999_999_999, "pbx-b", "principal-a", str(b_server.pk)]
+
+
+def bad_values(kind: str, fields: dict, tenants=None) -> list[tuple[object, dict]]:
     """(value, other fields sent along) pairs that must all be refused."""
+    if kind == "trunk":
+        return [(v, {}) for v in BAD_TRUNKS]
+    if kind == "dialplan":
+        return [(v, {}) for v in BAD_DIALPLAN]
+    if kind == "server":
+        return [(v, {}) for v in server_attacks(tenants)]
     if kind == "env":
         return [(v, {}) for v in PLATFORM_ENV_NAMES]
     if kind == "host":
@@ -132,7 +166,7 @@ def test_tenant_admin_cannot_aim_a_declared_field_inside(basename, label, name, 
     alice = api_as(tenants["alice"])  # owner of A: the highest tenant role
     url = reverse(f"{basename}-detail", args=[row.pk])
     accepted = []
-    for value, along in bad_values(kind, fields_of(basename)):
+    for value, along in bad_values(kind, fields_of(basename), tenants):
         response = alice.patch(url, {name: value, **along}, format="json")
         if response.status_code != 400 or name not in response.json()["error"]["fields"]:
             accepted.append((value, response.status_code))
@@ -166,6 +200,14 @@ def test_tenant_values_within_the_rule_are_accepted(tenants, api_as, monkeypatch
     providers = {"stt": [{"type": "openai", "base_url": f"https://{PUBLIC_HOST}/v1",
                           "api_key_env": "CENTRAL_TENANT_SECRET_OPENAI"}],
                  "tts": [{"type": "azure", "region": "brazilsouth"}, {"type": "espeak", "speed": 170}]}
+    from tests.dialer.factories import campaign
+
+    camp = campaign(tenants["a"])
+    for change in ({"trunk": "PJSIP/{number}@operadora"}, {"trunk": "Local/{e164}@saida"}, {"trunk": ""},
+                   {"dial_context": "discador-out", "dial_exten": "fila_2"}, {"asterisk_server": server.pk},
+                   {"asterisk_server": None}):
+        ok = alice.patch(f"/api/v1/dialer/campaigns/{camp.pk}/", change, format="json")
+        assert ok.status_code == 200, (change, ok.content)
     ok = alice.patch(f"/api/v1/voice/extensions/{ext.pk}/", {"providers": providers,
                                                              "concierge_extension": "1000"}, format="json")
     assert ok.status_code == 200, ok.content

@@ -112,10 +112,19 @@ async def start_rig(world: WorldConfig | None = None, *, wrapup_s: float = 0.0, 
     client = AMIClient(sim.host, sim.port, "central", "central-demo", name="test", ping_interval=None,
                        backoff_initial=0.05, backoff_max=0.2)
     await client.start()
+    # This simulator is every test organization's default PBX (campaigns with no server).
+    orgs = await sync_to_async(_organization_ids)()
     engine = Engine(client, name=name, clock=lambda: BASE_EPOCH + sim.clock.now(),
-                    options=EngineOptions(wrapup_s=wrapup_s, campaign_ids=campaign_ids))
+                    options=EngineOptions(wrapup_s=wrapup_s, campaign_ids=campaign_ids,
+                                          default_organization_ids=orgs))
     await engine.start()
     return Rig(sim, client, engine, spy)
+
+
+def _organization_ids() -> tuple[int, ...]:
+    from central.core.models import Organization
+
+    return tuple(Organization.objects.values_list("id", flat=True))
 
 
 def sync_to_async(fn):

@@ -42,7 +42,9 @@ class LinkedRig:
         client = AMIClient(self.sim.host, self.sim.port, USER, SECRET, name=name, **FAST_CLIENT)
         await client.start()
         engine = Engine(client, name=name, clock=self.now,
-                        options=EngineOptions(lease_ttl=lease_ttl, renew_every=renew_every))
+                        options=EngineOptions(lease_ttl=lease_ttl, renew_every=renew_every,
+                                              server=self.server.name, server_id=self.server.pk,
+                                              default_organization_ids=(self.server.organization_id,)))
         await engine.start()
         self.engines.append(engine)
         self.clients.append(client)

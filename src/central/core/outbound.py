@@ -49,11 +49,17 @@ ALLOW_ENV = "CENTRAL_OUTBOUND_ALLOW"
 #: test attacks each of them; a field that looks like one of these but is missing here
 #: fails that test. Kinds: ``env`` (name of an environment variable), ``host`` (a host
 #: name or address), ``provider_settings`` (a JSON of provider chains, each entry
-#: validated against its provider's declared settings).
+#: validated against its provider's declared settings), ``dial`` / ``endpoint`` (what the
+#: concierge dials), ``trunk`` / ``dialplan`` (what a campaign dials: :func:`validate_trunk`,
+#: :func:`validate_dialplan_name`) and ``server`` (a PBX row of the same organization).
 TENANT_FIELDS: dict[str, dict[str, str]] = {
     "telephony.asteriskserver": {"secret_env": "env", "host": "host"},
     "voice.aiextension": {"providers": "provider_settings", "concierge_extension": "endpoint"},
     "voice.resident": {"extension": "dial"},
+    # What the tenant's campaign makes a PBX dial, and which PBX (a server of the same
+    # organization, never another tenant's nor the platform's unless configured for it).
+    "dialer.campaign": {"trunk": "trunk", "dial_context": "dialplan", "dial_exten": "dialplan",
+                        "asterisk_server": "server"},
 }
 
 #: Fields whose names look like destinations or secrets but are not outbound, with why.
@@ -61,7 +67,8 @@ NOT_OUTBOUND_FIELDS: dict[str, dict[str, str]] = {
     # The address the voice process *listens* on (its own interfaces), not a destination.
     "voice.aiextension": {"bind_ip": "listen address of the voice process"},
     "dialer.campaign": {
-        "asterisk_server": "name of a PBX served by a dialer process, not an address",
+        "dial_ratio": "calls per free agent (a number)",
+        "max_channels": "how many calls at once (a number)",
         "retry_policy": "per-result retry delays (numbers)",
         "working_hours": "weekday time ranges",
     },
@@ -234,6 +241,75 @@ def validate_dial_target(value: str, *, technology: bool = True) -> str:
     return value
 
 
+#: A dialplan context or extension the dialer sends as Originate ``Context`` / ``Exten`` (and
+#: the context of ``Local/<number>@<context>``): an identifier, nothing Asterisk would parse.
+_DIALPLAN_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+#: The campaign's number placeholders (``central.dialer.core.dial_request`` fills them with
+#: the contact's normalized digits).
+TRUNK_PLACEHOLDERS = ("{number}", "{e164}")
+#: A campaign trunk pattern: ``PJSIP/<resource>[@<endpoint>]`` or
+#: ``Local/<resource>@<context>``. One ``/`` (the technology's), at most one ``@``, and no
+#: second target (``&``), Dial option (``,``), SIP URI (``:``), expression (``$``) or line
+#: break can ride along.
+_TRUNK_RE = re.compile(
+    r"^(?:PJSIP/(?P<pjsip>[A-Za-z0-9_+.{}-]{1,64})(?:@[A-Za-z0-9_.-]{1,64})?"
+    r"|Local/(?P<local>[A-Za-z0-9_+.{}-]{1,64})@[A-Za-z0-9_-]{1,80})$"
+)
+
+
+def validate_dialplan_name(value: str) -> str:
+    """A campaign's ``dial_context`` / ``dial_exten``: ``[A-Za-z0-9_-]``, up to 80.
+
+    They go verbatim into the Originate (and ``Local/<number>@<context>``): ``x&SIP/...``,
+    ``x/n``, ``x,1`` or a line break would dial a second target or inject AMI headers.
+    """
+    if not _DIALPLAN_RE.match(value or ""):
+        raise OutboundRefused(_("Use um nome do plano de discagem: letras, dígitos, _ e - (ex.: discador-out)."))
+    return value
+
+
+def validate_trunk(value: str) -> str:
+    """A campaign's ``trunk`` pattern (empty: ``Local/<number>@<dial_context>``).
+
+    ``PJSIP/{number}@operadora`` or ``Local/{e164}@saida``, with exactly one number
+    placeholder: a pattern without one dials a fixed destination for every contact, and
+    any other technology, host, URI or second target makes the PBX call where the tenant
+    says instead of the contact.
+    """
+    if not value:
+        return value
+    m = _TRUNK_RE.match(value)
+    resource = (m.group("pjsip") or m.group("local")) if m else None
+    if resource is not None:
+        bare = resource
+        for placeholder in TRUNK_PLACEHOLDERS:
+            bare = bare.replace(placeholder, "", 1)
+        if sum(resource.count(p) for p in TRUNK_PLACEHOLDERS) == 1 and "{" not in bare and "}" not in bare:
+            return value
+    raise OutboundRefused(
+        _("Use PJSIP/{number}@<endpoint> ou Local/{number}@<contexto>, com um só {number} ou {e164} "
+          "e sem outra tecnologia, &, vírgula ou barra extra."))
+
+
+#: What a campaign makes the PBX dial: field -> validator (the API and the engine both use it).
+CAMPAIGN_DIAL_FIELDS = {"trunk": validate_trunk, "dial_context": validate_dialplan_name,
+                        "dial_exten": validate_dialplan_name}
+
+
+def campaign_dial_problems(campaign) -> dict[str, str]:
+    """``{field: message}`` for every dial setting of ``campaign`` outside the rule.
+
+    The engine refuses to dial such a campaign (a row written before the rule, or in the
+    admin) and the start action reports it."""
+    problems: dict[str, str] = {}
+    for name, validate in CAMPAIGN_DIAL_FIELDS.items():
+        try:
+            validate(getattr(campaign, name, "") or "")
+        except OutboundRefused as exc:
+            problems[name] = str(exc)
+    return problems
+
+
 def parse_allow_list(raw: str) -> tuple[str, ...]:
     """``CENTRAL_OUTBOUND_ALLOW``: comma separated addresses or networks (CIDR)."""
     items: list[str] = []
@@ -253,5 +329,6 @@ def field_kind(label: str, name: str) -> str | None:
 def suspicious(names: Iterable[str]) -> list[str]:
     """Field names that look like destinations or secrets (what the walker must see declared)."""
     pattern = re.compile(r"(env|secret|host|url|uri|endpoint|key|token|password|addr|ip$|"
-                         r"server|domain|webhook|provider|credential|region|extension)", re.I)
+                         r"server|domain|webhook|provider|credential|region|extension|exten|trunk|dial|context|"
+                         r"channel|pbx|asterisk)", re.I)
     return [n for n in names if pattern.search(n)]

@@ -35,7 +35,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
-from central.core import audit
+from central.core import audit, outbound
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.bodylimit import UPLOAD_ENVELOPE_BYTES
 from central.core.ids import parse_id
@@ -61,6 +61,12 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return qs.filter(organization=org) if org is not None else qs.none()
 
 
+def _server_queryset():
+    from central.telephony.models import AsteriskServer
+
+    return AsteriskServer.objects.all()
+
+
 def _phone_or_error(value: str) -> str:
     phone, reason = try_normalize(value)
     if phone is None:
@@ -71,8 +77,36 @@ def _phone_or_error(value: str) -> str:
 # --- Campaigns ----------------------------------------------------------------------------
 
 
+class ServerField(TenantRelatedField):
+    """The campaign's PBX: the id of an Asterisk server of the request's organization.
+
+    Another tenant's server, the platform's (unless it is configured for this
+    organization) and an id that does not exist get the same 400: no oracle."""
+
+    default_error_messages = {
+        "does_not_exist": _("Servidor Asterisk inexistente nesta organização (use o id de um servidor dela)."),
+        "incorrect_type": _("Servidor Asterisk inexistente nesta organização (use o id de um servidor dela)."),
+    }
+
+
+def _outbound_validator(validate):
+    from central.core.outbound import OutboundRefused
+
+    def run(value):
+        try:
+            return validate(value)
+        except OutboundRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    return run
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    asterisk_server = ServerField(
+        queryset=_server_queryset(), required=False, allow_null=True,
+        help_text="Id of an Asterisk server of the organization; null: the default server.")
+    asterisk_server_name = serializers.CharField(source="asterisk_server.name", read_only=True, default="")
     #: The dialer's alarm (every Originate refused...) as the live panel shows it, or null.
     alarm_info = serializers.SerializerMethodField()
 
@@ -118,6 +152,15 @@ class CampaignSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 _("resultados desconhecidos: %(resultados)s") % {"resultados": ", ".join(sorted(unknown))})
         return value
+
+    def validate_trunk(self, value):
+        return _outbound_validator(outbound.validate_trunk)(value)
+
+    def validate_dial_context(self, value):
+        return _outbound_validator(outbound.validate_dialplan_name)(value)
+
+    def validate_dial_exten(self, value):
+        return _outbound_validator(outbound.validate_dialplan_name)(value)
 
     def validate_max_abandon_rate(self, value):
         if not 0 <= value <= 0.5:

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
@@ -22,42 +23,94 @@ from typing import Annotated
 import typer
 
 
-def _resolve_target(server: str | None, ami: str | None) -> tuple[str, int, str, str, str, str]:
-    """(host, port, username, secret, auth, campaigns' asterisk_server) for this process."""
-    from central.telephony.link import ConfigError, parse_ami_url, server_secret
+@dataclass(frozen=True)
+class DialerTarget:
+    """Where one ``central dialer`` connects and which campaigns it may claim."""
+
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+    auth: str
+    label: str  # for logs and status: the server's name ("" for --ami without a row)
+    server_id: int | None  # campaigns that reference this server row (same organization only)
+    default_organization_ids: tuple[int, ...]  # and these organizations' campaigns with no server
+
+
+def find_server(ref: str):
+    """The enabled server ``--server`` names: an id, ``<organization slug>/<name>``, or a
+    name held by exactly one server (names repeat across tenants: never the first match)."""
+    from central.telephony.models import AsteriskServer
+
+    qs = AsteriskServer.objects.filter(enabled=True)
+    if ref.isdigit():
+        rows = list(qs.filter(pk=int(ref)))
+    elif "/" in ref:
+        slug, name = ref.split("/", 1)
+        rows = list(qs.filter(organization__slug=slug, name=name))
+    else:
+        rows = list(qs.filter(name=ref)[:2])
+    if len(rows) > 1:
+        raise typer.BadParameter(f"several organizations have a server named {ref!r}: "
+                                 "give its id or <organization slug>/<name>")
+    if not rows:
+        raise typer.BadParameter(f"no enabled Asterisk server {ref!r}")
+    return rows[0]
+
+
+def _resolve_target(server: str | None, ami: str | None) -> DialerTarget:
+    """The connection and the claim rule of this process (docs/security.md, rule 17).
+
+    ``--server``: that row's campaigns, at the address the outbound rule checked (and the
+    platform's secret only for the CENTRAL_AMI_URL row, which also serves its
+    organization's campaigns with no server). ``--ami``: the platform's Asterisk, serving
+    the campaigns with no server of the organization it is configured for
+    (CENTRAL_AMI_ORG), plus those that reference the CENTRAL_AMI_URL row."""
+    from central.telephony.link import (
+        ConfigError,
+        parse_ami_url,
+        platform_organization,
+        platform_server,
+        target_for,
+    )
 
     if server:
-        from central.telephony.models import AsteriskServer
-
-        row = AsteriskServer.objects.filter(name=server, enabled=True).first()
-        if row is None:
-            raise typer.BadParameter(f"no enabled Asterisk server named {server!r}")
-        secret = server_secret(row)
-        if not secret:
-            raise typer.BadParameter(f"server {server}: environment variable {row.secret_env} is not set")
-        return row.host, row.port, row.username, secret, row.auth, server
+        row = find_server(server)
+        try:
+            target = target_for(row)
+            platform = platform_server()
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        defaults = (row.organization_id,) if platform is not None and platform.pk == row.pk else ()
+        return DialerTarget(target.host, target.port, target.username, target.secret, target.auth,
+                            row.name, row.pk, defaults)
     url = ami or os.environ.get("CENTRAL_AMI_URL", "")
     if not url:
-        raise typer.BadParameter("give --server NAME or --ami ami://user@host:5038 (or CENTRAL_AMI_URL)")
+        raise typer.BadParameter("give --server ID|ORG/NAME|NAME or --ami ami://user@host:5038 (or CENTRAL_AMI_URL)")
     try:
         host, port, user = parse_ami_url(url)
+        org = platform_organization()
+        platform = platform_server()
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from exc
     secret = os.environ.get("CENTRAL_AMI_SECRET", "")
     if not secret:
         raise typer.BadParameter("set CENTRAL_AMI_SECRET with the AMI secret")
-    return host, port, user, secret, "plain", ""
+    same = platform is not None and (platform.host, platform.port, platform.username) == (host, port, user)
+    return DialerTarget(host, port, user, secret, "plain", platform.name if same else "",
+                        platform.pk if same else None, (org.pk,))
 
 
-async def run_dialer(host: str, port: int, user: str, secret: str, auth: str, served: str, *,
-                     name: str | None, wrapup: float, tick: float, lease_ttl: float | None = None,
-                     renew_every: float | None = None) -> None:
+async def run_dialer(target: DialerTarget, *, name: str | None, wrapup: float, tick: float,
+                     lease_ttl: float | None = None, renew_every: float | None = None) -> None:
     from central.core.runtime import heartbeat_forever
     from central.dialer.engine import Engine, EngineOptions
     from central.telephony.ami.client import AMIClient
 
-    client = AMIClient(host, port, user, secret, name=f"dialer-{served or 'default'}", auth=auth)
-    opts = EngineOptions(server=served, wrapup_s=wrapup, tick_s=tick)
+    client = AMIClient(target.host, target.port, target.username, target.secret,
+                       name=f"dialer-{target.label or 'default'}", auth=target.auth)
+    opts = EngineOptions(server=target.label, server_id=target.server_id,
+                         default_organization_ids=target.default_organization_ids, wrapup_s=wrapup, tick_s=tick)
     if lease_ttl:
         opts.lease_ttl = lease_ttl
     if renew_every:
@@ -82,10 +135,12 @@ async def run_dialer(host: str, port: int, user: str, secret: str, auth: str, se
 def register(app: typer.Typer, setup: Callable[..., None]) -> None:
     @app.command("dialer")
     def dialer(
-        server: Annotated[str | None, typer.Option(help="Asterisk server name (telephony servers); "
-                                                       "serves the campaigns assigned to it.")] = None,
+        server: Annotated[str | None, typer.Option(help="Asterisk server: id, <org slug>/<name>, or a name "
+                                                       "only one organization uses; serves the campaigns "
+                                                       "assigned to it.")] = None,
         ami: Annotated[str | None, typer.Option(help="ami://user@host:5038 (secret in CENTRAL_AMI_SECRET); "
-                                                    "serves campaigns with no server set.")] = None,
+                                                    "serves the campaigns with no server set of "
+                                                    "CENTRAL_AMI_ORG.")] = None,
         name: Annotated[str | None, typer.Option(help="Process name in leases (default dialer@host:pid).")] = None,
         wrapup: Annotated[float, typer.Option(help="Agent wrap-up seconds not visible in AMI.")] = 0.0,
         tick: Annotated[float, typer.Option(help="Seconds between pacing decisions.")] = 1.0,
@@ -96,11 +151,13 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         """Run campaigns against one Asterisk: leases, pacing, Originate, outcomes, reconcile."""
         setup(data_dir)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        host, port, user, secret, auth, served = _resolve_target(server, ami)
-        typer.secho(f"dialer: {user}@{host}:{port} (campaigns of server {served or 'default'!r})", fg="green")
+        target = _resolve_target(server, ami)
+        typer.secho(f"dialer: {target.username}@{target.host}:{target.port} (campaigns of server "
+                    f"{target.label or '-'!r} id {target.server_id}; with no server set: organizations "
+                    f"{list(target.default_organization_ids)})", fg="green")
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_dialer(host, port, user, secret, auth, served, name=name, wrapup=wrapup, tick=tick,
-                                        lease_ttl=lease_ttl, renew_every=renew_every))
+            asyncio.run(run_dialer(target, name=name, wrapup=wrapup, tick=tick,
+                                   lease_ttl=lease_ttl, renew_every=renew_every))
 
     # The data helper's commands (campaigns, imports, exports) live in their own module.
     if find_spec("central.dialer.commands_data") is not None:

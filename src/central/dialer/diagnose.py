@@ -54,19 +54,19 @@ async def check_campaigns_on(host: str, port: int, user: str, secret: str, auth:
     return problems
 
 
-def _connection(server_name: str) -> tuple[str, int, str, str, str]:
-    """(host, port, user, secret, auth) the dialer of this server would use."""
-    from central.telephony.link import parse_ami_url
+def _connection(server_id: int | None) -> tuple[str, int, str, str, str]:
+    """(host, port, user, secret, auth) the dialer of this server would use: through the
+    PBX link's ``target_for`` (the address the outbound rule checked, the tenant-named or
+    the platform's secret), so diagnose never reaches a host the dialer would refuse."""
+    from central.telephony.link import parse_ami_url, target_for
     from central.telephony.models import AsteriskServer
 
-    if server_name:
-        row = AsteriskServer.objects.filter(name=server_name, enabled=True).first()
+    if server_id is not None:
+        row = AsteriskServer.objects.filter(pk=server_id, enabled=True).first()
         if row is None:
-            raise RuntimeError(f"no enabled Asterisk server named {server_name!r}")
-        secret = row.secret()
-        if not secret:
-            raise RuntimeError(f"environment variable {row.secret_env} (AMI secret) is not set")
-        return row.host, row.port, row.username, secret, row.auth
+            raise RuntimeError(f"Asterisk server {server_id} is disabled")
+        t = target_for(row)
+        return t.host, t.port, t.username, t.secret, t.auth
     url = os.environ.get("CENTRAL_AMI_URL", "")
     secret = os.environ.get("CENTRAL_AMI_SECRET", "")
     if not url or not secret:
@@ -76,22 +76,26 @@ def _connection(server_name: str) -> tuple[str, int, str, str, str]:
 
 
 def campaign_checks() -> list[tuple[str, Callable[[], str]]]:
-    """One check per Asterisk server that has active campaigns."""
+    """One check per Asterisk server that has active campaigns (by server id: names repeat
+    across tenants)."""
     from central.dialer.models import Campaign
 
-    by_server: dict[str, list[CampaignTarget]] = {}
-    for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("id"):
-        by_server.setdefault(c.asterisk_server, []).append(
+    by_server: dict[int | None, list[CampaignTarget]] = {}
+    labels: dict[int | None, str] = {None: "default"}
+    for c in Campaign.objects.filter(status=Campaign.Status.ACTIVE).select_related("asterisk_server").order_by("id"):
+        by_server.setdefault(c.asterisk_server_id, []).append(
             CampaignTarget(c.id, c.name, c.dial_context, c.dial_exten or "fila", c.queue))
+        if c.asterisk_server is not None:
+            labels[c.asterisk_server_id] = f"{c.asterisk_server.name}#{c.asterisk_server_id}"
     checks = []
-    for server_name, targets in by_server.items():
-        def check(server_name: str = server_name, targets: list[CampaignTarget] = targets) -> str:
-            host, port, user, secret, auth = _connection(server_name)
+    for server_id, targets in by_server.items():
+        def check(server_id: int | None = server_id, targets: list[CampaignTarget] = targets) -> str:
+            host, port, user, secret, auth = _connection(server_id)
             problems = asyncio.run(check_campaigns_on(host, port, user, secret, auth, targets))
             if problems:
                 raise RuntimeError("; ".join(problems))
             return (f"{len(targets)} active campaign(s): dial context/exten and queue exist on "
                     f"{host}:{port}")
 
-        checks.append((f"campaigns:{server_name or 'default'}", check))
+        checks.append((f"campaigns:{labels[server_id]}", check))
     return checks

@@ -8,9 +8,10 @@ Two cases, decided by what the earlier components put in ``context``:
   answered and abandoned in the dashboard within a minute.
 * real Asterisk servers are configured (``CENTRAL_AMI_URL`` or enabled ``AsteriskServer``
   rows; the PBX link put them in ``context["pbx"]``): one engine per server, on its own
-  AMI connection, serving the campaigns whose ``asterisk_server`` is that server's name.
-  Campaigns with no server set go to the *default* server: the one of
-  ``CENTRAL_AMI_URL`` (named ``CENTRAL_AMI_NAME``), else the only server configured;
+  AMI connection, serving the campaigns whose ``asterisk_server`` is that server (by id,
+  and only campaigns of the server's own organization). Campaigns with no server set go
+  to the *default* server, and only those of its organization: the one of
+  ``CENTRAL_AMI_URL`` (organization ``CENTRAL_AMI_ORG``), else the only server configured;
   with several servers and no ``CENTRAL_AMI_URL`` they wait for a ``central dialer --ami``
   process (logged). No demo campaign is created against a real PBX.
 
@@ -56,13 +57,16 @@ def ensure_demo_campaign(queue: str) -> int | None:
     return campaign.id
 
 
-def default_server(names: list[str], environ: dict | None = None) -> str | None:
-    """Which configured server also serves campaigns with no ``asterisk_server`` set."""
+def default_server(refs: list, environ: dict | None = None, platform_id: int | None = None):
+    """Which linked server (a ``ServerRef``) also serves campaigns with no server set.
+
+    The CENTRAL_AMI_URL row (``platform_id``, found by id: names repeat across tenants),
+    else the only server configured. It serves only its own organization's such campaigns
+    (for the CENTRAL_AMI_URL row, the organization CENTRAL_AMI_ORG names)."""
     env = os.environ if environ is None else environ
     if env.get("CENTRAL_AMI_URL", "").strip():
-        name = env.get("CENTRAL_AMI_NAME", "principal")
-        return name if name in names else None
-    return names[0] if len(names) == 1 else None
+        return next((r for r in refs if r.id == platform_id), None)
+    return refs[0] if len(refs) == 1 else None
 
 
 def _engine_task(engine, client) -> Awaitable:
@@ -76,30 +80,42 @@ def _engine_task(engine, client) -> Awaitable:
     return run()
 
 
-def _real_asterisk_engines(context: dict) -> list[Awaitable]:
+def _platform_server_id() -> int | None:
+    from central.telephony.link import ConfigError, platform_server
+
+    try:
+        row = platform_server()
+    except ConfigError:
+        return None
+    return row.pk if row is not None else None
+
+
+def _real_asterisk_engines(context: dict, platform_id: int | None) -> list[Awaitable]:
     """One engine per server the PBX link connects to (see the module docstring)."""
     from central.dialer.engine import Engine, EngineOptions
     from central.telephony.ami.client import AMIClient
 
-    links = context.get("pbx") or {}
-    names = list(links)
-    default = default_server(names)
-    if default is None and names:
+    links = list((context.get("pbx") or {}).values())
+    default = default_server([lk.target.server for lk in links], platform_id=platform_id)
+    if default is None and links:
         log.warning("dialer: campaigns with no Asterisk server set are not dialed here: %s servers are "
                     "configured and CENTRAL_AMI_URL names none of them (run `central dialer --ami ...`)",
-                    len(names))
+                    len(links))
     tasks, engines = [], {}
-    for name, link in links.items():
-        t = link.target
-        client = AMIClient(t.host, t.port, t.username, t.secret, name=f"dialer-{name}", auth=t.auth)
-        engine = Engine(client, options=EngineOptions(server=name, serve_default=name == default))
-        engines[name] = engine
-        log.info("dialer: serving campaigns of server %s%s at %s:%s", name,
-                 " (and those with no server set)" if name == default else "", t.host, t.port)
+    for key, link in (context.get("pbx") or {}).items():
+        t, ref = link.target, link.target.server
+        is_default = default is not None and ref.id == default.id
+        client = AMIClient(t.host, t.port, t.username, t.secret, name=f"dialer-{ref.name}", auth=t.auth)
+        engine = Engine(client, options=EngineOptions(
+            server=ref.name, server_id=ref.id,
+            default_organization_ids=(ref.organization_id,) if is_default else ()))
+        engines[key] = engine
+        log.info("dialer: serving campaigns of server %s (id %s)%s at %s:%s", ref.name, ref.id,
+                 " (and its organization's with no server set)" if is_default else "", t.host, t.port)
         tasks.append(_engine_task(engine, client))
+        if is_default:
+            context["dialer"] = engine
     context["dialers"] = engines
-    if default is not None:
-        context["dialer"] = engines[default]
     return tasks
 
 
@@ -111,13 +127,14 @@ async def start(context: dict) -> list[Awaitable]:
 
 
 async def _start_engines(context: dict) -> list[Awaitable]:
+    from channels.db import database_sync_to_async
+
     ami = context.get("ami")
     if not ami:
         if context.get("pbx"):
-            return _real_asterisk_engines(context)
+            return _real_asterisk_engines(context, await database_sync_to_async(_platform_server_id)())
         log.info("dialer: no Asterisk configured and no simulator; the dialer is idle")
         return []
-    from channels.db import database_sync_to_async
 
     from central.dialer.engine import Engine, EngineOptions
     from central.telephony.ami.client import AMIClient
@@ -131,10 +148,16 @@ async def _start_engines(context: dict) -> list[Awaitable]:
     created = await database_sync_to_async(ensure_demo_campaign)(queue)
     if created:
         log.info("dialer: demo campaign %s created with %s contacts", created, DEMO_CONTACTS)
+    from central.telephony.embedded import SIMULATOR_SERVER, simulator_server
+
+    # The simulator is the platform's PBX of the demo organization: it serves that
+    # organization's campaigns (and those that reference its row), no other tenant's.
+    row = await database_sync_to_async(simulator_server)(ami)
     client = AMIClient(ami["host"], int(ami["port"]), ami["username"], ami["secret"], name="dialer-embedded")
-    engine = Engine(client, options=EngineOptions(wrapup_s=wrapup))
+    engine = Engine(client, options=EngineOptions(
+        wrapup_s=wrapup, server=SIMULATOR_SERVER, server_id=row.pk if row else None,
+        default_organization_ids=(row.organization_id,) if row else ()))
     context["dialer"] = engine
-    from central.telephony.embedded import SIMULATOR_SERVER
 
     context["dialers"] = {SIMULATOR_SERVER: engine}
     return [_engine_task(engine, client)]

@@ -69,8 +69,13 @@ class EngineOptions:
     lease_ttl: float = leases.TTL
     renew_every: float = leases.RENEW_EVERY
     wrapup_s: float = 0.0  # agent wrap-up not visible in AMI (app_queue wrapuptime)
-    server: str = ""  # Campaign.asterisk_server this engine serves ("" = the default one)
-    serve_default: bool = False  # also campaigns with no server set (central up's default server)
+    server: str = ""  # the server's name, for status only (names repeat across tenants)
+    #: The AsteriskServer row this engine's AMI connection reaches: it claims the campaigns
+    #: that reference it, and only those of the server's own organization.
+    server_id: int | None = None
+    #: Organizations whose campaigns with no server set this engine serves: the one the
+    #: default PBX is configured for (CENTRAL_AMI_ORG), never every tenant.
+    default_organization_ids: tuple[int, ...] = ()
     max_campaigns: int = 200
     campaign_ids: tuple[int, ...] | None = None  # restrict (tests, benches)
     publish_every: float = 2.0
@@ -159,6 +164,7 @@ class Engine:
                       "refused": 0, "alarms": 0}
         self.originated: list[str] = []  # uids, in order (tests and benches read it)
         self._sending: set[str] = set()  # attempts whose Originate is being written now
+        self._refused_logged: set[int] = set()  # campaigns not dialed for their dial settings
 
     # ------------------------------------------------------------------ plumbing
     async def db(self, fn, *args, **kwargs):
@@ -333,9 +339,14 @@ class Engine:
             else:
                 r.lease = renewed
         # take what is free: active campaigns for our server
-        servers = (self.opts.server, "") if self.opts.serve_default else (self.opts.server,)
-        candidates = await self.db(_active_campaigns, servers, self.opts.campaign_ids,
-                                   self.opts.max_campaigns)
+        candidates, refused = await self.db(_active_campaigns, self.opts.server_id,
+                                            self.opts.default_organization_ids, self.opts.campaign_ids,
+                                            self.opts.max_campaigns)
+        for cid, problems in refused.items():
+            if cid not in self._refused_logged:
+                self._refused_logged.add(cid)
+                log.error("dialer %s: campaign %s is not dialed: its dial settings break the rule (%s)",
+                          self.name, cid, "; ".join(f"{k}: {v}" for k, v in problems.items()))
         for conf in candidates:
             r = self.runners.get(conf.id)
             if r is not None:
@@ -667,13 +678,44 @@ def _close_connection() -> None:
     connections.close_all()
 
 
-def _active_campaigns(servers: tuple[str, ...], only: tuple[int, ...] | None, limit: int) -> list[CampaignConf]:
+def served_campaigns(server_id: int | None, default_organization_ids: tuple[int, ...]):
+    """The campaigns an engine attached to ``server_id`` may claim (the claim rule).
+
+    A campaign that references the server, and only when the campaign and the server
+    belong to the same organization (a row written around the API cannot send a tenant's
+    campaign to another tenant's PBX); plus campaigns with no server set of the
+    organizations the default PBX is configured for. Never selected by a server *name*:
+    names repeat across tenants."""
+    from django.db.models import F, Q
+
     from central.dialer.models import Campaign
 
-    qs = Campaign.objects.filter(status=Campaign.Status.ACTIVE, asterisk_server__in=servers)
+    served = Q(pk__in=[])
+    if server_id is not None:
+        served |= Q(asterisk_server_id=server_id, organization_id=F("asterisk_server__organization_id"))
+    if default_organization_ids:
+        served |= Q(asterisk_server__isnull=True, organization_id__in=default_organization_ids)
+    return Campaign.objects.filter(served)
+
+
+def _active_campaigns(server_id: int | None, default_organization_ids: tuple[int, ...],
+                      only: tuple[int, ...] | None, limit: int) -> tuple[list[CampaignConf], dict[int, dict]]:
+    """Active campaigns this engine serves, and those it refuses to dial (dial settings
+    outside ``central.core.outbound``'s rule: a row written before it or in the admin)."""
+    from central.core.outbound import campaign_dial_problems
+    from central.dialer.models import Campaign
+
+    qs = served_campaigns(server_id, default_organization_ids).filter(status=Campaign.Status.ACTIVE)
     if only is not None:
         qs = qs.filter(id__in=only)
-    return [CampaignConf.from_model(c) for c in qs.order_by("id")[:limit]]
+    confs, refused = [], {}
+    for c in qs.order_by("id")[:limit]:
+        problems = campaign_dial_problems(c)
+        if problems:
+            refused[c.id] = problems
+        else:
+            confs.append(CampaignConf.from_model(c))
+    return confs, refused
 
 
 def _within_hours(campaign_id: int, now) -> bool:

@@ -45,7 +45,13 @@ class Campaign(TenantOwned):
     name = models.CharField(_("nome"), max_length=200)
     status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     queue = models.CharField(_("fila"), max_length=80, help_text=_("Fila do Asterisk cujos membros são os agentes."))
-    asterisk_server = models.CharField(_("servidor Asterisk"), max_length=80, blank=True, help_text=_("Vazio: o servidor padrão."))
+    # A reference, not a name: server names repeat across tenants, and the dialer of a
+    # server claims only campaigns of the server's own organization (docs/security.md,
+    # "Dial strings and PBX selection"). Empty: the default PBX, which serves only the
+    # organization it is configured for (CENTRAL_AMI_ORG).
+    asterisk_server = models.ForeignKey(
+        "telephony.AsteriskServer", verbose_name=_("servidor Asterisk"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="campaigns", help_text=_("Vazio: o servidor padrão."))
     dial_context = models.CharField(
         _("contexto de discagem"), max_length=80, default="discador-out",
         help_text=_("Contexto do plano de discagem do Asterisk (Originate Context; também o de Local/<número>@<contexto>)."))

@@ -67,6 +67,11 @@ def validate_campaign_settings(campaign: Campaign) -> list[str]:
         problems.append(_("Canais máximos deve ser ao menos 1."))
     if campaign.max_cps <= 0:
         problems.append(_("Chamadas por segundo deve ser maior que zero."))
+    from central.core.outbound import campaign_dial_problems
+
+    problems.extend(campaign_dial_problems(campaign).values())
+    if campaign.asterisk_server_id is not None and campaign.asterisk_server.organization_id != campaign.organization_id:
+        problems.append(_("O servidor Asterisk da campanha não pertence a esta organização."))
     if campaign.use_0303_prefix and not "".join(ch for ch in campaign.caller_id if ch.isdigit()):
         problems.append(_("O prefixo 0303 exige um identificador de chamada (bina)."))
     return problems
@@ -162,6 +167,9 @@ ALARM_TEXT = {
         "Discagem interrompida: todas as chamadas da campanha foram recusadas pelo Asterisk "
         "(%(detalhe)s). Confira o contexto e a extensão de discagem e a fila no Asterisk, "
         "depois retome a campanha."),
+    "server_missing": gettext_lazy(
+        "Discagem interrompida: o servidor Asterisk \"%(detalhe)s\" não existe nesta organização. "
+        "Escolha um servidor da organização (ou deixe vazio para o servidor padrão) e retome a campanha."),
 }
 
 

@@ -20,7 +20,7 @@ SIMULATOR_SERVER = "simulador"
 DEMO_ORG = "demo"
 
 
-def _simulator_server(ami: dict):
+def simulator_server(ami: dict):
     from central.core.models import Organization
 
     from .models import AsteriskServer
@@ -41,7 +41,7 @@ def _targets(ami: dict | None):
 
     targets, problems = targets_from_db()
     if ami:
-        server = _simulator_server(ami)
+        server = simulator_server(ami)
         if server is not None:
             targets.append(target_for(server, secret=ami["secret"]))
     return targets, problems
@@ -59,7 +59,11 @@ async def start(context: dict) -> list[Awaitable]:
         log.info("pbx: no Asterisk server configured; the PBX link is idle")
         return []
     links = [PBXLink(t) for t in targets]
-    context["pbx"] = {link.name: link for link in links}
+    # Keyed by name for status, but names repeat across tenants: a repeated one gets its id
+    # (each link stays reachable; the dialer picks servers by id, never by this key).
+    names = [link.name for link in links]
+    context["pbx"] = {(link.name if names.count(link.name) == 1 else f"{link.name}#{link.target.server.id}"): link
+                      for link in links}
     for link in links:
         log.info("pbx: linking %s at %s:%s", link.name, link.target.host, link.target.port)
     return [run_links(links)]

@@ -541,12 +541,50 @@ def target_for(server, secret: str | None = None, environ: dict | None = None) -
                       secret, server.auth)
 
 
+def platform_organization(environ: dict | None = None):
+    """The one organization the platform's own Asterisk (``CENTRAL_AMI_URL``, ``central
+    dialer --ami``) serves: CENTRAL_AMI_ORG (slug), else the only organization, else the
+    demo one (slug ``demo``). Its campaigns with no server set are dialed there; no other
+    tenant's ever are."""
+    from central.core.models import Organization
+
+    env = os.environ if environ is None else environ
+    slug = env.get("CENTRAL_AMI_ORG", "").strip()
+    if slug:
+        org = Organization.objects.filter(slug=slug).first()
+        if org is None:
+            raise ConfigError(f"CENTRAL_AMI_ORG={slug}: no such organization")
+        return org
+    orgs = list(Organization.objects.all()[:2])
+    if len(orgs) == 1:
+        return orgs[0]
+    # `central up` creates three demo organizations: the company one is the default.
+    org = Organization.objects.filter(slug="demo").first()
+    if org is None:
+        raise ConfigError("the platform's Asterisk (CENTRAL_AMI_URL / --ami) needs CENTRAL_AMI_ORG "
+                          "(organization slug) when there is more than one organization")
+    return org
+
+
+def platform_server(environ: dict | None = None):
+    """The server row mirroring CENTRAL_AMI_URL, if it exists (looked up, never written)."""
+    from .models import AsteriskServer
+
+    env = os.environ if environ is None else environ
+    url = env.get("CENTRAL_AMI_URL", "").strip()
+    if not url:
+        return None
+    host, port, user = parse_ami_url(url)
+    return AsteriskServer.objects.filter(
+        organization=platform_organization(env), name=env.get("CENTRAL_AMI_NAME", "principal"),
+        secret_env=AMI_SECRET_ENV, host=host, port=port, username=user).first()
+
+
 def env_server(environ: dict | None = None):
     """The AsteriskServer row for CENTRAL_AMI_URL (created or updated), or None.
 
     The tenant is CENTRAL_AMI_ORG (slug), else the only organization, else the demo one
     (slug ``demo``); the row is named CENTRAL_AMI_NAME (default "principal")."""
-    from central.core.models import Organization
 
     from .models import AsteriskServer
 
@@ -555,21 +593,7 @@ def env_server(environ: dict | None = None):
     if not url:
         return None
     host, port, user = parse_ami_url(url)
-    slug = env.get("CENTRAL_AMI_ORG", "").strip()
-    if slug:
-        org = Organization.objects.filter(slug=slug).first()
-        if org is None:
-            raise ConfigError(f"CENTRAL_AMI_ORG={slug}: no such organization")
-    else:
-        orgs = list(Organization.objects.all()[:2])
-        if len(orgs) == 1:
-            org = orgs[0]
-        else:
-            # `central up` creates three demo organizations: the company one is the default.
-            org = Organization.objects.filter(slug="demo").first()
-            if org is None:
-                raise ConfigError("CENTRAL_AMI_URL needs CENTRAL_AMI_ORG (organization slug) when "
-                                  "there is more than one organization")
+    org = platform_organization(env)
     server, _ = AsteriskServer.objects.update_or_create(
         organization=org, name=env.get("CENTRAL_AMI_NAME", "principal"),
         defaults={"host": host, "port": port, "username": user,
