@@ -1,12 +1,20 @@
-"""The API's JSON parser: DRF's, plus a nesting limit.
+"""JSON from outside, parsed with a nesting limit: the API's parser and :func:`loads`.
 
 ``json.loads`` on 50,000 nested brackets raises RecursionError, which DRF's parser does not
 catch (it only turns ValueError into ParseError), so the request answered 500. Documents
 this deep are never legitimate here; anything nested deeper than :data:`MAX_DEPTH` is a
 ``parse_error`` like any other malformed body.
+
+Every other place that parses JSON it did not write itself (the dashboard WebSocket, the
+voice management API, replies of speech/LLM providers a tenant may point anywhere) calls
+:func:`loads`, which raises :class:`JSONRejected` (a ``ValueError``) for malformed or too
+deeply nested text, never RecursionError. ``tests/core/test_json_depth.py`` fails when a
+module parses JSON with ``json.loads`` outside the list of platform-written sources.
 """
 
 from __future__ import annotations
+
+import json
 
 from django.utils.translation import gettext as _
 from rest_framework import parsers
@@ -30,6 +38,24 @@ def depth_exceeds(data: object, limit: int = MAX_DEPTH) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+class JSONRejected(ValueError):
+    """Malformed JSON, or nested deeper than :data:`MAX_DEPTH` (the message says which)."""
+
+
+def loads(data: str | bytes | bytearray, limit: int = MAX_DEPTH):
+    """``json.loads`` for text from outside: :class:`JSONRejected` instead of RecursionError
+    or a structure nested deeper than ``limit``."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise JSONRejected(f"JSON nested too deep (limit {limit} levels)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise JSONRejected(f"malformed JSON: {exc}") from None
+    if depth_exceeds(value, limit):
+        raise JSONRejected(f"JSON nested too deep (limit {limit} levels)")
+    return value
 
 
 class JSONParser(parsers.JSONParser):

@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from central.core.live import STATUS_GROUP, SYSTEM_GROUP, org_group
 from central.core.operators import is_operator
+from central.core.parsers import JSONRejected, loads
 
 from .status import for_viewer
 
@@ -52,6 +53,20 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        """The one JSON guard (``central.core.parsers.loads``): a frame nested 50,000 deep
+        raised RecursionError inside the consumer."""
+        return loads(text_data)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except JSONRejected as exc:
+            # A clear answer, then close: 1007 is "data inconsistent with the message type".
+            await self.send_json({"type": "error", "error": "invalid_json", "detail": str(exc)})
+            await self.close(code=1007)
 
     async def receive_json(self, content, **kwargs) -> None:
         # The page only listens; a ping keeps proxies from closing an idle socket.

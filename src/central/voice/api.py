@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
-from central.core import outbound
+from central.core import outbound, parsers
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.permissions import HasOrgRole
 from central.core.roles import Role
@@ -53,10 +53,10 @@ def voice_api(method: str, path: str, body: dict | None = None, timeout: float =
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
+            return resp.status, parsers.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
-            return exc.code, json.loads(exc.read() or b"{}")
+            return exc.code, parsers.loads(exc.read() or b"{}")
         except ValueError:
             return exc.code, {"error": str(exc)}
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -18,6 +18,8 @@ import json
 import logging
 import os
 
+from central.core.parsers import JSONRejected, loads
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "CENTRAL_VOICE_TOKEN"
@@ -143,9 +145,9 @@ class ManagementAPI:
 
     async def _refresh(self, body: bytes):
         try:
-            data = json.loads(body or b"{}")
-        except ValueError:
-            raise HTTPError(400, "body must be JSON") from None
+            data = loads(body or b"{}")
+        except JSONRejected as exc:
+            raise HTTPError(400, f"body must be JSON: {exc}") from None
         if not isinstance(data, dict):
             raise HTTPError(400, "body must be a JSON object")
         report = await self.service.refresh(self._organization(data))
@@ -153,9 +155,12 @@ class ManagementAPI:
 
     async def _restart(self, body: bytes):
         try:
-            data = json.loads(body or b"{}")
+            data = loads(body or b"{}")
+        except JSONRejected as exc:
+            raise HTTPError(400, f'body must be JSON like {{"ramal": "1003"}}: {exc}') from None
+        try:
             ramal = str(data["ramal"])
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise HTTPError(400, 'body must be JSON like {"ramal": "1003"}') from None
         try:
             status = await self.service.restart(ramal, self._organization(data))

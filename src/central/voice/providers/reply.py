@@ -7,8 +7,7 @@ what happens next, so an LLM can never skip the resident's authorization.
 
 from __future__ import annotations
 
-import json
-
+from central.core import parsers
 from central.voice import ptbr
 from central.voice.providers import http
 from central.voice.providers.base import Interpretation, ProviderError
@@ -105,7 +104,7 @@ class OpenAIChatEngine:
         for call in message.get("tool_calls") or []:
             fn = call.get("function", {})
             try:
-                args = json.loads(fn.get("arguments") or "{}")
+                args = parsers.loads(fn.get("arguments") or "{}")
             except ValueError:
                 raise ProviderError(f"tool call with invalid JSON arguments: {fn}") from None
             result.tool_calls.append({"name": fn.get("name"), "arguments": args})

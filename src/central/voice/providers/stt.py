@@ -6,9 +6,9 @@ STT configured the chain fails at once and the concierge offers the DTMF path.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 
+from central.core import parsers
 from central.voice.audio import make_wav, resample
 from central.voice.providers import http
 from central.voice.providers.base import ProviderError
@@ -37,7 +37,7 @@ class OpenAISTT:
             f"{self.base_url}/audio/transcriptions", headers=headers, body=body, timeout=self.timeout
         )
         try:
-            return str(json.loads(data)["text"]).strip()
+            return str(parsers.loads(data)["text"]).strip()
         except (ValueError, KeyError, TypeError):
             raise ProviderError(f"unexpected transcription response {data[:80]!r}") from None
 
@@ -70,7 +70,7 @@ class AzureSTT:
             timeout=self.timeout,
         )
         try:
-            result = json.loads(data)
+            result = parsers.loads(data)
         except ValueError:
             raise ProviderError(f"unexpected Azure STT response {data[:80]!r}") from None
         status = result.get("RecognitionStatus")
