@@ -90,35 +90,69 @@ def _versions() -> str:
     return f"python {platform.python_version()}, django {django.get_version()}"
 
 
-def asterisk_targets(database_ok: bool = True) -> list[tuple[str, str, int]]:
-    """(name, host, port) of every configured Asterisk, each address checked once.
+@dataclass
+class AsteriskTarget:
+    name: str
+    host: str
+    port: int
+    #: Where to connect: the address the outbound rule checked (tenant rows), or the host.
+    address: str
+    #: Why a tenant row is not contacted at all (its host is refused by the outbound rule).
+    refused: str = ""
+
+
+def asterisk_targets(database_ok: bool = True) -> list[AsteriskTarget]:
+    """Every configured Asterisk, each address checked once.
 
     ``CENTRAL_AMI_URL`` is named ``env``. The PBX link stores it as a server row too
     (``central.telephony.link.env_server``), so a row at the same host and port is the
     same Asterisk: it is reported once, as ``env/<row name>``, not checked twice (nor are
-    two rows of different tenants on one Asterisk: ``a/b``)."""
+    two rows of different tenants on one Asterisk: ``a/b``).
+
+    Tenant rows follow the outbound rule (``central.core.outbound.check_destination``) like
+    the PBX link: a refused host (loopback, private, metadata, the database...) is never
+    contacted, only reported, and an allowed one is reached at the address that was
+    checked. The platform's own ``CENTRAL_AMI_URL`` is the operator's choice."""
     from django.conf import settings
 
-    names: dict[tuple[str, int], list[str]] = {}
+    from .outbound import OutboundRefused, check_destination
+
+    targets: dict[tuple[str, int], AsteriskTarget] = {}
     if settings.AMI_URL:
         url = urlparse(settings.AMI_URL)
-        names[(url.hostname or "127.0.0.1", url.port or 5038)] = ["env"]
+        host, port = url.hostname or "127.0.0.1", url.port or 5038
+        targets[(host, port)] = AsteriskTarget("env", host, port, host)
     if database_ok:
         try:
             from central.telephony.models import AsteriskServer
 
-            for server in AsteriskServer.objects.filter(enabled=True).order_by("id"):
-                found = names.setdefault((server.host, server.port), [])
-                if server.name not in found:
-                    found.append(server.name)
+            rows = list(AsteriskServer.objects.filter(enabled=True).order_by("id"))
         except Exception:  # telephony tables may not exist yet; the database check reports that
-            pass
-    return [("/".join(n), host, port) for (host, port), n in names.items()]
+            rows = []
+        for server in rows:
+            found = targets.get((server.host, server.port))
+            if found is None and server.use_simulator:  # the platform's own, address set by it
+                found = targets[(server.host, server.port)] = AsteriskTarget("", server.host, server.port, server.host)
+            elif found is None:
+                try:
+                    address, refused = check_destination(server.host, server.port)[0], ""
+                except OutboundRefused as exc:
+                    address, refused = "", str(exc)
+                found = targets[(server.host, server.port)] = AsteriskTarget(
+                    "", server.host, server.port, address, refused)
+            names = found.name.split("/") if found.name else []
+            if server.name not in names:
+                found.name = "/".join([*names, server.name])
+    return list(targets.values())
 
 
-def _asterisk_check(host: str, port: int) -> Callable[[], str]:
+def _asterisk_check(target: AsteriskTarget) -> Callable[[], str]:
+    host, port = target.host, target.port
+
     def check() -> str:
-        with socket.create_connection((host, port), timeout=3) as sock:
+        if target.refused:
+            raise CheckWarning(f"{host}:{port} not contacted: refused by the outbound rule ({target.refused})")
+        with socket.create_connection((target.address, port), timeout=3) as sock:
             sock.settimeout(3)
             banner = sock.recv(200).decode("utf-8", "replace").strip()
         if not banner.startswith("Asterisk Call Manager/"):
@@ -141,7 +175,7 @@ def run() -> list[CheckResult]:
         targets = asterisk_targets(database_ok=results[0].ok)
     except Exception:
         targets = []
-    results.extend(_timed(f"asterisk:{name}", _asterisk_check(host, port)) for name, host, port in targets)
+    results.extend(_timed(f"asterisk:{t.name}", _asterisk_check(t)) for t in targets)
     if results[0].ok:
         # Each active campaign's dial context/exten and queue exist on its Asterisk.
         from central.dialer.diagnose import campaign_checks
