@@ -7,12 +7,16 @@ event loop (which paces audio for every call) free.
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.client
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 import uuid
 
+from central.core import parsers
 from central.voice.providers.base import ProviderError
 
 
@@ -33,14 +37,17 @@ def api_key(settings: dict, default_env: str, destination_key: str) -> str:
     return os.environ.get(default_env, "")
 
 
-def check_url(url: str) -> None:
+def check_url(url: str) -> str:
     """The outbound rule right before connecting (a DNS answer may have changed since the
-    API accepted the URL); the operator opens internal servers with CENTRAL_OUTBOUND_ALLOW."""
+    API accepted the URL); the operator opens internal servers with CENTRAL_OUTBOUND_ALLOW.
+
+    Returns the checked address the request must connect to: letting urllib resolve the
+    name again would open a DNS rebinding window (checked public, connected internal)."""
     from central.core.outbound import OutboundRefused, check_destination, url_destination
 
     try:
         host, port = url_destination(url)
-        check_destination(host, port)
+        return check_destination(host, port)[0]
     except OutboundRefused as exc:
         raise ProviderError(f"refused destination {url}: {exc}") from None
 
@@ -52,14 +59,61 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError for the 3xx
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address the outbound rule checked; ``Host`` still names the host."""
+
+    def __init__(self, *args, address: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked address, with SNI and certificate verification for the host name."""
+
+    def __init__(self, *args, address: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _PinnedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_PinnedHTTPConnection, address=self.address), req)
+
+
+class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_PinnedHTTPSConnection, address=self.address), req,
+                            context=self._context)
+
+
+def opener_for(address: str) -> urllib.request.OpenerDirector:
+    """An opener that reaches only ``address`` (the one checked): no second DNS lookup, no
+    redirects, and no proxy from the environment (a proxy would resolve the name itself)."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect,
+                                       _PinnedHTTPHandler(address), _PinnedHTTPSHandler(address))
 
 
 def _request(url: str, method: str, headers: dict, body: bytes | None, timeout: float):
-    check_url(url)
+    address = check_url(url)
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with _OPENER.open(req, timeout=timeout) as resp:
+        with opener_for(address).open(req, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:200].decode("utf-8", "replace")
@@ -81,7 +135,7 @@ async def post_json(url: str, payload: dict, headers: dict, timeout: float = 10.
         body=json.dumps(payload).encode(), timeout=timeout,
     )
     try:
-        return json.loads(data)
+        return parsers.loads(data)
     except ValueError:
         raise ProviderError(f"{url} answered with non-JSON: {data[:80]!r}") from None
 
