@@ -198,8 +198,8 @@ def test_migration_resolves_names_inside_the_organization():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("dialer", "0005_import_job_worker"), ("telephony", "0005_alter_asteriskserver_secret_env")]
-    after = [("dialer", "0006_campaign_server_reference")]
+    before = [("dialer", "0006_legacy_id"), ("telephony", "0006_legacy_id")]
+    after = [("dialer", "0007_campaign_server_reference")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps

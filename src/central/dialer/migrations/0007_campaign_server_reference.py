@@ -43,8 +43,8 @@ def references_to_names(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dialer", "0005_import_job_worker"),
-        ("telephony", "0005_alter_asteriskserver_secret_env"),
+        ("dialer", "0006_legacy_id"),
+        ("telephony", "0006_legacy_id"),
     ]
 
     operations = [
