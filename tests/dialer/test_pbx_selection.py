@@ -222,3 +222,19 @@ def test_migration_resolves_names_inside_the_organization():
     assert rows["a-empty"].asterisk_server_id is None and rows["a-empty"].status == "active"
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_admin_form_applies_the_same_rules(tenants):
+    """The Django admin saves through the model's ``clean``: the same refusals as the API."""
+    from django.core.exceptions import ValidationError
+
+    from central.dialer.models import Campaign
+
+    servers, camps = _layout(tenants)
+    camp = Campaign.objects.get(pk=camps["b-own"].pk)
+    camp.full_clean()  # B's own server, default dial settings: fine
+    camp.asterisk_server = servers["a"]
+    camp.trunk = "PJSIP/{number}@op&SIP/evil.example"
+    with pytest.raises(ValidationError) as refused:
+        camp.full_clean()
+    assert {"asterisk_server", "trunk"} <= set(refused.value.message_dict)

@@ -104,6 +104,20 @@ class Campaign(TenantOwned):
         verbose_name = _("campanha")
         verbose_name_plural = _("campanhas")
 
+    def clean(self) -> None:
+        """The API's dial rules for the admin form too (docs/security.md rule 17): dial
+        strings within ``central.core.outbound``'s rule, a server of the same organization."""
+        super().clean()
+        from django.core.exceptions import ValidationError
+
+        from central.core.outbound import campaign_dial_problems
+
+        errors = campaign_dial_problems(self)
+        if self.asterisk_server_id is not None and self.asterisk_server.organization_id != self.organization_id:
+            errors["asterisk_server"] = str(_("O servidor Asterisk da campanha não pertence a esta organização."))
+        if errors:
+            raise ValidationError(errors)
+
     def __str__(self) -> str:
         return self.name
 
