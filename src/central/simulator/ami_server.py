@@ -40,6 +40,7 @@ import logging
 import random
 from collections.abc import Iterable
 
+from central.simulator.audiosocket_client import FRAME_SECONDS, AudioSocketClient
 from central.simulator.clock import RealClock, VirtualClock
 from central.simulator.config import SimulatorConfig
 from central.simulator.pbx import ActionResult, SessionState, SimulatedPBX, error, response
@@ -64,6 +65,12 @@ def encode_event(pairs: Event) -> bytes:
     if text.count("\n") == len(pairs) and text.count("\r") == len(pairs):
         return (text + "\r\n").encode("utf-8")
     return encode_message(pairs)
+
+
+#: Seconds an AudioSocket leg waits for the server's first words, then for the end of the
+#: session. Evidence: none (test bounds; Asterisk itself waits as long as the call lasts).
+LEG_PROMPT_WAIT = 15.0
+LEG_MAX_SECONDS = 120.0
 
 
 class Session:
@@ -155,6 +162,8 @@ class Simulator:
         self._waiters: dict[str, tuple[Session, str | None]] = {}
         self._rng = random.Random(self.config.seed + 2)
         self._tasks: set[asyncio.Task] = set()
+        self._legs: set[asyncio.Task] = set()  # AudioSocket legs (SimulatorConfig.audiosocket)
+        self.legs: list[AudioSocketClient] = []  # every leg played, for tests and figures
         self._stopping = False
         self.host = "127.0.0.1"
         self.port = 0
@@ -178,6 +187,10 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._driver
             self._driver = None
+        for leg in list(self._legs):
+            leg.cancel()
+        if self._legs:
+            await asyncio.wait(list(self._legs), timeout=2.0)
         if self._server is not None:
             self._server.close()
         for s in list(self.sessions):
@@ -355,6 +368,66 @@ class Simulator:
         if waiter is not None:
             session, _aid = waiter
             session.send(self._sync_reply(call))
+        if call.reason == 4 and call.app is not None and call.app[0] == "AudioSocket" \
+                and not self._stopping:
+            task = asyncio.get_running_loop().create_task(self._audiosocket(call),
+                                                          name=f"audiosocket-{call.call_id}")
+            self._legs.add(task)
+            task.add_done_callback(self._legs.discard)
+
+    async def _audiosocket(self, call: Call) -> None:
+        """The answered channel runs ``AudioSocket(<uuid>,<host:port>)``, then
+        ``Hangup()``; the person on it is the world's resident: listens to the prompt,
+        then presses 1, 2 or nothing (``WorldConfig.resident_*``).
+
+        app_audiosocket: a connection that cannot be made ends the application (-1) and
+        the channel hangs up; so does a server hangup (``00 00 00``) or a closed socket
+        (audiosocket-session.md). Evidence for the person: none (a model)."""
+        assert call.app is not None
+        world = self.config.world
+        uuid_text, _, target = call.app[1].partition(",")
+        host, _, port_text = target.rpartition(":")
+        u = self._rng.random()
+        press = "1" if u < world.resident_authorize_rate else \
+            "2" if u < world.resident_authorize_rate + world.resident_deny_rate else None
+        think = self._rng.expovariate(1 / world.resident_think_mean) if world.resident_think_mean > 0 else 0.0
+        try:
+            leg = AudioSocketClient(host, int(port_text), call_uuid=uuid_text)
+            await leg.connect()
+        except (OSError, ValueError) as exc:
+            log.info("simulator: AudioSocket(%s) of %s failed: %s", call.app[1], call.call_id, exc)
+        else:
+            self.legs.append(leg)
+            try:
+                heard = await self._heard(leg, LEG_PROMPT_WAIT)
+                if heard and press is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(leg.closed.wait(), think)
+                    if not leg.closed.is_set():
+                        leg.dtmf(press)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(leg.closed.wait(), LEG_MAX_SECONDS)
+            finally:
+                await leg.close()
+        if not self._stopping:
+            if not isinstance(self.clock, VirtualClock):
+                self._step(self.clock.now())
+            self._broadcast(self.pbx.hangup_call(call.call_id))
+            self._wake.set()
+
+    @staticmethod
+    async def _heard(leg: AudioSocketClient, timeout: float) -> bool:
+        """Until the server's first non-silent frame arrives (the briefing starts)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = 0
+        while not leg.closed.is_set() and loop.time() < deadline:
+            audio = leg.record.received_audio
+            if audio[seen:].strip(b"\0"):
+                return True
+            seen = len(audio)
+            await asyncio.sleep(FRAME_SECONDS)
+        return False
 
     def _broadcast(self, events: Iterable[Event]) -> None:
         sessions = [s for s in self.sessions if s.state.authenticated and not s.closed

@@ -19,6 +19,7 @@ from typing import Literal
 
 from central.simulator.dialplan import DEFAULT_DIALPLAN
 from central.simulator.world import WorldConfig
+from central.telephony import chanvars
 
 # DEMO DEFAULT, not a secret: the simulator is a fake PBX for demos and tests.
 DEMO_USERS: dict[str, str] = {"central": "central-demo"}
@@ -68,6 +69,21 @@ class ExtensionConfig:
 
 
 @dataclass
+class AudioSocketApp:
+    """A context whose extension runs ``Answer()``, ``AudioSocket(<uuid>,<target>)``,
+    ``Hangup()``: Central's ``[portaria-retorno]`` (docs/telephony.md section 6). Both
+    fields may use ``${VAR}`` of the Originate's variables, expanded as the dialplan does;
+    the defaults are the documented line ``AudioSocket(${AS_UUID},${CENTRAL_RETURN})``.
+
+    Evidence: audiosocket-session.md (the client side: UUID first, slin frames, DTMF,
+    close without a hangup message; a server hangup ``00 00 00`` ends the app and the
+    dialplan goes on to ``Hangup()``); the leg is played by ``audiosocket_client``."""
+
+    uuid: str = f"${{{chanvars.AUDIOSOCKET_UUID}}}"
+    target: str = f"${{{chanvars.VISIT_RETURN}}}"
+
+
+@dataclass
 class SimulatorConfig:
     users: dict[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
     world: WorldConfig = field(default_factory=WorldConfig)
@@ -94,6 +110,10 @@ class SimulatorConfig:
     # whose Context/Exten does not exist is refused with "Extension does not exist."
     # (main/manager.c action_originate). Contexts not listed accept any extension.
     dialplan: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_DIALPLAN))
+    # Contexts that run AudioSocket() once the Originate's channel answers (context ->
+    # app). Empty: none, and an answered call joins the queue as in the captures. The
+    # context must also be in ``contexts`` (or ``dialplan``) to exist at all.
+    audiosocket: dict[str, AudioSocketApp] = field(default_factory=dict)
     # Network release of unanswered calls: after this many seconds of ringing the
     # carrier hangs up with cause 19 (ami-event-stream-noanswer-cause19.txt: Reason 0,
     # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,

@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["DEFAULT_DIALPLAN", "extension_exists", "extension_match", "matching_patterns"]
+__all__ = ["DEFAULT_DIALPLAN", "expand_variables", "extension_exists", "extension_match",
+           "matching_patterns"]
 
 #: Extensions of the contexts whose contents matter to Central. ``discador-out`` is the
 #: dialer's context of docs/dialer-engine.md: ``fila`` (answered leg into the campaign
@@ -84,3 +85,12 @@ def extension_exists(contexts: tuple[str, ...], dialplan: dict[str, tuple[str, .
     if context not in contexts and context not in dialplan:
         return False
     return bool(matching_patterns(dialplan, context, exten))
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def expand_variables(text: str, variables: dict[str, str]) -> str:
+    """``${NAME}`` substitution as the dialplan does it for plain channel variables
+    (main/pbx_variables.c: an unset variable expands to the empty string)."""
+    return _VARIABLE.sub(lambda m: variables.get(m.group(1), ""), text)

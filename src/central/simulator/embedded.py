@@ -54,6 +54,24 @@ def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute
     cfg.world.ring_time_mean = 5.0
     cfg.world.talk_time_mean = 20.0
     cfg.world.wrapup_time = 3.0
+    with_concierge_dialplan(cfg)
+    return cfg
+
+
+def with_concierge_dialplan(cfg):
+    """The demo PBX has the concierge's return context as docs/telephony.md section 6
+    writes it (``[portaria-retorno]``: ``Answer()``, ``AudioSocket(${AS_UUID},...)``,
+    ``Hangup()``), so a visit's call to the resident rings per the world model (answer,
+    busy, no answer) and an answered resident hears the prompt and presses 1, 2 or
+    nothing (``WorldConfig.resident_*``) on a real AudioSocket connection to the voice
+    process's return port. The target is ``${CENTRAL_RETURN}`` (the Originate sets it:
+    the return listener's address *now*, docs/telephony.md notes)."""
+    from central.simulator.config import AudioSocketApp
+    from central.voice.telephony import RETURN_CONTEXT
+
+    if RETURN_CONTEXT not in cfg.contexts:
+        cfg.contexts = (*cfg.contexts, RETURN_CONTEXT)
+    cfg.audiosocket = {**cfg.audiosocket, RETURN_CONTEXT: AudioSocketApp()}
     return cfg
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from central.simulator.clock import Clock
 from central.simulator.config import SimulatorConfig, agent_display_name
-from central.simulator.dialplan import extension_exists, matching_patterns
+from central.simulator.dialplan import expand_variables, extension_exists, matching_patterns
 from central.simulator.render import AGENT, CALL, STATE_DESC, Call, Event, QueueMember, Renderer
 from central.simulator.world import World, WorldError, WorldEvent
 from central.telephony.ami.protocol import Message
@@ -858,6 +858,17 @@ class SimulatedPBX:
             result.broadcast += self._run_world(self.world.now)
         return result
 
+    def hangup_call(self, call_id: str, cause: int = 16) -> list[Event]:
+        """The call's dialplan reached ``Hangup()`` (normal clearing, cause 16): after
+        ``AudioSocket()`` returned. Returns the events to broadcast."""
+        call = self.renderer.calls.get(call_id)
+        if call is None:
+            return []
+        call.hangup_cause = cause
+        with contextlib.suppress(WorldError):
+            self.world.hangup(call_id)
+        return self._run_world(self.world.now)
+
     # -------------------------------------------------------------- originate
     def _a_originate(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
         channel = msg.get("Channel")
@@ -922,11 +933,17 @@ class SimulatedPBX:
             self._render_t = None
             self._drain_resolved()
             return result
+        app = self.config.audiosocket.get(context)
+        if app is not None:
+            values = dict(variables)
+            call.app = ("AudioSocket", f"{expand_variables(app.uuid, values)},"
+                                       f"{expand_variables(app.target, values)}")
         self.renderer.calls[call_id] = call
         limit = self.config.ring_limits.get(number, self.config.ring_limit)
         world_timeout = timeout if limit is None else min(timeout, limit)
         try:
-            self.world.originate(call_id, number, timeout=world_timeout)
+            self.world.originate(call_id, number, timeout=world_timeout,
+                                 queue=context not in self.config.audiosocket)
         except WorldError:
             self.renderer.calls.pop(call_id, None)
             return ActionResult([error(aid, "Originate failed")])

@@ -198,6 +198,9 @@ class Call:
     hangup_agent_leg: bool = False  # ... on one of the agent's channels
     reason: int | None = None  # OriginateResponse Reason once resolved
     is_async: bool = True  # only an Async Originate gets an OriginateResponse event
+    # The application the answered ;1 leg runs: Queue() in the captured dialer calls
+    # (ami-core-show-channels.txt), AudioSocket() in a SimulatorConfig.audiosocket context.
+    app: tuple[str, str] | None = None
 
     @property
     def device(self) -> str:
@@ -427,7 +430,7 @@ class Renderer:
         # The answered ;1 leg runs the Originate's target: Context/Exten, then Queue()
         # at the next priority (CoreShowChannel in ami-core-show-channels.txt).
         c1.context, c1.exten, c1.priority = call.context, call.exten, call.priority + 1
-        c1.application, c1.app_data = "Queue", f"{self.queue},r,,,60"
+        c1.application, c1.app_data = call.app or ("Queue", f"{self.queue},r,,,60")
         c2.priority, c2.application, c2.app_data = 11, "Wait", "60"
         return out
 

@@ -99,6 +99,15 @@ class WorldConfig:
     numbers: dict[str, str] = field(default_factory=dict)
     #: Share of connected calls ended by the customer (AgentComplete Reason: caller).
     caller_hangup_share: float = 0.6
+    #: A resident reached through an AudioSocket context (``SimulatorConfig.audiosocket``,
+    #: Central's ``[portaria-retorno]``) who hears the concierge's briefing presses 1
+    #: (authorize) with this probability, 2 (deny) with the next one, else stays silent;
+    #: ``resident_think_mean``: mean seconds of listening before pressing.
+    #: Evidence: none (a model of people, not of Asterisk); the keys travel as AudioSocket
+    #: DTMF frames as Asterisk sends them (audiosocket-session.md).
+    resident_authorize_rate: float = 0.6
+    resident_deny_rate: float = 0.25
+    resident_think_mean: float = 2.0
 
     def __post_init__(self) -> None:
         if self.agents < 0:
@@ -150,6 +159,7 @@ class _Call:
     answered_at: float | None = None
     timeout: float = 30.0
     outcome: str = ""  # drawn at dial time, revealed when its happening fires
+    queue: bool = True  # answered: join the queue (False: an application holds it, "up")
 
 
 # Happening kinds (internal): "dial", "ring", "outcome", "abandon", "talk_end",
@@ -198,8 +208,12 @@ class World:
 
     # -- commands ---------------------------------------------------------
 
-    def originate(self, call_id: str, number: str, timeout: float | None = None) -> None:
-        """Place a call at ``self.now``; its events come out of the next ``advance``."""
+    def originate(self, call_id: str, number: str, timeout: float | None = None,
+                  queue: bool = True) -> None:
+        """Place a call at ``self.now``; its events come out of the next ``advance``.
+
+        ``queue=False``: once answered the call stays ``up`` (an application such as
+        AudioSocket holds it) until :meth:`hangup`, instead of joining the agents' queue."""
         if call_id in self._calls:
             raise WorldError(f"call id {call_id!r} is already in use")
         if not call_id:
@@ -210,6 +224,7 @@ class World:
             dialed_at=self.now,
             since=self.now,
             timeout=self.config.no_answer_timeout if timeout is None else float(timeout),
+            queue=queue,
         )
         self._calls[call_id] = call
         self._push(self.now, "dial", call_id, call.gen)
@@ -419,6 +434,9 @@ class World:
         self.counts["answered"] += 1
         call.answered_at = t
         self._emit(t, "answered", cid, {"number": call.number, "ring": t - call.dialed_at})
+        if not call.queue:
+            call.state, call.since = "up", t
+            return
         call.state, call.since = "queued", t
         self._queue.append(cid)
         self._emit(t, "queued", cid, {"queue": self.config.queue, "position": len(self._queue)})
