@@ -19,7 +19,6 @@ from central.simulator import Simulator
 from central.simulator.embedded import DEMO_USER, demo_simulator_config
 from central.voice.runner import run_voice
 from central.voice.telephony import AMIOriginator, voice_ami_client
-from tests.voice.asclient import ASClient
 from tests.voice.helpers import in_thread
 from tests.voice.test_visit_outcomes_e2e import call_302, events, free_port, seed, visit_of
 
