@@ -6,7 +6,7 @@
 Reproducing each condition of the capacity table (src/central/voice/README.md):
 
     quiet, SCHED_FIFO:          --sched fifo
-    quiet, no real-time:        --sched normal
+    quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
 
@@ -73,14 +73,28 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 def set_sched(policy: str) -> str:
-    """``fifo``: SCHED_FIFO priority 10 where allowed (else falls back and says so)."""
+    """``fifo``: SCHED_FIFO priority 10 where allowed (else falls back and says so);
+    ``nice``: SCHED_OTHER at nice -15 (no real-time class, but ahead of ordinary work);
+    ``normal``: SCHED_OTHER, nice 0.  Always set explicitly: a child inherits its parent's
+    policy, and the client runs SCHED_FIFO."""
     if policy == "fifo":
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
             return "SCHED_FIFO"
         except (OSError, AttributeError):
             return "SCHED_OTHER (FIFO refused)"
-    return "SCHED_OTHER"
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    nice = -15 if policy == "nice" else 0
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        # With autogroups (kernel.sched_autogroup_enabled) a nice value only ranks the
+        # process inside its session's group; against other sessions the group's own nice
+        # counts, so the server (started in a session of its own) sets that too.
+        with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        return "SCHED_OTHER nice 0 (nice refused)"
+    return f"SCHED_OTHER nice {nice}"
 
 
 def rss_bytes() -> int:
@@ -309,6 +323,7 @@ class Row:
     missing: int = 0
     closed: int = 0
     coalesced_pct: float = 0.0
+    profile: tuple[Path, int] | None = None
     client_late_p99_ms: float = 0.0
     failure: str = ""
 
@@ -333,6 +348,7 @@ class Client:
         self.args = args
         self.frames = frames
         self.hist_cls = LatencyHistogram
+        self.profiler: Profiler | None = None
 
     def run(self, stack: str, n: int) -> Row:
         row = Row(stack, n)
@@ -340,7 +356,7 @@ class Client:
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", "--stack", stack, "--sched", args.sched,
              "--loop", args.loop, "--max-connections", str(n + 10)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
         calls: list[Call] = []
         try:
@@ -355,6 +371,9 @@ class Client:
                 return row
             self._drive(proc, calls, row)
         finally:
+            if self.profiler is not None:
+                self.profiler.finish()
+                self.profiler = None
             for c in calls:
                 c.sock.close()
             with contextlib.suppress(OSError):
@@ -447,6 +466,8 @@ class Client:
                     proc.stdin.write(b"RESET\n")
                     proc.stdin.flush()
                     measuring, window_start = True, now
+                    if self.args.profile:
+                        self.profiler = Profiler(self.args.profile, row, proc.pid, self.args.seconds)
                     gaps.reset()
                     for c in calls:
                         c.window_frames = 0
@@ -534,12 +555,59 @@ def format_row(r: Row) -> str:
             f"{r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f}  {verdict}")
 
 
+class Profiler:
+    """py-spy (test extra) sampling the server over the measured window, without pausing
+    it (``--nonblocking``), from the client's core at a priority above the client's."""
+
+    def __init__(self, directory: str, row: Row, pid: int, seconds: float) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.row = row
+        self.out = Path(directory) / f"{row.stack}-{row.n}.txt"
+        exe = Path(sys.executable).with_name("py-spy")
+
+        def placement() -> None:
+            os.sched_setaffinity(0, {CLIENT_CPU})
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
+
+        self.proc = subprocess.Popen(
+            [str(exe), "record", "--nonblocking", "-p", str(pid), "-d", str(int(seconds)), "-r", "250",
+             "-f", "raw", "-o", str(self.out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=placement,
+        )
+
+    def finish(self, top: int = 8) -> None:
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.row.profile = self.out, top
+
+
+def profile_top(path: Path, top: int) -> list[str]:
+    """The functions where the server's samples were (self time), from py-spy's raw output."""
+    from collections import Counter
+
+    own: Counter[str] = Counter()
+    total = 0
+    with contextlib.suppress(OSError), open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip().rpartition(" ")
+            total += int(count)
+            own[stack.rsplit(";", 1)[-1]] += int(count)
+    return [f"#   {100 * c / total:5.1f}%  {name}" for name, c in own.most_common(top)] if total else []
+
+
 class Burner:
     """A spinning process on the client's core: the busy neighbour."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", (
-            f"import os; os.sched_setaffinity(0, {{{CLIENT_CPU}}})\nwhile True: pass")])
+        def placement() -> None:  # an ordinary process, not the client's SCHED_FIFO
+            os.sched_setaffinity(0, {CLIENT_CPU})
+            set_sched("normal")
+
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=placement)
 
     def stop(self) -> None:
         self.proc.kill()
@@ -574,6 +642,9 @@ def client_main(args) -> None:
                 print(format_row(row), flush=True)
                 if args.verbose:
                     print("#", json.dumps(row.server), flush=True)
+                if row.profile is not None:
+                    print(f"# profile of the server (self time; py-spy, {row.profile[0]}):")
+                    print("\n".join(profile_top(*row.profile)), flush=True)
                 if row.passed:
                     best[stack], failures[stack] = row, 0
                 else:
@@ -599,9 +670,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,500,1000", help="concurrent calls per row, comma separated")
     ap.add_argument("--stacks", default="naive,real", help="naive (reference), real (production stack)")
     ap.add_argument("--seconds", type=float, default=5.0, help="measured window per row")
-    ap.add_argument("--sched", choices=("fifo", "normal"), default="fifo", help="server scheduling")
+    ap.add_argument("--sched", choices=("fifo", "nice", "normal"), default="fifo",
+                    help="server scheduling: SCHED_FIFO, SCHED_OTHER nice -15, SCHED_OTHER nice 0")
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample the server with py-spy over each window (raw stacks in DIR); "
+                         "figures of profiled rows are not capacity figures")
     ap.add_argument("--verbose", action="store_true", help="print the server's raw figures per row")
     ap.add_argument("--deadline", type=float, default=5.0,
                     help="seconds the server has to answer after the window before the row FAILs")

@@ -455,18 +455,12 @@ class AudioSocketSession(asyncio.Protocol):
         if not pb and self._hangup_when_drained:
             self.close("hangup")
             return
+        if pb and self.on_frame_sent is not None:
+            self.on_frame_sent()  # first-byte latency probe: playback leaves now
         if n == 1:
-            if pb:
-                data = pb.popleft()
-                if self.on_frame_sent is not None:
-                    self.on_frame_sent()
-            else:
-                data = self._silence
-        else:
-            parts = []
-            for _ in range(n):
-                parts.append(pb.popleft() if pb else self._silence)
-            data = b"".join(parts)
+            data = pb.popleft() if pb else self._silence
+        else:  # catching up after a stall: every frame due, in order, in one write
+            data = b"".join([pb.popleft() if pb else self._silence for _ in range(n)])
         self.frames_out += n
         transport.write(data)  # may call pause_writing (slow reader) before it returns
 
