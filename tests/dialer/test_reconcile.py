@@ -39,7 +39,11 @@ async def _until_reconnected(rig, connections_before: int, advance: float = 0.0)
 async def _drain(rig, campaign) -> None:
     from central.dialer.models import Campaign
 
-    await _sync(lambda: Campaign.objects.filter(pk=campaign.pk).update(status="paused"))()
+    # On the engine's database thread, not the test's: the test database on SQLite is
+    # in memory with a shared cache, where a write meeting the engine's open write
+    # (its fire-and-forget live-state save) fails at once with "database table is
+    # locked" instead of waiting (seen 1 in 60 runs under load).
+    await rig.engine.db(lambda: Campaign.objects.filter(pk=campaign.pk).update(status="paused"))
     rig.engine._last_lease_pass = -1e18
     await rig.run(200)
     await rig.engine.flush()
