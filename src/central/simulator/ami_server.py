@@ -164,6 +164,7 @@ class Simulator:
         self._tasks: set[asyncio.Task] = set()
         self._legs: set[asyncio.Task] = set()  # AudioSocket legs (SimulatorConfig.audiosocket)
         self.legs: list[AudioSocketClient] = []  # every leg played, for tests and figures
+        self.visitor_legs: list[AudioSocketClient] = []  # the last demo visitors
         self._stopping = False
         self.host = "127.0.0.1"
         self.port = 0
@@ -175,6 +176,10 @@ class Simulator:
         self.host, self.port = sock[0], sock[1]
         if self.config.clock in ("real", "virtual"):
             self._driver = asyncio.create_task(self._drive(), name="pbx-simulator-clock")
+        if self.config.visitors.per_minute > 0:
+            task = asyncio.create_task(self._visitor_traffic(), name="pbx-simulator-visitors")
+            self._legs.add(task)
+            task.add_done_callback(self._legs.discard)
         return self
 
     async def stop(self) -> None:
@@ -398,6 +403,7 @@ class Simulator:
             log.info("simulator: AudioSocket(%s) of %s failed: %s", call.app[1], call.call_id, exc)
         else:
             self.legs.append(leg)
+            del self.legs[:-50]
             try:
                 heard = await self._heard(leg, LEG_PROMPT_WAIT)
                 if heard and press is not None:
@@ -414,6 +420,40 @@ class Simulator:
                 self._step(self.clock.now())
             self._broadcast(self.pbx.hangup_call(call.call_id))
             self._wake.set()
+
+    async def _visitor_traffic(self) -> None:
+        """Poisson arrivals of demo visitors (``SimulatorConfig.visitors``), real time."""
+        traffic = self.config.visitors
+        while not self._stopping:
+            await asyncio.sleep(self._rng.expovariate(traffic.per_minute / 60.0))
+            if not traffic.target or not traffic.units:
+                continue  # nobody told us where the AI extension listens yet
+            task = asyncio.get_running_loop().create_task(self._visitor(traffic))
+            self._legs.add(task)
+            task.add_done_callback(self._legs.discard)
+
+    async def _visitor(self, traffic) -> None:
+        host, _, port_text = traffic.target.rpartition(":")
+        unit = self._rng.choice(traffic.units)
+        leaves = self._rng.random() < traffic.hangup_rate
+        try:
+            leg = AudioSocketClient(host, int(port_text))  # ${UUID()}: a fresh one
+            await leg.connect()
+        except (OSError, ValueError) as exc:
+            log.info("simulator: visitor's AudioSocket(%s) failed: %s", traffic.target, exc)
+            return
+        self.visitor_legs.append(leg)
+        del self.visitor_legs[:-50]
+        try:
+            if await self._heard(leg, LEG_PROMPT_WAIT):
+                for digit in f"{unit}#":
+                    leg.dtmf(digit)
+                # A visitor who gives up leaves a few seconds after keying the unit.
+                wait = self._rng.uniform(2.0, 8.0) if leaves else traffic.max_seconds
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(leg.closed.wait(), wait)
+        finally:
+            await leg.close()
 
     @staticmethod
     async def _heard(leg: AudioSocketClient, timeout: float) -> bool:

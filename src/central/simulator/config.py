@@ -84,6 +84,24 @@ class AudioSocketApp:
 
 
 @dataclass
+class VisitorTraffic:
+    """Demo visitors at the gate: each dials the AI extension, whose context runs
+    ``AudioSocket(${UUID()},<target>)`` (docs/telephony.md section 6, ``[portaria-ia]``),
+    hears the greeting and keys a unit number followed by ``#``; a share of them hang up
+    while the resident is being called. ``target`` (``host:port`` of the AI extension's
+    listener) is set by whoever knows it (``central up``: the voice process once ready).
+
+    Evidence: none for the traffic (demo movement); the AudioSocket side is
+    ``audiosocket_client`` (audiosocket-session.md)."""
+
+    per_minute: float = 0.0
+    target: str = ""
+    units: tuple[str, ...] = ()
+    hangup_rate: float = 0.1
+    max_seconds: float = 120.0
+
+
+@dataclass
 class SimulatorConfig:
     users: dict[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
     world: WorldConfig = field(default_factory=WorldConfig)
@@ -114,6 +132,7 @@ class SimulatorConfig:
     # app). Empty: none, and an answered call joins the queue as in the captures. The
     # context must also be in ``contexts`` (or ``dialplan``) to exist at all.
     audiosocket: dict[str, AudioSocketApp] = field(default_factory=dict)
+    visitors: VisitorTraffic = field(default_factory=VisitorTraffic)
     # Network release of unanswered calls: after this many seconds of ringing the
     # carrier hangs up with cause 19 (ami-event-stream-noanswer-cause19.txt: Reason 0,
     # then DialEnd NOANSWER) unless the Originate's own Timeout fires first (Reason 3,

@@ -9,7 +9,9 @@ starts the simulator on a free local port with the real clock and
 * a trickle of demo calls (the simulator's background calls, ``DEMO_CALLS_PER_MINUTE``):
   outbound calls to random numbers that ring, are answered by the queue's agents or end
   busy / unanswered, so live calls and call records appear. ``CENTRAL_DEMO_CALLS=0``
-  turns it off (e.g. when the dialer's campaigns should be the only traffic).
+  turns it off (e.g. when the dialer's campaigns should be the only traffic),
+* the concierge's return context ``portaria-retorno`` (:func:`with_concierge_dialplan`)
+  and demo visitors at the gate, ``CENTRAL_DEMO_VISITS`` per minute (central.voice.embedded).
 
 It publishes ``context["ami"] = {"host", "port", "username", "secret"}`` (the PBX link
 and the dialer connect there) and ``context["simulator"]`` = the running
@@ -40,7 +42,8 @@ def _real_asterisk_configured() -> bool:
 
 # Evidence: none for the demo settings below (rates and times chosen so that a visitor
 # sees calls within a minute); the events they produce are the captured ones.
-def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute: float = DEMO_CALLS_PER_MINUTE):
+def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute: float = DEMO_CALLS_PER_MINUTE,
+                          visits_per_minute: float = 0.0):
     from central.simulator.scenarios import DemoSettings, demo_config
 
     settings = DemoSettings(agents=4, churn_interval=10.0, background_calls_per_minute=calls_per_minute)
@@ -55,6 +58,9 @@ def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute
     cfg.world.talk_time_mean = 20.0
     cfg.world.wrapup_time = 3.0
     with_concierge_dialplan(cfg)
+    # Demo visitors at the gate (target and units come from the voice process once it
+    # listens: central.voice.embedded).
+    cfg.visitors.per_minute = visits_per_minute
     return cfg
 
 
@@ -93,7 +99,10 @@ async def start(context: dict) -> list[Awaitable]:
         return []
     secret = secrets.token_urlsafe(16)
     rate = 0.0 if os.environ.get("CENTRAL_DEMO_CALLS", "1") == "0" else DEMO_CALLS_PER_MINUTE
-    sim = Simulator(demo_simulator_config(secret, calls_per_minute=rate))
+    from central.voice.embedded import demo_visits_per_minute
+
+    sim = Simulator(demo_simulator_config(secret, calls_per_minute=rate,
+                                          visits_per_minute=demo_visits_per_minute()))
     await sim.start("127.0.0.1", 0)
     ami = {"host": sim.host, "port": sim.port, "username": DEMO_USER, "secret": secret}
     context["ami"] = ami
