@@ -168,6 +168,12 @@ class GCPauses:
 def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: int) -> None:
     os.sched_setaffinity(0, {SERVER_CPU})
     policy = set_sched(sched)
+    # The voice modules read Django settings at import (central.core.parsers, as in
+    # ``central voice``); no database is touched.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+    import django
+
+    django.setup()
     from central.voice.audiosocket.server import LatencyHistogram, Listener, pacer_for_loop
     from central.voice.calls import BaseCall, CallContext, VoiceRuntime
     from central.voice.config import ExtensionConfig
