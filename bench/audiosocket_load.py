@@ -171,9 +171,12 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
     # The voice modules read Django settings at import (central.core.parsers, as in
     # ``central voice``); no database is touched.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("central").setLevel(logging.WARNING)  # not one line per listener in the table
     from central.voice.audiosocket.server import LatencyHistogram, Listener, pacer_for_loop
     from central.voice.calls import BaseCall, CallContext, VoiceRuntime
     from central.voice.config import ExtensionConfig
@@ -635,7 +638,8 @@ def client_main(args) -> None:
           f"--loop {args.loop} on CPU {SERVER_CPU}; client {client_policy} on CPU {CLIENT_CPU}; "
           f"burner on CPU {CLIENT_CPU}: {'yes' if burner else 'no'}")
     print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
-          "CPU: server, % of its core; KB/ses: server RSS growth per call; gcmax: longest GC pause (ms)")
+          "CPU: server, % of its core; KB/ses: server RSS growth per call; gcmax: longest GC run (ms, wall clock: "
+          "includes any preemption during it)")
     print(HEADER, flush=True)
     best: dict[str, Row | None] = dict.fromkeys(stacks)
     failures = dict.fromkeys(stacks, 0)

@@ -6,8 +6,11 @@
 * One :class:`Pacer` per event loop writes exactly one 20 ms frame per session per tick
   on a deadline clock (``t0 + k * 20 ms``, so no drift).  Idle sessions get silence:
   ``audiosocket-edge-cases.frames.tsv`` session ``silent-leg-2s-timeout`` shows Asterisk
-  hanging up 2.0 s after the last media.  One timer for all sessions instead of one sleep
-  per session is what makes hundreds of calls per core affordable.
+  hanging up 2.0 s after the last media.  One timer for all sessions keeps the wake-ups
+  at 500 per second whatever the number of calls and the catch-up/drop policy in one
+  place.  It is not where the capacity comes from: per call, one socket write and one
+  read every 20 ms dominate (README "Capacity"; the bench's one-timer-per-call reference
+  costs about the same CPU).
 * Barge-in: :meth:`AudioSocketSession.interrupt` empties the playback queue, so the next
   tick (at most one frame later) already carries silence.
 """
