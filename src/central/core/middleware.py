@@ -7,7 +7,7 @@ import time
 import uuid
 
 from django.http import JsonResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .logging import reset_request_id, set_request_id
@@ -26,6 +26,8 @@ class RequestIdMiddleware:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = rid
+        # Each request starts on the installation's zone; resolving the tenant activates its own.
+        timezone.deactivate()
         token = set_request_id(rid)
         try:
             response = self.get_response(request)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import BadRequest
 from django.db import models
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .ids import parse_id
@@ -142,4 +144,16 @@ def membership_for_request(request) -> Membership:
             raise Http404
     request._central_membership = membership
     request.organization = membership.organization
+    # Pages and API answers show times in the tenant's zone (a clinic in Manaus is not on
+    # Brasília time). RequestIdMiddleware resets the zone at the start of every request.
+    timezone.activate(organization_zone(membership.organization))
     return membership
+
+
+def organization_zone(organization) -> ZoneInfo:
+    """The organization's time zone; the installation's default when it names none we know."""
+    name = getattr(organization, "timezone", "") or ""
+    try:
+        return ZoneInfo(name) if name else timezone.get_default_timezone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -27,25 +28,34 @@ ATTEMPT_HEADER = ["contato_id", "nome", "telefone", "tentativa_id", "inicio", "a
                   "estado", "agente", "fila", "causa", "duracao_conversa_s", "chamada_curta"]
 
 
-def _ts(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+def _zone(campaign: Campaign) -> ZoneInfo:
+    """The tenant's zone: rows are generated after the request ends, when no zone is active."""
+    from central.core.tenancy import organization_zone
+
+    return organization_zone(campaign.organization)
+
+
+def _ts(value, zone: ZoneInfo) -> str:
+    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def contact_rows(campaign: Campaign, *, status: str | None = None) -> Iterator[list]:
     qs = Contact.objects.filter(campaign=campaign).order_by("id")
     if status:
         qs = qs.filter(status=status)
+    zone = _zone(campaign)
     for c in qs.iterator(chunk_size=2000):
         yield [c.pk, c.name, c.phone, " ".join(c.alt_phones or []), c.status, c.attempts, c.last_result,
-               _ts(c.last_attempt_at), _ts(c.next_attempt_at), c.timezone, c.legal_basis, c.origin,
+               _ts(c.last_attempt_at, zone), _ts(c.next_attempt_at, zone), c.timezone, c.legal_basis, c.origin,
                json.dumps(c.custom_fields, ensure_ascii=False) if c.custom_fields else ""]
 
 
 def attempt_rows(campaign: Campaign) -> Iterator[list]:
     qs = (Attempt.objects.filter(campaign=campaign).select_related("contact").order_by("contact_id", "created_at"))
+    zone = _zone(campaign)
     for a in qs.iterator(chunk_size=2000):
         talk = f"{a.talk_seconds:.0f}" if a.talk_seconds is not None else ""
-        yield [a.contact_id, a.contact.name, a.phone, a.uid, _ts(a.created_at), _ts(a.answered_at), _ts(a.ended_at),
+        yield [a.contact_id, a.contact.name, a.phone, a.uid, _ts(a.created_at, zone), _ts(a.answered_at, zone), _ts(a.ended_at, zone),
                a.result, a.state, a.agent, a.queue, a.hangup_cause_text or (a.hangup_cause or ""), talk,
                "sim" if a.short_call else ""]
 

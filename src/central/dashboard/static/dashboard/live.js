@@ -5,9 +5,10 @@
   var handlers = {};
   var stateEl = function () { return document.getElementById("ws-state"); };
   var delay = 500;
-  function setState(text, ok) {
+  function setState(ok) {
+    // The words come translated from the page (data-text-open / data-text-closed).
     var el = stateEl(); if (!el) return;
-    el.textContent = text; el.className = "ws " + (ok ? "on" : "off");
+    el.textContent = ok ? el.dataset.textOpen : el.dataset.textClosed; el.className = "ws " + (ok ? "on" : "off");
     el.dataset.state = ok ? "open" : "closed";
   }
   function fill(msg) {
@@ -20,13 +21,13 @@
     if (!document.body.contains(stateEl())) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + location.host + "/ws/live/");
-    ws.onopen = function () { delay = 500; setState("ao vivo", true); };
+    ws.onopen = function () { delay = 500; setState(true); };
     ws.onmessage = function (ev) {
       var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
       (handlers[msg.type] || []).forEach(function (fn) { fn(msg); });
     };
     ws.onclose = function () {
-      setState("reconectando…", false);
+      setState(false);
       setTimeout(connect, delay); delay = Math.min(delay * 2, 15000);
     };
   }
