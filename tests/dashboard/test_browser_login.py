@@ -23,6 +23,7 @@ def test_login_dashboard_and_live_push(browser, central_up):
     try:
         login(page, central_up)
         expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        expect(page.get_by_test_id("ws-state")).to_have_text("ao vivo")
         # The server clock is pushed over the WebSocket every 2 s: it changes without reload.
         clock = page.get_by_test_id("server-time")
         first = clock.inner_text()
@@ -73,5 +74,19 @@ def test_csp_blocks_an_injected_inline_script(browser, central_up):
         page.wait_for_function("1")  # let the console event arrive
         assert any("Content Security Policy" in v for v in browser.violations), browser.violations
         browser.violations.clear()  # expected here; any other violation fails the test
+    finally:
+        page.close()
+
+
+def test_live_state_words_follow_the_language(browser, central_up):
+    page = browser.new_page(locale="en-US")
+    try:
+        user, password = central_up.creds
+        page.goto(central_up.url + "/login/")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        expect(page.get_by_test_id("ws-state")).to_have_text("live")
     finally:
         page.close()
