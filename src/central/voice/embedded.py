@@ -72,8 +72,9 @@ def ensure_demo_concierge() -> list[str]:
 async def _point_visitors(sim, ready: asyncio.Event, units: list[str]) -> None:
     """Once the voice process listens, tell the simulator's demo visitors where the demo
     AI extension is (its port may have moved: the status API says where it is)."""
-    import json
     import urllib.request
+
+    from central.core.parsers import loads
 
     await ready.wait()
     req = urllib.request.Request(f"{os.environ['CENTRAL_VOICE_API_URL']}/api/status",
@@ -81,7 +82,7 @@ async def _point_visitors(sim, ready: asyncio.Event, units: list[str]) -> None:
 
     def fetch() -> dict:
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - our own loopback API
-            return json.load(resp)
+            return loads(resp.read())
 
     status = await asyncio.to_thread(fetch)
     for ext in status.get("extensions", []):
