@@ -7,7 +7,7 @@ import asyncio
 import random
 import socket
 
-from central.voice.audiosocket.protocol import Audio, Connection, Role
+from central.voice.audiosocket.protocol import Audio, Connection, Role, encode_frame
 from central.voice.audiosocket.server import (
     FRAME_PERIOD,
     MAX_CATCH_UP,
@@ -113,6 +113,9 @@ def test_the_audio_hot_path_declines_everything_else():
     assert conn.receive_audio(audio + b"\x00\x00\x00", 8000) is None  # audio + hangup
     slin16 = Connection(Role.ASTERISK).send(Audio(bytes(640), 16000))
     assert conn.receive_audio(slin16, 8000) is None  # another rate than the call's
+    same_size = encode_frame(0x11, bytes(320))  # slin12, as long as the frames before
+    assert conn.receive_audio(same_size, 8000) is None
+    assert conn.receive_audio(audio, 16000) is None  # the call's rate is part of the check
     assert conn.receive_audio(audio, 8000) == [bytes(320)]  # nothing was consumed
 
 

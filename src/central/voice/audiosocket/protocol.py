@@ -186,6 +186,10 @@ class Connection:
         self.closed = False
         self.frames_in = 0
         self.frames_out = 0
+        # receive_audio's shortcut: the last single frame it validated (rate, size, header).
+        self._frame_rate = 0
+        self._frame_len = 0
+        self._frame_header = b""
 
     # -- input -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> list[Event]:
@@ -237,6 +241,11 @@ class Connection:
         """
         if self._buf or self.uuid is None or self.closed:
             return None
+        if rate == self._frame_rate and len(data) == self._frame_len and data.startswith(self._frame_header):
+            # The usual read: one frame with the very header the last one had (checked
+            # then); comparing 3 bytes is all it takes.
+            self.frames_in += 1
+            return [data[HEADER_SIZE:]]
         kind = _RATE_TO_KIND.get(rate)
         if kind is None:
             return None
@@ -253,6 +262,8 @@ class Connection:
             pos += HEADER_SIZE
             payloads.append(data[pos : pos + length])
             pos += length
+        if len(payloads) == 1:
+            self._frame_rate, self._frame_len, self._frame_header = rate, end, data[:HEADER_SIZE]
         self.frames_in += len(payloads)
         return payloads
 
