@@ -47,12 +47,14 @@ mariadb_start() {
   # free loopback port, a passwordless `central` user limited to 127.0.0.1.
   local port dir="$STATE_DIR/mariadb" user=()
   port=$(free_port)
-  mkdir -p "$dir/data"
+  # Its own tmpdir: two bootstraps sharing /tmp collide on temporary table files
+  # ("Unknown table 'mysql.tmp_user_sys'") when two suites start their services at once.
+  mkdir -p "$dir/data" "$dir/tmp"
   if [ "$(id -u)" = "0" ]; then user=(--user=root); fi
   mariadb-install-db --no-defaults --datadir="$dir/data" "${user[@]}" --auth-root-authentication-method=normal \
-    --skip-test-db >"$dir/install.log" 2>&1
+    --skip-test-db --tmpdir="$dir/tmp" >"$dir/install.log" 2>&1
   setsid mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
-    --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" "${user[@]}" --skip-log-bin --skip-name-resolve \
+    --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --tmpdir="$dir/tmp" "${user[@]}" --skip-log-bin --skip-name-resolve \
     --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=128M --log-error="$dir/error.log" \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 300); do
