@@ -32,6 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+# The voice modules read Django settings at import (central.core.parsers), as in
+# ``central voice``; no database is touched.
+import os  # noqa: E402
+
+import django  # noqa: E402
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+django.setup()
+
 from tests.voice.asclient import ASClient, espeak_pcm  # noqa: E402
 
 from central.voice.audio import rms  # noqa: E402
