@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CampaignActionError",
     "counts_by_status",
+    "history_for_number",
     "finish",
     "pause",
     "resume",
@@ -192,6 +193,49 @@ def counts_by_status(campaign: Campaign | int) -> dict[str, int]:
     cid = campaign if isinstance(campaign, int) else campaign.pk
     rows = dict(Contact.objects.filter(campaign_id=cid).values_list("status").annotate(n=Count("id")).order_by())
     return {value: rows.get(value, 0) for value in Contact.Status.values}
+
+
+# --- Read-only views for other apps ------------------------------------------------------
+
+#: Results that mean "the dialer did not reach the person".
+UNREACHED_RESULTS = frozenset({"busy", "no_answer", "congestion", "failed", "abandoned"})
+
+
+def history_for_number(organization_id: int, e164: str, *, limit: int = 50) -> dict:
+    """What the dialer knows about one number in one organization (read-only).
+
+    For the messaging app's contact view ("one person across channels"): the campaign
+    contacts with this number (status, attempts, legal basis, whether the dialer could
+    not reach them) and the latest attempts, newest first, plus whether the number is on
+    the organization-wide do-not-call list. Other apps read the dialer through this
+    function and never query its tables. Matches the contact's main number (``phone``);
+    alternative numbers are not searched.
+    """
+    from .dnc import is_blocked
+    from .models import Attempt
+
+    contacts = []
+    for c in (Contact.objects.filter(organization_id=organization_id, phone=e164)
+              .select_related("campaign").order_by("-created_at", "-id")[:limit]):
+        contacts.append({
+            "id": c.pk, "name": c.name, "campaign_id": c.campaign_id, "campaign": c.campaign.name,
+            "status": c.status, "status_label": str(Contact.Status(c.status).label),
+            "attempts": c.attempts, "last_result": c.last_result, "last_attempt_at": c.last_attempt_at,
+            "legal_basis": c.legal_basis, "legal_basis_label": str(Contact.LegalBasis(c.legal_basis).label),
+            "unreached": c.status == Contact.Status.FAILED
+            or (c.attempts > 0 and c.last_result in UNREACHED_RESULTS),
+        })
+    attempts = []
+    for a in (Attempt.objects.filter(organization_id=organization_id, phone=e164)
+              .select_related("campaign").order_by("-created_at", "-id")[:limit]):
+        attempts.append({
+            "uid": a.uid, "campaign_id": a.campaign_id, "campaign": a.campaign.name, "contact_id": a.contact_id,
+            "created_at": a.created_at, "answered_at": a.answered_at, "ended_at": a.ended_at,
+            "state": a.state, "result": a.result,
+            "result_label": str(Attempt.Result(a.result).label) if a.result else str(Attempt.State(a.state).label),
+            "agent": a.agent, "billsec": a.billsec, "hangup_cause_text": a.hangup_cause_text,
+        })
+    return {"contacts": contacts, "attempts": attempts, "do_not_call": is_blocked(organization_id, None, e164)}
 
 
 # --- Retry policy -------------------------------------------------------------------------

@@ -252,6 +252,43 @@ def records_for_attempts(organization_id: int, attempt_ids: Iterable[str]) -> di
     return out
 
 
+def number_variants(e164: str) -> list[str]:
+    """The spellings a dialplan may have written for one number in a CDR's from/to.
+
+    Asterisk writes what the channel carried: ``+5511987654321``, ``5511987654321``, the
+    national ``11987654321`` or, through a trunk, ``011987654321``. A Brazilian E.164
+    number is matched in all four; a foreign one as written and without the ``+``.
+    """
+    if not e164.startswith("+"):
+        return [e164] if e164 else []
+    digits = e164[1:]
+    out = [e164, digits]
+    if digits.startswith("55") and len(digits) in (12, 13):
+        national = digits[2:]
+        out += [national, "0" + national]
+    return out
+
+
+def records_for_number(organization_id: int, e164: str, *, limit: int = 50) -> list[dict]:
+    """The latest call records to or from one number in one organization (read-only).
+
+    For the messaging app's contact view ("one person across channels"): other apps read
+    the CDR through this function and never query the telephony tables. Newest first.
+    """
+    from django.db.models import Q
+
+    variants = number_variants(e164)
+    if not variants:
+        return []
+    rows = (CallRecord.objects.filter(organization_id=organization_id)
+            .filter(Q(from_number__in=variants) | Q(to_number__in=variants))
+            .order_by("-started_at", "-id")
+            .values("linkedid", "direction", "from_number", "to_number", "campaign_id", "attempt_id", "queue",
+                    "agent", "started_at", "answered_at", "ended_at", "disposition", "hangup_cause",
+                    "hangup_cause_text", "duration", "billsec")[:limit])
+    return list(rows)
+
+
 # --- server status ------------------------------------------------------------------------
 
 def set_server_status(server_id: int, status: str, detail: str = "") -> None:
