@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-repeat test-sqlite test-postgres lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml agent/pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	bash scripts/system-deps.sh run
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# The site agent is its own package (agent/); Central imports its protocol module.
+	$(BIN)/pip install -q -e ./agent -e '.[test]'
 	touch $(STAMP)
 
 ## Set up and run Central on the embedded default (SQLite, no Redis, PBX simulator).
