@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "central.telephony",
     "central.dialer",
     "central.voice",
+    "central.messaging",
     "central.dashboard",
 ]
 

@@ -39,11 +39,11 @@ from central.core import audit, outbound
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.bodylimit import UPLOAD_ENVELOPE_BYTES
 from central.core.ids import parse_id
+from central.core.phones import try_normalize
 from central.core.roles import Role
 
 from . import dnc, exporter, hours, importer, services
 from .models import Attempt, Callback, Campaign, Contact, DoNotCall, ImportJob
-from .phones import try_normalize
 
 
 def max_import_bytes() -> int:
@@ -461,7 +461,7 @@ class ContactSerializer(serializers.ModelSerializer):
         return attrs
 
     def _finish(self, validated):
-        from .phones import timezone_for
+        from central.core.phones import timezone_for
 
         if "phone" in validated:
             validated["timezone"] = timezone_for(validated["phone"])

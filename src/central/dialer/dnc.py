@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Q
 
+from central.core.phones import InvalidPhone, normalize
+
 from .models import Campaign, Contact, DoNotCall
-from .phones import InvalidPhone, normalize
 
 __all__ = ["add_numbers", "blocked_among", "is_blocked", "flag_contacts"]
 
@@ -66,7 +67,7 @@ def add_numbers(organization, phones: Iterable[str], *, campaign: Campaign | Non
     """Add E.164 numbers to a list (existing entries are kept); flag waiting contacts.
 
     Returns ``(entries_created, contacts_flagged)``. Raw input must go through
-    :func:`central.dialer.phones.normalize` first; this function trusts E.164.
+    :func:`central.core.phones.normalize` first; this function trusts E.164.
     """
     from django.db import connection
 
@@ -97,7 +98,7 @@ def _scope_exact(org_id: int, campaign_id: int | None):
 def add_raw(organization, raw: str, **kwargs) -> tuple[str, int]:
     """Normalize one typed number and add it; ``(e164, contacts_flagged)``.
 
-    Raises :class:`~central.dialer.phones.InvalidPhone` with the pt-BR reason.
+    Raises :class:`~central.core.phones.InvalidPhone` with the pt-BR reason.
     """
     phone = normalize(raw)
     _, flagged = add_numbers(organization, [phone.e164], **kwargs)

@@ -2,7 +2,7 @@
 
 Pure (no Django): the campaign's weekly hours (``{"mon": [["09:00", "20:00"]], ...}``, the
 shape of ``Campaign.working_hours``), its time zone, the contact's own zone (from its DDD,
-see :mod:`central.dialer.phones`) and ``now`` go in; a yes/no with a pt-BR reason, or the
+see :mod:`central.core.phones`) and ``now`` go in; a yes/no with a pt-BR reason, or the
 next moment calling becomes possible, come out.
 
 The rule: a contact is callable only when ``now`` is inside the campaign's hours both in

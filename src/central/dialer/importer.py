@@ -37,10 +37,10 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from central.core.phones import DDD_TIMEZONES, normalize, try_normalize
 from central.core.spreadsheet import csv_writer, unneutralize
 
 from .models import Campaign, Contact, DoNotCall, ImportJob
-from .phones import DDD_TIMEZONES, normalize, try_normalize
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from django.views.decorators.http import require_POST
 
 from central.core import audit
 from central.core.ids import parse_id
+from central.core.phones import InvalidPhone
 from central.core.roles import Role, at_least
 from central.core.tenancy import membership_for_request
 
 from . import dnc, services
 from .models import Attempt, Campaign, Contact, DoNotCall, ImportJob
-from .phones import InvalidPhone
 
 RECENT_ATTEMPTS = 25
 

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 import ftfy
 
+from central.core.phones import try_normalize
 from central.dialer.hours import DAYS, HoursError, parse_working_hours
-from central.dialer.phones import try_normalize
 
 __all__ = [
     "Mapped",

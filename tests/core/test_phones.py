@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from central.dialer.phones import (
+from central.core.phones import (
     DDD_TIMEZONES,
     InvalidPhone,
     normalize,
@@ -98,7 +98,7 @@ def test_every_ddd_has_a_real_zone():
 def test_fast_path_agrees_with_phonenumbers():
     import random
 
-    from central.dialer.phones import normalize_slow
+    from central.core.phones import normalize_slow
 
     rng = random.Random(4)
     shapes = ["{d}{n}", "({d}) {a}-{b}", "0{d}{n}", "0{d} {a} {b}"]

@@ -1,5 +1,8 @@
 """Brazilian phone numbers: E.164 normalization with reasons, and DDD -> time zone.
 
+Shared by every channel (the dialer's contact lists, WhatsApp contacts): one rule for what
+a Brazilian number is, so a person is the same E.164 string across channels.
+
 Pure (no Django). :func:`normalize` turns what people type into contact lists
 ("(11) 98765-4321", "011987654321", "0 15 11 98765-4321", "0xx11 98765-4321",
 "+55 11 9 8765-4321", "1132654321") into ``+5511987654321`` using ``phonenumbers`` with
