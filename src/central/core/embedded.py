@@ -16,6 +16,7 @@ from importlib.util import find_spec
 
 from central.dashboard.broadcaster import broadcast_forever
 
+from .periodic import run_forever as periodic_forever
 from .runtime import heartbeat_forever, run_together, serve_web
 
 log = logging.getLogger("central.embedded")
@@ -42,6 +43,7 @@ async def run_embedded(host: str, port: int, simulator: bool = True) -> None:
     background: list[Awaitable[None]] = [
         heartbeat_forever("up", lambda: heartbeat_info(context)),
         broadcast_forever(),
+        periodic_forever(),  # the apps' schedules.py jobs, which Celery beat runs in production
     ]
     for name in ORDER:
         module_name = f"central.{name}.embedded"
