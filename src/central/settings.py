@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "central.dialer",
     "central.voice",
     "central.messaging",
+    "central.documents",
     "central.dashboard",
 ]
 
@@ -323,6 +324,14 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Cached documents of the site agents (central/documents/storage.py): a private folder in
+# the data dir, or S3-compatible object storage with CENTRAL_DOCUMENTS_STORAGE=s3.
+from central.documents.storage import StorageConfigError, storage_config  # noqa: E402
+
+try:
+    STORAGES["documents"] = storage_config(os.environ, DATA_DIR)
+except StorageConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -376,3 +385,13 @@ try:
     OUTBOUND_ALLOW = parse_allow_list(os.environ.get("CENTRAL_OUTBOUND_ALLOW", ""))
 except ValueError as exc:
     raise ImproperlyConfigured(f"CENTRAL_OUTBOUND_ALLOW: {exc}") from exc
+
+# --- Documents (site agents, central/documents) ---------------------------------------------
+# Days a verified copy stays cached; hours a request waits for an offline agent; largest
+# document accepted; minutes an enrollment code stays valid; minutes offline before the
+# monitor's alert badge (and the offline-longest gauge's alert rule) fire.
+DOCUMENTS_CACHE_DAYS = env_int("CENTRAL_DOCUMENTS_CACHE_DAYS", 15)
+DOCUMENTS_REQUEST_WAIT_HOURS = env_int("CENTRAL_DOCUMENTS_REQUEST_WAIT_HOURS", 24)
+DOCUMENTS_MAX_FILE_BYTES = env_int("CENTRAL_DOCUMENTS_MAX_FILE_BYTES", 512 * 1024 * 1024)
+DOCUMENTS_ENROLL_MINUTES = env_int("CENTRAL_DOCUMENTS_ENROLL_MINUTES", 60)
+DOCUMENTS_OFFLINE_ALERT_MINUTES = env_int("CENTRAL_DOCUMENTS_OFFLINE_ALERT_MINUTES", 30)
