@@ -15,10 +15,15 @@ from central.core.bodylimit import BodyLimitASGI  # noqa: E402
 django_application = BodyLimitASGI(get_asgi_application())
 
 from central.dashboard.routing import websocket_urlpatterns  # noqa: E402
+from central.documents.routing import agent_websocket  # noqa: E402
 
+# Browser sockets (session cookie) pass the origin check; the site agent's socket carries
+# no cookie and authenticates with its own token (central/documents/consumers.py), so it
+# is routed before the session stack and the origin validator.
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": agent_websocket(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -25,7 +25,7 @@ import os
 
 from django.conf import settings
 
-__all__ = ["BodyLimitASGI", "UPLOAD_ENVELOPE_BYTES", "limit_for", "max_upload_bytes"]
+__all__ = ["BodyLimitASGI", "UPLOAD_ENVELOPE_BYTES", "limit_for", "max_upload_bytes", "register_path_limit"]
 
 #: Multipart boundaries and the small form fields around an uploaded file.
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
@@ -40,8 +40,22 @@ def is_upload_path(path: str) -> bool:
     return path.endswith("/import/")
 
 
+#: Apps with bodies of their own size register ``fn(path) -> limit or None`` here (at
+#: ``AppConfig.ready``), e.g. the site agent's upload chunks (central.documents.api).
+PATH_LIMITS: list = []
+
+
+def register_path_limit(fn) -> None:
+    if fn not in PATH_LIMITS:
+        PATH_LIMITS.append(fn)
+
+
 def limit_for(path: str) -> int:
     """Largest body accepted on ``path``."""
+    for fn in PATH_LIMITS:
+        limit = fn(path)
+        if limit is not None:
+            return limit
     if is_upload_path(path):
         return max_upload_bytes() + UPLOAD_ENVELOPE_BYTES
     return settings.MAX_BODY_BYTES

@@ -9,6 +9,10 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from central.core.bodylimit import register_path_limit
+
         from . import metrics
+        from .api import upload_body_limit
 
         metrics.register()
+        register_path_limit(upload_body_limit)

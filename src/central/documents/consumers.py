@@ -23,7 +23,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from central_agent import protocol as P
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.dateparse import parse_datetime
@@ -31,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 from central.core.ids import parse_id
 from central.core.metrics import BAD_INPUT
 from central.core.parsers import JSONRejected, loads
+from central_agent import protocol as P
 
 from . import services
 from .models import Agent

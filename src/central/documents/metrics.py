@@ -69,6 +69,10 @@ HELP = {
 
 
 class DocumentsCollector(Collector):
+    def describe(self):
+        """Names only (registration must not query the database at import time)."""
+        return [GaugeMetricFamily(name, text, labels=["organization"]) for name, text in HELP.items()]
+
     def collect(self):
         try:
             values = gauge_values()

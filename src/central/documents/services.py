@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central_agent.protocol import OFFLINE_AFTER_MISSED
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
@@ -35,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from central.core import audit
 from central.core.live import publish_org_event
+from central_agent.protocol import OFFLINE_AFTER_MISSED
 
 from . import metrics
 from .models import (
@@ -92,7 +92,12 @@ def partial_path(transfer: Transfer) -> Path:
 
 
 class EnrollmentRefused(Exception):
-    """The code is unknown, used or expired (one answer for all three: no oracle)."""
+    """The code is unknown or used (``invalid_code``) or expired (``expired_code``, the
+    protocol's ENROLL_ERRORS). Only the holder of a real code can tell the two apart."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def create_enrollment_code(organization, agent_name: str, *, user=None, request=None) -> tuple[EnrollmentCode, str]:
@@ -114,7 +119,10 @@ def enroll(code: str, *, hostname: str = "", request=None) -> tuple[Agent, str]:
         row = (EnrollmentCode.objects.select_for_update()
                .filter(code_hash=hash_secret(code or ""), used_at__isnull=True, expires_at__gt=now).first())
         if row is None:
-            raise EnrollmentRefused
+            expired = EnrollmentCode.objects.filter(code_hash=hash_secret(code or ""), used_at__isnull=True).exists()
+            if expired:
+                raise EnrollmentRefused("expired_code", _("Código de registro expirado; gere outro no painel."))
+            raise EnrollmentRefused("invalid_code", _("Código de registro inválido ou já usado."))
         agent = Agent.objects.create(organization_id=row.organization_id, name=row.agent_name,
                                      hostname=hostname[:255])
         token, token_hash = new_secret()
