@@ -325,3 +325,30 @@ class WebhookEvent(TenantOwned):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ChannelSettings(TenantOwned):
+    """A tenant's choices about the WhatsApp channel (one row per organization, created on
+    first change; absent means every default).
+
+    ``dialer_fallback``: supervisors may start a WhatsApp template to a campaign contact
+    the dialer could not reach (from the person view), when consent allows. Off by
+    default: writing first to someone who did not answer a call is a decision the tenant
+    takes, not the platform.
+    """
+
+    dialer_fallback = models.BooleanField(
+        _("modelo de WhatsApp para contatos não alcançados pelo discador"), default=False)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="messaging_settings_one_per_org")]
+        verbose_name = _("configuração do WhatsApp")
+        verbose_name_plural = _("configurações do WhatsApp")
+
+    def __str__(self) -> str:
+        return f"settings of {self.organization_id}"
+
+    @classmethod
+    def for_org(cls, organization) -> ChannelSettings:
+        return cls.objects.filter(organization=organization).first() or cls(organization=organization)

@@ -419,6 +419,22 @@ def set_labels(obj: Conversation | Contact, labels: Iterable[Label]) -> None:
         emit_conversation(obj, ["labels"])
 
 
+def labels_named(organization, names: Iterable[str]) -> list[Label]:
+    """The tenant's labels with these names, created when new (the inbox's label box)."""
+    out = []
+    for name in names:
+        name = str(name).strip()[:60]
+        if not name:
+            continue
+        try:
+            with transaction.atomic():
+                label, _created = Label.objects.get_or_create(organization=organization, name=name)
+        except IntegrityError:  # created by another request a moment ago
+            label = Label.objects.get(organization=organization, name=name)
+        out.append(label)
+    return out
+
+
 def canned_responses(organization, prefix: str = ""):
     qs = CannedResponse.objects.filter(organization=organization)
     return qs.filter(shortcut__istartswith=prefix) if prefix else qs
