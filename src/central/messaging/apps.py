@@ -6,3 +6,7 @@ class MessagingConfig(AppConfig):
     name = "central.messaging"
     label = "messaging"
     verbose_name = _("WhatsApp")
+
+    def ready(self) -> None:
+        # The inbox's live updates listen to the backend's signals (messaging/live.py).
+        from . import live  # noqa: F401
