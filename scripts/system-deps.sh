@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages Central needs. `run`: what the embedded default uses (python3-venv,
 # espeak-ng for offline text-to-speech). `test` (default): also Redis, Chromium for the
-# browser tests, gettext, MariaDB (legacy import tests), and checks that PostgreSQL 15
+# browser tests, gettext, MariaDB (legacy import tests), nginx (deploy/nginx), and checks that PostgreSQL 15
 # server binaries are there.
 set -euo pipefail
 mode=${1:-test}
@@ -15,6 +15,9 @@ if [ "$mode" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql-15)
   # The legacy dialer's database, read by `central import-legacy` (tests start their own).
   command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+  # deploy/nginx/central.conf is checked with Debian's nginx (`nginx -t`, the layout test).
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"

@@ -2,11 +2,20 @@
 
 The beat schedule is not written here: it is built from the ``schedules.py`` of every app
 (``central.core.periodic``), the same table ``central up`` runs in-process.
+
+Logging: Celery configures logging itself unless a receiver of ``setup_logging`` answers.
+Left alone it replaced the JSON handlers of settings.LOGGING with its plain-text format
+and pointed ``sys.stdout``/``sys.stderr`` at a logger, so the interpreter's own traceback
+of a crash (``central beat`` failing to open its schedule) was written to that logger one
+``write()`` call at a time: one log record per fragment, down to single ``^`` characters.
+The receiver below keeps Django's configuration (one JSON object per line, the exception
+in the record's ``exc`` field) and leaves stdout/stderr alone.
 """
 
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
 
@@ -20,3 +29,14 @@ def _periodic_jobs(sender: Celery, **kwargs) -> None:
     from central.core.periodic import beat_schedule
 
     sender.conf.beat_schedule = {**beat_schedule(), **(sender.conf.beat_schedule or {})}
+
+
+@setup_logging.connect
+def _keep_django_logging(**_kwargs) -> None:
+    """Django's LOGGING is already in place (django.setup()); Celery must not redo it."""
+    from django.apps import apps
+
+    if not apps.ready:  # a bare `celery -A central …`: django.setup() applies LOGGING
+        import django
+
+        django.setup()

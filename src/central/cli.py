@@ -32,6 +32,30 @@ DataDir = Annotated[
 ]
 
 
+@app.callback()
+def _options(
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file", envvar="CENTRAL_ENV_FILE", show_envvar=True,
+            help="Read settings from this file first, with systemd's EnvironmentFile= rules "
+            "(e.g. /etc/central/central.env, the file the units read); variables already "
+            "set in the environment win.",
+        ),
+    ] = None,
+) -> None:
+    """Central: contact-center operations on Asterisk."""
+    if env_file is None:
+        return
+    from central.core.envfile import EnvFileError, load
+
+    try:
+        load(env_file)
+    except (OSError, EnvFileError) as exc:
+        typer.secho(f"cannot read the environment file {env_file}: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _setup(data_dir: Path | None = None) -> None:
     if data_dir is not None:
         os.environ["CENTRAL_DATA_DIR"] = str(data_dir.resolve())
@@ -122,11 +146,25 @@ def worker(
 
 @app.command()
 def beat(data_dir: DataDir = None) -> None:
-    """The Celery beat scheduler. Run exactly one per installation."""
+    """The Celery beat scheduler. Run exactly one per installation.
+
+    Its state file lives in the data directory, not in the working directory (a unit
+    without ``WorkingDirectory=`` runs in ``/``, which the service user cannot write:
+    beat crashed at start with ``Permission denied: 'celerybeat-schedule'``)."""
     _setup(data_dir)
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        typer.secho("beat needs REDIS_URL (or CELERY_BROKER_URL); `central up` schedules in-process.",
+                    fg="red", err=True)
+        raise typer.Exit(2)
     from central.celery import app as celery_app
 
-    celery_app.start(["beat", "--loglevel=INFO"])
+    schedule = settings.DATA_DIR / "celerybeat-schedule"
+    try:
+        celery_app.start(["--quiet", "beat", f"--loglevel={settings.LOG_LEVEL}", f"--schedule={schedule}"])
+    except Exception as exc:  # already logged by Celery as one record with its traceback
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -134,6 +172,84 @@ def migrate(data_dir: DataDir = None) -> None:
     """Apply database migrations."""
     _setup(data_dir)
     _migrate(verbosity=1)
+
+
+def _read_new_password(username: str, email: str, from_stdin: bool) -> tuple[str, bool]:
+    """(password, generated): one line of stdin with --password-stdin, a hidden prompt
+    (twice) on a terminal, else a generated one. Never an argument (visible in `ps`)."""
+    import getpass
+    import secrets
+
+    from django.core.exceptions import ValidationError
+
+    from central.core.firstrun import check_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {username} (empty: generate one): ")
+        if password and getpass.getpass("Again: ") != password:
+            typer.secho("init: the passwords differ", fg="red", err=True)
+            raise typer.Exit(2)
+    else:
+        password = ""
+    if not password:
+        return secrets.token_urlsafe(15), True
+    try:
+        check_password(password, username, email)
+    except ValidationError as exc:
+        typer.secho("init: " + " ".join(exc.messages), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    return password, False
+
+
+@app.command()
+def init(
+    org: Annotated[str, typer.Option("--org", help="Name of the first organization, e.g. 'Minha Empresa'.")],
+    admin: Annotated[str, typer.Option("--admin", help="Username of its owner (created when missing).")],
+    email: Annotated[str, typer.Option("--email", help="The owner's e-mail.")] = "",
+    slug: Annotated[str, typer.Option("--slug", help="Organization identifier (default: from the name).")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the new user's password from stdin.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """First run of a production install: the first organization and its owner.
+
+    Idempotent: run again, it says what exists and changes nothing. A new user's password
+    is asked on a terminal, read with --password-stdin, or generated and printed once."""
+    _setup(data_dir)
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from central.core.firstrun import InitError, initialize
+
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        exists = get_user_model().objects.filter(username=admin).exists() if not pending else False
+    except DatabaseError as exc:
+        typer.secho(f"init: cannot read the database ({exc})", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    if pending:
+        typer.secho("init: the database is not migrated; run `central migrate` first", fg="red", err=True)
+        raise typer.Exit(2)
+    password, generated = (None, False) if exists else _read_new_password(admin, email, password_stdin)
+    try:
+        result = initialize(org, admin, email=email, slug=slug, password=password)
+    except InitError as exc:
+        typer.secho(f"init: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    o = result.organization
+    if not result.changed:
+        typer.echo(f"already initialized: {admin} is owner of {o.name} ({o.slug}); nothing changed")
+        return
+    typer.echo(f"organization {o.name} ({o.slug}): {'created' if result.organization_created else 'exists'}")
+    typer.echo(f"user {admin}: {'created (staff, superuser)' if result.user_created else 'exists, password unchanged'}"
+               f"; owner of {o.slug}")
+    if generated:
+        typer.secho("Sign in with (shown only this once):", bold=True)
+        typer.echo(f"  user:     {admin}")
+        typer.echo(f"  password: {password}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

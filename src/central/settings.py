@@ -9,6 +9,7 @@ two mistakes are the ones that leak sessions and tracebacks in a real deployment
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from datetime import timedelta
@@ -87,6 +88,22 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
 
+# --- CORS: API clients served from other origins (a mobile app's web view, a customer's
+# own front end). None by default: a browser on another origin cannot read any answer.
+# Credentials (cookies, the session) cross origins only when the operator says so; API
+# clients on other origins normally send a JWT in Authorization, which needs no cookie.
+CORS_ALLOWED_ORIGINS = [
+    o.strip().rstrip("/") for o in os.environ.get("CENTRAL_CORS_ORIGINS", "").split(",") if o.strip()
+]
+CORS_ALLOW_CREDENTIALS = env_bool("CENTRAL_CORS_CREDENTIALS", False)
+if CORS_ALLOW_CREDENTIALS and not CORS_ALLOWED_ORIGINS:
+    raise ImproperlyConfigured("CENTRAL_CORS_CREDENTIALS needs CENTRAL_CORS_ORIGINS (explicit origins).")
+# Only the API (and its token endpoints) answers cross-origin; pages, admin and /metrics never.
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "x-organization", "x-request-id")
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
+CORS_PREFLIGHT_MAX_AGE = 600
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -100,6 +117,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "central.core",
     "central.telephony",
     "central.dialer",
@@ -116,6 +134,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "central.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware (django-cors-headers' rule) so preflights get their headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -318,11 +338,17 @@ USE_TZ = True
 
 # --- Static -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+# Production: a directory nginx can read (the data dir is 0700), filled by
+# `central manage collectstatic`; world-readable modes on purpose, nothing there is secret.
+STATIC_ROOT = Path(os.environ.get("CENTRAL_STATIC_ROOT", "") or DATA_DIR / "static").resolve()
+with contextlib.suppress(OSError):  # another user's directory: collectstatic says so
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
 }
 # Cached documents of the site agents (central/documents/storage.py): a private folder in
 # the data dir, or S3-compatible object storage with CENTRAL_DOCUMENTS_STORAGE=s3.

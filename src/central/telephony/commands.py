@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -40,9 +41,14 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         if server:
             targets = [t for t in targets if t.name in server]
         if not targets:
-            typer.secho("pbx: no Asterisk server to connect to. Add one in /api/v1/telephony/servers/ "
-                        "(or the admin), or set CENTRAL_AMI_URL=ami://user@host:5038 and "
-                        "CENTRAL_AMI_SECRET.", fg="red", err=True)
+            if os.environ.get("CENTRAL_AMI_URL", "").strip():
+                # Set, but unusable: the reason was printed above; never claim it is unset.
+                typer.secho("pbx: no Asterisk server to connect to: CENTRAL_AMI_URL is set but could "
+                            "not be used (see above).", fg="red", err=True)
+            else:
+                typer.secho("pbx: no Asterisk server to connect to. Add one in /api/v1/telephony/servers/ "
+                            "(or the admin), or set CENTRAL_AMI_URL=ami://user@host:5038 and "
+                            "CENTRAL_AMI_SECRET.", fg="red", err=True)
             raise typer.Exit(2)
         for t in targets:
             typer.secho(f"pbx: {t.name} -> {t.username}@{t.host}:{t.port}", fg="green")

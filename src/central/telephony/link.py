@@ -558,6 +558,9 @@ def platform_organization(environ: dict | None = None):
     orgs = list(Organization.objects.all()[:2])
     if len(orgs) == 1:
         return orgs[0]
+    if not orgs:
+        raise ConfigError("no organization exists yet: the platform's Asterisk (CENTRAL_AMI_URL) "
+                          "belongs to one. Create it with `central init --org NAME --admin USER`")
     # `central up` creates three demo organizations: the company one is the default.
     org = Organization.objects.filter(slug="demo").first()
     if org is None:
