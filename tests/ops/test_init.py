@@ -4,7 +4,6 @@ CENTRAL_AMI_URL that was set)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
