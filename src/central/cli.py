@@ -261,23 +261,41 @@ def manage(ctx: typer.Context, data_dir: DataDir = None) -> None:
     execute_from_command_line(["central manage", *ctx.args])
 
 
-def _ami_lines(row: dict) -> list[str]:
+def _ago(ts: float | None, now: float) -> str:
+    return "-" if not ts else f"{int(now - ts)} s ago"
+
+
+def _ami_lines(row: dict, now: float) -> list[str]:
     """Per Asterisk server: the AMI connection of a process's PBX links and dialers,
-    from the figures its heartbeat carries (``central pbx``, ``central dialer``, ``up``)."""
+    from the figures its heartbeat carries (``central pbx``, ``central dialer``, ``up``):
+    connected or not, since when, the last error."""
     info = row.get("info") or {}
     lines = []
     for name, link in sorted((info.get("servers") or {}).items()):
         state = "connected" if link.get("connected") else "NOT CONNECTED"
+        error = f"  last error: {link['last_error']}" if link.get("last_error") else ""
         lines.append(f"  pbx link  {name:<20} {link.get('host', ''):<22} AMI {state:<13} "
-                     f"events {link.get('events', 0)}  extensions {link.get('extensions', 0)}  "
-                     f"calls {link.get('calls_in_progress', 0)}  records {link.get('records', 0)}")
+                     f"since {_ago(link.get('since'), now):<10} "
+                     f"events {link.get('events', 0)}  calls {link.get('calls_in_progress', 0)}  "
+                     f"records {link.get('records', 0)}{error}")
     dialers = dict(info.get("dialers") or {})
     if row["kind"] == "dialer" and "ami_connected" in info:
         dialers[info.get("server", "default")] = info
     for name, d in sorted(dialers.items()):
         state = "connected" if d.get("ami_connected") else "NOT CONNECTED"
+        error = f"  last error: {d['last_error']}" if d.get("last_error") else ""
         lines.append(f"  dialer    {name:<20} {'':<22} AMI {state:<13} "
-                     f"campaigns {len(d.get('campaigns') or [])}  originates {d.get('originates', 0)}")
+                     f"campaigns {len(d.get('campaigns') or [])}  originates {d.get('originates', 0)}{error}")
+    return lines
+
+
+def _component_lines(components: dict, now: float) -> list[str]:
+    """The supervised components of a ``central up`` (state, since, restarts, last error)."""
+    lines = []
+    for name, c in components.items():
+        error = f"  last error: {c['last_error']}" if c.get("last_error") else ""
+        lines.append(f"  component {name:<12} {c['state'].upper():<10} since {_ago(c.get('since'), now):<10} "
+                     f"restarts {c.get('restarts', 0)}{error}")
     return lines
 
 
@@ -291,16 +309,29 @@ def _server_rows() -> list[dict]:
             for s in AsteriskServer.objects.select_related("organization").order_by("organization__slug", "name")]
 
 
+def _uptime(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    return (f"{days}d" if days else "") + f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Processes that report heartbeats (with each one's AMI connection per Asterisk
-    server), the Asterisk servers' last known status, and what the database holds."""
+    """Every process that heartbeats (state alive / STALE / GONE, host, pid, uptime, last
+    heartbeat, restarts) with each one's AMI connection per Asterisk server; the
+    supervised components of the `central up` of this data directory (control socket);
+    the Asterisk servers' last known status."""
     _setup(data_dir)
+    import time
+
     from django.contrib.auth import get_user_model
 
+    from central.core.control import ControlError, request
     from central.core.models import Organization
     from central.dashboard.status import process_rows
 
@@ -315,22 +346,89 @@ def status(
     except Exception as exc:
         typer.secho(f"cannot read status from the database: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
+    try:
+        info["local"] = request("status", timeout=3)
+    except ControlError:
+        info["local"] = None
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
         return
+    now = time.time()
     typer.echo(f"organizations: {info['organizations']}  users: {info['users']}")
     if not rows:
         typer.echo("no Central process is running (no heartbeat)")
     for row in rows:
-        state = "alive" if row["alive"] else "STALE"
-        typer.echo(f"{row['kind']:<10} {row['name']:<40} {state:<6} last seen {row['age_s']} s ago")
-        for line in _ami_lines(row):
+        state = row["state"] if row["state"] == "alive" else row["state"].upper()
+        typer.echo(f"{row['kind']:<8} {state:<6} host {row['host']:<16} pid {row['pid']:<8} "
+                   f"up {_uptime(row['uptime_s']):<10} last heartbeat {row['age_s']} s ago  "
+                   f"restarts {row['restarts']}")
+        for line in _ami_lines(row, now):
             typer.echo(line)
+        local = info["local"]
+        if local and local.get("pid") == row["pid"] and row["kind"] == "up":
+            for line in _component_lines(local.get("components") or {}, now):
+                typer.echo(line)
     for srv in info["asterisk_servers"]:
         flags = "" if srv["enabled"] else " (disabled)"
         flags += " (simulator)" if srv["simulator"] else ""
-        typer.echo(f"asterisk   {srv['organization']}/{srv['name']:<30} {srv['host']:<22} "
+        typer.echo(f"asterisk {srv['organization']}/{srv['name']:<30} {srv['host']:<22} "
                    f"{srv['status']}{flags}  {srv['detail']}".rstrip())
+
+
+def _control(op: str, **fields) -> dict:
+    from central.core.control import ControlError, request
+
+    try:
+        answer = request(op, **fields)
+    except ControlError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    if not answer.get("ok"):
+        typer.secho(answer.get("error") or "refused", fg="red", err=True)
+        raise typer.Exit(1)
+    return answer
+
+
+@app.command()
+def stop(
+    wait: Annotated[float, typer.Option(help="Seconds to wait for it to exit (0: do not wait).")] = 30.0,
+    data_dir: DataDir = None,
+) -> None:
+    """Stop the `central up` of this data directory (through its control socket)."""
+    _setup(data_dir)
+    import time
+
+    answer = _control("stop")
+    pid = int(answer.get("stopping") or 0)
+
+    def running() -> bool:
+        try:
+            os.kill(pid, 0)  # the socket is local: the pid is on this machine
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    deadline = time.monotonic() + wait
+    while wait and running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if wait and running():
+        typer.secho(f"central up (pid {pid}) did not stop within {wait:.0f} s", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"central up (pid {pid}) stopped" if wait else f"central up (pid {pid}) stopping")
+
+
+@app.command()
+def restart(
+    component: Annotated[str | None, typer.Argument(help="A component (e.g. telephony, dialer, voice); none: all but web and control.")] = None,
+    crash: Annotated[bool, typer.Option("--crash", help="Kill it as a crash would (a drill: backoff, metric, log).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Restart components of the running `central up` (through its control socket)."""
+    _setup(data_dir)
+    answer = _control("restart", component=component, crash=crash)
+    typer.echo(f"{'killed' if crash else 'restarting'}: {', '.join(answer.get('restarted', []))}")
 
 
 @app.command()

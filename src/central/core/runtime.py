@@ -19,6 +19,16 @@ from django.utils import timezone
 log = logging.getLogger("central.runtime")
 
 
+#: Seconds between two heartbeats of a process.
+HEARTBEAT_INTERVAL = 5.0
+#: A heartbeat older than this is late: the process is shown *stale* (one beat may be
+#: missed under load; two are not), well before the 12 s the operators saw "alive" for.
+STALE_AFTER = 2 * HEARTBEAT_INTERVAL + 1
+#: Older still, the process is *gone* (killed without removing its row); ``central
+#: maintenance`` deletes such rows after a day.
+GONE_AFTER = 60.0
+
+
 def process_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}"
 
@@ -46,7 +56,8 @@ def _forget(kind: str) -> None:
     ProcessHeartbeat.objects.filter(name=process_name(kind)).delete()
 
 
-async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None, interval: float = 5.0) -> None:
+async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None,
+                            interval: float = HEARTBEAT_INTERVAL) -> None:
     try:
         while True:
             try:
@@ -59,7 +70,10 @@ async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None, i
             await asyncio.shield(_forget(kind))
 
 
-async def serve_web(host: str, port: int) -> None:
+async def serve_web(host: str, port: int, holder: dict | None = None, capture_signals: bool = True) -> None:
+    """The ASGI server. ``holder["server"]`` receives the uvicorn server (``central up``
+    sets its ``should_exit`` to stop gracefully); without ``capture_signals`` uvicorn
+    leaves SIGTERM/SIGINT to the caller (``central up``'s supervisor handles them)."""
     import uvicorn
 
     from central.asgi import application
@@ -78,8 +92,32 @@ async def serve_web(host: str, port: int) -> None:
         # central.core.clientaddr alone decides what a forwarding header is worth.
         proxy_headers=False,
     )
-    server = uvicorn.Server(config)
-    await server.serve()
+    server = uvicorn.Server(config) if capture_signals else _QuietServer(config)
+    if holder is not None:
+        holder["server"] = server
+    try:
+        await server.serve()
+    finally:
+        # Cancelled (a restart of the component): free the port for the next server.
+        for listener in getattr(server, "servers", []):
+            listener.close()
+
+
+def _quiet_server_class():
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """A uvicorn server that leaves signal handling to its caller."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+    return QuietServer
+
+
+def _QuietServer(config):  # noqa: N802 - builds the class lazily (uvicorn imported on use)
+    return _quiet_server_class()(config)
 
 
 async def run_together(main: Awaitable[None], *background: Awaitable[None]) -> None:

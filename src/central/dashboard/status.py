@@ -20,13 +20,29 @@ from django.utils import timezone
 STARTED = time.time()
 
 
+#: Heartbeat state of a process: ``alive`` within STALE_AFTER seconds of its last beat,
+#: ``stale`` (late: alert) until GONE_AFTER, then ``gone`` (killed without saying so: a
+#: process that stops cleanly deletes its row). One beat every HEARTBEAT_INTERVAL seconds.
+ALIVE, STALE, GONE = "alive", "stale", "gone"
+
+
+def heartbeat_state(age_s: float) -> str:
+    from central.core.runtime import GONE_AFTER, STALE_AFTER
+
+    if age_s < STALE_AFTER:
+        return ALIVE
+    return STALE if age_s < GONE_AFTER else GONE
+
+
 def process_rows() -> list[dict]:
     from central.core.models import ProcessHeartbeat
 
     now = timezone.now()
     rows = []
-    for hb in ProcessHeartbeat.objects.all():
+    for hb in ProcessHeartbeat.objects.order_by("kind", "name"):
         age = (now - hb.last_seen).total_seconds()
+        state = heartbeat_state(age)
+        info = hb.info or {}
         rows.append(
             {
                 "name": hb.name,
@@ -34,8 +50,12 @@ def process_rows() -> list[dict]:
                 "host": hb.host,
                 "pid": hb.pid,
                 "age_s": round(age, 1),
-                "alive": age < 30,
-                "info": hb.info,
+                "alive": state == ALIVE,
+                "state": state,
+                "started_at": hb.started_at.isoformat(),
+                "uptime_s": int((hb.last_seen - hb.started_at).total_seconds()) if state == ALIVE else None,
+                "restarts": int(info.get("restarts") or 0),
+                "info": info,
             }
         )
     return rows
@@ -65,7 +85,7 @@ def snapshot() -> dict:
 
 
 #: What a tenant user may see of a process row: that it runs, not where or with what.
-TENANT_PROCESS_KEYS = ("kind", "alive", "age_s")
+TENANT_PROCESS_KEYS = ("kind", "alive", "state", "age_s")
 #: Snapshot keys that are the same for everyone and say nothing about other tenants.
 TENANT_KEYS = ("type", "now", "uptime", "mode")
 

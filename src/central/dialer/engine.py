@@ -216,7 +216,8 @@ class Engine:
     def info(self) -> dict:
         """Heartbeat figures (``central status``)."""
         return {"name": self.name, "server": self.opts.server or "default",
-                "ami_connected": self.client.connected.is_set(), "campaigns": sorted(self.runners),
+                "ami_connected": self.client.connected.is_set(), "last_error": str(self.client.last_error or ""),
+                "campaigns": sorted(self.runners),
                 "originates": self.stats["originates"],
                 # settled by reconcile in this process (the dialer serves no /metrics itself)
                 "reconciled": self.stats["reconciled_found"] + self.stats["reconciled_closed"],

@@ -97,13 +97,16 @@ async def start(context: dict) -> list[Awaitable]:
         log.info("simulator not started: an Asterisk server is configured")
         context["simulator"] = None
         return []
-    secret = secrets.token_urlsafe(16)
+    # A restart (central.core.supervisor) listens where the first run did, with the same
+    # secret: the PBX link and the dialer reconnect to the address they were given.
+    previous = context.get("ami") if isinstance(context.get("simulator"), Simulator) else None
+    secret = previous["secret"] if previous else secrets.token_urlsafe(16)
     rate = 0.0 if os.environ.get("CENTRAL_DEMO_CALLS", "1") == "0" else DEMO_CALLS_PER_MINUTE
     from central.voice.embedded import demo_visits_per_minute
 
     sim = Simulator(demo_simulator_config(secret, calls_per_minute=rate,
                                           visits_per_minute=demo_visits_per_minute()))
-    await sim.start("127.0.0.1", 0)
+    await sim.start("127.0.0.1", previous["port"] if previous else 0)
     ami = {"host": sim.host, "port": sim.port, "username": DEMO_USER, "secret": secret}
     context["ami"] = ami
     context["simulator"] = sim

@@ -122,6 +122,7 @@ class PBXLink:
         self._resync_task: asyncio.Task | None = None
         self._remove_listener: Callable[[], None] | None = None
         self.connected = False
+        self.connected_since: float | None = None  # wall time of the last connect or disconnect
         self.resyncs = 0
         self.resynced = asyncio.Event()  # set after each completed resync (tests wait on it)
         self.flushed = asyncio.Event()  # set after each successful flush
@@ -133,6 +134,7 @@ class PBXLink:
     def _on_event(self, msg: Message) -> None:
         if msg.name == CONNECTED_EVENT:
             self.connected = True
+            self.connected_since = time.time()
             metrics.CONNECTED.labels(self.name).set(1)
             self._set_status("connected", f"{self.client.banner or ''}")
             if self._resync_task is not None and not self._resync_task.done():
@@ -141,6 +143,7 @@ class PBXLink:
             return
         if msg.name == DISCONNECTED_EVENT:
             self.connected = False
+            self.connected_since = time.time()
             metrics.CONNECTED.labels(self.name).set(0)
             self._set_status("disconnected", str(self.client.last_error or ""))
             return
@@ -452,7 +455,8 @@ class PBXLink:
         metrics.CONNECTED.labels(self.name).set(0)
 
     def info(self) -> dict:
-        return {"connected": self.connected, "host": f"{self.target.host}:{self.target.port}",
+        return {"connected": self.connected, "since": self.connected_since,
+                "last_error": str(self.client.last_error or ""), "host": f"{self.target.host}:{self.target.port}",
                 "extensions": len(self.state.extensions), "channels": len(self.state.channels),
                 "calls_in_progress": self.cdr.active_calls, **self.stats}
 

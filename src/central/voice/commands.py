@@ -24,7 +24,13 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from central.core.runtime import heartbeat_forever, run_together
         from central.voice.runner import run_event_loop, run_voice
 
+        async def main() -> None:
+            # The heartbeat puts the voice process in `central status` next to the others.
+            await run_together(run_voice(api_host=api_host, api_port=api_port, snapshot_path=snapshot),
+                               heartbeat_forever("voice", lambda: {"api_port": api_port}))
+
         with contextlib.suppress(KeyboardInterrupt):
-            run_event_loop(run_voice(api_host=api_host, api_port=api_port, snapshot_path=snapshot))
+            run_event_loop(main())
