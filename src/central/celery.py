@@ -10,12 +10,21 @@ of a crash (``central beat`` failing to open its schedule) was written to that l
 ``write()`` call at a time: one log record per fragment, down to single ``^`` characters.
 The receiver below keeps Django's configuration (one JSON object per line, the exception
 in the record's ``exc`` field) and leaves stdout/stderr alone.
+
+Worker and beat log through Django's ``LOGGING`` (the project's JSON lines, request ids,
+``CENTRAL_LOG_FILE``) rather than Celery's own plain-text setup, so ``central logs`` and
+the live log console have their lines; both heartbeat like every Central process.
 """
 
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.signals import setup_logging
+
+# Python warnings (Celery's SecurityWarning at start, deprecations) become JSON log lines
+# instead of raw text on stderr.
+logging.captureWarnings(True)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
 
@@ -40,3 +49,19 @@ def _keep_django_logging(**_kwargs) -> None:
         import django
 
         django.setup()
+
+
+@signals.worker_ready.connect
+def _worker_heartbeat(sender=None, **kwargs) -> None:
+    from central.core.runtime import heartbeat_thread
+
+    concurrency = getattr(sender, "concurrency", None) if sender is not None else None
+    heartbeat_thread("worker", lambda: {"concurrency": concurrency,
+                                        "hostname": getattr(sender, "hostname", "")})
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(sender=None, **kwargs) -> None:
+    from central.core.runtime import heartbeat_thread
+
+    heartbeat_thread("beat")

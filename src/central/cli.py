@@ -402,13 +402,12 @@ def stop(
     pid = int(answer.get("stopping") or 0)
 
     def running() -> bool:
+        # The socket is local: the pid is on this machine. A zombie (exited, its parent
+        # has not collected it yet) has stopped.
         try:
-            os.kill(pid, 0)  # the socket is local: the pid is on this machine
-        except ProcessLookupError:
+            return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+        except (OSError, IndexError):
             return False
-        except PermissionError:
-            return True
-        return True
 
     deadline = time.monotonic() + wait
     while wait and running() and time.monotonic() < deadline:

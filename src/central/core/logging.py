@@ -26,7 +26,9 @@ def reset_request_id(token: contextvars.Token) -> None:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
+        # Django logs 4xx/5xx ("Not Found: /x") after the middleware chain returned, when
+        # the context variable is reset: the request it passes along still carries the id.
+        record.request_id = current_request_id() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 

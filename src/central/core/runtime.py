@@ -7,10 +7,12 @@ what runs where; tasks of one process share one asyncio loop and stop together.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
@@ -33,8 +35,8 @@ def process_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}"
 
 
-@database_sync_to_async
-def _beat(kind: str, info: dict) -> None:
+def beat_once(kind: str, info: dict) -> None:
+    """Write this process's heartbeat row (one per process: the name carries the pid)."""
     from .models import ProcessHeartbeat
 
     ProcessHeartbeat.objects.update_or_create(
@@ -49,11 +51,48 @@ def _beat(kind: str, info: dict) -> None:
     )
 
 
-@database_sync_to_async
-def _forget(kind: str) -> None:
+def forget(kind: str) -> None:
+    """Remove the row: a process that stops cleanly is not shown stale or gone."""
     from .models import ProcessHeartbeat
 
     ProcessHeartbeat.objects.filter(name=process_name(kind)).delete()
+
+
+_beat = database_sync_to_async(beat_once)
+_forget = database_sync_to_async(forget)
+
+
+def heartbeat_thread(kind: str, info: Callable[[], dict] | None = None,
+                     interval: float = HEARTBEAT_INTERVAL) -> threading.Event:
+    """The heartbeat of a process without an asyncio loop of ours (Celery worker, beat):
+    a daemon thread; set the returned event (or exit the interpreter) to stop it and
+    remove the row."""
+    from django.db import connection
+
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    beat_once(kind, info() if info else {})
+                except Exception:
+                    log.warning("heartbeat failed", exc_info=True)
+                stop.wait(interval)
+            with contextlib.suppress(Exception):
+                forget(kind)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"heartbeat-{kind}", daemon=True)
+    thread.start()
+
+    def at_exit() -> None:
+        stop.set()
+        thread.join(5)
+
+    atexit.register(at_exit)
+    return stop
 
 
 async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None,
