@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "central.voice",
     "central.messaging",
     "central.documents",
+    "central.scheduling",
     "central.dashboard",
 ]
 

@@ -12,7 +12,7 @@ from central.core.loginguard import GuardedAdminAuthenticationForm, GuardedAuthe
 
 # Each capability app contributes ``central.<app>.api_urls`` when it has an API; listing
 # them here (rather than each app editing this file) keeps the apps independent.
-CAPABILITY_APIS = ["telephony", "dialer", "voice", "documents", "messaging"]
+CAPABILITY_APIS = ["telephony", "dialer", "voice", "documents", "messaging", "scheduling"]
 
 api_patterns = [path("", include("central.core.api_urls"))]
 page_patterns = []

@@ -136,10 +136,10 @@ class CampaignSerializer(serializers.ModelSerializer):
         return value
 
     def validate_holiday_subdivision(self, value):
-        import holidays
+        from central.core.holidays import SUBDIVISIONS
 
         value = (value or "").upper()
-        if value and value not in holidays.Brazil.subdivisions:
+        if value and value not in SUBDIVISIONS:
             raise serializers.ValidationError(_("UF desconhecida (use a sigla: SP, RJ, MG...)."))
         return value
 

@@ -80,14 +80,12 @@ class ClaimResult:
 
 
 def is_holiday(campaign: Campaign, now: datetime, tz: str | None = None) -> bool:
-    """Brazilian national (and the campaign's state) holidays: the calendar of ``hours``."""
+    """Brazilian national (and the campaign's state) holidays: :mod:`central.core.holidays`
+    (an unknown state code falls back to the national calendar there)."""
     if not campaign.respect_holidays:
         return False
     local = now.astimezone(ZoneInfo(tz or campaign.timezone or "America/Sao_Paulo")).date()
-    try:
-        return hours.holiday_name(local, campaign.holiday_subdivision) is not None
-    except NotImplementedError:  # an unknown state code: national holidays still apply
-        return hours.holiday_name(local) is not None
+    return hours.holiday_name(local, campaign.holiday_subdivision) is not None
 
 
 def campaign_within_hours(campaign: Campaign, now: datetime, tz: str | None = None) -> bool:

@@ -13,9 +13,9 @@ Paulo time, and stops calling Fernando de Noronha (UTC-2) at 19:00. State consum
 the telemarketing industry restrict hours in the customer's local time, so the
 contact-side check is the one that protects the company.
 
-Holidays come from the maintained ``holidays`` package (``holidays.Brazil``): national
-ones always, plus the state's when the campaign names a subdivision ("SP", "RJ"...).
-A holiday closes the whole local day.
+Holidays come from the shared calendar :mod:`central.core.holidays` (national ones always,
+plus the state's when the campaign names a subdivision, "SP", "RJ"...). A holiday closes
+the whole local day. ``holiday_name`` is re-exported here for the dialer's callers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import functools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
+from central.core.holidays import holiday_name
 
 __all__ = [
     "DAYS",
@@ -86,16 +86,6 @@ def parse_working_hours(working_hours: dict) -> dict[int, tuple[Span, ...]]:
         raise HoursError("horário de funcionamento deve ser um objeto {dia: [[início, fim]]}")
     frozen = tuple(sorted((k, tuple(tuple(s) for s in (v or []))) for k, v in working_hours.items()))
     return _parse_cached(frozen)
-
-
-@functools.lru_cache(maxsize=64)
-def _holiday_calendar(year: int, subdivision: str) -> holidays_lib.HolidayBase:
-    return holidays_lib.Brazil(years=year, subdiv=subdivision or None, language="pt_BR")
-
-
-def holiday_name(day: date, subdivision: str = "") -> str | None:
-    """The holiday's pt-BR name when ``day`` is a national (or the state's) holiday."""
-    return _holiday_calendar(day.year, (subdivision or "").upper()).get(day)
 
 
 def _fmt_spans(spans: tuple[Span, ...]) -> str:
