@@ -56,7 +56,7 @@ def test_minimum_notice_and_horizon():
 def test_buffers_keep_away_from_bookings():
     spec = ServiceSpec(timedelta(minutes=30), before=timedelta(minutes=15), after=timedelta(minutes=15))
     busy = [Busy(1, local(MON, 9, 30), local(MON, 10))]
-    slots = find_slots(spec, [1], RULES, [], busy, POLICY, NOW, end=local(MON, 23))
+    slots = find_slots(spec, [1], RULES, [], busy, POLICY, NOW, start=local(MON, 0), end=local(MON, 23))
     # 08:30-09:00 would end its after-buffer at 09:15 (<09:30): fine; 09:00 overlaps; 10:00 starts
     # its before-buffer at 09:45 (<10:00 end of the booking): refused; 10:30 fine.
     assert starts(slots)[:4] == ["Mon 08:00", "Mon 08:30", "Mon 10:30", "Mon 11:00"]
@@ -80,11 +80,12 @@ def test_holiday_closes_unless_extra_hours():
 def test_time_off_for_one_professional_and_for_the_clinic():
     off = [Change("off", local(MON, 8), local(MON, 11), 1)]
     both = find_slots(SPEC, [1, 2], RULES + [WeeklyRule(2, 0, time(8), time(9))], off, [], POLICY, NOW,
-                      end=local(MON, 23))
+                      start=local(MON, 0), end=local(MON, 23))
     assert [(s.professional_id, s.start.astimezone(SP).strftime("%H:%M")) for s in both] == [
         (2, "08:00"), (2, "08:30"), (1, "11:00"), (1, "11:30")]
     clinic_off = [Change("off", local(MON, 0), local(MON, 23, 59), None)]
-    assert find_slots(SPEC, [1, 2], RULES, clinic_off, [], POLICY, NOW, end=local(MON, 23)) == []
+    assert find_slots(SPEC, [1, 2], RULES, clinic_off, [], POLICY, NOW, start=local(MON, 0),
+                      end=local(MON, 23)) == []
 
 
 def test_per_day_limit():
@@ -101,8 +102,8 @@ def test_per_day_limit():
 def test_clinic_time_zone(zone, utc_hour):
     """08:00 local is 11:00 UTC in São Paulo, 12:00 in Manaus, 13:00 in Acre, 10:00 in Noronha,
     all year round (no daylight saving time in Brazil since 2019)."""
-    for day in (MON, date(2026, 11, 2)):  # March and November: DST would have shifted one of them
-        policy = Policy(tz=zone, min_notice=timedelta(0), step=timedelta(minutes=30))
+    for day in (MON, date(2026, 11, 3)):  # March and November: DST would have shifted one of them
+        policy = Policy(tz=zone, min_notice=timedelta(0), step=timedelta(minutes=30), max_days_ahead=400)
         slots = find_slots(SPEC, [1], RULES, [], [], policy, NOW, start=datetime.combine(day, time(0), UTC),
                            limit=1)
         assert slots[0].start == datetime.combine(day, time(utc_hour), UTC)

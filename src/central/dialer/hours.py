@@ -21,7 +21,7 @@ the whole local day. ``holiday_name`` is re-exported here for the dialer's calle
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from central.core.holidays import holiday_name

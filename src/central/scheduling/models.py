@@ -39,6 +39,7 @@ class ClinicSettings(TenantOwned):
         default="Em caso de emergência, ligue 192 (SAMU) ou procure o pronto-socorro mais próximo.")
 
     class Meta:
+        ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["organization"], name="sched_one_settings_per_org")]
         verbose_name = _("configuração da agenda")
         verbose_name_plural = _("configurações da agenda")
@@ -322,6 +323,7 @@ class CalendarSync(TenantOwned):
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        ordering = ["id"]
         verbose_name = _("sincronização de agenda")
         verbose_name_plural = _("sincronizações de agenda")
 

@@ -1,40 +1,40 @@
 """Messages to patients, through the WhatsApp channel's service functions only.
 
-The agenda never writes messaging's tables; it asks ``central.messaging.services`` (the
-WhatsApp issue) to send. What the agenda needs from the channel is five questions, kept
-in :class:`Channel`, so the seam is one small class:
+The agenda never writes messaging's tables: it finds the clinic's number, the patient's
+contact and live conversation through ``central.messaging.services`` (``contact_for``,
+``live_conversation``) and queues through ``send_template`` / ``send_interactive`` /
+``send_text`` as the bot (``bot=True``: the messaging gate ``bot_may_speak`` keeps the
+reminder from talking over a human who owns the conversation; that refusal is recorded).
 
-* may this patient be messaged at all (consent given, not opted out)?
-* is the patient inside the 24-hour customer-service window (free-form and interactive
-  messages allowed) or outside it (only approved templates)?
-* send a template with quick-reply buttons; send an interactive message with buttons;
-  send plain text.
+What the agenda asks of the channel:
 
-:func:`channel` returns the installed implementation: :class:`MessagingChannel` when the
-messaging app is installed, else :class:`NoChannel`, which refuses (reminders are then
-recorded as failed with the reason, never silently dropped).
+* :func:`can_message` — consent recorded (``opted_in_at``) or the patient wrote to the
+  clinic before, and not opted out (LGPD; messaging's ``Contact.opted_out``);
+* :func:`in_window` — inside the 24 h customer-service window (free-form and
+  interactive allowed) or not (only an approved template);
+* :func:`send_reminder_template`, :func:`send_buttons`, :func:`send_text`.
+
+Refusals raise :class:`ChannelUnavailable` with a pt-BR reason that the caller records.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib.util import find_spec
 
 log = logging.getLogger(__name__)
 
-#: Button ids of a reminder; the reply handler (services.reply_to_reminder) reads the same ones.
-from .services import REPLY_CANCEL, REPLY_CONFIRM, REPLY_RESCHEDULE  # noqa: E402
-
-#: The WhatsApp template a clinic registers for reminders (body with 4 variables: patient
-#: name, service, professional, date and time) and its three quick replies.
+#: The WhatsApp template a clinic registers for reminders: body with 4 parameters (patient,
+#: service, professional, date and time) and three quick replies with these labels.
 REMINDER_TEMPLATE = "lembrete_consulta"
-REMINDER_BUTTONS = ((REPLY_CONFIRM, "Confirmar"), (REPLY_RESCHEDULE, "Remarcar"), (REPLY_CANCEL, "Cancelar"))
+REMINDER_TEMPLATE_BODY = ("Olá, {{1}}! Lembrete da sua consulta de {{2}} com {{3}} em {{4}}. "
+                          "Você confirma?")
 WAITLIST_TEMPLATE = "oferta_lista_espera"
+WAITLIST_TEMPLATE_BODY = "Olá, {{1}}! Abriu um horário mais cedo: {{2}} com {{3}} em {{4}}. Quer ficar com ele?"
 
 
 class ChannelUnavailable(RuntimeError):
-    """No way to reach the patient (channel not installed, not configured, refused)."""
+    """The patient cannot be reached now; ``str()`` says why (pt-BR)."""
 
 
 @dataclass(frozen=True)
@@ -43,82 +43,81 @@ class Sent:
     kind: str  # "template" | "interactive" | "text"
 
 
-class Channel:
-    def can_message(self, org, phone: str) -> bool:
-        raise NotImplementedError
+def _number(org):
+    from central.messaging.models import WhatsAppNumber
 
-    def in_window(self, org, phone: str) -> bool:
-        raise NotImplementedError
-
-    def send_template(self, org, phone: str, template: str, variables: list[str],
-                      quick_replies: list[tuple[str, str]], context: dict) -> Sent:
-        raise NotImplementedError
-
-    def send_buttons(self, org, phone: str, text: str, buttons: list[tuple[str, str]], context: dict) -> Sent:
-        raise NotImplementedError
-
-    def send_text(self, org, phone: str, text: str, context: dict) -> Sent:
-        raise NotImplementedError
+    number = WhatsAppNumber.objects.filter(organization=org, is_active=True).order_by("id").first()
+    if number is None:
+        raise ChannelUnavailable("a clínica não tem número de WhatsApp ativo")
+    return number
 
 
-class NoChannel(Channel):
-    def can_message(self, org, phone):
-        return True
+def _contact(org, phone: str):
+    from central.messaging.models import Contact
 
-    def in_window(self, org, phone):
+    return Contact.objects.filter(organization=org, phone=phone).order_by("id").first()
+
+
+def can_message(org, phone: str) -> bool:
+    contact = _contact(org, phone)
+    if contact is None or contact.opted_out:
         return False
+    if contact.opted_in_at is not None:
+        return True
+    from central.messaging import services as messaging
 
-    def _refuse(self, *args, **kwargs):
-        raise ChannelUnavailable("canal WhatsApp não instalado")
-
-    send_template = send_buttons = send_text = _refuse
-
-
-class MessagingChannel(Channel):
-    """Adapter to ``central.messaging.services`` (signatures documented in docs/messaging.md)."""
-
-    def __init__(self) -> None:
-        from central.messaging import services as messaging
-
-        self.m = messaging
-
-    def can_message(self, org, phone):
-        fn = getattr(self.m, "can_message", None) or getattr(self.m, "may_message", None)
-        return bool(fn(org, phone)) if fn else True
-
-    def in_window(self, org, phone):
-        fn = getattr(self.m, "in_service_window", None) or getattr(self.m, "within_window", None)
-        return bool(fn(org, phone)) if fn else False
-
-    def send_template(self, org, phone, template, variables, quick_replies, context):
-        msg = self.m.send_template(org, phone, template, variables=variables,
-                                   quick_replies=[label for _id, label in quick_replies], context=context)
-        return Sent(str(getattr(msg, "pk", msg)), "template")
-
-    def send_buttons(self, org, phone, text, buttons, context):
-        msg = self.m.send_buttons(org, phone, text, buttons=buttons, context=context)
-        return Sent(str(getattr(msg, "pk", msg)), "interactive")
-
-    def send_text(self, org, phone, text, context):
-        msg = self.m.send_text(org, phone, text, context=context)
-        return Sent(str(getattr(msg, "pk", msg)), "text")
+    return messaging.conversations_for_phone(org, phone).exists()
 
 
-_override: Channel | None = None
+def _conversation(org, phone: str):
+    from central.messaging import services as messaging
+
+    contact = _contact(org, phone)
+    if contact is None:
+        raise ChannelUnavailable("paciente sem contato de WhatsApp")
+    return messaging.live_conversation(_number(org), contact)
 
 
-def channel() -> Channel:
-    if _override is not None:
-        return _override
-    if find_spec("central.messaging.services") is not None:
-        try:
-            return MessagingChannel()
-        except Exception:  # messaging present but broken: report, do not crash the job
-            log.exception("messaging channel unavailable")
-    return NoChannel()
+def in_window(org, phone: str) -> bool:
+    from central.messaging import services as messaging
+
+    contact = _contact(org, phone)
+    if contact is None:
+        return False
+    conv = messaging.live_conversation(_number(org), contact, create=False)
+    return conv is not None and conv.window_open()
 
 
-def use_channel(ch: Channel | None) -> None:
-    """Install another :class:`Channel` (``None`` restores the default)."""
-    global _override
-    _override = ch
+def _send(fn, *args, **kwargs):
+    from central.messaging.services import MessagingError
+
+    try:
+        return fn(*args, **kwargs)
+    except MessagingError as exc:
+        raise ChannelUnavailable(str(getattr(exc, "message", exc))) from exc
+
+
+def send_template(org, phone: str, template_name: str, params: list[str]) -> Sent:
+    from central.messaging import services as messaging
+    from central.messaging.models import Template
+
+    number = _number(org)
+    template = Template.objects.filter(number=number, name=template_name, status=Template.Status.APPROVED).first()
+    if template is None:
+        raise ChannelUnavailable(f"modelo {template_name} não aprovado neste número")
+    msg = _send(messaging.send_template, _conversation(org, phone), template, params, bot=True)
+    return Sent(str(msg.pk), "template")
+
+
+def send_buttons(org, phone: str, text: str, buttons: list[tuple[str, str]]) -> Sent:
+    from central.messaging import services as messaging
+
+    msg = _send(messaging.send_interactive, _conversation(org, phone), text, buttons=buttons, bot=True)
+    return Sent(str(msg.pk), "interactive")
+
+
+def send_text(org, phone: str, text: str) -> Sent:
+    from central.messaging import services as messaging
+
+    msg = _send(messaging.send_text, _conversation(org, phone), text, bot=True)
+    return Sent(str(msg.pk), "text")

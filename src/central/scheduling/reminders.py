@@ -31,11 +31,20 @@ from django.utils.formats import date_format
 
 from . import notify, states
 from .models import Appointment, ClinicSettings, ReminderSend
-from .services import REPLIES, SchedulingError, reply_to_reminder
+from .services import (
+    REPLIES,
+    REPLY_CANCEL,
+    REPLY_CONFIRM,
+    REPLY_RESCHEDULE,
+    SchedulingError,
+    reply_to_reminder,
+)
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
+#: The three buttons of a reminder: (action, label). Template quick replies carry the label.
+BUTTONS = ((REPLY_CONFIRM, "Confirmar"), (REPLY_RESCHEDULE, "Remarcar"), (REPLY_CANCEL, "Cancelar"))
 
 
 def button_id(action: str, appointment_id: int) -> str:
@@ -50,12 +59,27 @@ def parse_button(payload: str) -> tuple[str, int] | None:
     return None
 
 
-def handle_reply(org, payload: str, *, channel: str = Appointment.Channel.WHATSAPP,
+def handle_reply(org, payload: str, *, phone: str = "", channel: str = Appointment.Channel.WHATSAPP,
                  now: datetime | None = None) -> dict | None:
-    """Drive the state machine from a reminder button; None when ``payload`` is not one."""
+    """Drive the state machine from a reminder's reply; None when it is not one.
+
+    ``payload`` is an interactive button id (``"confirmar:42"``) or, for a template's quick
+    reply (which carries only its label), "Confirmar" / "Remarcar" / "Cancelar" with the
+    patient's ``phone``: the reply then applies to the patient's appointment that got the
+    latest reminder and is still open.
+    """
     parsed = parse_button(payload)
     if parsed is None:
-        return None
+        action = (payload or "").strip().lower()
+        if action not in REPLIES or not phone:
+            return None
+        last = (ReminderSend.objects.filter(organization=org, appointment__patient__phone=phone,
+                                            appointment__status__in=states.OPEN,
+                                            status=ReminderSend.Status.SENT)
+                .order_by("-sent_at", "-id").values_list("appointment_id", flat=True).first())
+        if last is None:
+            return None
+        parsed = (action, last)
     action, appt_id = parsed
     try:
         return reply_to_reminder(org, appt_id, action, channel=channel, now=now)
@@ -73,25 +97,23 @@ def _text(appt: Appointment) -> tuple[list[str], str]:
 
 
 def _deliver(claim: ReminderSend, appt: Appointment, now: datetime) -> None:
-    ch = notify.channel()
     org = appt.organization
     phone = appt.patient.phone
     try:
-        if not ch.can_message(org, phone):
-            claim.status, claim.detail = ReminderSend.Status.OPTED_OUT, "paciente não aceita mensagens"
+        if not notify.can_message(org, phone):
+            claim.status, claim.detail = ReminderSend.Status.OPTED_OUT, "sem consentimento ou descadastrado"
             claim.save(update_fields=["status", "detail"])
             return
         variables, body = _text(appt)
-        buttons = [(button_id(action, appt.pk), label) for action, label in notify.REMINDER_BUTTONS]
-        context = {"scheduling_appointment": appt.pk, "reminder_offset": claim.offset_minutes}
-        if ch.in_window(org, phone):
-            sent = ch.send_buttons(org, phone, body, buttons, context)
+        if notify.in_window(org, phone):
+            buttons = [(button_id(action, appt.pk), label) for action, label in BUTTONS]
+            sent = notify.send_buttons(org, phone, body, buttons)
         else:
-            sent = ch.send_template(org, phone, notify.REMINDER_TEMPLATE, variables, buttons, context)
+            sent = notify.send_template(org, phone, notify.REMINDER_TEMPLATE, variables)
         claim.status, claim.kind, claim.sent_at = ReminderSend.Status.SENT, sent.kind, now
         claim.detail = sent.message_id[:300]
     except Exception as exc:  # recorded, not retried: a retry could send twice
-        log.warning("reminder %s failed: %s", claim.pk, exc)
+        log.warning("reminder %s not sent: %s", claim.pk, exc)
         claim.status, claim.detail = ReminderSend.Status.FAILED, str(exc)[:300]
     claim.save(update_fields=["status", "kind", "sent_at", "detail"])
 

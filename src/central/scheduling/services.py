@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from central.core.holidays import holidays_between
 from central.core.live import publish_org_event
-from central.dialer.phones import InvalidPhone, normalize
+from central.core.phones import InvalidPhone, normalize
 
 from . import states
 from .availability import Busy, Change, Policy, ServiceSpec, Slot, WeeklyRule, iter_slots
@@ -175,7 +175,7 @@ def parse_slot_token(org, token: str) -> tuple[int, int, datetime, int | None]:
     return int(service_id), int(pro_id), datetime.fromisoformat(start), loc_id
 
 
-def _inputs(org, pro_ids: list[int], start: datetime, end: datetime, cs: ClinicSettings,
+def _inputs(org, pro_ids: list[int], start: datetime, end: datetime, cs: ClinicSettings, now: datetime,
             exclude: int | None = None):
     """Rules, exceptions, busy blocks and closed days for ``pro_ids`` within [start, end)."""
     rules = [WeeklyRule(r.professional_id, r.weekday, r.start_time, r.end_time, r.location_id,
@@ -189,7 +189,6 @@ def _inputs(org, pro_ids: list[int], start: datetime, end: datetime, cs: ClinicS
                                         status__in=states.ACTIVE, block_start__lt=end + timedelta(days=1),
                                         block_end__gt=start - timedelta(days=1))
              .values_list("id", "professional_id", "block_start", "block_end", "status", "hold_expires_at"))
-    now = timezone.now()
     busy = [Busy(p, s, e) for i, p, s, e, st, exp in appts
             if i != exclude and not (st == states.HELD and exp is not None and exp <= now)]
     busy += [Busy(b.professional_id, b.start, b.end, counts=False)
@@ -232,7 +231,8 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
     found: list[OpenSlot] = []
     while window_start < stop and (limit is None or len(found) < limit):
         window_end = min(window_start + timedelta(days=_WINDOW_DAYS), stop)
-        rules, changes, busy, closed = _inputs(org, pro_ids, window_start, window_end, cs, exclude_appointment)
+        rules, changes, busy, closed = _inputs(org, pro_ids, window_start, window_end, cs, now,
+                                               exclude_appointment)
         for day in iter_slots(spec, pro_ids, rules, changes, busy, policy, now, window_start, window_end, closed):
             for s in day:
                 found.append(OpenSlot(slot_token(org, service.pk, s), s.start, s.end, s.professional_id,
@@ -248,7 +248,8 @@ def _slot_is_open(org, service: Service, pro_id: int, start: datetime, now: date
     cs = settings_for(org)
     policy = policy_for(org, cs)
     day_start = start - timedelta(days=1)
-    rules, changes, busy, closed = _inputs(org, [pro_id], day_start, start + timedelta(days=1), cs, exclude)
+    rules, changes, busy, closed = _inputs(org, [pro_id], day_start, start + timedelta(days=1), cs, now,
+                                           exclude)
     for day in iter_slots(spec_for(service), [pro_id], rules, changes, busy, policy, now,
                           start, start + timedelta(microseconds=1), closed):
         for s in day:
@@ -388,7 +389,7 @@ def hold_slot(org, *, patient: Patient, service: Service | None = None,
             appt = Appointment.objects.create(
                 organization=org, professional_id=pro_id, service=service, location_id=loc_id, patient=patient,
                 start=start, end=end, block_start=bs, block_end=be, status=states.HELD, channel=channel,
-                hold_expires_at=now + timedelta(minutes=minutes))
+                hold_expires_at=now + timedelta(minutes=minutes), created_at=now)
             AppointmentEvent.objects.create(
                 organization=org, appointment=appt, from_status="", to_status=states.HELD, at=now,
                 actor=actor if getattr(actor, "is_authenticated", False) else None,

@@ -13,6 +13,7 @@ and is not offered the same slot again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,16 +102,16 @@ def _send_offer(entry: WaitlistEntry, hold: Appointment) -> None:
     text = _("Abriu um horário mais cedo: %(servico)s com %(prof)s em %(quando)s. Quer ficar com ele?") % {
         "servico": hold.service.name, "prof": hold.professional.name, "quando": local.strftime("%d/%m às %H:%M")}
     buttons = [(f"{ACCEPT}:{entry.pk}", _("Quero")), (f"{DECLINE}:{entry.pk}", _("Não, obrigado"))]
-    ch = notify.channel()
+    phone = entry.patient.phone
     try:
-        if not ch.can_message(org, entry.patient.phone):
+        if not notify.can_message(org, phone):
             return
-        if ch.in_window(org, entry.patient.phone):
-            ch.send_buttons(org, entry.patient.phone, text, buttons, {"scheduling_waitlist": entry.pk})
+        if notify.in_window(org, phone):
+            notify.send_buttons(org, phone, text, buttons)
         else:
-            ch.send_template(org, entry.patient.phone, notify.WAITLIST_TEMPLATE,
-                             [entry.patient.name, hold.service.name, hold.professional.name,
-                              local.strftime("%d/%m às %H:%M")], buttons, {"scheduling_waitlist": entry.pk})
+            notify.send_template(org, phone, notify.WAITLIST_TEMPLATE,
+                                 [entry.patient.name, hold.service.name, hold.professional.name,
+                                  local.strftime("%d/%m às %H:%M")])
     except Exception as exc:  # the hold stands until it expires; the next patient gets it then
         log.warning("waitlist offer %s not sent: %s", entry.pk, exc)
 
@@ -157,11 +158,9 @@ def _release(entry: WaitlistEntry, now: datetime, target: str) -> tuple | None:
     if offer is None:
         return None
     if offer.status == states.HELD:
-        try:
+        with contextlib.suppress(InvalidTransition):
             transition(offer, target, actor_label="lista de espera", channel=Appointment.Channel.SYSTEM,
                        reason=_("oferta da lista de espera não aceita"), now=now)
-        except InvalidTransition:
-            pass
     return (offer.service, offer.professional_id, offer.start)
 
 
@@ -198,7 +197,7 @@ def expire_offers(now: datetime | None = None) -> int:
     the entry row is locked and re-checked)."""
     now = now or timezone.now()
     moved = 0
-    for entry_id, org_id in (WaitlistEntry.objects.filter(status=WaitlistEntry.Status.OFFERED,
+    for entry_id, _org_id in (WaitlistEntry.objects.filter(status=WaitlistEntry.Status.OFFERED,
                                                           offer_expires_at__lte=now)
                              .values_list("id", "organization_id")[:500]):
         with transaction.atomic():
