@@ -127,7 +127,7 @@ def accept_offer(org, entry_id: int, now: datetime | None = None) -> Appointment
     """The patient took the offer: book it and move the current appointment onto it."""
     now = now or timezone.now()
     with transaction.atomic():
-        entry = (WaitlistEntry.objects.select_for_update().filter(organization=org, pk=entry_id)
+        entry = (WaitlistEntry.objects.select_for_update(of=("self",)).filter(organization=org, pk=entry_id)
                  .select_related("offer", "current").first())
         if entry is None or entry.status != WaitlistEntry.Status.OFFERED or entry.offer is None:
             raise SchedulingError(_("Esta oferta não está mais disponível."))
@@ -167,7 +167,7 @@ def _release(entry: WaitlistEntry, now: datetime, target: str) -> tuple | None:
 def decline_offer(org, entry_id: int, now: datetime | None = None) -> WaitlistEntry | None:
     now = now or timezone.now()
     with transaction.atomic():
-        entry = WaitlistEntry.objects.select_for_update().filter(
+        entry = WaitlistEntry.objects.select_for_update(of=("self",)).filter(
             organization=org, pk=entry_id, status=WaitlistEntry.Status.OFFERED).select_related("offer").first()
         if entry is None:
             return None
@@ -201,7 +201,7 @@ def expire_offers(now: datetime | None = None) -> int:
                                                           offer_expires_at__lte=now)
                              .values_list("id", "organization_id")[:500]):
         with transaction.atomic():
-            entry = (WaitlistEntry.objects.select_for_update()
+            entry = (WaitlistEntry.objects.select_for_update(of=("self",))
                      .filter(pk=entry_id, status=WaitlistEntry.Status.OFFERED, offer_expires_at__lte=now)
                      .select_related("offer", "organization").first())
             if entry is None:
