@@ -697,7 +697,8 @@ def _complete(tr: Transfer) -> bool:
     path.unlink(missing_ok=True)
     cached = CachedFile.objects.create(
         organization_id=tr.organization_id, document_id=tr.document_id, transfer=tr, storage_name=stored,
-        size=tr.size, sha256=tr.sha256, expires_at=now + timedelta(days=settings.DOCUMENTS_CACHE_DAYS))
+        size=tr.size, sha256=tr.sha256, created_at=now,
+        expires_at=now + timedelta(days=settings.DOCUMENTS_CACHE_DAYS))
     Transfer.objects.filter(pk=tr.pk).update(state=Transfer.State.AVAILABLE, finished_at=now)
     tr.refresh_from_db()
     metrics.TRANSFERS.labels("completed").inc()

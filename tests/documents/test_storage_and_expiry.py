@@ -1,0 +1,100 @@
+"""The documents storage (local by default, S3 from the environment), cache expiry with the
+clock moved forward, requests that wait too long, and the offline alert figures."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from central.documents import services
+from central.documents.models import Agent, CachedFile, Transfer
+from central.documents.storage import S3_BACKEND, StorageConfigError, storage_config
+from tests.documents.factories import make_agent, make_document
+
+
+@pytest.mark.backend_free
+def test_local_storage_is_private_in_the_data_dir(tmp_path):
+    config = storage_config({}, tmp_path)
+    assert config["OPTIONS"]["location"] == str(tmp_path / "documents")
+    assert config["OPTIONS"]["file_permissions_mode"] == 0o600
+    assert config["OPTIONS"]["directory_permissions_mode"] == 0o700
+
+
+@pytest.mark.backend_free
+def test_s3_storage_is_assembled_from_the_environment(tmp_path):
+    from django.core.files.storage.handler import StorageHandler
+
+    env = {"CENTRAL_DOCUMENTS_STORAGE": "s3", "CENTRAL_DOCUMENTS_S3_BUCKET": "central-docs",
+           "CENTRAL_DOCUMENTS_S3_ENDPOINT_URL": "https://minio.example.com:9000",
+           "CENTRAL_DOCUMENTS_S3_REGION": "sa-east-1", "CENTRAL_DOCUMENTS_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+           "CENTRAL_DOCUMENTS_S3_SECRET_ACCESS_KEY": "not-a-real-secret", "CENTRAL_DOCUMENTS_S3_PREFIX": "cache",
+           "CENTRAL_DOCUMENTS_S3_ADDRESSING_STYLE": "path", "CENTRAL_DOCUMENTS_S3_SSE": "AES256"}
+    config = storage_config(env, tmp_path)
+    assert config["BACKEND"] == S3_BACKEND
+    # django-storages builds the backend from it (no network needed until first use).
+    backend = StorageHandler({"documents": config})["documents"]
+    assert type(backend).__name__ == "S3Storage"
+    assert backend.bucket_name == "central-docs" and backend.location == "cache"
+    assert backend.endpoint_url == "https://minio.example.com:9000" and backend.region_name == "sa-east-1"
+    assert backend.access_key == "AKIDEXAMPLE" and backend.addressing_style == "path"
+    assert backend.default_acl is None and backend.file_overwrite is False
+    assert backend.object_parameters == {"ServerSideEncryption": "AES256"}
+    with pytest.raises(StorageConfigError):
+        storage_config({"CENTRAL_DOCUMENTS_STORAGE": "s3"}, tmp_path)
+    with pytest.raises(StorageConfigError):
+        storage_config({"CENTRAL_DOCUMENTS_STORAGE": "ftp"}, tmp_path)
+
+
+def _cached_document(org, tmp_path, settings):
+    settings.STORAGES = {**settings.STORAGES, "documents": storage_config({}, tmp_path)}
+    from django.core.files.storage import storages
+
+    storages._storages.pop("documents", None)
+    data = b"%PDF-1.4 cached"
+    agent = make_agent(org, state=Agent.State.ONLINE)
+    doc = make_document(org, agent=agent, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    tr = services.request_document(doc)
+    result = services.receive_chunk(agent, tr.pk, 0, [data], hashlib.sha256(data).hexdigest(), max_chunk=1 << 20)
+    assert result.state == services.COMPLETE
+    return doc, CachedFile.objects.get(document=doc)
+
+
+def test_cache_expires_with_the_clock_moved_forward(tenants, tmp_path, settings):
+    settings.DOCUMENTS_CACHE_DAYS = 15
+    doc, cached = _cached_document(tenants["a"], tmp_path, settings)
+    path = Path(tmp_path / "documents" / cached.storage_name)
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cached.expires_at - cached.created_at == timedelta(days=15)
+    assert services.expire_cache(timezone.now() + timedelta(days=14)) == 0
+    later = timezone.now() + timedelta(days=15, minutes=1)
+    assert services.expire_cache(later) == 1
+    assert services.expire_cache(later) == 0  # run twice (two workers): nothing twice
+    assert not path.exists()
+    doc.refresh_from_db()
+    assert doc.removed_at is None  # the index entry stays
+    assert services.valid_cache(doc) is None
+    assert services.document_status(doc)["state"] == "site"
+
+
+def test_waiting_request_expires_and_offline_alert(tenants, settings):
+    settings.DOCUMENTS_REQUEST_WAIT_HOURS = 2
+    settings.DOCUMENTS_OFFLINE_ALERT_MINUTES = 30
+    agent = make_agent(tenants["a"], state=Agent.State.OFFLINE, offline_since=timezone.now() - timedelta(hours=1))
+    doc = make_document(tenants["a"], agent=agent)
+    tr = services.request_document(doc)
+    assert tr.state == Transfer.State.WAITING
+    assert services.expire_waiting(timezone.now() + timedelta(hours=1)) == 0
+    assert services.expire_waiting(timezone.now() + timedelta(hours=3)) == 1
+    tr.refresh_from_db()
+    assert tr.state == Transfer.State.FAILED and "expirou" in tr.failure
+    assert services.offline_alert(agent)
+    assert services.summary(tenants["a"].pk)["agents_alert"] == 1
+    from central.documents.metrics import gauge_values
+
+    longest = gauge_values()["central_documents_agent_offline_longest_seconds"]["empresa-a"]
+    assert 3500 < longest < 3700
