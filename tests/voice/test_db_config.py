@@ -117,6 +117,8 @@ def test_api_crud_is_tenant_scoped(tenants, api_as):
     assert r.status_code == 201, r.content
     ext_id = r.json()["id"]
     assert AIExtension.objects.get(pk=ext_id).organization == tenants["a"]
+    # Not given: loopback, never every interface (issue 16: the voice process bound 0.0.0.0).
+    assert r.json()["bind_ip"] == "127.0.0.1"
     assert bob.get(f"/api/v1/voice/extensions/{ext_id}/").status_code == 404
     assert bob.get("/api/v1/voice/extensions/").json()["results"] == []
     bad = alice.post("/api/v1/voice/extensions/", {"number": "1005", "providers": {"stt": [{"type": "nope"}]}},
@@ -184,10 +186,14 @@ def test_live_status_shows_only_the_tenants_extensions(tenants, api_as, voice_pr
     assert r.status_code == 200 and r.json()["unchanged"] == ["1003"]
 
 
-def test_voice_process_down_is_503(tenants, api_as, monkeypatch):
+def test_voice_process_down_is_503_in_the_error_shape(tenants, api_as, monkeypatch):
     monkeypatch.setenv("CENTRAL_VOICE_API_URL", "http://127.0.0.1:9")
     r = api_as(tenants["alice"]).get("/api/v1/voice/live/status/")
-    assert r.status_code == 503 and "indisponível" in r.json()["error"]
+    assert r.status_code == 503, r.content
+    assert r.json() == {"error": {"code": "voice_unavailable", "message": "Processo de voz indisponível.",
+                                  "fields": {}}}
+    assert r.headers["Retry-After"] == "5"
+    assert "127.0.0.1" not in r.content.decode()  # no internal address in a tenant's answer
 
 
 def test_overview_page_shows_ports_in_use_and_own_visits(client, tenants, voice_process):

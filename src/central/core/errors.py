@@ -24,6 +24,19 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """503 in the error shape: a dependency (the voice process, Redis) cannot serve this
+    request now; ``Retry-After`` when the caller knows how long."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "unavailable"
+
+    def __init__(self, detail=None, code=None, retry_after: int | None = None) -> None:
+        super().__init__(detail, code)
+        self.wait = retry_after
+
+
 class _BadRequest(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
@@ -63,7 +76,7 @@ def exception_handler(exc, context):
             BAD_INPUT.labels("api", "parse_error").inc()
     body = {"error": {"code": code, "message": message, "fields": fields}}
     headers = {k: v for k, v in response.items()}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+    if isinstance(exc, exceptions.Throttled | ServiceUnavailable) and exc.wait is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
     return Response(body, status=response.status_code, headers=headers)
 

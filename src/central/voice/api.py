@@ -10,6 +10,7 @@ filtered here before it leaves.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
@@ -26,6 +27,7 @@ from rest_framework.views import APIView
 
 from central.core import outbound, parsers
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
+from central.core.errors import ServiceUnavailable
 from central.core.permissions import HasOrgRole
 from central.core.roles import Role
 from central.core.tenancy import membership_for_request
@@ -38,6 +40,8 @@ from central.voice.models import (
     Unit,
     VisitLog,
 )
+
+log = logging.getLogger("central.voice.api")
 
 VOICE_API_URL_ENV = "CENTRAL_VOICE_API_URL"
 DEFAULT_VOICE_API_URL = "http://127.0.0.1:8090"
@@ -60,7 +64,19 @@ def voice_api(method: str, path: str, body: dict | None = None, timeout: float =
         except ValueError:
             return exc.code, {"error": str(exc)}
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return 503, {"error": _("processo de voz indisponível: %(erro)s") % {"erro": exc}}
+        log.warning("voice management API at %s unreachable: %s", base, exc)
+        return 503, {}
+
+
+def _unavailable(code: int, data: dict) -> ServiceUnavailable:
+    """The voice process did not answer (or refused the web process' token): 503 in the
+    API's error shape, the details in the log, not in a tenant's answer."""
+    if code in (401, 403):
+        log.error("the voice process refused CENTRAL_VOICE_TOKEN (HTTP %s): set the same token "
+                  "for the web and voice processes", code)
+    elif code != 503:
+        log.warning("voice management API answered %s: %s", code, data)
+    return ServiceUnavailable(_("Processo de voz indisponível."), code="voice_unavailable", retry_after=5)
 
 
 class AIExtensionSerializer(UniqueFieldsMixin, serializers.ModelSerializer):
@@ -139,11 +155,11 @@ class VoiceLiveView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         if self.op != "status":
-            return Response({"detail": _("Use POST.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+            raise exceptions.MethodNotAllowed("GET", _("Use POST."))
         org = self._org(request)
         code, data = voice_api("GET", "/api/status")
         if code != 200:
-            return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            raise _unavailable(code, data)
         # By organization id, not by number: what the voice process runs for this tenant.
         mine = [e for e in data.get("extensions", []) if e.get("organization_id") == org]
         numbers = {e.get("ramal") for e in mine}
@@ -162,17 +178,19 @@ class VoiceLiveView(APIView):
         if self.op == "refresh":
             code, data = voice_api("POST", "/api/refresh", {"organization_id": org})
             if code != 200:
-                return Response(data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+                raise _unavailable(code, data)
             return Response(data)  # the voice process already cut the report to this tenant
         if self.op == "restart":
             ramal = str(request.data.get("ramal", ""))
             if not AIExtension.objects.filter(organization_id=org, number=ramal).exists():
-                return Response({"detail": _("Ramal não encontrado.")}, status=status.HTTP_404_NOT_FOUND)
+                raise exceptions.NotFound(_("Ramal não encontrado."))
             code, data = voice_api("POST", "/api/restart", {"ramal": ramal, "organization_id": org})
             if code == 404:
-                return Response({"detail": _("Ramal não encontrado.")}, status=status.HTTP_404_NOT_FOUND)
-            return Response(data, status=code)
-        return Response({"detail": _("Use GET.")}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+                raise exceptions.NotFound(_("Ramal não encontrado."))
+            if code != 200:
+                raise _unavailable(code, data)
+            return Response(data)
+        raise exceptions.MethodNotAllowed("POST", _("Use GET."))
 
 
 class ResidentNestedSerializer(serializers.ModelSerializer):

@@ -24,7 +24,10 @@ def default_providers() -> dict:
 class AIExtension(TenantOwned):
     number = models.CharField(_("ramal"), max_length=20)
     return_number = models.CharField(_("ramal de retorno"), max_length=20, blank=True)
-    bind_ip = models.CharField(_("IP de escuta"), max_length=45, default="0.0.0.0")
+    bind_ip = models.CharField(
+        _("IP de escuta"), max_length=45, default="127.0.0.1",
+        help_text=_("Endereço em que o Asterisk alcança este ramal; 0.0.0.0 expõe a porta a toda a rede."),
+    )
     port = models.PositiveIntegerField(_("porta"), default=8080, validators=_port)
     return_port = models.PositiveIntegerField(_("porta de retorno"), default=8081, validators=_port)
     greeting = models.TextField(_("saudação"), default="Olá! Aqui é a portaria virtual.")
