@@ -113,6 +113,7 @@ def web(
 ) -> None:
     """The web process only (API, dashboard, WebSockets, webhooks)."""
     _setup(data_dir)
+    from central.core.live import trim_forever
     from central.core.runtime import heartbeat_forever, run_together, serve_web
     from central.dashboard.broadcaster import broadcast_forever
     from central.dialer.importworker import recovery_forever
@@ -121,6 +122,7 @@ def web(
         await run_together(
             serve_web(host, port), heartbeat_forever("web", lambda: {"port": port}), broadcast_forever(),
             recovery_forever(),  # imports of a web process that died resume here
+            trim_forever(),  # stale members of the live groups (after a Redis outage)
         )
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -132,6 +132,7 @@ MIDDLEWARE = [
     "central.core.middleware.RequestIdMiddleware",
     "central.core.middleware.MetricsMiddleware",
     "central.core.middleware.BodySizeLimitMiddleware",
+    "central.core.middleware.DependencyDownMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "central.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -192,6 +193,10 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
         "max_size": env_int("CENTRAL_DB_POOL_MAX", 10),
         "timeout": env_int("CENTRAL_DB_POOL_TIMEOUT", 10),
     }
+    # The pool checks a connection before lending it (psycopg_pool check_connection, one
+    # round trip): after a PostgreSQL restart every pooled connection is dead, and the
+    # first request on each one answered 500 ("server closed the connection unexpectedly").
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache (rate limits), Celery --------------------------------------
@@ -208,9 +213,12 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with an in-process fallback while Redis is unreachable
+            # (central.core.cache): a Redis outage degrades the limits, never a 500.
+            "BACKEND": "central.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "central",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:

@@ -89,6 +89,22 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    # Django calls this inside its `except` block: an unreachable database met outside a
+    # view (a middleware reading the session) is an outage, answered like the view case
+    # in central.core.middleware.DependencyDownMiddleware.
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        response = JsonResponse(
+            {"error": {"code": "database_unavailable",
+                       "message": str(_("Banco de dados indisponível; tente de novo em instantes.")),
+                       "fields": {}}},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "5"
+        return response
     return JsonResponse(
         {"error": {"code": "server_error", "message": str(_("Erro interno.")), "fields": {}}},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -100,3 +100,35 @@ class BodySizeLimitMiddleware:
         if length > limit:
             return too_large_response(request, length, limit)
         return self.get_response(request)
+
+
+class DependencyDownMiddleware:
+    """A database that cannot be reached answers 503 in the error shape, not 500.
+
+    During a PostgreSQL restart the pool waits up to CENTRAL_DB_POOL_TIMEOUT for a
+    connection; a request still without one then is a dependency outage, not a bug:
+    ``503 database_unavailable`` with ``Retry-After``, logged as one warning line (no
+    traceback per request). Stale pooled connections are checked before use
+    (``CONN_HEALTH_CHECKS``), so a restart itself costs no request."""
+
+    RETRY_AFTER = "5"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        import logging
+
+        logging.getLogger("central.db").warning("database unavailable for %s %s: %s",
+                                                request.method, request.path, exception)
+        response = error_response(503, "database_unavailable",
+                                  _("Banco de dados indisponível; tente de novo em instantes."))
+        response["Retry-After"] = self.RETRY_AFTER
+        return response

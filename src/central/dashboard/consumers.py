@@ -6,10 +6,19 @@ Producers never talk to sockets; they publish to ``org-<id>`` or ``system`` thro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from central.core.live import STATUS_GROUP, SYSTEM_GROUP, org_group
+from central.core.live import (
+    STATUS_GROUP,
+    SYSTEM_GROUP,
+    LayerOutageMixin,
+    org_group,
+    refresh_groups_forever,
+)
 from central.core.operators import is_operator
 from central.core.parsers import JSONRejected, loads
 
@@ -30,8 +39,13 @@ def _org_for(user, session) -> int | None:
     return m.organization_id if m else None
 
 
-class LiveConsumer(AsyncJsonWebsocketConsumer):
+class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
+    """One dashboard page. A Redis outage refuses the handshake with 503 (or closes an
+    open socket with 1013) instead of a 500 (``LayerOutageMixin``); the socket re-joins its
+    groups every 30 s so the live layer's janitor may drop stale members safely."""
+
     groups_joined: list[str]
+    _refresh: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -49,10 +63,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
+        self._refresh = asyncio.ensure_future(
+            refresh_groups_forever(self.channel_layer, self.groups_joined, self.channel_name))
 
     async def disconnect(self, code: int) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            # Redis away: the janitor (central.core.live.trim_stale_members) drops it later.
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     @classmethod
     async def decode_json(cls, text_data):

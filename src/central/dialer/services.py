@@ -347,11 +347,20 @@ def start_import(job: ImportJob) -> str:
     runner = import_runner()
     if runner == "celery":
         import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
+        from kombu.exceptions import OperationalError as BrokerDown
 
         from .tasks import run_import
 
-        run_import.delay(job.pk)
-        return "celery"
+        try:
+            run_import.delay(job.pk)
+            return "celery"
+        except BrokerDown as exc:
+            # Redis (the broker) unreachable: the upload is stored and its job row written,
+            # so run it here, in a capped child process like the embedded default, rather
+            # than answer 500 and leave a queued job no worker will ever hear of. The job
+            # is claimed with its token, so a worker that got the message after all skips it.
+            log.warning("import %s: broker unreachable (%s); running it in this process", job.pk, exc)
+            runner = "process"
     from .importworker import execute
 
     _in_background(import_thread_name(job.pk), lambda: execute(job.pk, isolated=runner == "process"))
