@@ -346,8 +346,9 @@ def start_import(job: ImportJob) -> str:
     """
     runner = import_runner()
     if runner == "celery":
-        import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
         from kombu.exceptions import OperationalError as BrokerDown
+
+        import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
 
         from .tasks import run_import
 
