@@ -277,3 +277,35 @@ def test_settings_page_only_admins_change(client, tenants):
     client.post("/messaging/settings/", {"dialer_fallback": "on"})
     assert ChannelSettings.for_org(tenants["a"]).dialer_fallback
     assert not ChannelSettings.for_org(tenants["b"]).dialer_fallback
+
+
+# --- test phone ----------------------------------------------------------------------------------------
+
+
+def test_phone_page_says_it_is_a_simulator_and_refuses_when_none_runs(client, tenants):
+    f.number(tenants["a"], use_simulator=True)
+    client.force_login(tenants["artur"])  # agent
+    html = client.get("/messaging/phone/").content.decode()
+    assert 'data-testid="phone-explainer"' in html and "simulador" in html
+    assert 'data-testid="phone-not-running"' in html  # this test process runs no simulator
+    r = client.post("/messaging/phone/send/", {"type": "text", "text": "oi"}, content_type="application/json")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    client.force_login(tenants["vera"])  # viewer
+    assert client.get("/messaging/phone/").status_code == 403
+    assert client.post("/messaging/phone/send/", {"type": "text", "text": "oi"},
+                       content_type="application/json").status_code == 403
+
+
+def test_organization_without_whatsapp_points_to_the_simulators(client, tenants):
+    f.number(tenants["b"], use_simulator=True)
+    Membership.objects.create(user=tenants["alice"], organization=tenants["b"], role="agent")
+    client.force_login(tenants["alice"])
+    session = client.session
+    session["central_org_id"] = tenants["a"].pk
+    session.save()
+    for url in ("/messaging/", "/messaging/phone/"):
+        html = client.get(url).content.decode()
+        assert 'data-testid="simulator-elsewhere"' in html and "Empresa B" in html, url
+    # a user who is not in B is never told about it
+    client.force_login(tenants["artur"])
+    assert "Empresa B" not in client.get("/messaging/").content.decode()

@@ -141,6 +141,8 @@ def message_json(message: Message) -> dict[str, Any]:
         "created_at": _iso(message.created_at),
         "author": author,
         "sender": message.sender,
+        "wamid": message.wamid or "",
+        "read_at": _iso(message.read_at),
         "media": None,
         "location": None,
         "template": "",

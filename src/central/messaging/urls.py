@@ -14,4 +14,6 @@ urlpatterns = [
     path("people/<str:digits>/", views.person, name="person"),
     path("people/<str:digits>/start/", views.person_start, name="person_start"),
     path("settings/", views.settings_page, name="settings"),
+    path("phone/", views.phone, name="phone"),
+    path("phone/send/", views.phone_send, name="phone_send"),
 ]

@@ -15,6 +15,8 @@ admins change the tenant's WhatsApp settings.
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -31,6 +33,11 @@ from central.core.tenancy import membership_for_request, organization_zone
 
 from . import presenters, services
 from .models import Conversation, Label, Message, Template, WhatsAppNumber
+
+log = logging.getLogger(__name__)
+
+#: Media types the browser may show inline (everything else downloads).
+INLINE_MEDIA = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 
 #: Filter key -> label of the inbox's list (the order of the tabs).
 FILTERS = ("open", "mine", "unassigned", "pending", "bot", "resolved")
@@ -119,6 +126,18 @@ def _simulator_number(org) -> WhatsAppNumber | None:
     return WhatsAppNumber.objects.for_org(org).filter(use_simulator=True, is_active=True).first()
 
 
+def _simulator_elsewhere(request, org):
+    """Another organization of this user whose number the simulator serves (the demo clinic),
+    so a page of an organization without WhatsApp can point a new user to it."""
+    from central.core.models import Membership
+
+    ids = Membership.objects.filter(user=request.user).exclude(organization=org).values_list("organization_id",
+                                                                                            flat=True)
+    found = (WhatsAppNumber.objects.filter(organization_id__in=list(ids), use_simulator=True, is_active=True)
+             .select_related("organization").first())
+    return found.organization if found else None
+
+
 @login_required
 def inbox(request, pk: int | None = None):
     org, role = _org_and_role(request)
@@ -166,7 +185,9 @@ def inbox(request, pk: int | None = None):
         "page_data": page_data, "current": current, "can_write": can_write, "filters": [
             (k, _filter_labels()[k]) for k in FILTERS], "filter": page_data["filter"], "all_labels": labels,
         "members": _members(org) if can_write else [], "templates": templates, "canned": canned,
-        "query": query, "simulator": _simulator_number(org) is not None,
+        "query": query, "simulator": _running_simulator(_simulator_number(org)) is not None,
+        "has_numbers": WhatsAppNumber.objects.for_org(org).filter(is_active=True).exists(),
+        "simulator_elsewhere": _simulator_elsewhere(request, org),
     })
 
 
@@ -254,17 +275,22 @@ def media(request, pk: int):
     message = Message.objects.for_org(org).filter(pk=pk).first()
     if message is None or not (message.media or {}).get("id"):
         raise Http404
-    fetch = getattr(services, "fetch_media", None)  # the backend's media URL flow
-    if fetch is None:
-        return _error("unavailable", _("Baixar arquivos do WhatsApp ainda não está disponível."), 503)
     try:
-        content, mime_type = fetch(message)
+        content, mime_type = services.fetch_media(message)  # the Cloud API's media URL flow
     except services.MessagingError as exc:
         return _error(exc.code, str(exc.message), 502)
-    response = HttpResponse(content, content_type=mime_type or "application/octet-stream")
+    except Exception:  # the Graph API (or the simulator) failed: say so, never a 500 page
+        log.warning("media %s of message %s could not be fetched", message.media.get("id"), message.pk, exc_info=True)
+        return _error("media_unavailable", _("Não foi possível obter o arquivo do WhatsApp."), 502)
+    mime_type = (mime_type or "").split(";")[0].strip().lower()
+    inline = mime_type in INLINE_MEDIA or mime_type.startswith(("audio/", "video/"))
+    # Whatever a customer sends is untrusted: only plain pictures, audio and video open in
+    # the page; anything else (an HTML "document", an SVG) is a download, in a sandbox.
+    response = HttpResponse(content, content_type=mime_type if inline else "application/octet-stream")
     filename = (message.media or {}).get("filename") or f"whatsapp-{message.pk}"
-    response["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(filename)}"
+    response["Content-Disposition"] = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{_quote(filename)}"
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -421,3 +447,115 @@ def settings_page(request):
         flash.success(request, _("Configurações salvas."))
         return redirect("messaging:settings")
     return render(request, "messaging/settings.html", {"settings": current, "can_change": can_change})
+
+
+# --- test phone (the Cloud API simulator) -------------------------------------------------------
+
+#: Session key of the test phone's customer identity (``{"wa_id", "name"}``).
+PHONE_SESSION_KEY = "messaging_test_phone"
+
+
+def _running_simulator(number: WhatsAppNumber | None):
+    """The simulator ``central up`` runs in this process, when it serves ``number``."""
+    if number is None:
+        return None
+    try:
+        from . import simulator
+    except ImportError:  # the Cloud API simulator is not part of this build
+        return None
+    sim = simulator.current()
+    return sim if sim is not None and number.phone_number_id in sim.numbers else None
+
+
+def _phone_identity(request) -> dict:
+    """Who the user is on the test phone: a number of their own, unless they chose another."""
+    chosen = request.session.get(PHONE_SESSION_KEY) or {}
+    if isinstance(chosen, dict) and str(chosen.get("wa_id", "")).isdigit():
+        return {"wa_id": str(chosen["wa_id"]), "name": str(chosen.get("name") or "")[:60]}
+    # 55 11 99xxx-xxxx: a São Paulo mobile per user (no two users of one installation share it).
+    return {"wa_id": f"551199{request.user.pk % 10_000_000:07d}",
+            "name": (request.user.get_full_name() or request.user.get_username())[:60]}
+
+
+def _phone_thread(org, number, wa_id: str) -> tuple[list[dict], list[int]]:
+    from .models import Contact
+
+    contact = Contact.objects.for_org(org).filter(wa_id=wa_id).first()
+    if contact is None or number is None:
+        return [], []
+    conv_ids = list(Conversation.objects.filter(number=number, contact=contact).values_list("pk", flat=True))
+    rows = (Message.objects.filter(conversation_id__in=conv_ids).exclude(kind=Message.Kind.NOTE)
+            .select_related("sender_user", "conversation").order_by("-created_at", "-id")[:presenters.THREAD_LIMIT])
+    return [presenters.message_json(m) for m in reversed(rows)], conv_ids
+
+
+@login_required
+def phone(request):
+    """A customer's phone talking to the tenant's simulated WhatsApp number."""
+    org, role = _org_and_role(request)
+    if not at_least(role, Role.AGENT):
+        raise PermissionDenied
+    number = _simulator_number(org)
+    sim = _running_simulator(number)
+    if request.method == "POST":
+        wa_id = "".join(ch for ch in request.POST.get("wa_id", "") if ch.isdigit())
+        if 10 <= len(wa_id) <= 15:
+            request.session[PHONE_SESSION_KEY] = {"wa_id": wa_id, "name": request.POST.get("name", "").strip()[:60]}
+        return redirect("messaging:phone")
+    me = _phone_identity(request)
+    thread, conv_ids = _phone_thread(org, number, me["wa_id"])
+    page_data = {
+        "me": me, "tz": organization_zone(org).key, "messages": thread, "conversations": conv_ids,
+        "running": sim is not None, "send_url": reverse("messaging:phone_send"),
+        "strings": {**_js_strings(), "choose": _("Escolha uma opção")},
+    }
+    latest = conv_ids[-1] if conv_ids else None
+    return render(request, "messaging/phone.html", {
+        "page_data": page_data, "number": number, "running": sim is not None, "me": me,
+        "simulator_elsewhere": _simulator_elsewhere(request, org) if number is None else None,
+        "number_display": presenters.phone_display(number.display_number) if number else "",
+        "me_display": presenters.phone_display("+" + me["wa_id"]),
+        "inbox_url": reverse("messaging:conversation", args=[latest]) if latest else reverse("messaging:inbox"),
+    })
+
+
+@login_required
+@require_POST
+def phone_send(request):
+    """The customer does something on the test phone: the simulator turns it into a signed
+    webhook delivery to this installation, exactly as Meta would."""
+    org, role = _org_and_role(request)
+    if not at_least(role, Role.AGENT):
+        return _error("permission_denied", _("Seu papel não permite usar o telefone de teste."), 403)
+    number = _simulator_number(org)
+    sim = _running_simulator(number)
+    if sim is None:
+        return _error("unavailable", _("O simulador do WhatsApp não está em execução neste processo."), 503)
+    me = _phone_identity(request)
+    data = _body(request)
+    kind = data.get("type")
+    common = {"name": me["name"], "pnid": number.phone_number_id}
+    context = str(data.get("context") or "")[:200]
+    title = str(data.get("title") or "")[:200]
+    if kind == "text":
+        text = str(data.get("text") or "").strip()[:4096]
+        if not text:
+            return _error("invalid", _("Escreva a mensagem."))
+        call = (sim.customer_text, me["wa_id"], text)
+    elif kind == "button":
+        call = (sim.customer_button, me["wa_id"], str(data.get("id") or "")[:256], title)
+        common["context"] = context
+    elif kind == "list":
+        call = (sim.customer_list_reply, me["wa_id"], str(data.get("id") or "")[:200], title,
+                str(data.get("description") or "")[:72])
+        common["context"] = context
+    elif kind == "quick_reply":
+        call = (sim.customer_quick_reply, me["wa_id"], str(data.get("id") or title)[:256], title)
+        common["context"] = context
+    else:
+        return _error("invalid", _("Ação desconhecida do telefone de teste."))
+    try:
+        wamid = sim.call(*call, timeout=15, **common)
+    except Exception:  # the simulator's loop stopped or the delivery could not be made
+        return _error("unavailable", _("O simulador não conseguiu entregar a mensagem."), 503)
+    return JsonResponse({"wamid": wamid})

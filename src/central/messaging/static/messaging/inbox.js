@@ -74,7 +74,7 @@
   function matches(c) {
     var f = D.filter;
     if (f.f === "mine" && !(c.assignee && c.assignee.id === D.me.id && c.state !== "resolved")) return false;
-    if (f.f === "unassigned" && (c.assignee || c.state === "resolved" || c.state === "bot")) return false;
+    if (f.f === "unassigned" && (c.assignee || c.state === "resolved")) return false;
     if (f.f === "pending" && c.state !== "pending") return false;
     if (f.f === "bot" && c.state !== "bot") return false;
     if (f.f === "resolved" && c.state !== "resolved") return false;
@@ -83,7 +83,8 @@
     if (f.q) {
       var q = f.q.toLowerCase(), digits = q.replace(/\D/g, "");
       var hay = (c.contact.name || "").toLowerCase();
-      if (hay.indexOf(q) < 0 && !(digits && c.contact.wa_id.indexOf(digits) >= 0)) return false;
+      var byNumber = digits && (c.contact.wa_id.indexOf(digits) >= 0 || c.contact.phone.indexOf(digits) >= 0);
+      if (hay.indexOf(q) < 0 && !byNumber) return false;
     }
     return true;
   }
@@ -359,7 +360,8 @@
       var input = lform.querySelector("input"), v = input.value.trim();
       if (!v) return;
       var c = convs[current];
-      if (c.labels.indexOf(v) < 0) setLabels(c.labels.concat([v])).then(function () { input.value = ""; });
+      if (c.labels.indexOf(v) >= 0) { input.value = ""; return; }
+      setLabels(c.labels.concat([v])).then(function () { input.value = ""; });
     });
   }
 
