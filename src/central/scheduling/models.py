@@ -252,6 +252,14 @@ class AppointmentEvent(TenantOwned):
         verbose_name = _("histórico do agendamento")
         verbose_name_plural = _("históricos de agendamento")
 
+    @property
+    def from_label(self) -> str:
+        return states.label(self.from_status) if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return states.label(self.to_status)
+
 
 class ReminderSend(TenantOwned):
     """A reminder claimed for (appointment, offset): the unique constraint is the
