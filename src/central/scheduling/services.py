@@ -142,6 +142,19 @@ def upcoming_for_patient(org, patient: Patient, now: datetime | None = None):
             .select_related("professional", "service", "location").order_by("start"))
 
 
+def appointments_for_number(organization_id: int, e164: str, *, limit: int = 50) -> list[dict]:
+    """The appointments of the patient with this E.164 number, newest first (read-only).
+
+    For the messaging app's person view ("one person across channels"): other apps read
+    the agenda through this function and never query the scheduling tables.
+    """
+    rows = (Appointment.objects.filter(organization_id=organization_id, patient__phone=e164)
+            .select_related("professional", "service").order_by("-start", "-id")[:limit])
+    return [{"id": a.pk, "start": a.start, "end": a.end, "status": a.status,
+             "status_label": str(states.LABELS.get(a.status, a.status)), "professional": a.professional.name,
+             "service": a.service.name, "channel": a.channel} for a in rows]
+
+
 # --- availability ---------------------------------------------------------------------------
 
 
