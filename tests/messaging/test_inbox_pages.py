@@ -217,7 +217,21 @@ def test_person_view_shows_whatsapp_dialer_and_calls(client, tenants, inbox, per
     assert f'/messaging/c/{inbox["pending"].pk}/' in html
     assert "Não atendida" in html  # the CDR's disposition
     assert "agente-de-b" not in html and "Paula de B" not in html
+    assert 'data-testid="person-appointments"' in html
     assert 'data-testid="fallback-off"' in html  # off by default
+
+
+def test_person_view_shows_the_agenda(client, tenants, inbox, person):
+    from tests.scheduling.factories import _appt
+
+    appt = _appt(tenants["a"], status="confirmed")
+    appt.patient.phone = person["e164"]
+    appt.patient.save(update_fields=["phone"])
+    client.force_login(tenants["alice"])
+    html = client.get(f"/messaging/people/{person['digits']}/").content.decode()
+    assert appt.service.name in html and "confirmado" in html
+    client.force_login(tenants["bob"])
+    assert appt.service.name not in client.get(f"/messaging/people/{person['digits']}/").content.decode()
 
 
 def test_person_view_of_another_tenant_shows_nothing_of_them(client, tenants, inbox, person):

@@ -74,6 +74,9 @@ def conversation_json(conv: Conversation) -> dict[str, Any]:
         "last_preview": conv.last_message_preview,
         "window_expires_at": _iso(conv.window_closes_at()),
         "handoff_reason": conv.handoff_reason,
+        "opened_at": _iso(conv.opened_at),
+        "first_response_at": _iso(conv.first_response_at),
+        "resolved_at": _iso(conv.resolved_at),
         "labels": sorted(label.name for label in conv.labels.all()),
         "number": conv.number_id,
     }

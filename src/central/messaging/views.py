@@ -119,6 +119,8 @@ def _js_strings() -> dict[str, str]:
         "you": _("Você"),
         "clinic": _("Empresa"),
         "location": _("Localização"),
+        "first_response": _("1ª resposta em %(tempo)s"),
+        "resolution": _("resolvida em %(tempo)s"),
     }
 
 
@@ -346,6 +348,7 @@ def _person_context(request, digits: str) -> dict:
     wa_contact = Contact.objects.for_org(org).filter(phone=e164).prefetch_related("labels").first()
     conversations = list(services.conversations_for_phone(org, e164).prefetch_related("labels")[:50])
     history = history_for_number(org.pk, e164)
+    appointments = _appointments(org.pk, e164)
     directions, dispositions = _direction_labels(), _disposition_labels()
     records = records_for_number(org.pk, e164)
     for r in records:
@@ -361,12 +364,23 @@ def _person_context(request, digits: str) -> dict:
     return {
         "org": org, "e164": e164, "digits": digits, "phone_display": presenters.phone_display(e164),
         "names": names, "wa_contact": wa_contact,
-        "conversations": conversations, "dialer": history, "records": records,
+        "conversations": conversations, "dialer": history, "records": records, "appointments": appointments,
         "state_labels": dict(Conversation.State.choices),
         "fallback_enabled": settings.dialer_fallback, "can_supervise": at_least(role, Role.SUPERVISOR),
         "fallback_allowed": allowed, "fallback_reason": reason, "fallback_basis": basis,
         "numbers": numbers, "templates": templates,
     }
+
+
+def _appointments(org_id: int, e164: str) -> list[dict] | None:
+    """The clinic agenda's appointments of this number (None where scheduling is not installed)."""
+    from django.apps import apps
+
+    if not apps.is_installed("central.scheduling"):
+        return None
+    from central.scheduling.services import appointments_for_number
+
+    return appointments_for_number(org_id, e164)
 
 
 def _direction_labels() -> dict:

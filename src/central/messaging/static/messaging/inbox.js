@@ -244,7 +244,17 @@
       }
       labels.appendChild(chip);
     });
+    var times = document.getElementById("conv-times"), parts = [];
+    if (c.first_response_at) parts.push(interpolate(S.first_response, {tempo: span(c.opened_at, c.first_response_at)}));
+    if (c.resolved_at) parts.push(interpolate(S.resolution, {tempo: span(c.opened_at, c.resolved_at)}));
+    times.textContent = parts.join(" · ");
     drawWindow();
+  }
+  function span(from, to) {
+    var s = Math.max(0, Math.round((new Date(to) - new Date(from)) / 1000));
+    if (s < 60) return s + " s";
+    var m = Math.round(s / 60);
+    return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + (m % 60) + " min";
   }
   function drawWindow() {
     if (!current) return;
