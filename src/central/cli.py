@@ -19,6 +19,8 @@ from typing import Annotated
 
 import typer
 
+from central.core.metrics import MetricsPort
+
 app = typer.Typer(
     help="Central: contact-center operations on Asterisk.",
     no_args_is_help=True,
@@ -100,6 +102,9 @@ def up(
     creds = ensure_demo()
     _print_demo(creds, f"http://{host}:{port}/")
     from central.core.embedded import run_embedded
+    from central.core.metrics import mark_process
+
+    mark_process("up")
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_embedded(host, port, simulator=simulator))
@@ -114,9 +119,12 @@ def web(
     """The web process only (API, dashboard, WebSockets, webhooks)."""
     _setup(data_dir)
     from central.core.live import trim_forever
+    from central.core.metrics import mark_process
     from central.core.runtime import heartbeat_forever, run_together, serve_web
     from central.dashboard.broadcaster import broadcast_forever
     from central.dialer.importworker import recovery_forever
+
+    mark_process("web")
 
     async def main() -> None:
         await run_together(
@@ -132,6 +140,7 @@ def web(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """A Celery worker (production: needs REDIS_URL)."""
@@ -142,12 +151,14 @@ def worker(
         typer.secho("worker needs REDIS_URL (or CELERY_BROKER_URL); embedded mode runs jobs in-process.", fg="red", err=True)
         raise typer.Exit(2)
     from central.celery import app as celery_app
+    from central.core.celery_metrics import serve_worker_metrics
 
+    serve_worker_metrics(metrics_port)
     celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}"])
 
 
 @app.command()
-def beat(data_dir: DataDir = None) -> None:
+def beat(metrics_port: MetricsPort = None, data_dir: DataDir = None) -> None:
     """The Celery beat scheduler. Run exactly one per installation.
 
     Its state file lives in the data directory, not in the working directory (a unit
@@ -161,6 +172,9 @@ def beat(data_dir: DataDir = None) -> None:
                     fg="red", err=True)
         raise typer.Exit(2)
     from central.celery import app as celery_app
+    from central.core.metrics import serve_process_metrics
+
+    serve_process_metrics("beat", metrics_port)
 
     schedule = settings.DATA_DIR / "celerybeat-schedule"
     try:

@@ -12,7 +12,6 @@ proxy; anyone else gets the status alone. ``/metrics`` (per-campaign labels) nee
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import shutil
 import time
@@ -121,15 +120,12 @@ def ready(request):
 
 
 def metrics(request):
-    from .metrics import render
+    """This process's metrics and the cluster-wide ones (central.core.metrics: one
+    endpoint per process; scrape every web process directly, not through the proxy)."""
+    from .metrics import access_denied, render
 
-    token = settings.METRICS_TOKEN
-    if token:
-        given = request.META.get("HTTP_AUTHORIZATION", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
-    elif not settings.METRICS_OPEN:
-        return HttpResponse("set CENTRAL_METRICS_TOKEN (or CENTRAL_METRICS_OPEN=1)\n", status=403,
-                            content_type="text/plain")
-    body, content_type = render()
+    denied = access_denied(request.META.get("HTTP_AUTHORIZATION", ""))
+    if denied is not None:
+        return HttpResponse(denied[1], status=denied[0], content_type="text/plain")
+    body, content_type = render(cluster=True)
     return HttpResponse(body, content_type=content_type)

@@ -22,6 +22,8 @@ from typing import Annotated
 
 import typer
 
+from central.core.metrics import MetricsPort
+
 
 @dataclass(frozen=True)
 class DialerTarget:
@@ -146,6 +148,7 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         tick: Annotated[float, typer.Option(help="Seconds between pacing decisions.")] = 1.0,
         lease_ttl: Annotated[float, typer.Option(help="Campaign lease lifetime, seconds.")] = 15.0,
         renew_every: Annotated[float, typer.Option(help="Lease renewal interval, seconds.")] = 5.0,
+        metrics_port: MetricsPort = None,
         data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory. Env: CENTRAL_DATA_DIR.")] = None,
     ) -> None:
         """Run campaigns against one Asterisk: leases, pacing, Originate, outcomes, reconcile."""
@@ -155,6 +158,9 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         typer.secho(f"dialer: {target.username}@{target.host}:{target.port} (campaigns of server "
                     f"{target.label or '-'!r} id {target.server_id}; with no server set: organizations "
                     f"{list(target.default_organization_ids)})", fg="green")
+        from central.core.metrics import serve_process_metrics
+
+        serve_process_metrics("dialer", metrics_port)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_dialer(target, name=name, wrapup=wrapup, tick=tick,
                                    lease_ttl=lease_ttl, renew_every=renew_every))

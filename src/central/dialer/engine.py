@@ -174,7 +174,11 @@ class Engine:
     def now_dt(self):
         return claims.ts(self.clock())
 
+    def _ami_gauge(self):
+        return m.AMI_CONNECTED.labels(self.opts.server or "default")
+
     async def start(self) -> None:
+        self._ami_gauge().set(1 if self.client.connected.is_set() else 0)
         if self._remove_listener is None:
             self._remove_listener = self.client.add_listener(self._on_ami)
 
@@ -219,7 +223,7 @@ class Engine:
                 "ami_connected": self.client.connected.is_set(), "last_error": str(self.client.last_error or ""),
                 "campaigns": sorted(self.runners),
                 "originates": self.stats["originates"],
-                # settled by reconcile in this process (the dialer serves no /metrics itself)
+                # settled by reconcile in this process (also central_dialer_reconciled_total)
                 "reconciled": self.stats["reconciled_found"] + self.stats["reconciled_closed"],
                 "reconciled_unknown": self.stats["reconciled_unknown"], "alarms": self.stats["alarms"]}
 
@@ -228,9 +232,11 @@ class Engine:
         name = msg.name
         now = self.clock()
         if name == DISCONNECTED_EVENT:
+            self._ami_gauge().set(0)
             self.board.clear()
             return
         if name == CONNECTED_EVENT:
+            self._ami_gauge().set(1)
             self._need_resync = True
             return
         if name.startswith("QueueMember") or name == "AgentComplete":
@@ -320,6 +326,7 @@ class Engine:
         self.stats["leases_lost"] += 1
         m.LEASES.labels("lost").inc()
         self.runners.pop(r.conf.id, None)
+        m.forget_campaign(r.conf.id)
         for call in self.tracker.live(r.conf.id):
             self.tracker.forget(call.uid)
 
@@ -375,6 +382,7 @@ class Engine:
                 await self.db(leases.release, r.lease, now_dt)
                 self.runners.pop(cid, None)
                 m.LEASES.labels("released").inc()
+                m.forget_campaign(cid)
 
     async def _reconcile(self, r: CampaignRunner) -> None:
         """Account for every attempt of this campaign that may still be on the PBX.
@@ -633,6 +641,13 @@ class Engine:
             m.AGENTS.labels(key, k).set(counts.get(k, 0))
         m.IN_PROGRESS.labels(key).set(state["calls_in_progress"])
         m.DIAL_LEVEL.labels(key).set(state["calls_in_progress"] / counts["logged"] if counts["logged"] else 0)
+        # What the pacing controller itself measures (alert CentralDialerAbandonOverCap):
+        # the same figures in every dialer process, whatever web page is open.
+        m.ABANDON_CAP.labels(key).set(r.conf.max_abandon_rate)
+        for window, seconds in (("1h", 3600.0), ("24h", 86400.0)):
+            stats = r.estimator.abandonment(now, seconds)
+            m.ABANDON_RATE.labels(key, window).set(stats.rate)
+            m.ANSWERED_WINDOW.labels(key, window).set(stats.answered)
         if now - r.published < self.opts.publish_every:
             return
         r.published = now

@@ -25,6 +25,12 @@ AGENTS = Gauge("central_dialer_agents", "Queue members per state", ["campaign", 
 IN_PROGRESS = Gauge("central_dialer_calls_in_progress", "Calls placed and not finished", ["campaign"])
 DIAL_LEVEL = Gauge("central_dialer_dial_level", "Calls in progress per logged agent", ["campaign"])
 ABANDON_RATE = Gauge("central_dialer_abandon_rate", "Abandoned / answered", ["campaign", "window"])
+ABANDON_CAP = Gauge("central_dialer_abandon_cap", "The campaign's maximum abandonment rate (max_abandon_rate)",
+                    ["campaign"])
+ANSWERED_WINDOW = Gauge("central_dialer_answered", "Answered calls (connected or abandoned) in the window",
+                        ["campaign", "window"])
+AMI_CONNECTED = Gauge("central_dialer_ami_connected", "1 while the dialer's own AMI connection is logged in",
+                      ["server"])
 SHORT_CALLS_TODAY = Gauge("central_dialer_short_calls_today", "Calls of 6 s or less today", ["campaign"])
 SHORT_CALL_ALARM = Gauge("central_dialer_short_call_alarm", "1 when today's short calls reached the alarm threshold",
                          ["campaign"])
@@ -32,6 +38,22 @@ LATENCY = Histogram(
     "central_dialer_decision_to_originate_seconds", "From the pacing decision to the Originate written",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+#: Gauges this process sets for a campaign while it holds its lease.
+_CAMPAIGN_GAUGES = (AGENTS, IN_PROGRESS, DIAL_LEVEL, ABANDON_RATE, ABANDON_CAP, ANSWERED_WINDOW)
+
+
+def forget_campaign(campaign_id: int) -> None:
+    """Drop a campaign's gauges when this process stops running it (lease lost or
+    released): the process that took it over reports it now, and a frozen copy here would
+    double it in every ``sum`` (and keep an abandonment alert firing on a stale value)."""
+    key = str(campaign_id)
+    for gauge in _CAMPAIGN_GAUGES:
+        seen = {tuple(sample.labels.values()) for family in gauge.collect() for sample in family.samples
+                if sample.labels.get("campaign") == key}
+        for labels in seen:  # label values in declaration order, "campaign" first
+            gauge.remove(*labels)
+
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "30d": timedelta(days=30)}
 

@@ -12,12 +12,15 @@ from typing import Annotated
 
 import typer
 
+from central.core.metrics import MetricsPort
+
 
 def register(app: typer.Typer, setup: Callable[..., None]) -> None:
     @app.command("pbx")
     def pbx(
         data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory. Env: CENTRAL_DATA_DIR.")] = None,
         server: Annotated[list[str] | None, typer.Option("--server", help="Only these server names (repeatable).")] = None,
+        metrics_port: MetricsPort = None,
     ) -> None:
         """Connect to every enabled Asterisk server (database, or CENTRAL_AMI_URL with
         CENTRAL_AMI_SECRET), keep extensions, live calls and call records, push live updates."""
@@ -25,6 +28,7 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         from django.db import DatabaseError
 
+        from central.core.metrics import serve_process_metrics
         from central.telephony.link import ConfigError, run_pbx, targets_from_db
 
         try:
@@ -52,5 +56,6 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
             raise typer.Exit(2)
         for t in targets:
             typer.secho(f"pbx: {t.name} -> {t.username}@{t.host}:{t.port}", fg="green")
+        serve_process_metrics("pbx", metrics_port)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_pbx(targets))

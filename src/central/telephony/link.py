@@ -127,6 +127,7 @@ class PBXLink:
         self.resynced = asyncio.Event()  # set after each completed resync (tests wait on it)
         self.flushed = asyncio.Event()  # set after each successful flush
         self._events_metric = metrics.EVENTS.labels(self.name)  # labels() per event is costly
+        metrics.CONNECTED.labels(self.name).set(0)  # a link that never logs in shows 0, not nothing
         self.stats = {"events": 0, "bad_events": 0, "records": 0, "extension_writes": 0,
                       "flushes": 0, "store_errors": 0, "dropped_records": 0}
 

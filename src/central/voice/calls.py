@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from central.voice import metrics as voice_metrics
 from central.voice.audiosocket.server import AudioSocketSession, CallHandler
 from central.voice.config import ExtensionConfig, ResidentConfig
 from central.voice.flows.concierge import (
@@ -139,6 +140,7 @@ class VoiceRuntime:
 
     def record_turn(self, extension: str, metrics: TurnMetrics) -> None:
         self.turns.append({"ramal": extension, **metrics.as_dict()})
+        voice_metrics.observe_turn(metrics)
 
     def record_visit(self, record: VisitRecord) -> None:
         self.visits.append(record)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from central.core.metrics import MetricsPort
+
 
 def register(app: typer.Typer, setup: Callable[..., None]) -> None:
     @app.command("voice")
@@ -15,6 +17,7 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         api_host: Annotated[str, typer.Option(help="Management API address.")] = "127.0.0.1",
         api_port: Annotated[int, typer.Option(help="Management API port.")] = 8090,
         snapshot: Annotated[str | None, typer.Option(help="Config snapshot file.")] = None,
+        metrics_port: MetricsPort = None,
     ) -> None:
         """The voice AI attendant: AudioSocket listeners per AI extension + management API.
 
@@ -24,8 +27,11 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from central.core.metrics import serve_process_metrics
         from central.core.runtime import heartbeat_forever, run_together
         from central.voice.runner import run_event_loop, run_voice
+
+        serve_process_metrics("voice", metrics_port)
 
         async def main() -> None:
             # The heartbeat puts the voice process in `central status` next to the others.

@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from central.voice import metrics as voice_metrics
 from central.voice.audiosocket.server import Listener, Pacer, pacer_for_loop
 from central.voice.calls import CallContext, ResidentCall, VisitorCall, VoiceRuntime
 from central.voice.config import (
@@ -183,6 +184,7 @@ class VoiceService:
 
     async def start(self) -> None:
         self.pacer = pacer_for_loop()
+        voice_metrics.track(self)
         async with self._lock:
             self.config = await self.load_config()
             for ext in self.config.enabled():
