@@ -71,6 +71,7 @@ async def upload(
     cursor = cursor or UploadCursor(size=size, chunk_size=chunk_size)
     sent = 0
     resumed_from = 0
+    prefetch: tuple[tuple[int, int], asyncio.Future] | None = None
     # Ask where Central is first: after an agent restart the transfer may be half done.
     action = await _query(client, url, headers, cursor)
     if isinstance(action, SendChunk):
@@ -90,11 +91,24 @@ async def upload(
         if stat_signature(path) != signature:
             return UploadResult("stale", detail="file changed since it was indexed", sent_bytes=sent)
         try:
-            data, digest = await asyncio.to_thread(read_chunk, path, action.offset, action.length)
+            if prefetch is not None and prefetch[0] == (action.offset, action.length):
+                data, digest = await prefetch[1]
+            else:
+                data, digest = await asyncio.to_thread(read_chunk, path, action.offset, action.length)
         except OSError as exc:
             return UploadResult("error", code="unreadable", detail=str(exc), sent_bytes=sent)
+        finally:
+            if prefetch is not None and not prefetch[1].done():
+                prefetch[1].cancel()
+            prefetch = None
         if len(data) != action.length:
             return UploadResult("stale", detail="file shorter than indexed", sent_bytes=sent)
+        # Read and hash the next chunk while this one travels (Central's answer usually says
+        # "go on at offset + length"); dropped if it says anything else.
+        following = action.offset + action.length
+        if following < size:
+            nxt = (following, min(chunk_size, size - following))
+            prefetch = (nxt, asyncio.ensure_future(asyncio.to_thread(read_chunk, path, *nxt)))
         chunk_headers = {
             **headers,
             p.HEADER_OFFSET: str(action.offset),
@@ -107,6 +121,7 @@ async def upload(
         except (httpx.TransportError, OSError) as exc:
             action = cursor.on_failure(f"{type(exc).__name__}: {exc}")
             continue
+        del data
         status = _status(response)
         if response.status_code == p.UPLOAD_OK and status is not None:
             sent += action.length

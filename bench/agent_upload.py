@@ -1,0 +1,224 @@
+"""Bench: the agent's chunked, resumable upload vs one plain HTTP PUT of the same file.
+
+A 200 MB file goes over loopback to a server process (uvicorn, as Central's web runs)
+that stores the bytes in a file and hashes them, for both paths alike:
+
+* ``PUT /plain/<name>``: the body streamed to disk in one request (the reference);
+* the agent's protocol endpoints (``GET``/``PATCH protocol.upload_path(id)``): chunks of
+  ``protocol.CHUNK_SIZE`` with the per-chunk SHA-256 checked, the offset enforced and the
+  whole file's SHA-256 verified at the end, sent by ``central_agent.uploader.upload``.
+
+Runs are interleaved (plain, agent, plain, agent...) and the median is reported. Then one
+upload is cut at 50 % (the server keeps the bytes up to the cut and answers 503, what a
+proxy timeout leaves) and the time from the cut to the first byte accepted after it is
+reported, with the whole upload's time.
+
+    .venv/bin/python bench/agent_upload.py [--mb 200] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# --- server (runs in its own process) ------------------------------------------------------
+
+
+class BenchServer:
+    def __init__(self, store: Path) -> None:
+        from central_agent import protocol as p
+
+        self.p = p
+        self.store = store
+        self.transfers: dict[str, dict] = {}
+
+    async def __call__(self, scope, receive, send):
+        p = self.p
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        path, method = scope["path"], scope["method"]
+        status, answer = 404, {}
+        if path.startswith("/plain/") and method == "PUT":
+            digest = hashlib.sha256()
+            with open(self.store / "plain.bin", "wb") as fh:
+                while True:
+                    event = await receive()
+                    body = event.get("body", b"")
+                    fh.write(body)
+                    digest.update(body)
+                    if not event.get("more_body"):
+                        break
+            status, answer = 200, {"sha256": digest.hexdigest()}
+        else:
+            body = bytearray()
+            while True:
+                event = await receive()
+                body += event.get("body", b"")
+                if not event.get("more_body"):
+                    break
+            if path == "/bench/transfer":
+                spec = json.loads(body)
+                tid = secrets.token_hex(6)
+                self.transfers[tid] = {**spec, "offset": 0, "digest": hashlib.sha256(), "state": "receiving",
+                                       "accepted": [], "id_file": tid}
+                (self.store / tid).write_bytes(b"")
+                status, answer = 200, {"transfer_id": tid}
+            elif path.startswith("/bench/log/"):
+                status, answer = 200, self.transfers[path.rsplit("/", 1)[-1]]["accepted"]
+            elif path.startswith(p.API_ROOT + "agent/uploads/"):
+                tr = self.transfers[path.rstrip("/").rsplit("/", 1)[-1]]
+                if method == "GET":
+                    status, answer = 200, self._status(tr)
+                else:
+                    status, answer = self._chunk(tr, headers, bytes(body))
+        payload = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _status(self, tr):
+        return {"offset": tr["offset"], "size": tr["size"], "state": tr["state"]}
+
+    def _chunk(self, tr, headers, body):
+        p = self.p
+        offset = int(headers[p.HEADER_OFFSET.lower()])
+        if offset != tr["offset"]:
+            return p.UPLOAD_OFFSET_MISMATCH, self._status(tr)
+        if hashlib.sha256(body).hexdigest() != headers[p.HEADER_CHUNK_SHA256.lower()]:
+            return p.UPLOAD_CHUNK_CORRUPT, {}
+        cut = tr.get("cut")
+        if cut is not None and offset + len(body) > cut:
+            body = body[: cut - offset]
+            tr["cut"] = None
+            failed = True
+        else:
+            failed = False
+        with open(self.store / tr["id_file"], "ab") as fh:
+            fh.write(body)
+        tr["digest"].update(body)
+        tr["offset"] += len(body)
+        tr["accepted"].append([time.time(), offset, len(body), failed])
+        if failed:
+            return 503, {}
+        if tr["offset"] == tr["size"]:
+            tr["state"] = "complete" if tr["digest"].hexdigest() == tr["sha256"] else "rejected"
+        return p.UPLOAD_OK, self._status(tr)
+
+
+def serve(fd: int, store: str) -> None:
+    """Serve on the listening socket inherited from the bench (no start-up race)."""
+    import uvicorn
+
+    uvicorn.run(BenchServer(Path(store)), fd=fd, log_level="warning", lifespan="off")
+
+
+# --- client --------------------------------------------------------------------------------
+
+
+async def plain_put(client, url: str, path: Path) -> float:
+    async def chunks():
+        with open(path, "rb") as fh:
+            while data := await asyncio.to_thread(fh.read, 1 << 20):
+                yield data
+
+    t0 = time.perf_counter()
+    response = await client.put(url, content=chunks())
+    response.raise_for_status()
+    return time.perf_counter() - t0
+
+
+async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None = None):
+    from central_agent.indexer import stat_signature
+    from central_agent.uploader import upload
+
+    size = path.stat().st_size
+    r = await client.post(base + "/bench/transfer", json={"sha256": sha, "size": size, "cut": cut})
+    tid = r.json()["transfer_id"]
+    t0 = time.perf_counter()
+    result = await upload(client, base, "bench-token", tid, str(path), size, stat_signature(str(path)))
+    elapsed = time.perf_counter() - t0
+    assert result.state == "complete", result
+    log = (await client.get(base + f"/bench/log/{tid}")).json()
+    return elapsed, log
+
+
+async def run(args) -> None:
+    import httpx
+
+    work = Path(tempfile.mkdtemp(prefix="bench-agent-upload-"))
+    (work / "srv").mkdir()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(work / "srv")],
+                              pass_fds=[listener.fileno()])
+    listener.close()
+    try:
+        path = work / "grande.pdf"
+        digest = hashlib.sha256()
+        with open(path, "wb") as fh:
+            head = b"%PDF-1.7\n"
+            fh.write(head)
+            digest.update(head)
+            for _ in range(args.mb):
+                block = os.urandom(1 << 20)
+                fh.write(block)
+                digest.update(block)
+        sha = digest.hexdigest()
+        size = path.stat().st_size
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=120) as client:
+            plain, chunked = [], []
+            for _ in range(args.runs):
+                plain.append(await plain_put(client, base + "/plain/x", path))
+                chunked.append((await agent_upload(client, base, path, sha))[0])
+            mb = size / 1e6
+            p_med, c_med = statistics.median(plain), statistics.median(chunked)
+            print(f"file {mb:.0f} MB over loopback, {args.runs} interleaved runs each, load average "
+                  f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+            print(f"plain PUT:       median {p_med:.2f} s = {mb / p_med:.0f} MB/s  (runs: "
+                  f"{', '.join(f'{x:.2f}' for x in plain)})")
+            print(f"agent upload:    median {c_med:.2f} s = {mb / c_med:.0f} MB/s  (runs: "
+                  f"{', '.join(f'{x:.2f}' for x in chunked)})  = {100 * p_med / c_med:.0f} % of plain PUT")
+            cut = size // 2
+            t_start = time.time()
+            elapsed, log = await agent_upload(client, base, path, sha, cut=cut)
+            cut_at = next(t for t, _off, _n, failed in log if failed)
+            resumed = next(t for t, off, _n, failed in log if off >= cut and not failed)
+            print(f"cut at 50 %: the upload resumed at offset {cut} {resumed - cut_at:.2f} s after the cut "
+                  f"(backoff {'+'} GET offset {'+'} first chunk), whole upload {elapsed:.2f} s "
+                  f"({elapsed - (cut_at - t_start):.2f} s after the cut)")
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
