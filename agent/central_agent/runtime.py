@@ -94,6 +94,8 @@ class Agent:
         self.ws = None
         self.outbox: list[p.Message] = []  # upload_error/upload_stale kept across a drop
         self.uploads: dict[str, asyncio.Task] = {}
+        self.upload_orders: dict[str, p.UploadRequest] = {}
+        self.ack_event = asyncio.Event()  # set on every index_ack
         self.observers: list = []
         self.status: dict = {"state": "starting"}
         self.welcome: p.Welcome | None = None
@@ -478,8 +480,8 @@ class Agent:
                 continue
             self.store.save_sync(self.state)
             await ws.send(p.encode(batch))
-            log.debug("batch sent", extra={"seq": batch.seq, "changes": len(batch.changes),
-                                           "reset": batch.reset})
+            log.info("batch sent", extra={"seq": batch.seq, "changes": len(batch.changes),
+                                          "reset": batch.reset})
 
     async def _heartbeat(self, ws) -> None:
         while True:
@@ -505,16 +507,14 @@ class Agent:
                     keys |= {(c.folder, c.old_path) for c in batch.changes if c.old_path}
                     self.store.save_sync(self.state, list(keys))
                     self.kick.set()
+                    self.ack_event.set()
             elif isinstance(message, p.Resync):
                 log.warning("Central asked for a full resync", extra={"reason": message.reason})
                 self.state.on_resync()
                 self.store.save_all_acked(self.state)
                 self.kick.set()
             elif isinstance(message, p.UploadRequest):
-                if message.transfer_id not in self.uploads:
-                    task = asyncio.create_task(self._serve_upload(message))
-                    self.uploads[message.transfer_id] = task
-                    task.add_done_callback(lambda _t, tid=message.transfer_id: self.uploads.pop(tid, None))
+                self._start_upload(message)
             elif isinstance(message, p.UploadCancel):
                 task = self.uploads.get(message.transfer_id)
                 if task:
@@ -523,6 +523,41 @@ class Agent:
                 log.warning("error from Central", extra={"code": message.code, "detail": message.detail})
 
     # --- uploads --------------------------------------------------------------------------
+
+    def _start_upload(self, request: p.UploadRequest) -> None:
+        """One task per transfer. The same order again while it runs is a duplicate; a new
+        order for the same transfer (Central re-requests after upload_stale, with the new
+        checksum) runs once the current task is done."""
+        tid = request.transfer_id
+        running = self.uploads.get(tid)
+        if running is not None and self.upload_orders.get(tid) == request:
+            return
+
+        async def serve() -> None:
+            if running is not None:
+                await asyncio.wait([running])
+            await self._serve_upload(request)
+
+        task = asyncio.create_task(serve())
+        self.uploads[tid] = task
+        self.upload_orders[tid] = request
+
+        def done(_task: asyncio.Task, tid: str = tid) -> None:
+            if self.uploads.get(tid) is _task:
+                self.uploads.pop(tid, None)
+                self.upload_orders.pop(tid, None)
+
+        task.add_done_callback(done)
+
+    async def _wait_acked(self, key: Key, timeout: float = 15.0) -> None:
+        """Until Central acknowledged the current state of ``key`` (or ``timeout``): an
+        upload_stale then reaches a Central that already holds the new digest and size."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.state.acked.get(key) != self.state.current.get(key):
+                    self.kick.set()
+                    await self.ack_event.wait()
+                    self.ack_event.clear()
 
     async def _notify(self, message: p.Message) -> None:
         """upload_error / upload_stale: kept for the next connection if this one is down."""
@@ -563,6 +598,7 @@ class Agent:
             if result.state != "stale":
                 return
             stale = await self._stale_reason(key, path, request, force=True) or "modified"
+        await self._wait_acked(key)
         entry = self.state.current.get(key)
         log.warning("upload refused: file changed since indexing",
                     extra={"transfer_id": tid, "path": request.path, "reason": stale})

@@ -86,6 +86,9 @@ async def upload(
                                             "delay": round(action.delay, 2)})
             await asyncio.sleep(action.delay)
             action = await _query(client, url, headers, cursor)
+            if isinstance(action, SendChunk):
+                log.info("upload resumed", extra={"transfer_id": transfer_id, "offset": action.offset,
+                                                  "attempt": cursor.attempt})
             continue
         assert isinstance(action, SendChunk)
         if stat_signature(path) != signature:
