@@ -1,7 +1,12 @@
-"""In Chromium against a real ``central web``: click *Solicitar PDF*, watch the progress move
-live as a site agent uploads, download the file and check its SHA-256; the monitor page
-shows the agent and the transfer. The agent is the protocol-only client (agentclient.py),
-so the test decides when each chunk goes and can watch the page in between.
+"""In Chromium against a real ``central web`` with the real site agent process
+(``central-agent enroll`` + ``central-agent run``): click *Solicitar PDF*, watch the progress
+move live while the agent uploads, download the file and check its SHA-256; the monitor
+shows the agent and follows it live when it stops.
+
+The file is a 20 MB PDF (made with pypdf) so the agent's upload takes three chunks
+(``CHUNK_SIZE`` 8 MiB): the page must show *enviando n %* in between. A MutationObserver
+records every text the status badge takes, so the check does not depend on how fast
+loopback is.
 
 ``CENTRAL_SCREENSHOTS=<dir>`` also saves the pages at 1366 and 390 px there.
 """
@@ -10,75 +15,86 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from playwright.sync_api import expect
 
-from central_agent import protocol as P
-from tests.documents.test_agent_web import SETUP, api, new_agent, pdf_bytes
-from tests.support import free_port, migrated_env, run_central, start_central
+from tests.agent.pdfs import write_pdf
+from tests.documents.test_agent_web import api, wait_for
+
+AGENT = str(Path(sys.executable).parent / "central-agent")
 
 
-def test_request_watch_progress_and_download(browser, tmp_path):
-    env = migrated_env(tmp_path / "data", CENTRAL_RATE_AUTH="1000/min")
-    assert run_central(["manage", "shell", "-c", SETUP], env).returncode == 0
-    port = free_port()
-    web = start_central(["web", "--port", str(port)], env, port, tmp_path / "web.log")
-    agent = None
+def test_request_watch_progress_and_download_with_the_real_agent(browser, web, tmp_path):
+    ana = api(web, "ana")
+    code = ana.post("enrollment-codes/", json={"agent_name": "Escritório"}).json()["code"]
+    docs = tmp_path / "docs"
+    pdf = write_pdf(docs / "Relatório Março.pdf", title="Relatório de março", pages=3, padding=20_000_000)
+    write_pdf(docs / "contrato.pdf", title="Contrato")
+    home = tmp_path / "agent-home"
+    env = {**os.environ, "CENTRAL_AGENT_HOME": str(home)}
+    enrolled = subprocess.run([AGENT, "enroll", web.url, "--code", code, "--folder", f"docs={docs}"],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert enrolled.returncode == 0, enrolled.stderr
+    log = open(tmp_path / "agent.log", "w")  # noqa: SIM115 - closed below
+    agent = subprocess.Popen([AGENT, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     page = browser.new_page(locale="pt-BR", viewport={"width": 1366, "height": 900})
     try:
-        agent = new_agent(web, "ana", "Matriz")
-        agent.connect()
-        data = pdf_bytes(600_000, "relatorio-browser")
-        agent.send_batch([agent.add("Relatório Março.pdf", data, title="Relatório de março", pages=12),
-                          agent.add("contrato.pdf", pdf_bytes(2000, "c"), title="Contrato", pages=2)], reset=True)
-        doc = api(web, "ana").get("documents/", params={"search": "Relatório"}).json()["results"][0]["id"]
+        doc = wait_for(lambda: next((r["id"] for r in ana.get("documents/", params={"search": "Relatório Março"})
+                                     .json()["results"] if r["agent_name"] == "Escritório"), None), timeout=60)
+        agent_id = ana.get(f"documents/{doc}/").json()["agent"]
 
         page.goto(web.url + "/login/")
         page.fill("input[name=username]", "ana")
         page.fill("input[name=password]", "senha-forte-123")
         page.click("button[type=submit]")
-        page.goto(web.url + "/documents/?q=Relat%C3%B3rio")
+        page.goto(web.url + f"/documents/?agent={agent_id}")
         expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
         row = page.get_by_test_id(f"doc-{doc}")
         status = row.get_by_test_id("doc-status")
         expect(status).to_have_text("somente no local")
-        page.evaluate("window.__marker = 1")  # proves no reload happens below
+        page.evaluate("""el => { window.__seen = [];
+            new MutationObserver(() => window.__seen.push(el.textContent))
+              .observe(el, {childList: true, characterData: true, subtree: true}); }""",
+                      status.element_handle())
 
         row.get_by_test_id("doc-request").click()
-        order = agent.expect(P.UploadRequest)
-        expect(status).to_have_text("solicitado")
-        agent.upload(order, chunk_size=150_000, stop_at=300_000)
-        expect(status).to_have_text("enviando 50 %")
-        expect(row.locator("progress")).to_have_attribute("value", "50")
-        agent.upload(order, chunk_size=150_000)
-        expect(status).to_contain_text("disponível até")
-        assert page.evaluate("window.__marker") == 1
+        expect(status).to_contain_text("disponível até", timeout=60_000)
+        seen = page.evaluate("window.__seen")
+        assert "solicitado" in seen
+        progress = [int(m.group(1)) for text in seen if (m := re.fullmatch(r"enviando (\d+) %", text))]
+        assert progress and all(0 < p < 100 for p in progress) and progress == sorted(progress), seen
 
         with page.expect_download() as info:
             row.get_by_test_id("doc-download").click()
         saved = tmp_path / "baixado.pdf"
         info.value.save_as(saved)
-        assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(pdf.read_bytes()).hexdigest()
         assert info.value.suggested_filename == "Relatório Março.pdf"
 
         page.goto(web.url + "/documents/monitor/")
-        expect(page.get_by_test_id("agents")).to_contain_text("Matriz")
-        expect(page.get_by_test_id("agent-state").first).to_have_text("Conectado")
-        expect(page.locator("[data-sum=transfers_today]")).to_have_text("1")
+        agent_row = page.locator(f'tr[data-agent="{agent_id}"]')
+        expect(agent_row).to_contain_text("Escritório")
+        expect(agent_row.get_by_test_id("agent-state")).to_have_text("Conectado")
         expect(page.locator("#chart-transfers canvas")).to_have_count(1)
-        agent.close()  # the monitor follows live
-        expect(page.get_by_test_id("agent-state").first).to_have_text("Desconectado", timeout=10_000)
+        agent.terminate()  # the monitor follows live
+        agent.wait(20)
+        expect(agent_row.get_by_test_id("agent-state")).to_have_text("Desconectado", timeout=15_000)
 
         shots = os.environ.get("CENTRAL_SCREENSHOTS")
         if shots:
             for width in (1366, 390):
                 page.set_viewport_size({"width": width, "height": 900})
-                for name, path in (("documents", "/documents/"), ("monitor", "/documents/monitor/")):
+                for name, path in (("documents", "/documents/"), ("monitor", "/documents/monitor/"),
+                                   ("agent", f"/documents/agents/{agent_id}/")):
                     page.goto(web.url + path)
                     page.screenshot(path=str(Path(shots) / f"{name}-{width}.png"), full_page=True)
     finally:
         page.close()
-        if agent is not None:
-            agent.close()
-        web.stop()
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait(10)
+        log.close()

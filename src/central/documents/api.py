@@ -273,11 +273,10 @@ class AgentEnrollView(APIView):
             BAD_INPUT.labels("agent_enroll", "body").inc()
             return _protocol_json(P.EnrollError(error="invalid_code", detail=str(exc)[:200]), 400)
         try:
-            agent, token = services.enroll(body.code.strip(), hostname=body.hostname, request=request)
+            agent, token = services.enroll(body.code.strip(), hostname=body.hostname, version=body.version,
+                                           os_name=body.os, request=request)
         except services.EnrollmentRefused as exc:
             return _protocol_json(P.EnrollError(error=exc.code, detail=str(exc)), 400)
-        services.reported(agent, {"version": body.version, "os": body.os, "hostname": body.hostname},
-                          heartbeat=False)
         return _protocol_json(P.EnrollResponse(agent_id=str(agent.pk), name=agent.name, token=token), 201)
 
 

@@ -240,6 +240,12 @@ class Download(TenantOwned):
 class AgentEvent(TenantOwned):
     """Recent things that happened to an agent (detail page): connects, drops, errors."""
 
+    LABELS = {
+        "enrolled": _("registrado"), "connected": _("conectou"), "disconnected": _("desconectou"),
+        "hello": _("identificou-se"), "revoked": _("token revogado"), "transfer_done": _("documento enviado"),
+        "transfer_retry": _("envio rejeitado, solicitado novamente"), "transfer_failed": _("envio falhou"),
+    }
+
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=30)
@@ -248,3 +254,7 @@ class AgentEvent(TenantOwned):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["agent", "at"])]
+
+    @property
+    def label(self) -> str:
+        return str(self.LABELS.get(self.kind, self.kind))

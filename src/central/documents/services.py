@@ -112,7 +112,8 @@ def create_enrollment_code(organization, agent_name: str, *, user=None, request=
     return row, code
 
 
-def enroll(code: str, *, hostname: str = "", request=None) -> tuple[Agent, str]:
+def enroll(code: str, *, hostname: str = "", version: str = "", os_name: str = "",
+           request=None) -> tuple[Agent, str]:
     """Exchange a one-time code for a new agent and its long-lived token (shown once)."""
     now = timezone.now()
     with transaction.atomic():
@@ -124,7 +125,7 @@ def enroll(code: str, *, hostname: str = "", request=None) -> tuple[Agent, str]:
                 raise EnrollmentRefused("expired_code", _("Código de registro expirado; gere outro no painel."))
             raise EnrollmentRefused("invalid_code", _("Código de registro inválido ou já usado."))
         agent = Agent.objects.create(organization_id=row.organization_id, name=row.agent_name,
-                                     hostname=hostname[:255])
+                                     hostname=hostname[:255], version=version[:40], os=os_name[:120])
         token, token_hash = new_secret()
         AgentToken.objects.create(organization_id=row.organization_id, agent=agent, token_hash=token_hash)
         row.used_at, row.agent = now, agent
