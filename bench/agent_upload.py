@@ -13,7 +13,15 @@ upload is cut at 50 % (the server keeps the bytes up to the cut and answers 503,
 proxy timeout leaves) and the time from the cut to the first byte accepted after it is
 reported, with the whole upload's time.
 
-    .venv/bin/python bench/agent_upload.py [--mb 200] [--runs 3]
+With ``--central`` the agent side is measured end to end against a real ``central web``
+(SQLite, the documents app's upload endpoint: per-chunk SHA-256, the partial file, the
+whole-file verification, the cache copy): a real ``central-agent`` process indexes the file,
+the document is requested through the API, and the time from the request to "available"
+is taken; the plain PUT reference is the same minimal server as above, in the same run.
+The cut at 50 % is then made by a TCP proxy that resets the upload connection, and the
+time from the cut to the agent's "upload resumed" is read from its log.
+
+    .venv/bin/python bench/agent_upload.py [--mb 200] [--runs 3] [--central]
 """
 
 from __future__ import annotations
@@ -210,6 +218,121 @@ async def run(args) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def make_file(path: Path, mb: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "wb") as fh:
+        for block in [b"%PDF-1.7\n"] + [os.urandom(1 << 20) for _ in range(mb)]:
+            fh.write(block)
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def start_plain_server(store: Path) -> tuple[subprocess.Popen, int]:
+    store.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(store)],
+                            pass_fds=[listener.fileno()])
+    listener.close()
+    return proc, port
+
+
+def run_central_mode(args) -> None:
+    import httpx
+    from tests.agent.test_e2e_agent import (
+        AgentProcess,
+        CuttingProxy,
+        Web,
+        api,
+        documents,
+        enroll,
+        wait_for,
+    )
+
+    work = Path(tempfile.mkdtemp(prefix="bench-agent-central-"))
+    web = Web(work / "central")
+    plain_proc, plain_port = start_plain_server(work / "plain")
+    agents = []
+    try:
+        docs = work / "docs"
+        docs.mkdir()
+        path = docs / "grande.pdf"
+        from tests.agent.pdfs import pdf_bytes  # a valid PDF: Central does not serve broken ones
+
+        data = pdf_bytes(title="Grande", padding=args.mb * 1024 * 1024)
+        path.write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        del data
+        size = path.stat().st_size
+        ana = api(web, "ana")
+
+        def fresh_agent(name: str, server: str | None = None) -> tuple[AgentProcess, int]:
+            """A new agent (nothing cached) on its own folder: the file hard-linked as <name>.pdf."""
+            folder = work / f"docs-{name}"
+            folder.mkdir()
+            os.link(path, folder / f"{name}.pdf")
+            agent = enroll(web, "ana", work / f"home-{name}", folder, name)
+            if server:
+                agent.env["CENTRAL_AGENT_SERVER"] = server
+            agent.start()
+            agents.append(agent)
+            row = wait_for(lambda: documents(ana).get(f"{name}.pdf"), timeout=300)
+            assert row["sha256"] == sha
+            return agent, row["id"]
+
+        def request_and_wait(doc: int) -> float:
+            t0 = time.perf_counter()
+            answer = ana.post(f"documents/{doc}/request/")
+            assert answer.status_code == 201, answer.text
+            wait_for(lambda: ana.get(f"documents/{doc}/").json()["status"]["state"] == "available", timeout=600)
+            return time.perf_counter() - t0
+
+        plain, central = [], []
+        for n in range(args.runs):
+            with httpx.Client(timeout=300) as client, open(path, "rb") as fh:
+                t0 = time.perf_counter()
+                client.put(f"http://127.0.0.1:{plain_port}/plain/x",
+                           content=iter(lambda fh=fh: fh.read(1 << 20), b""))
+                plain.append(time.perf_counter() - t0)
+            agent, doc = fresh_agent(f"run{n}")  # a new agent each run: nothing cached
+            central.append(request_and_wait(doc))
+            agent.stop()
+        mb = size / 1e6
+        p_med, c_med = statistics.median(plain), statistics.median(central)
+        print(f"file {mb:.0f} MB over loopback, {args.runs} interleaved runs, load average "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"plain PUT (minimal server): median {p_med:.2f} s = {mb / p_med:.0f} MB/s")
+        print(f"central-agent -> central web, request to available: median {c_med:.2f} s = "
+              f"{mb / c_med:.0f} MB/s = {100 * p_med / c_med:.0f} % of plain PUT  (runs: "
+              f"{', '.join(f'{x:.2f}' for x in central)})")
+
+        proxy = CuttingProxy(web.port, cut_after=size // 2)
+        agent, doc = fresh_agent("cut", server=f"http://127.0.0.1:{proxy.port}")
+        t0 = time.perf_counter()
+        assert ana.post(f"documents/{doc}/request/").status_code == 201
+        assert proxy.cut_done.wait(600)
+        cut_at = time.time()
+        wait_for(lambda: ana.get(f"documents/{doc}/").json()["status"]["state"] == "available", timeout=600)
+        total = time.perf_counter() - t0
+        (resumed,) = agent.events("upload resumed")
+        from datetime import datetime
+
+        resumed_at = datetime.fromisoformat(resumed["time"].replace("Z", "+00:00")).timestamp()
+        print(f"cut at 50 % by a TCP reset: resumed at offset {resumed['offset']} "
+              f"({100 * resumed['offset'] / size:.0f} %) {resumed_at - cut_at:.2f} s after the cut; "
+              f"request to available {total:.2f} s; bytes through the proxy {proxy.upload_bytes / size:.2f}x the file")
+        proxy.close()
+    finally:
+        for agent in agents:
+            agent.stop()
+        web.stop()
+        plain_proc.terminate()
+        plain_proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(int(sys.argv[2]), sys.argv[3])
@@ -217,7 +340,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--central", action="store_true", help="against a real central web")
+    args = parser.parse_args()
+    if args.central:
+        run_central_mode(args)
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":
