@@ -1,5 +1,6 @@
 """The documents storage (local by default, S3 from the environment), cache expiry with the
-clock moved forward, requests that wait too long, and the offline alert figures."""
+clock moved forward, requests that wait too long, the offline alert figures, and the
+agent's public address under the trusted-proxy rule of ``central.core.clientaddr``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from central.documents import services
+from central.documents.consumers import _client_ip
 from central.documents.models import Agent, CachedFile, Transfer
 from central.documents.storage import S3_BACKEND, StorageConfigError, storage_config
 from tests.documents.factories import make_agent, make_document
@@ -98,3 +100,17 @@ def test_waiting_request_expires_and_offline_alert(tenants, settings):
 
     longest = gauge_values()["central_documents_agent_offline_longest_seconds"]["empresa-a"]
     assert 3500 < longest < 3700
+
+
+def _scope(peer: str, forwarded: str = "") -> dict:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return {"client": (peer, 50000), "headers": headers}
+
+
+@pytest.mark.backend_free
+def test_agent_public_ip_follows_the_trusted_proxy_rule(settings):
+    settings.TRUSTED_PROXIES = []
+    assert _client_ip(_scope("198.51.100.7", "203.0.113.9")) == "198.51.100.7"  # not believed
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    assert _client_ip(_scope("127.0.0.1", "10.9.9.9, 203.0.113.9")) == "203.0.113.9"
+    assert _client_ip(_scope("198.51.100.7", "203.0.113.9")) == "198.51.100.7"
