@@ -11,8 +11,7 @@ class DocumentsConfig(AppConfig):
     def ready(self) -> None:
         from central.core.bodylimit import register_path_limit
 
-        from . import metrics
+        from . import metrics  # noqa: F401 - registers the documents gauges (web processes)
         from .api import upload_body_limit
 
-        metrics.register()
         register_path_limit(upload_body_limit)

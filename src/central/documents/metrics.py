@@ -1,8 +1,9 @@
 """Prometheus metrics of the site agents and the documents cache (rendered by ``/metrics``).
 
-The gauges are read from the database when ``/metrics`` is scraped (:class:`DocumentsCollector`),
-not kept in one web process's memory: agents connect to whichever web process the load
-balancer picks, and every process must answer the same. They are per organization (slug
+The gauges are read from the database when a web process's ``/metrics`` is scraped
+(:func:`documents_gauges`, a cluster-wide collector), not kept in one web process's
+memory: agents connect to whichever web process the load balancer picks, and every web
+process must answer the same (rules take ``max without (instance)``). They are per organization (slug
 label, bounded by the number of tenants) so an alert rule can name the customer whose
 agent is down, e.g. ``central_documents_agent_offline_longest_seconds > 1800``
 (docs/site-agent.md, "Alerts").
@@ -10,13 +11,12 @@ agent is down, e.g. ``central_documents_agent_offline_longest_seconds > 1800``
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
 
 from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-log = logging.getLogger(__name__)
+from central.core.metrics import cluster_collector
 
 TRANSFERS = Counter("central_documents_transfers_total",
                     "Document transfers by outcome (completed, rejected, failed, expired)", ["outcome"])
@@ -68,31 +68,12 @@ HELP = {
 }
 
 
-class DocumentsCollector(Collector):
-    def describe(self):
-        """Names only (registration must not query the database at import time)."""
-        return [GaugeMetricFamily(name, text, labels=["organization"]) for name, text in HELP.items()]
-
-    def collect(self):
-        try:
-            values = gauge_values()
-        except Exception:  # no database here (a process without Django set up, an outage)
-            log.debug("documents gauges unavailable", exc_info=True)
-            return
-        for name, per_org in values.items():
-            family = GaugeMetricFamily(name, HELP[name], labels=["organization"])
-            for slug, value in sorted(per_org.items()):
-                family.add_metric([slug], value)
-            yield family
-
-
-_registered = False
-
-
-def register() -> None:
-    global _registered
-    if not _registered:
-        from prometheus_client import REGISTRY
-
-        REGISTRY.register(DocumentsCollector())
-        _registered = True
+@cluster_collector
+def documents_gauges() -> Iterable[Metric]:
+    """The gauges, from the database, at each scrape of a web process (cluster-wide figures:
+    ``central.core.metrics.CLUSTER_REGISTRY``, the same value from every web process)."""
+    for name, per_org in gauge_values().items():
+        family = GaugeMetricFamily(name, HELP[name], labels=["organization"])
+        for slug, value in sorted(per_org.items()):
+            family.add_metric([slug], value)
+        yield family
