@@ -533,6 +533,29 @@ def phone(request):
     })
 
 
+def sample_picture(width: int = 160, height: int = 100) -> bytes:
+    """A small PNG drawn here (a card-like picture), what the test phone sends as a photo:
+    enough to watch the media flow (metadata in the inbox, bytes fetched on demand)."""
+    import struct
+    import zlib
+
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter: none
+        for x in range(width):
+            border = x < 6 or y < 6 or x >= width - 6 or y >= height - 6
+            stripe = 20 <= y < 34 and 14 <= x < width - 14
+            row += bytes((11, 110, 79) if border or stripe else (236, 253, 245))
+        rows.append(bytes(row))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+            + chunk(b"IEND", b""))
+
+
 @login_required
 @require_POST
 def phone_send(request):
@@ -563,6 +586,8 @@ def phone_send(request):
         call = (sim.customer_list_reply, me["wa_id"], str(data.get("id") or "")[:200], title,
                 str(data.get("description") or "")[:72])
         common["context"] = context
+    elif kind == "image":
+        call = (sim.customer_image, me["wa_id"], sample_picture(), "image/png", _("Foto de teste do simulador"))
     elif kind == "quick_reply":
         call = (sim.customer_quick_reply, me["wa_id"], str(data.get("id") or title)[:256], title)
         common["context"] = context

@@ -146,22 +146,25 @@
     box.appendChild(el("span", "media-meta", meta));
     if (m.media.caption) box.appendChild(el("p", "caption", m.media.caption));
     if (D.urls.media) {
+      // Nothing is downloaded until someone asks; then the file comes from this site
+      // (/messaging/media/<id>/, which fetches it through the Cloud API's media URL flow).
+      var url = D.urls.media.replace("{id}", String(m.id)), mime = m.media.mime_type || "";
       var b = el("button", "small", S.open_media); b.type = "button";
       b.addEventListener("click", function () {
-        b.disabled = true; b.textContent = S.loading;
-        fetch(D.urls.media.replace("{id}", String(m.id)), {credentials: "same-origin"}).then(function (r) {
-          if (!r.ok) throw new Error(S.media_failed);
-          return r.blob();
-        }).then(function (blob) {
-          var url = URL.createObjectURL(blob);
-          if ((blob.type || "").indexOf("image/") === 0) {
-            var img = el("img", "media-img"); img.src = url; img.alt = m.media.caption || ""; box.replaceChild(img, b);
-          } else if ((blob.type || "").indexOf("audio/") === 0) {
-            var au = el("audio"); au.controls = true; au.src = url; box.replaceChild(au, b);
-          } else {
-            var a = el("a", "", S.download); a.href = url; a.download = m.media.filename || "arquivo"; box.replaceChild(a, b);
-          }
-        }).catch(function (err) { b.disabled = false; b.textContent = S.open_media; showError(err); });
+        if (mime.indexOf("image/") === 0 && mime !== "image/svg+xml") {
+          b.disabled = true; b.textContent = S.loading;
+          var img = el("img", "media-img"); img.alt = m.media.caption || "";
+          img.addEventListener("load", function () { box.replaceChild(img, b); });
+          img.addEventListener("error", function () {
+            b.disabled = false; b.textContent = S.open_media; showError(new Error(S.media_failed));
+          });
+          img.src = url;
+        } else if (mime.indexOf("audio/") === 0) {
+          var au = el("audio"); au.controls = true; au.src = url; box.replaceChild(au, b);
+        } else {
+          var a = el("a", "", S.download); a.href = url; a.setAttribute("download", m.media.filename || "");
+          box.replaceChild(a, b); a.click();
+        }
       });
       box.appendChild(b);
     }

@@ -134,6 +134,11 @@
       if (m.direction === "in" && m.conversation === c.id && !m.read_at) put(Object.assign({}, m, {read_at: new Date().toISOString()}));
     });
   });
+  var photo = document.getElementById("phone-photo");
+  photo.addEventListener("click", function () {
+    photo.disabled = true;
+    send({type: "image"}).catch(function () {}).then(function () { photo.disabled = false; });
+  });
   var form = document.getElementById("phone-form");
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
