@@ -289,3 +289,18 @@ def test_bad_input_is_bounded(web):
     assert httpx.get(web.url + "/health").status_code == 200
     with pytest.raises(InvalidStatus):  # the browser socket still needs its session
         connect(web.url.replace("http", "ws") + "/ws/live/", additional_headers={"Origin": web.url}).recv(5)
+
+
+def test_a_silent_agent_is_closed_and_marked_offline(web):
+    """Three missed heartbeats (the interval the agent announced, here 1 s) close the socket
+    and mark the agent offline; the agent reconnects as after any drop."""
+    ana = api(web, "ana")
+    agent = new_agent(web, "ana", "Silencioso")
+    agent.connect(heartbeat=1.0)
+    agent_id = agent.welcome.agent_id
+    started = time.monotonic()
+    assert agent.closed_code(timeout=15) == P.CLOSE_GOING_AWAY  # not fatal: the agent reconnects
+    assert time.monotonic() - started >= 2.5
+    assert not P.close_is_fatal(P.CLOSE_GOING_AWAY)
+    wait_for(lambda: ana.get(f"agents/{agent_id}/").json()["state"] == "offline")
+    assert ana.get(f"agents/{agent_id}/").json()["offline_since"]
