@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -470,26 +469,77 @@ def diagnose(data_dir: DataDir = None) -> None:
 
 @app.command()
 def backup(
-    target: Annotated[Path | None, typer.Argument(help="Backup file (default: <data>/backups/central-<time>).")] = None,
+    target: Annotated[Path | None, typer.Argument(help="Backup file (default: <backup dir>/central-<time>, with retention).")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Back up the database while it runs."""
+    """Back up the database while it runs (a private 0600 file). Without FILE: into the
+    backup directory, recorded for the restore test, old ones pruned (7 daily, 4 weekly by
+    default), copied to object storage when configured: what the daily job does."""
     _setup(data_dir)
-    from django.conf import settings
-    from django.db import connection
-
     from central.core.backup import BackupError
-    from central.core.backup import backup as do_backup
+    from central.core.backups import run_backup, write_backup
 
-    if target is None:
-        suffix = "sqlite3" if connection.vendor == "sqlite" else "pgdump"
-        target = settings.DATA_DIR / "backups" / f"central-{datetime.now():%Y%m%d-%H%M%S}.{suffix}"
+    if target is not None:
+        try:
+            write_backup(target)
+        except (BackupError, FileExistsError) as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"backup written to {target} ({target.stat().st_size} bytes)")
+        return
+    run = run_backup()
+    if not run.ok:
+        typer.secho(f"backup failed: {run.detail}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"backup written to {run.path} ({run.size} bytes){'; ' + run.detail if run.detail else ''}")
+
+
+@app.command()
+def maintenance(
+    apply: Annotated[bool, typer.Option("--apply", help="Delete and optimise (default: a dry run that only reports).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Retention per organization (attempts, call records, conversations, audit log),
+    expired sessions/tokens/cache, VACUUM/ANALYZE or PRAGMA optimize. Dry run by default;
+    runs daily (CENTRAL_MAINTENANCE_AT) with --apply semantics."""
+    _setup(data_dir)
+    from central.core.maintenance import run
+
+    report = run(apply=apply).as_dict()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    typer.echo("maintenance: " + ("APPLIED" if apply else "dry run (nothing changed; --apply to do it)"))
+    for row in report["retention"]:
+        verb = "deleted" if apply else "would delete"
+        typer.echo(f"  retention {row['organization']:<20} {row['kind']:<14} older than {row['days']} days: "
+                   f"{verb} {row['rows']}")
+    for name, count in report["expired"].items():
+        typer.echo(f"  expired   {name:<20} {count}")
+    typer.echo(f"  database  {report['database']}")
+    for gap in report["gaps"]:
+        typer.secho(f"  not done: {gap}", fg="yellow")
+
+
+@app.command("restore-test")
+def restore_test_command(
+    source: Annotated[Path | None, typer.Argument(help="A backup file (default: the latest in the backup directory).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Restore a backup into a scratch database and check it (migrations, row counts);
+    the database in use is not touched. Runs weekly (CENTRAL_RESTORE_TEST_AT)."""
+    _setup(data_dir)
+    from central.core.backup import BackupError
+    from central.core.backups import restore_test
+
     try:
-        path = do_backup(target)
+        report = restore_test(source)
     except BackupError as exc:
-        typer.secho(str(exc), fg="red", err=True)
+        typer.secho(f"restore test FAILED: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"backup written to {path} ({path.stat().st_size} bytes)")
+    typer.echo(f"restore test passed: {report['source']}: {report['tables']} tables, {report['rows']} rows, "
+               f"{report['counts_checked']} counts checked, {report['migrations_applied']} migrations applied")
 
 
 @app.command()

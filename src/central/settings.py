@@ -421,6 +421,30 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"CENTRAL_OUTBOUND_ALLOW: {exc}") from exc
 
+# --- Backups, maintenance, live logs (docs/operations.md) -----------------------------------
+# Daily backup at BACKUP_AT (installation time zone) into BACKUP_DIR, keeping the newest of
+# each of the last KEEP_DAILY days and of the last KEEP_WEEKLY ISO weeks; a weekly restore
+# test at RESTORE_TEST_AT; optional copy to S3-compatible storage (credentials: the usual
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment of boto3).
+BACKUP_DIR = Path(os.environ.get("CENTRAL_BACKUP_DIR", "") or DATA_DIR / "backups")
+BACKUP_AT = os.environ.get("CENTRAL_BACKUP_AT", "02:30")
+BACKUP_KEEP_DAILY = env_int("CENTRAL_BACKUP_KEEP_DAILY", 7)
+BACKUP_KEEP_WEEKLY = env_int("CENTRAL_BACKUP_KEEP_WEEKLY", 4)
+RESTORE_TEST_AT = os.environ.get("CENTRAL_RESTORE_TEST_AT", "04:00")
+BACKUP_S3_BUCKET = os.environ.get("CENTRAL_BACKUP_S3_BUCKET", "")
+BACKUP_S3_ENDPOINT = os.environ.get("CENTRAL_BACKUP_S3_ENDPOINT", "")
+BACKUP_S3_PREFIX = os.environ.get("CENTRAL_BACKUP_S3_PREFIX", "central/")
+BACKUP_S3_SSE = env_bool("CENTRAL_BACKUP_S3_SSE", False)
+# Retention defaults (days; 0 = keep) for organizations without their own policy, and the
+# daily maintenance time.
+RETENTION_ATTEMPTS_DAYS = env_int("CENTRAL_RETENTION_ATTEMPTS_DAYS", 365)
+RETENTION_CALL_RECORDS_DAYS = env_int("CENTRAL_RETENTION_CALL_RECORDS_DAYS", 365)
+RETENTION_CONVERSATIONS_DAYS = env_int("CENTRAL_RETENTION_CONVERSATIONS_DAYS", 365)
+RETENTION_AUDIT_DAYS = env_int("CENTRAL_RETENTION_AUDIT_DAYS", 730)
+MAINTENANCE_AT = os.environ.get("CENTRAL_MAINTENANCE_AT", "03:30")
+# Live log console: lines kept per process for a page that opens (and per socket backlog).
+LOG_CONSOLE_BUFFER = env_int("CENTRAL_LOG_CONSOLE_BUFFER", 2000)
+
 # --- Documents (site agents, central/documents) ---------------------------------------------
 # Days a verified copy stays cached; hours a request waits for an offline agent; largest
 # document accepted; minutes an enrollment code stays valid; minutes offline before the

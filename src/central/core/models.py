@@ -194,3 +194,50 @@ class ProcessHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RetentionPolicy(models.Model):
+    """How long one organization's data is kept (LGPD: no longer than needed).
+
+    Days per kind of data; 0 keeps it forever. An organization without a row follows the
+    installation's defaults (``CENTRAL_RETENTION_*_DAYS``). ``central maintenance``
+    applies it (``central.core.maintenance``)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="retention")
+    attempts_days = models.PositiveIntegerField(_("tentativas do discador (dias)"), default=0)
+    call_records_days = models.PositiveIntegerField(_("registros de chamadas (dias)"), default=0)
+    conversations_days = models.PositiveIntegerField(_("conversas (dias)"), default=0)
+    audit_days = models.PositiveIntegerField(_("log de auditoria (dias)"), default=0)
+
+    class Meta:
+        verbose_name = _("política de retenção")
+        verbose_name_plural = _("políticas de retenção")
+
+    def __str__(self) -> str:
+        return str(self.organization)
+
+
+class BackupRun(models.Model):
+    """One scheduled backup or restore test, claimed by its slot (day or ISO week) so two
+    workers running the same job at once do it once (``central.core.backups``)."""
+
+    class Kind(models.TextChoices):
+        BACKUP = "backup", _("cópia de segurança")
+        RESTORE_TEST = "restore_test", _("teste de restauração")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    slot = models.CharField(max_length=40)
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    path = models.CharField(max_length=500, blank=True)
+    size = models.BigIntegerField(default=0)
+    detail = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "slot"], name="backuprun_one_per_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.slot}"

@@ -376,3 +376,16 @@ def start_claimed(job_id: int, token: str) -> None:
         _in_background(import_thread_name(job_id), lambda: run_isolated(job_id, token))
     else:
         _in_background(import_thread_name(job_id), lambda: run_claimed(job_id, token))
+
+
+def purge_attempts(organization_id: int, before: datetime, *, dry_run: bool = True) -> int:
+    """Retention (``central maintenance``): delete the organization's finished attempts
+    created before ``before``; how many (would be) deleted. Attempts still in flight (not
+    completed) are never touched: reconcile may still need them."""
+    from .models import Attempt
+
+    rows = Attempt.objects.filter(organization_id=organization_id, created_at__lt=before,
+                                  state=Attempt.State.COMPLETED)
+    if dry_run:
+        return rows.count()
+    return rows.delete()[1].get(Attempt._meta.label, 0)

@@ -312,3 +312,12 @@ def forget_live_calls(server: ServerRef | AsteriskServer) -> int:
     publish(org_group(ref.organization_id), {
         "type": "calls", "server": ref.name, "server_id": ref.id, "records": [], "live": []})
     return deleted
+
+
+def purge_call_records(organization_id: int, before: dt.datetime, *, dry_run: bool = True) -> int:
+    """Retention (``central maintenance``): delete the organization's call records that
+    started before ``before``; how many (would be) deleted."""
+    rows = CallRecord.objects.filter(organization_id=organization_id, started_at__lt=before)
+    if dry_run:
+        return rows.count()
+    return rows.delete()[1].get(CallRecord._meta.label, 0)
