@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -603,31 +604,79 @@ def queues(data_dir: DataDir = None) -> None:
 
 @app.command()
 def logs(
-    lines: Annotated[int, typer.Option("-n", help="Lines to show.")] = 50,
+    lines: Annotated[int, typer.Option("-n", help="Recent lines to show first.")] = 50,
     follow: Annotated[bool, typer.Option("-f", help="Keep printing new lines.")] = False,
+    component: Annotated[str, typer.Option("--component", help="Only this component (telephony, dialer, web, supervisor...).")] = "",
+    level: Annotated[str, typer.Option("--level", help="This level and above (debug, info, warning, error).")] = "",
+    process: Annotated[str, typer.Option("--process", help="Only this process kind (up, web, worker, beat, pbx, dialer, voice).")] = "",
+    tenant: Annotated[str, typer.Option("--tenant", help="Only lines of this organization (slug).")] = "",
+    request_id: Annotated[str, typer.Option("--request-id", help="Only lines of this request.")] = "",
+    grep: Annotated[str, typer.Option("--grep", help="Only lines containing this text.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON lines as they are.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the log file (CENTRAL_LOG_FILE); systemd installs use journalctl."""
+    """The JSON logs of every process, filtered: from Redis in production (every process
+    ships its lines there), from the running `central up` (control socket), else from
+    CENTRAL_LOG_FILE. The same stream as the dashboard's log console."""
     _setup(data_dir)
     import time
-    from collections import deque
 
     from django.conf import settings
 
+    from central.core.control import ControlError, socket_path, stream_logs
+    from central.core.logstream import LogFilter, filter_lines, format_line
+
+    flt = LogFilter.from_dict({"component": component, "level": level, "process": process, "tenant": tenant,
+                               "request_id": request_id, "text": grep})
+
+    def show(entry: dict) -> None:
+        typer.echo(json.dumps(entry, ensure_ascii=False) if as_json else format_line(entry))
+
+    if settings.REDIS_URL:
+        import redis
+
+        from central.core.logstream import STREAM, decode, redis_backlog
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+        backlog, last_id = redis_backlog(client, flt, lines)
+        for entry in backlog:
+            show(entry)
+        while follow:
+            for _stream, rows in client.xread({STREAM: last_id}, block=5000, count=500) or []:
+                for entry_id, fields in rows:
+                    last_id = entry_id
+                    entry = decode(fields)
+                    if entry is not None and flt.matches(entry):
+                        show(entry)
+        return
+    if socket_path().exists():
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                for entry in stream_logs(dataclasses.asdict(flt), lines, follow):
+                    show(entry)
+            return
+        except ControlError as exc:
+            if not settings.LOG_FILE:
+                typer.secho(str(exc), fg="red", err=True)
+                raise typer.Exit(1) from exc
     if not settings.LOG_FILE:
-        typer.echo("CENTRAL_LOG_FILE is not set: logs go to stderr (journalctl -u 'central-*' under systemd)")
+        typer.echo("no live log source: no Redis (REDIS_URL), no running central up here, and CENTRAL_LOG_FILE "
+                   "is not set (journalctl -u 'central-*' under systemd)")
         raise typer.Exit(1)
     path = Path(settings.LOG_FILE)
     if not path.exists():
         typer.secho(f"{path} does not exist yet", fg="red", err=True)
         raise typer.Exit(1)
+    from collections import deque
+
     with path.open(errors="replace") as handle:
-        for line in deque(handle, maxlen=lines):
-            typer.echo(line.rstrip("\n"))
+        for entry in deque(filter_lines(handle, flt), maxlen=lines):
+            show(entry)
         while follow:
             line = handle.readline()
             if line:
-                typer.echo(line.rstrip("\n"))
+                for entry in filter_lines([line], flt):
+                    show(entry)
             else:
                 time.sleep(0.5)
 

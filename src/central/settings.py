@@ -384,6 +384,8 @@ LOGGING = {
             "formatter": "json",
             "filters": ["request_id"],
         },
+        # The live log console and `central logs -f` (central.core.logstream).
+        "live": {"class": "central.core.logstream.LiveLogHandler", "filters": ["request_id"]},
         **(
             {
                 "file": {
@@ -399,7 +401,7 @@ LOGGING = {
             else {}
         ),
     },
-    "root": {"handlers": ["console", *(["file"] if LOG_FILE else [])], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "live", *(["file"] if LOG_FILE else [])], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},

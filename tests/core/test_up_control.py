@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.support import free_port, migrated_env, run_central, start_central
+from tests.support import CENTRAL, free_port, migrated_env, run_central, start_central
 
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
     base = tmp_path_factory.mktemp("up-control")
     port = free_port()
-    env = migrated_env(base / "data")
+    # Its own voice API port: other Central instances on this machine may hold the default.
+    env = migrated_env(base / "data", CENTRAL_VOICE_API_PORT=str(free_port()))
     proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=90)
     yield proc
     proc.stop()
@@ -108,6 +109,33 @@ def test_a_killed_pbx_link_restarts_and_calls_keep_showing_while_the_rest_serves
 
     # Calls that ended after the kill were recorded by the restarted link.
     assert _until(new_calls, 90, "a call record written after the restart")
+
+
+def test_central_logs_filters_and_follows_the_running_up(up):
+    # The supervisor's lines about a component carry that component's name.
+    res = run_central(["logs", "-n", "200", "--component", "telephony", "--level", "warning"], up.env)
+    assert res.returncode == 0, res.stderr
+    assert "component telephony crashed" in res.stdout and "ComponentKilled" in res.stdout
+    assert all("/telephony " in line for line in res.stdout.splitlines() if line[:4].isdigit())
+    assert " INFO " not in res.stdout
+    follow = subprocess.Popen([CENTRAL, "logs", "-f", "-n", "1", "--json", "--level", "error"],
+                              env=up.env, stdout=subprocess.PIPE, text=True)
+    try:
+        # The backlog's line (telephony's crash): the follower is subscribed from here on.
+        assert json.loads(follow.stdout.readline())["level"] == "error"
+        assert run_central(["restart", "dialer", "--crash"], up.env).returncode == 0
+        while True:
+            entry = json.loads(follow.stdout.readline())
+            assert entry["level"] in ("error", "critical"), entry  # warnings are filtered out
+            if "component dialer crashed" in entry["msg"]:
+                break
+        assert entry["component"] == "dialer" and entry["process"] == "up"
+        assert "ComponentKilled" in entry["traceback"]
+    finally:
+        follow.kill()
+        follow.wait(5)
+    _until(lambda: _control_status(up)["local"]["components"]["dialer"]["state"] == "running", 30,
+           "the dialer to run again")
 
 
 def test_restart_on_request_and_unknown_component(up):

@@ -91,6 +91,9 @@ async def serve_control(supervisor, path: Path | None = None) -> None:
                 writer.write(b'{"ok": false, "error": "not the same user"}\n')
                 return
             line = await asyncio.wait_for(reader.readline(), timeout=5)
+            if line.startswith(b'{"op": "logs"'):
+                await _stream_logs(json.loads(line), writer)
+                return
             if len(line) > MAX_REQUEST:
                 answer = {"ok": False, "error": "request too large"}
             else:
@@ -119,6 +122,52 @@ async def serve_control(supervisor, path: Path | None = None) -> None:
     finally:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+async def _stream_logs(request: dict, writer: asyncio.StreamWriter) -> None:
+    """``{"op": "logs", "filter": {...}, "lines": 50, "follow": true}``: the recent lines of
+    this process (the in-process hub of the embedded default), then new ones as they come,
+    one JSON object per line, until the reader goes away."""
+    from .logstream import HUB, LogFilter
+
+    flt = LogFilter.from_dict(request.get("filter") or {})
+    sub = HUB.subscribe(asyncio.get_running_loop()) if request.get("follow") else None
+    try:
+        for entry in HUB.backlog(flt, max(0, min(int(request.get("lines") or 0), 5000))):
+            writer.write(json.dumps(entry, default=str).encode() + b"\n")
+        await writer.drain()
+        while sub is not None:
+            entry = await sub.queue.get()
+            if flt.matches(entry):
+                writer.write(json.dumps(entry, default=str).encode() + b"\n")
+                await writer.drain()
+    finally:
+        if sub is not None:
+            HUB.unsubscribe(sub)
+
+
+def stream_logs(filter_: dict, lines: int, follow: bool, path: Path | None = None):
+    """Yield log entries from the running ``central up`` (see :func:`_stream_logs`)."""
+    path = path or socket_path()
+    if not path.exists():
+        raise ControlError(f"no central up is running here (no control socket at {path})")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(path))
+            s.sendall(json.dumps({"op": "logs", "filter": filter_, "lines": lines, "follow": follow}).encode()
+                      + b"\n")
+            if not follow:
+                s.shutdown(socket.SHUT_WR)
+            with s.makefile("rb") as reader:
+                if not follow:
+                    s.settimeout(10)
+                for raw in reader:
+                    try:
+                        yield json.loads(raw)
+                    except ValueError:
+                        continue
+    except OSError as exc:
+        raise ControlError(f"no central up answers on {path} ({exc})") from exc
 
 
 def _answers(path: Path) -> bool:

@@ -12,6 +12,18 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("central_tenant", default=None)
+
+
+def set_tenant(slug: str | None) -> contextvars.Token:
+    """The organization the current request acts for (log lines carry it as ``tenant``)."""
+    return _tenant.set(slug)
+
+
+def reset_tenant(token: contextvars.Token) -> None:
+    _tenant.reset(token)
+
+
 def current_request_id() -> str | None:
     return _request_id.get()
 
@@ -28,12 +40,16 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # Django logs 4xx/5xx ("Not Found: /x") after the middleware chain returned, when
         # the context variable is reset: the request it passes along still carries the id.
-        record.request_id = current_request_id() or getattr(getattr(record, "request", None), "request_id", None)
+        request = getattr(record, "request", None)
+        record.request_id = current_request_id() or getattr(request, "request_id", None)
+        if not getattr(record, "tenant", None):
+            org = getattr(request, "organization", None)
+            record.tenant = _tenant.get() or getattr(org, "slug", None)
         return True
 
 
 _STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "request_id", "asctime", "color_message", "taskName",
+    "message", "request_id", "tenant", "asctime", "color_message", "taskName",
 }
 
 
@@ -50,6 +66,9 @@ class JsonFormatter(logging.Formatter):
         rid = getattr(record, "request_id", None)
         if rid:
             entry["request_id"] = rid
+        tenant = getattr(record, "tenant", None)
+        if tenant:
+            entry["tenant"] = tenant
         for key, value in record.__dict__.items():
             if key not in _STD_ATTRS and not key.startswith("_"):
                 try:

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .logging import reset_request_id, set_request_id
+from .logging import reset_request_id, reset_tenant, set_request_id, set_tenant
 from .metrics import BAD_INPUT, HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -28,10 +28,11 @@ class RequestIdMiddleware:
         request.request_id = rid
         # Each request starts on the installation's zone; resolving the tenant activates its own.
         timezone.deactivate()
-        token = set_request_id(rid)
+        token, tenant = set_request_id(rid), set_tenant(None)
         try:
             response = self.get_response(request)
         finally:
+            reset_tenant(tenant)
             reset_request_id(token)
         response["X-Request-ID"] = rid
         return response

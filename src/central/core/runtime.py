@@ -69,6 +69,9 @@ def heartbeat_thread(kind: str, info: Callable[[], dict] | None = None,
     remove the row."""
     from django.db import connection
 
+    from .logstream import set_process_kind
+
+    set_process_kind(kind)
     stop = threading.Event()
 
     def run() -> None:
@@ -97,6 +100,9 @@ def heartbeat_thread(kind: str, info: Callable[[], dict] | None = None,
 
 async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None,
                             interval: float = HEARTBEAT_INTERVAL) -> None:
+    from .logstream import set_process_kind
+
+    set_process_kind(kind)
     try:
         while True:
             try:

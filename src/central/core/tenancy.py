@@ -144,6 +144,9 @@ def membership_for_request(request) -> Membership:
             raise Http404
     request._central_membership = membership
     request.organization = membership.organization
+    from .logging import set_tenant
+
+    set_tenant(membership.organization.slug)  # log lines of this request name the tenant (reset per request)
     # Pages and API answers show times in the tenant's zone (a clinic in Manaus is not on
     # Brasília time). RequestIdMiddleware resets the zone at the start of every request.
     timezone.activate(organization_zone(membership.organization))

@@ -89,3 +89,49 @@ def not_found(request, exception=None):
 
         return json_404(request, exception)
     return render(request, "dashboard/404.html", status=404)
+
+
+def operator_only(view):
+    """Installation admins only (``is_operator``): others get 404, as for any page that
+    is not theirs. Logs and process details cross tenants."""
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not is_operator(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@operator_only
+def system(request):
+    """The installation: processes and their supervised components, AMI links, the last
+    backup and restore test."""
+    from django.conf import settings
+
+    from central.core.backups import last_runs
+
+    status = viewer_status(request)
+    for p in status["processes"]:
+        p["components"] = sorted((p.get("info") or {}).get("supervised", {}).items())
+        p["servers"] = sorted((p.get("info") or {}).get("servers", {}).items())
+    runs = last_runs()
+    return render(request, "dashboard/system.html", {
+        "status": status, "backup": runs["backup"], "restore_test": runs["restore_test"],
+        "backup_settings": {"at": settings.BACKUP_AT, "daily": settings.BACKUP_KEEP_DAILY,
+                            "weekly": settings.BACKUP_KEEP_WEEKLY, "restore_at": settings.RESTORE_TEST_AT,
+                            "offsite": bool(settings.BACKUP_S3_BUCKET)},
+    })
+
+
+@operator_only
+def logs(request):
+    """The live log console (lines over ``/ws/logs/``); the query string pre-fills the filter."""
+    from central.core.logstream import LEVELS, LogFilter
+
+    initial = LogFilter.from_dict({k: request.GET.get(k, "") for k in
+                                   ("level", "process", "component", "tenant", "request_id", "text")})
+    return render(request, "dashboard/logs.html", {"filter": initial, "levels": LEVELS,
+                                                   "processes": ("up", "web", "worker", "beat", "pbx", "dialer", "voice")})
