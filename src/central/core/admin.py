@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from .models import AuditLog, Invitation, Membership, Organization, ProcessHeartbeat
+from .models import (
+    AuditLog,
+    Invitation,
+    Membership,
+    Organization,
+    ProcessHeartbeat,
+    RetentionPolicy,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -63,3 +70,11 @@ class AuditLogAdmin(admin.ModelAdmin):
 @admin.register(ProcessHeartbeat)
 class ProcessHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "host", "pid", "started_at", "last_seen"]
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    """Days of data each organization keeps (``central maintenance`` applies them)."""
+
+    list_display = ("organization", "attempts_days", "call_records_days", "conversations_days", "audit_days")
+    search_fields = ("organization__name", "organization__slug")
