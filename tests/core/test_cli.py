@@ -107,9 +107,10 @@ def test_logs_shows_the_json_log_file(tmp_path):
     env = central_env(tmp_path / "data", CENTRAL_LOG_FILE=str(log_file))
     run_central(["diagnose"], env)  # logs a warning-free run; write one line ourselves too
     log_file.write_text('{"level": "info", "msg": "primeira"}\n{"level": "info", "msg": "segunda"}\n')
-    result = run_central(["logs", "-n", "1"], env)
+    result = run_central(["logs", "-n", "1", "--json"], env)  # as written; without --json: formatted
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '{"level": "info", "msg": "segunda"}'
+    assert "INFO" in run_central(["logs", "-n", "1"], env).stdout
 
 
 def _current_slugs(env) -> str:

@@ -324,7 +324,8 @@ def filter_lines(lines: Iterable[str], flt: LogFilter) -> Iterable[dict]:
         except ValueError:
             continue
         if isinstance(entry, dict):
-            entry.setdefault("component", component_of(logging.LogRecord(entry.get("logger", ""), 0, "", 0, "",
-                                                                         (), None)))
-            if flt.matches(entry):
+            # A file line has no component field: the logger's name says it (as for live lines).
+            probe = {**entry, "component": entry.get("component") or component_of(
+                logging.LogRecord(entry.get("logger", ""), 0, "", 0, "", (), None))}
+            if flt.matches(probe):
                 yield entry
