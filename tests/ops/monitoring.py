@@ -14,11 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"
+EMBEDDED_CONFIG = PROMETHEUS_DIR / "prometheus-embedded.yml"
 RULES = PROMETHEUS_DIR / "central-rules.yml"
 RULE_TESTS = PROMETHEUS_DIR / "central-rules.test.yml"
 
 #: Metric names a query may use that no Central process serves: Prometheus makes `up`.
 NOT_FROM_CENTRAL = {"up"}
+#: Served only where Redis is configured (the shared cache's own metrics, core/cache.py):
+#: required when the test run has Redis, not in the embedded (SQLite, no Redis) pass.
+NEEDS_REDIS = {"central_cache_redis_up", "central_cache_fallback_total"}
 # Metric identifiers in PromQL: Central's own, and the client library's process_* ones.
 _NAME = re.compile(r"\b((?:central|process|python)_[a-z0-9_]+|up)\b(?!\s*\()")
 
@@ -62,13 +66,15 @@ def exposed_names(text: str) -> set[str]:
 
 
 def config_for_test(targets: dict[str, list[str]], token_file: Path, interval: str = "1s") -> dict:
-    """deploy/prometheus/prometheus.yml with this test's targets per job (a job not in
-    ``targets`` is dropped), its token file and a short interval; nothing else changes."""
+    """deploy/prometheus/prometheus.yml, plus the ``central-up`` job of
+    prometheus-embedded.yml, with this test's targets per job (a job not in ``targets`` is
+    dropped), its token file and a short interval; nothing else changes."""
     config = copy.deepcopy(yaml.safe_load(CONFIG.read_text()))
     config["global"]["scrape_interval"] = interval
     config["global"]["evaluation_interval"] = interval
+    embedded = yaml.safe_load(EMBEDDED_CONFIG.read_text())["scrape_configs"]
     jobs = []
-    for job in config["scrape_configs"]:
+    for job in config["scrape_configs"] + embedded:
         if job["job_name"] not in targets:
             continue
         job["static_configs"] = [{"targets": targets[job["job_name"]]}]

@@ -3,9 +3,10 @@
 
 The module starts the production process set once, each as its own process on free
 ports, against a PBX simulator standing in for Asterisk: two ``central web``, ``central
-pbx``, ``central dialer``, ``central voice`` and, when the run has Redis (the PostgreSQL
-pass), ``central worker`` and ``central beat`` (Celery needs a broker; the SQLite pass has
-none, so those two jobs are left out of its Prometheus configuration). Then:
+pbx``, ``central dialer``, ``central voice``, the embedded ``central up`` and, when the
+run has Redis (the PostgreSQL pass), ``central worker`` and ``central beat`` (Celery needs
+a broker; the SQLite pass has none, so those two jobs are left out of its Prometheus
+configuration, and every process uses Redis then, as in production). Then:
 
 * every process answers /metrics only with the token, and the per-process endpoints
   listen on loopback;
@@ -35,7 +36,14 @@ import pytest
 import yaml
 
 from central.core.metrics import PENDING_METRICS
-from tests.ops.monitoring import NOT_FROM_CENTRAL, RULES, config_for_test, exposed_names, names_used
+from tests.ops.monitoring import (
+    NEEDS_REDIS,
+    NOT_FROM_CENTRAL,
+    RULES,
+    config_for_test,
+    exposed_names,
+    names_used,
+)
 from tests.support import (
     CENTRAL,
     free_port,
@@ -122,6 +130,9 @@ def layout(tmp_path_factory):
                        CENTRAL_VOICE_TOKEN=secrets.token_urlsafe(16))
     env.pop("CENTRAL_METRICS_OPEN", None)
     env.pop("CENTRAL_METRICS_HOST", None)
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url:  # the PostgreSQL + Redis pass: every process on Redis, as in production
+        env["REDIS_URL"] = redis_url
     seeded = run_central(["manage", "shell", "-c", SEED], env)
     assert seeded.returncode == 0, seeded.stderr
     layout = Layout(token, env, int(seeded.stdout.split()[-1]))
@@ -130,7 +141,7 @@ def layout(tmp_path_factory):
     layout.procs.append(sim)
     try:
         ports = {name: free_port() for name in ("web1", "web2", "pbx", "dialer", "voice", "voice_api",
-                                                 "worker", "beat")}
+                                                 "worker", "beat", "up")}
         for web in ("web1", "web2"):
             _start(layout, web, ["web", "--port", str(ports[web])], env, tmp)
             layout.targets.setdefault("central-web", []).append(f"http://127.0.0.1:{ports[web]}")
@@ -141,12 +152,16 @@ def layout(tmp_path_factory):
                                  str(ports["voice"])], env, tmp)
         for kind in ("pbx", "dialer", "voice"):
             layout.targets[f"central-{kind}"] = [f"http://127.0.0.1:{ports[kind]}"]
-        redis_url = os.environ.get("REDIS_URL", "")
+        # The embedded default too: every component in one process, one endpoint. No demo
+        # traffic (it would only load the machine); its PBX link and dialer use the same
+        # simulator (CENTRAL_AMI_URL), its voice listeners move to free ports.
+        _start(layout, "up", ["up", "--port", str(ports["up"])],
+               {**env, "CENTRAL_DEMO_CALLS": "0", "CENTRAL_DEMO_VISITS": "0"}, tmp)
+        layout.targets["central-up"] = [f"http://127.0.0.1:{ports['up']}"]
         if redis_url:  # Celery needs a broker: the PostgreSQL + Redis pass has one
-            celery_env = {**env, "REDIS_URL": redis_url}
             _start(layout, "worker", ["worker", "--concurrency", "1", "--metrics-port", str(ports["worker"])],
-                   celery_env, tmp)
-            _start(layout, "beat", ["beat", "--metrics-port", str(ports["beat"])], celery_env, tmp)
+                   env, tmp)
+            _start(layout, "beat", ["beat", "--metrics-port", str(ports["beat"])], env, tmp)
             for kind in ("worker", "beat"):
                 layout.targets[f"central-{kind}"] = [f"http://127.0.0.1:{ports[kind]}"]
         # Ready when each process serves its metrics and the AMI links are logged in.
@@ -160,6 +175,9 @@ def layout(tmp_path_factory):
                 _wait_metrics(layout, url, lambda text, name=name: _logged_in(text, name), what)
         yield layout
     finally:
+        for proc in layout.procs:  # all at once: each takes a moment to shut down
+            if proc.poll() is None:
+                proc.terminate()
         for proc in reversed(layout.procs):
             stop_process(proc)
 
@@ -250,8 +268,8 @@ def test_every_metric_a_dashboard_or_rule_uses_is_served(layout):
         for url in urls:
             exposed |= exposed_names(layout.scrape(url))
     used = names_used()
-    missing = {name: sorted(where)[:3] for name, where in used.items()
-               if name not in exposed and name not in NOT_FROM_CENTRAL and name not in PENDING_METRICS}
+    optional = NOT_FROM_CENTRAL | set(PENDING_METRICS) | (set() if "REDIS_URL" in layout.env else NEEDS_REDIS)
+    missing = {name: sorted(where)[:3] for name, where in used.items() if name not in exposed | optional}
     assert not missing, missing
     arrived = sorted(name for name in PENDING_METRICS if name in exposed)
     if arrived:
@@ -302,14 +320,15 @@ def test_prometheus_scrapes_every_process_and_answers_a_domain_query(layout, tmp
             return res["data"]["result"]
 
         links = query("central_telephony_connected == 1")
-        assert [r["metric"]["job"] for r in links] == ["central-pbx"], links
+        assert sorted(r["metric"]["job"] for r in links) == ["central-pbx", "central-up"], links
         dialer = query("central_dialer_ami_connected")
-        assert [r["value"][1] for r in dialer] == ["1"], dialer
+        assert sorted((r["metric"]["job"], r["value"][1]) for r in dialer) == [
+            ("central-dialer", "1"), ("central-up", "1")], dialer
         processes = query("sum by (job) (central_process_info)")
         assert {r["metric"]["job"]: r["value"][1] for r in processes} == {
             job: str(len(urls)) for job, urls in layout.targets.items()}, processes
         rules = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
-        assert sum(len(g["rules"]) for g in rules) == 13
+        assert sum(len(g["rules"]) for g in rules) == 15
         assert all(r["health"] in ("ok", "unknown") for g in rules for r in g["rules"]), rules
         elapsed = time.monotonic() - started
         assert elapsed < 30, elapsed

@@ -17,6 +17,7 @@ import yaml
 from central.core.metrics import METRICS_PORTS, PENDING_METRICS
 from tests.ops.monitoring import (
     CONFIG,
+    EMBEDDED_CONFIG,
     GRAFANA_DIR,
     PROMETHEUS_DIR,
     ROOT,
@@ -37,7 +38,7 @@ def promtool(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_promtool_checks_the_rules():
     res = promtool("check", "rules", str(RULES))
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 13 rules found" in res.stdout
+    assert "SUCCESS: 15 rules found" in res.stdout
 
 
 def test_promtool_unit_tests_of_the_rules_pass():
@@ -55,13 +56,15 @@ def test_promtool_catches_a_rule_unit_test_that_expects_the_wrong_alert(tmp_path
     assert res.returncode != 0 and "CentralDialerAbandonOverCap" in res.stdout + res.stderr
 
 
-def test_promtool_checks_the_config_with_its_rule_file(tmp_path):
+@pytest.mark.parametrize("config", [CONFIG, EMBEDDED_CONFIG], ids=["layout", "embedded"])
+def test_promtool_checks_the_config_with_its_rule_file(tmp_path, config):
     """The provided file as is, only the token file path pointed at a real file (promtool
     checks that it exists)."""
     token = tmp_path / "central-metrics-token"
     token.write_text(secrets.token_urlsafe(24))
-    text = CONFIG.read_text().replace("/etc/prometheus/central-metrics-token", str(token))
-    (tmp_path / "prometheus.yml").write_text(text)
+    text = config.read_text()
+    assert "/etc/prometheus/central-metrics-token" in text
+    (tmp_path / "prometheus.yml").write_text(text.replace("/etc/prometheus/central-metrics-token", str(token)))
     shutil.copy(RULES, tmp_path / RULES.name)
     res = promtool("check", "config", str(tmp_path / "prometheus.yml"))
     assert res.returncode == 0, res.stdout + res.stderr
@@ -83,6 +86,8 @@ def test_every_process_kind_is_scraped_on_its_own_port():
     pattern = re.search(r"^Environment=CENTRAL_METRICS_PORT=(\d+)%i$", unit, re.M).group(1)
     assert targets("dialer") == [f"127.0.0.1:{pattern}{n}" for n in (1, 2)]
     assert targets("web") == ["127.0.0.1:8001", "127.0.0.1:8002"]
+    embedded = yaml.safe_load(EMBEDDED_CONFIG.read_text())["scrape_configs"]
+    assert [t for c in embedded[0]["static_configs"] for t in c["targets"]] == ["127.0.0.1:8000"]  # `central up`
     assert "ExecStart=/opt/central/.venv/bin/central web --host 127.0.0.1 --port %i" in (
         ROOT / "deploy" / "systemd" / "central-web@.service").read_text()
     for name, job in jobs.items():
