@@ -62,6 +62,11 @@ c = Campaign.objects.create(organization=org, name="Vendas", status="active", qu
     dial_context="discador-out", pacing_mode="ratio", dial_ratio=1.0, working_hours=days,
     respect_holidays=False, max_channels=2, max_cps=1, ring_timeout_s=5, max_abandon_rate=0.03)
 Contact.objects.bulk_create([Contact(organization=org, campaign=c, phone=f"+5511966{i:06d}") for i in range(20)])
+# A finished backup and restore test, as the scheduled jobs record them (core.backups).
+from django.utils import timezone
+from central.core.models import BackupRun
+BackupRun.objects.create(kind="backup", slot="d1", finished_at=timezone.now(), ok=True, size=4096)
+BackupRun.objects.create(kind="restore_test", slot="w1", finished_at=timezone.now(), ok=True)
 print(c.id)
 """
 
@@ -257,6 +262,8 @@ def test_dialer_and_pbx_link_expose_their_metrics(layout):
     assert "# TYPE central_voice_turn_latency_seconds histogram" in voice
     web = layout.scrape(layout.targets["central-web"][0])
     assert 'central_process_heartbeat_age_seconds{host=' in web and 'kind="dialer"' in web
+    assert "central_backup_last_size_bytes 4096.0" in web
+    assert 'central_backup_last_run_ok{kind="restore_test"} 1.0' in web
 
 
 def test_every_metric_a_dashboard_or_rule_uses_is_served(layout):
@@ -328,7 +335,7 @@ def test_prometheus_scrapes_every_process_and_answers_a_domain_query(layout, tmp
         assert {r["metric"]["job"]: r["value"][1] for r in processes} == {
             job: str(len(urls)) for job, urls in layout.targets.items()}, processes
         rules = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
-        assert sum(len(g["rules"]) for g in rules) == 15
+        assert sum(len(g["rules"]) for g in rules) == 20
         assert all(r["health"] in ("ok", "unknown") for g in rules for r in g["rules"]), rules
         elapsed = time.monotonic() - started
         assert elapsed < 30, elapsed

@@ -202,6 +202,28 @@ def webhook_lag() -> Iterable[Metric]:
     yield lag
 
 
+@cluster_collector
+def backup_state() -> Iterable[Metric]:
+    """The last scheduled backup and restore test (``central.core.backups.last_runs``):
+    when each finished, whether it worked, the backup's size. Alerts
+    ``CentralBackupStale`` / ``CentralBackupFailed`` / ``CentralRestoreTest*``."""
+    from .backups import last_runs
+
+    finished = GaugeMetricFamily("central_backup_last_run_timestamp_seconds",
+                                 "When the last backup or restore test finished (Unix time)", labels=["kind"])
+    ok = GaugeMetricFamily("central_backup_last_run_ok", "1 if the last backup or restore test worked, 0 if not",
+                           labels=["kind"])
+    size = GaugeMetricFamily("central_backup_last_size_bytes", "Size of the last backup file")
+    for kind, run in last_runs().items():
+        if run is None:
+            continue
+        finished.add_metric([kind], (run.finished_at or run.started_at).timestamp())
+        ok.add_metric([kind], 1 if run.ok else 0)
+        if kind == "backup":
+            size.add_metric([], run.size)
+    yield from (finished, ok, size)
+
+
 # --- Access and rendering ----------------------------------------------------------------
 
 def access_denied(authorization: str) -> tuple[int, str] | None:
