@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -72,6 +73,9 @@ class BenchServer:
                     if not event.get("more_body"):
                         break
             status, answer = 200, {"sha256": digest.hexdigest()}
+        elif path.startswith(p.API_ROOT + "agent/uploads/") and method == p.UPLOAD_METHOD:
+            tr = self.transfers[path.rstrip("/").rsplit("/", 1)[-1]]
+            status, answer = await self._chunk(tr, headers, receive)
         else:
             body = bytearray()
             while True:
@@ -90,10 +94,7 @@ class BenchServer:
                 status, answer = 200, self.transfers[path.rsplit("/", 1)[-1]]["accepted"]
             elif path.startswith(p.API_ROOT + "agent/uploads/"):
                 tr = self.transfers[path.rstrip("/").rsplit("/", 1)[-1]]
-                if method == "GET":
-                    status, answer = 200, self._status(tr)
-                else:
-                    status, answer = self._chunk(tr, headers, bytes(body))
+                status, answer = 200, self._status(tr)
         payload = json.dumps(answer).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})
@@ -102,29 +103,39 @@ class BenchServer:
     def _status(self, tr):
         return {"offset": tr["offset"], "size": tr["size"], "state": tr["state"]}
 
-    def _chunk(self, tr, headers, body):
+    async def _chunk(self, tr, headers, receive):
+        """Stream one chunk to the file while hashing it (chunk digest and running whole-file
+        digest), as Central's endpoint does; a bad or cut chunk is truncated away again."""
         p = self.p
         offset = int(headers[p.HEADER_OFFSET.lower()])
         if offset != tr["offset"]:
             return p.UPLOAD_OFFSET_MISMATCH, self._status(tr)
-        if hashlib.sha256(body).hexdigest() != headers[p.HEADER_CHUNK_SHA256.lower()]:
-            return p.UPLOAD_CHUNK_CORRUPT, {}
-        cut = tr.get("cut")
-        if cut is not None and offset + len(body) > cut:
-            body = body[: cut - offset]
-            tr["cut"] = None
-            failed = True
-        else:
-            failed = False
+        chunk_digest, whole = hashlib.sha256(), tr["digest"].copy()
+        written, cut = 0, tr.get("cut")
         with open(self.store / tr["id_file"], "ab") as fh:
-            fh.write(body)
-        tr["digest"].update(body)
-        tr["offset"] += len(body)
-        tr["accepted"].append([time.time(), offset, len(body), failed])
-        if failed:
-            return 503, {}
+            while True:
+                event = await receive()
+                piece = event.get("body", b"")
+                if cut is not None and offset + written + len(piece) > cut:
+                    # The connection drops here: what arrived of this chunk is discarded.
+                    tr["cut"] = None
+                    fh.truncate(offset)
+                    tr["accepted"].append([time.time(), offset, 0, True])
+                    return 503, {}
+                chunk_digest.update(piece)
+                whole.update(piece)
+                fh.write(piece)
+                written += len(piece)
+                if not event.get("more_body"):
+                    break
+            if chunk_digest.hexdigest() != headers[p.HEADER_CHUNK_SHA256.lower()]:
+                fh.truncate(offset)
+                return p.UPLOAD_CHUNK_CORRUPT, {}
+        tr["digest"] = whole
+        tr["offset"] += written
+        tr["accepted"].append([time.time(), offset, written, False])
         if tr["offset"] == tr["size"]:
-            tr["state"] = "complete" if tr["digest"].hexdigest() == tr["sha256"] else "rejected"
+            tr["state"] = "complete" if whole.hexdigest() == tr["sha256"] else "rejected"
         return p.UPLOAD_OK, self._status(tr)
 
 
@@ -205,13 +216,19 @@ async def run(args) -> None:
             print(f"agent upload:    median {c_med:.2f} s = {mb / c_med:.0f} MB/s  (runs: "
                   f"{', '.join(f'{x:.2f}' for x in chunked)})  = {100 * p_med / c_med:.0f} % of plain PUT")
             cut = size // 2
+            resumed: list[logging.LogRecord] = []
+            handler = logging.Handler()
+            handler.emit = lambda r: resumed.append(r) if r.getMessage() == "upload resumed" else None
+            logging.getLogger("central_agent.upload").addHandler(handler)
+            logging.getLogger("central_agent.upload").setLevel(logging.INFO)
             t_start = time.time()
             elapsed, log = await agent_upload(client, base, path, sha, cut=cut)
             cut_at = next(t for t, _off, _n, failed in log if failed)
-            resumed = next(t for t, off, _n, failed in log if off >= cut and not failed)
-            print(f"cut at 50 %: the upload resumed at offset {cut} {resumed - cut_at:.2f} s after the cut "
-                  f"(backoff {'+'} GET offset {'+'} first chunk), whole upload {elapsed:.2f} s "
-                  f"({elapsed - (cut_at - t_start):.2f} s after the cut)")
+            (record,) = resumed
+            print(f"cut at 50 % (the chunk in flight is lost, as in Central): the agent resumed from "
+                  f"Central's offset {record.offset} ({100 * record.offset / size:.0f} %) "
+                  f"{record.created - cut_at:.2f} s after the cut (backoff, then GET offset); whole upload "
+                  f"{elapsed:.2f} s ({t_start + elapsed - cut_at:.2f} s of it after the cut)")
     finally:
         server.terminate()
         server.wait(10)

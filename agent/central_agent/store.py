@@ -27,12 +27,22 @@ CREATE TABLE IF NOT EXISTS files (
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` (if missing) readable and writable by its owner only (0600)."""
+    """Create ``path`` (if missing) readable and writable by its owner only: mode 0600 on
+    POSIX; on Windows, where a file under %PROGRAMDATA% inherits "Users: read", the
+    inherited entries are removed and only the current account (and SYSTEM/Administrators,
+    which own the machine anyway) keep access."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
     if os.name == "posix":
         os.chmod(path, 0o600)
+    elif os.name == "nt":  # pragma: no cover - exercised on Windows only
+        import getpass
+        import subprocess
+
+        subprocess.run(["icacls", str(path), "/inheritance:r", "/grant:r", f"{getpass.getuser()}:F",
+                        "/grant:r", "SYSTEM:F", "/grant:r", "Administrators:F"],
+                       check=False, capture_output=True)
 
 
 class Store:
