@@ -49,12 +49,19 @@ sys.path.insert(0, str(ROOT))
 # --- server (runs in its own process) ------------------------------------------------------
 
 
+def crc32_hex(data: bytes) -> str:
+    import zlib
+
+    return f"{zlib.crc32(data):08x}"
+
+
 class BenchServer:
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, checksum: str = "sha256") -> None:
         from central_agent import protocol as p
 
         self.p = p
         self.store = store
+        self.checksum = checksum
         self.transfers: dict[str, dict] = {}
 
     async def __call__(self, scope, receive, send):
@@ -110,7 +117,8 @@ class BenchServer:
         offset = int(headers[p.HEADER_OFFSET.lower()])
         if offset != tr["offset"]:
             return p.UPLOAD_OFFSET_MISMATCH, self._status(tr)
-        chunk_digest, whole = hashlib.sha256(), tr["digest"].copy()
+        chunk_digest = hashlib.sha256() if self.checksum == "sha256" else _Crc32()
+        whole = tr["digest"].copy()
         written, cut = 0, tr.get("cut")
         with open(self.store / tr["id_file"], "ab") as fh:
             while True:
@@ -139,11 +147,26 @@ class BenchServer:
         return p.UPLOAD_OK, self._status(tr)
 
 
-def serve(fd: int, store: str) -> None:
+class _Crc32:
+    """hashlib-like running CRC-32 (the ``--checksum crc32`` experiment)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        import zlib
+
+        self.value = zlib.crc32(data, self.value)
+
+    def hexdigest(self) -> str:
+        return f"{self.value:08x}"
+
+
+def serve(fd: int, store: str, checksum: str) -> None:
     """Serve on the listening socket inherited from the bench (no start-up race)."""
     import uvicorn
 
-    uvicorn.run(BenchServer(Path(store)), fd=fd, log_level="warning", lifespan="off")
+    uvicorn.run(BenchServer(Path(store), checksum), fd=fd, log_level="warning", lifespan="off")
 
 
 # --- client --------------------------------------------------------------------------------
@@ -161,7 +184,8 @@ async def plain_put(client, url: str, path: Path) -> float:
     return time.perf_counter() - t0
 
 
-async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None = None):
+async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None = None,
+                       checksum: str = "sha256"):
     from central_agent.indexer import stat_signature
     from central_agent.uploader import upload
 
@@ -169,7 +193,10 @@ async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None 
     r = await client.post(base + "/bench/transfer", json={"sha256": sha, "size": size, "cut": cut})
     tid = r.json()["transfer_id"]
     t0 = time.perf_counter()
-    result = await upload(client, base, "bench-token", tid, str(path), size, stat_signature(str(path)))
+    from central_agent.uploader import chunk_sha256
+
+    result = await upload(client, base, "bench-token", tid, str(path), size, stat_signature(str(path)),
+                          checksum=chunk_sha256 if checksum == "sha256" else crc32_hex)
     elapsed = time.perf_counter() - t0
     assert result.state == "complete", result
     log = (await client.get(base + f"/bench/log/{tid}")).json()
@@ -185,8 +212,8 @@ async def run(args) -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(work / "srv")],
-                              pass_fds=[listener.fileno()])
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(work / "srv"),
+                               args.checksum], pass_fds=[listener.fileno()])
     listener.close()
     try:
         path = work / "grande.pdf"
@@ -206,9 +233,10 @@ async def run(args) -> None:
             plain, chunked = [], []
             for _ in range(args.runs):
                 plain.append(await plain_put(client, base + "/plain/x", path))
-                chunked.append((await agent_upload(client, base, path, sha))[0])
+                chunked.append((await agent_upload(client, base, path, sha, checksum=args.checksum))[0])
             mb = size / 1e6
             p_med, c_med = statistics.median(plain), statistics.median(chunked)
+            print(f"per-chunk checksum: {args.checksum}")
             print(f"file {mb:.0f} MB over loopback, {args.runs} interleaved runs each, load average "
                   f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
             print(f"plain PUT:       median {p_med:.2f} s = {mb / p_med:.0f} MB/s  (runs: "
@@ -222,7 +250,7 @@ async def run(args) -> None:
             logging.getLogger("central_agent.upload").addHandler(handler)
             logging.getLogger("central_agent.upload").setLevel(logging.INFO)
             t_start = time.time()
-            elapsed, log = await agent_upload(client, base, path, sha, cut=cut)
+            elapsed, log = await agent_upload(client, base, path, sha, cut=cut, checksum=args.checksum)
             cut_at = next(t for t, _off, _n, failed in log if failed)
             (record,) = resumed
             print(f"cut at 50 % (the chunk in flight is lost, as in Central): the agent resumed from "
@@ -250,7 +278,7 @@ def start_plain_server(store: Path) -> tuple[subprocess.Popen, int]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(store)],
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(store), "sha256"],
                             pass_fds=[listener.fileno()])
     listener.close()
     return proc, port
@@ -352,12 +380,15 @@ def run_central_mode(args) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), sys.argv[3])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--central", action="store_true", help="against a real central web")
+    parser.add_argument("--checksum", choices=["sha256", "crc32"], default="sha256",
+                        help="per-chunk checksum: the protocol's sha256, or crc32 to measure what a "
+                             "cheaper one would give (bench server only)")
     args = parser.parse_args()
     if args.central:
         run_central_mode(args)

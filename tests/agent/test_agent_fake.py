@@ -164,7 +164,7 @@ async def test_upload_complete_and_resumed_after_a_cut(central, tmp_path):
     record = central.add_agent()
     cfg = make_config(tmp_path, central, record)
     docs = tmp_path / "docs"
-    big = write_pdf(docs / "grande.pdf", padding=3 * p.CHUNK_SIZE)
+    big = write_pdf(docs / "grande.pdf", padding=2 * p.CHUNK_SIZE)
     small = write_pdf(docs / "pequeno.pdf")
     running = Running(cfg)
     try:
