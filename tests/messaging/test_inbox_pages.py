@@ -320,6 +320,7 @@ def test_organization_without_whatsapp_points_to_the_simulators(client, tenants)
     for url in ("/messaging/", "/messaging/phone/"):
         html = client.get(url).content.decode()
         assert 'data-testid="simulator-elsewhere"' in html and "Empresa B" in html, url
+        assert 'data-testid="phone-not-running"' not in html, url
     # a user who is not in B is never told about it
     client.force_login(tenants["artur"])
     assert "Empresa B" not in client.get("/messaging/").content.decode()

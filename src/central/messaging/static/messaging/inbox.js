@@ -401,6 +401,18 @@
   });
   Central.on("wa_conversation", function (msg) { if (msg.conversation) putConversation(msg.conversation); });
 
+  // --- layout: on wide screens both panes end at the bottom of the window, whatever the
+  // height of the menu bar above them (it wraps to two lines when many apps are installed).
+  function fitPanes() {
+    root.querySelectorAll(".pane").forEach(function (pane) {
+      if (getComputedStyle(root).gridTemplateColumns.split(" ").length < 2) { pane.style.height = ""; return; }
+      var top = pane.getBoundingClientRect().top + window.scrollY;
+      pane.style.height = Math.max(420, window.innerHeight - top - 12) + "px";
+    });
+  }
+  fitPanes();
+  window.addEventListener("resize", fitPanes);
+
   // --- first paint ---------------------------------------------------------------------
   drawList();
   if (current) {
