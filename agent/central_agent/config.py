@@ -59,6 +59,7 @@ class Config:
     watch: str = "auto"
     settle: float = 2.0  # seconds a new file's size must stay still before it is read
     rescan: float = 3600.0  # full rescan as a safety net for missed events (0 = never)
+    poll_interval: float = 5.0  # seconds between polls of a folder watched by polling
     backoff_cap: float = 60.0
     verify_tls: bool = True
     log_level: str = "INFO"
@@ -103,8 +104,8 @@ class Config:
         names = [f.name for f in self.folders]
         if len(set(names)) != len(names):
             raise ConfigError(f"folder names must be unique: {names}")
-        if self.heartbeat <= 0 or self.settle < 0:
-            raise ConfigError("heartbeat must be > 0 and settle >= 0")
+        if self.heartbeat <= 0 or self.settle < 0 or self.poll_interval <= 0:
+            raise ConfigError("heartbeat and poll_interval must be > 0, settle >= 0")
         if self.watch not in WATCH_MODES:
             raise ConfigError(f"watch must be one of {WATCH_MODES}")
 
@@ -143,7 +144,8 @@ def load(home: Path | None = None, env: dict[str, str] | None = None) -> Config:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{cfg.config_file}: {exc}") from exc
     values: dict = {}
-    for key in ("server", "heartbeat", "watch", "settle", "rescan", "backoff_cap", "verify_tls", "log_level"):
+    for key in ("server", "heartbeat", "watch", "settle", "rescan", "poll_interval", "backoff_cap",
+                "verify_tls", "log_level"):
         if key in data:
             values[key] = data[key]
     if "include" in data:
@@ -164,6 +166,7 @@ def load(home: Path | None = None, env: dict[str, str] | None = None) -> Config:
         "CENTRAL_AGENT_WATCH": ("watch", str),
         "CENTRAL_AGENT_SETTLE": ("settle", float),
         "CENTRAL_AGENT_RESCAN": ("rescan", float),
+        "CENTRAL_AGENT_POLL_INTERVAL": ("poll_interval", float),
         "CENTRAL_AGENT_BACKOFF_CAP": ("backoff_cap", float),
         "CENTRAL_AGENT_LOG_LEVEL": ("log_level", str),
     }
@@ -184,7 +187,8 @@ def load(home: Path | None = None, env: dict[str, str] | None = None) -> Config:
     try:
         cfg = replace(cfg, **values)
         cfg = replace(cfg, heartbeat=float(cfg.heartbeat), settle=float(cfg.settle),
-                      rescan=float(cfg.rescan), verify_tls=bool(cfg.verify_tls))
+                      rescan=float(cfg.rescan), poll_interval=float(cfg.poll_interval),
+                      verify_tls=bool(cfg.verify_tls))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{cfg.config_file}: {exc}") from exc
     return cfg

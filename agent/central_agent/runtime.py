@@ -47,7 +47,6 @@ from .uploader import ProgressThrottle, upload
 log = logging.getLogger("central_agent")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per chunk is noise
 SCAN_CHUNK = 200  # files indexed per hand-over from the scan thread to the loop
-POLL_INTERVAL = 5.0  # seconds between polls when the folder is watched by polling
 
 
 class AgentStopped(Exception):
@@ -355,7 +354,7 @@ class Agent:
                     observer = None
                     mode = "polling"
             if observer is None:
-                observer = PollingObserver(timeout=POLL_INTERVAL)
+                observer = PollingObserver(timeout=self.cfg.poll_interval)
                 try:
                     observer.schedule(Handler(folder.name), folder.path, recursive=True)
                     observer.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import stat
 from dataclasses import replace
@@ -238,6 +239,27 @@ async def test_revoked_token_stops_with_a_clear_message(central, tmp_path, capsy
     # Starting again with the revoked token stops at once too (no retrying forever).
     config.write_config(cfg)
     config.write_token(cfg, record.token)
-    rc = await asyncio.to_thread(cli.main, ["run", "--home", str(cfg.home), "--quiet"])
+    try:
+        rc = await asyncio.to_thread(cli.main, ["run", "--home", str(cfg.home), "--quiet"])
+    finally:  # `run` set up the agent's own log handlers in this process: undo that
+        logging.getLogger("central_agent").handlers.clear()
+        logging.getLogger("central_agent").propagate = True
     assert rc == cli.EXIT_STOPPED
     assert "revoked" in capsys.readouterr().err
+
+
+async def test_polling_watcher_for_network_shares(central, tmp_path):
+    """``watch = "polling"`` (what ``auto`` picks on nfs/cifs/smb3): changes are still seen."""
+    record = central.add_agent()
+    cfg = make_config(tmp_path, central, record, watch="polling", poll_interval=0.2)
+    docs = tmp_path / "docs"
+    write_pdf(docs / "a.pdf", title="A")
+    running = Running(cfg)
+    try:
+        await central.wait_for(lambda: "a.pdf" in paths(record))
+        assert record.hellos[-1].folders[0].watch == "polling"
+        write_pdf(docs / "b.pdf", title="B")
+        (docs / "a.pdf").unlink()
+        await central.wait_for(lambda: paths(record) == {"b.pdf"})
+    finally:
+        await running.close()

@@ -68,3 +68,26 @@ def test_install_service_writes_a_systemd_unit(tmp_path, capsys):
     assert "User=agente" in unit and f"CENTRAL_AGENT_HOME={tmp_path / 'home'}" in unit
     assert "-m central_agent run --quiet" in unit
     assert f"RestartPreventExitStatus={cli.EXIT_STOPPED}" in unit and "Restart=on-failure" in unit
+
+
+def test_json_logs_rotate(tmp_path):
+    import json
+    import logging
+
+    from central_agent import logs
+
+    log_file = tmp_path / "logs" / "agent.log"
+    logs.setup(log_file, "INFO", stderr=False, max_bytes=2000, backups=2)
+    try:
+        log = logging.getLogger("central_agent.test")
+        for n in range(100):
+            log.info("linha %d", n, extra={"path": "Relatório Março.pdf"})
+        lines = log_file.read_text(encoding="utf-8").splitlines()
+        record = json.loads(lines[-1])
+        assert record["message"] == "linha 99" and record["path"] == "Relatório Março.pdf"
+        assert record["level"] == "INFO" and record["time"].endswith("Z")
+        assert (tmp_path / "logs" / "agent.log.1").exists() and (tmp_path / "logs" / "agent.log.2").exists()
+        assert not (tmp_path / "logs" / "agent.log.3").exists()
+    finally:
+        logging.getLogger("central_agent").handlers.clear()
+        logging.getLogger("central_agent").propagate = True
