@@ -115,3 +115,30 @@ def test_agent_public_ip_follows_the_trusted_proxy_rule(settings):
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     assert _client_ip(_scope("127.0.0.1", "10.9.9.9, 203.0.113.9")) == "203.0.113.9"
     assert _client_ip(_scope("198.51.100.7", "203.0.113.9")) == "198.51.100.7"
+
+
+def test_a_second_request_never_stores_a_file_being_verified(tenants, tmp_path, settings):
+    """Two requests reach the end of one upload (a retried last chunk racing the first):
+    only the one that claimed the verification stores the file; a claim left by a dead
+    process is taken over after VERIFY_CLAIM."""
+    settings.STORAGES = {**settings.STORAGES, "documents": storage_config({}, tmp_path)}
+    from django.core.files.storage import storages
+
+    storages._storages.pop("documents", None)
+    data = b"%PDF-1.4 racing"
+    agent = make_agent(tenants["a"], state=Agent.State.ONLINE)
+    doc = make_document(tenants["a"], agent=agent, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    tr = services.request_document(doc)
+    # The state in which the first request has written the last chunk and claimed the check.
+    services.partial_path(tr).write_bytes(data)
+    claimed_at = timezone.now()
+    Transfer.objects.filter(pk=tr.pk).update(state=Transfer.State.UPLOADING, received=len(data),
+                                             finished_at=claimed_at)
+    empty = hashlib.sha256(b"").hexdigest()
+    second = services.receive_chunk(agent, tr.pk, len(data), [b""], empty, max_chunk=1 << 20)
+    assert second.state == services.RECEIVING and second.offset == len(data)
+    assert not CachedFile.objects.filter(document=doc).exists()
+    Transfer.objects.filter(pk=tr.pk).update(finished_at=claimed_at - services.VERIFY_CLAIM - timedelta(seconds=1))
+    taken_over = services.receive_chunk(agent, tr.pk, len(data), [b""], empty, max_chunk=1 << 20)
+    assert taken_over.state == services.COMPLETE
+    assert CachedFile.objects.filter(document=doc).count() == 1

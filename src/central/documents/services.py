@@ -64,6 +64,9 @@ LIVE_TRANSFER = "documents.transfer"
 #: Rejected uploads are re-requested this many times before the transfer fails.
 MAX_ATTEMPTS = 2
 EVENTS_KEPT = 200
+#: How long one upload request may take to verify and store a complete file before another
+#: request for the same transfer may take the job over.
+VERIFY_CLAIM = timedelta(minutes=5)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -547,7 +550,7 @@ def _restart_transfer(tr: Transfer, document: Document, reason: str) -> None:
     _drop_partial(tr)
     Transfer.objects.filter(pk=tr.pk).update(
         state=Transfer.State.REQUESTED, received=0, attempts=tr.attempts + 1, last_failure=reason[:500],
-        sha256=document.sha256, size=document.size)
+        sha256=document.sha256, size=document.size, finished_at=None)
     tr.refresh_from_db()
     agent = Agent.objects.get(pk=tr.agent_id)
     event(agent, "transfer_retry", f"{document.name}: {reason}")
@@ -670,6 +673,15 @@ def receive_chunk(agent: Agent, transfer_id: int | None, offset: int, chunks, ch
     if tr.received < tr.size:
         _publish_transfer(tr)
         return upload_status(tr)
+    # One request verifies: a retried last chunk racing the first one must not store the
+    # file twice. A claim older than VERIFY_CLAIM (a process died verifying) is taken over.
+    now = timezone.now()
+    claimed = Transfer.objects.filter(
+        Q(finished_at__isnull=True) | Q(finished_at__lt=now - VERIFY_CLAIM),
+        pk=tr.pk, state=Transfer.State.UPLOADING, received=tr.size).update(finished_at=now)
+    if not claimed:
+        tr.refresh_from_db()
+        return upload_status(tr)  # the other request is verifying: ask again
     if _complete(tr):
         return UploadResult(tr.size, tr.size, COMPLETE)
     tr.refresh_from_db()
