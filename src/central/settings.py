@@ -205,10 +205,19 @@ if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL (channel layer, rate limits, jobs).")
 
 if REDIS_URL:
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry
+
+    # After a Redis restart every pooled connection is dead: a command that meets one
+    # reconnects and runs once more instead of failing (the first WebSocket after the
+    # restart was refused, the first rate-limit count fell back to the local window).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "retry": AsyncRetry(NoBackoff(), 1),
+                                  "retry_on_error": [RedisConnectionError], "socket_connect_timeout": 1}]},
         }
     }
     CACHES = {
@@ -218,7 +227,8 @@ if REDIS_URL:
             "BACKEND": "central.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "central",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            "OPTIONS": {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError],
+                        "socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -228,6 +238,12 @@ else:
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or None)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# With Redis down, sending a task waited ~20 s (the result backend's 20 reconnect tries at
+# 1 s) before failing: a request that sends one must fail fast and degrade instead.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0,
+                                                            "interval_step": 0.5, "interval_max": 0.5}}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 0.5}
 CELERY_TIMEZONE = "America/Sao_Paulo"
 
 # --- Auth ---------------------------------------------------------------------------------

@@ -349,13 +349,14 @@ def start_import(job: ImportJob) -> str:
         from kombu.exceptions import OperationalError as BrokerDown
 
         import central.celery  # noqa: F401 - makes Central's Celery app (Redis broker) the current one
+        from central.core.live import layer_errors as redis_errors
 
         from .tasks import run_import
 
         try:
             run_import.delay(job.pk)
             return "celery"
-        except BrokerDown as exc:
+        except (BrokerDown, *redis_errors()) as exc:
             # Redis (the broker) unreachable: the upload is stored and its job row written,
             # so run it here, in a capped child process like the embedded default, rather
             # than answer 500 and leave a queued job no worker will ever hear of. The job

@@ -6,7 +6,9 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="central.dialer.run_import", acks_late=True)
+# ignore_result: nobody reads the result (progress is on the job row), and tracking it made
+# sending the task subscribe to the Redis result backend, which failed hard with Redis down.
+@shared_task(name="central.dialer.run_import", acks_late=True, ignore_result=True)
 def run_import(job_id: int) -> dict:
     """Run one ImportJob (contacts or do-not-call) to the end; progress is on the job row."""
     from .importworker import execute

@@ -15,7 +15,8 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
     @app.command("voice")
     def voice(
         api_host: Annotated[str, typer.Option(help="Management API address.")] = "127.0.0.1",
-        api_port: Annotated[int, typer.Option(help="Management API port.")] = 8090,
+        api_port: Annotated[int, typer.Option(help="Management API port (the port of CENTRAL_VOICE_API_URL).",
+                                              envvar="CENTRAL_VOICE_API_PORT")] = 8090,
         snapshot: Annotated[str | None, typer.Option(help="Config snapshot file.")] = None,
         metrics_port: MetricsPort = None,
     ) -> None:
