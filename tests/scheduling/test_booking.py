@@ -153,3 +153,36 @@ def test_clinic_info(clinic):
     assert {s["name"] for s in info["services"]} == {"Consulta"}
     assert info["services"][0]["price"] is None
     assert "192" in info["emergency"]
+
+
+def test_per_day_limit_counts_the_whole_day(clinic):
+    """The first window of find_slots starts mid-day; the limit still counts the morning's
+    bookings (read from the local day's start)."""
+    from central.scheduling.models import ClinicSettings
+
+    ClinicSettings.objects.filter(organization=clinic.org).update(per_day_limit=1)
+    services.book(services.hold_slot(clinic.org, patient=clinic.patient, service=clinic.service,
+                                     professional=clinic.ana, start=MONDAY_9 - timedelta(hours=1),
+                                     now=FRIDAY_NOW), now=FRIDAY_NOW)
+    later = services.find_slots(clinic.org, clinic.service, professional=clinic.ana, now=FRIDAY_NOW,
+                                start=MONDAY_9 + timedelta(hours=1), limit=1)
+    assert later[0].start.date() > MONDAY_9.date()
+    with pytest.raises(services.SlotUnavailable):
+        services.hold_slot(clinic.org, patient=clinic.patient, service=clinic.service, professional=clinic.ana,
+                           start=MONDAY_9 + timedelta(hours=2), now=FRIDAY_NOW)
+
+
+def test_changed_schedule_is_seen_at_once(clinic):
+    """Weekly rules are cached per process; a change bumps the version (signals)."""
+    from central.scheduling.models import WeeklySchedule
+
+    def first():
+        return services.find_slots(clinic.org, clinic.service, professional=clinic.ana, now=FRIDAY_NOW,
+                                   start=MONDAY_9 - timedelta(hours=1), limit=1)[0].start
+
+    assert first() == MONDAY_9 - timedelta(hours=1)
+    WeeklySchedule.objects.filter(professional=clinic.ana, weekday=0, start_time__hour=8).update(start_time="10:00")
+    assert first() == MONDAY_9 - timedelta(hours=1)  # .update() sends no signal: still cached...
+    rule = WeeklySchedule.objects.get(professional=clinic.ana, weekday=0, start_time__hour=10)
+    rule.save()  # ...a save (admin, API, pages) is what changes schedules
+    assert first() == MONDAY_9 + timedelta(hours=1)

@@ -6,3 +6,6 @@ class SchedulingConfig(AppConfig):
     name = "central.scheduling"
     label = "scheduling"
     verbose_name = _("Agenda")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)

@@ -30,6 +30,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from heapq import merge
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 __all__ = ["Busy", "Change", "Policy", "ServiceSpec", "Slot", "WeeklyRule", "find_slots", "iter_slots"]
@@ -150,10 +152,13 @@ def _subtract(spans: list[tuple[datetime, datetime, int | None]],
 def iter_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterable[WeeklyRule],
                changes: Iterable[Change], busy: Iterable[Busy], policy: Policy, now: datetime,
                start: datetime | None = None, end: datetime | None = None,
-               closed_days: Iterable[date] = ()) -> Iterator[list[Slot]]:
+               closed_days: Iterable[date] = (), per_day: int | None = None) -> Iterator[list[Slot]]:
     """Yield the open slots day by day (local days of ``policy.tz``), each day's list sorted.
 
-    A generator so "the next 10 free slots" stops at the first days that have them.
+    A generator so "the next 10 free slots" stops at the first days that have them;
+    ``per_day`` keeps only a day's earliest slots, and then each professional's slots are
+    generated lazily and merged, so asking for 10 among 50 professionals evaluates about
+    60 candidate starts instead of the day's 1,800.
     ``now``, ``start`` and ``end`` are aware datetimes; slots start in ``[start, end)``.
     """
     if now.tzinfo is None:
@@ -203,7 +208,7 @@ def iter_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterab
     while day <= final_day:
         day_start = datetime.combine(day, time(0), zone).astimezone(UTC)
         day_end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-        found: list[Slot] = []
+        gens = []
         for p in pros:
             if policy.per_day_limit is not None and counted[p].get(day, 0) >= policy.per_day_limit:
                 continue
@@ -224,43 +229,50 @@ def iter_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterab
                      if c.start < day_end and c.end > day_start]
             if holes:
                 spans = _subtract(spans, holes)
-            cal = calendars[p]
-            limit_left = None
-            if policy.per_day_limit is not None:
-                limit_left = policy.per_day_limit - counted[p].get(day, 0)
-            mine: list[Slot] = []
-            for s, e, loc in sorted(spans, key=lambda x: (x[0], x[1])):
-                cand = s
-                if cand < earliest:
-                    # first grid point at or after ``earliest``
-                    n = -(-(earliest - s) // step)
-                    cand = s + n * step
-                while cand + spec.duration <= e and cand < latest:
-                    bs, be = cand - spec.before, cand + spec.duration + spec.after
-                    if cal.free(bs, be):
-                        if not mine or mine[-1].start != cand:
-                            mine.append(Slot(cand, p, cand + spec.duration, loc))
-                        cand += step
-                    else:
-                        blocker_end = cal.next_end_after(bs, be)
-                        nxt = cand + step
-                        if blocker_end is not None and blocker_end + spec.before > nxt:
-                            n = -(-(blocker_end + spec.before - s) // step)
-                            nxt = s + n * step
-                        cand = nxt
-            mine.sort()
-            # Two overlapping spans (two rules, or a rule and an extra) offer a start once.
-            dedup: list[Slot] = []
-            for slot in mine:
-                if not dedup or dedup[-1].start != slot.start:
-                    dedup.append(slot)
-            if limit_left is not None and limit_left <= 0:
-                dedup = []
-            found.extend(dedup)
+            gens.append(_pro_day(spec, p, calendars[p], spans, step, earliest, latest))
+        if per_day is None:
+            found = sorted((slot for g in gens for slot in g), key=_slot_key)
+        else:
+            found = list(islice(merge(*gens, key=_slot_key), per_day))
         if found:
-            found.sort()
             yield found
         day += timedelta(days=1)
+
+
+def _slot_key(slot: Slot) -> tuple[datetime, int]:
+    return slot.start, slot.professional_id
+
+
+def _pro_day(spec: ServiceSpec, p: int, cal: _Calendar, spans, step: timedelta, earliest: datetime,
+             latest: datetime) -> Iterator[Slot]:
+    """One professional's open starts of one day, in order and lazily: each working span's
+    grid, merged; two overlapping spans (two rules, a rule and an extra) offer a start once."""
+    last = None
+    for slot in merge(*(_span_slots(spec, p, cal, span, step, earliest, latest) for span in spans),
+                      key=_slot_key):
+        if slot.start != last:
+            last = slot.start
+            yield slot
+
+
+def _span_slots(spec: ServiceSpec, p: int, cal: _Calendar, span, step: timedelta, earliest: datetime,
+                latest: datetime) -> Iterator[Slot]:
+    s, e, loc = span
+    duration, before, after = spec.duration, spec.before, spec.after
+    cand = s
+    if cand < earliest:
+        cand = s + (-(-(earliest - s) // step)) * step  # first grid point at or after earliest
+    while cand + duration <= e and cand < latest:
+        bs, be = cand - before, cand + duration + after
+        if cal.free(bs, be):
+            yield Slot(cand, p, cand + duration, loc)
+            cand += step
+            continue
+        nxt = cand + step
+        blocker_end = cal.next_end_after(bs, be)
+        if blocker_end is not None and blocker_end + before > nxt:
+            nxt = s + (-(-(blocker_end + before - s) // step)) * step
+        cand = nxt
 
 
 def find_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterable[WeeklyRule],
@@ -270,7 +282,7 @@ def find_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterab
     """Open slots sorted by start (then professional), at most ``limit`` of them."""
     out: list[Slot] = []
     for day_slots in iter_slots(spec, professional_ids, rules, changes, busy, policy, now,
-                                start, end, closed_days):
+                                start, end, closed_days, per_day=limit):
         out.extend(day_slots)
         if limit is not None and len(out) >= limit:
             return out[:limit]

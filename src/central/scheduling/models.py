@@ -220,7 +220,9 @@ class Appointment(TenantOwned):
 
     class Meta:
         ordering = ["start", "id"]
-        indexes = [models.Index(fields=["professional", "block_start"], name="sched_appt_pro_block")]
+        indexes = [models.Index(fields=["professional", "block_start"], name="sched_appt_pro_block"),
+                   # availability reads a time window of the tenant's agenda (services._busy)
+                   models.Index(fields=["organization", "block_start"], name="sched_appt_org_block")]
         constraints = [models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
                                               name="sched_appt_end_after_start")]
         verbose_name = _("agendamento")

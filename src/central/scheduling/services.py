@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 #: The channel-layer payload type of an agenda change (dashboard/agenda.js listens for it).
 LIVE_EVENT = "scheduling.appointment"
 _TOKEN_SALT = "central.scheduling.slot"
+#: Longest block (appointment plus buffers) the agenda accepts; availability reads rely on it.
+MAX_BLOCK = timedelta(days=1)
 _WINDOW_DAYS = 7
 
 
@@ -188,31 +191,75 @@ def parse_slot_token(org, token: str) -> tuple[int, int, datetime, int | None]:
     return int(service_id), int(pro_id), datetime.fromisoformat(start), loc_id
 
 
-def _inputs(org, pro_ids: list[int], start: datetime, end: datetime, cs: ClinicSettings, now: datetime,
-            exclude: int | None = None):
-    """Rules, exceptions, busy blocks and closed days for ``pro_ids`` within [start, end)."""
-    rules = [WeeklyRule(r.professional_id, r.weekday, r.start_time, r.end_time, r.location_id,
-                        r.valid_from, r.valid_until)
-             for r in WeeklySchedule.objects.filter(organization=org, professional_id__in=pro_ids)]
-    changes = [Change(c.kind, c.start, c.end, c.professional_id, c.location_id)
-               for c in ScheduleException.objects.filter(
-                   Q(professional_id__in=pro_ids) | Q(professional__isnull=True),
-                   organization=org, start__lt=end, end__gt=start - timedelta(days=1))]
-    appts = (Appointment.objects.filter(organization=org, professional_id__in=pro_ids,
-                                        status__in=states.ACTIVE, block_start__lt=end + timedelta(days=1),
-                                        block_end__gt=start - timedelta(days=1))
-             .values_list("id", "professional_id", "block_start", "block_end", "status", "hold_expires_at"))
-    busy = [Busy(p, s, e) for i, p, s, e, st, exp in appts
-            if i != exclude and not (st == states.HELD and exp is not None and exp <= now)]
-    busy += [Busy(b.professional_id, b.start, b.end, counts=False)
-             for b in ExternalBusy.objects.filter(organization=org, professional_id__in=pro_ids,
-                                                  start__lt=end, end__gt=start)]
-    tz = org.timezone or "America/Sao_Paulo"
-    from zoneinfo import ZoneInfo
+#: Process-local cache of weekly rules: (org id, version, professional ids) -> rules. The
+#: version lives in Django's cache (Redis in production, shared by every process) and is
+#: bumped whenever a WeeklySchedule row changes (signals below), so a stale copy is never used.
+_RULES: dict[tuple, list[WeeklyRule]] = {}
+_RULES_MAX = 256
 
-    z = ZoneInfo(tz)
-    closed = holidays_between(start.astimezone(z).date(), end.astimezone(z).date(), cs.state, cs.city)
-    return rules, changes, busy, set(closed)
+
+def _rules_version_key(org_id: int) -> str:
+    return f"scheduling:rules:{org_id}"
+
+
+def bump_rules_version(org_id: int) -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.incr(_rules_version_key(org_id))
+    except ValueError:
+        cache.set(_rules_version_key(org_id), 1, None)
+
+
+def _rules(org, pro_ids: list[int]) -> list[WeeklyRule]:
+    from django.core.cache import cache
+
+    version = cache.get(_rules_version_key(org.pk))
+    if version is None:
+        version = 1
+        cache.add(_rules_version_key(org.pk), version, None)
+    key = (org.pk, version, tuple(sorted(pro_ids)))
+    found = _RULES.get(key)
+    if found is None:
+        found = [WeeklyRule(p, wd, a, b, loc, vf, vu) for p, wd, a, b, loc, vf, vu in
+                 WeeklySchedule.objects.filter(organization=org, professional_id__in=pro_ids).order_by().values_list(
+                     "professional_id", "weekday", "start_time", "end_time", "location_id", "valid_from",
+                     "valid_until")]
+        if len(_RULES) >= _RULES_MAX:
+            _RULES.clear()
+        _RULES[key] = found
+    return found
+
+
+def _changes(org, pro_ids: list[int], start: datetime, end: datetime) -> list[Change]:
+    return [Change(k, s, e, p, loc) for k, s, e, p, loc in ScheduleException.objects.filter(
+        Q(professional_id__in=pro_ids) | Q(professional__isnull=True),
+        organization=org, start__lt=end, end__gt=start).values_list("kind", "start", "end", "professional_id",
+                                                                     "location_id")]
+
+
+def _busy(org, pro_ids: list[int], start: datetime, end: datetime, spec: ServiceSpec, now: datetime,
+          exclude: int | None = None) -> list[Busy]:
+    """Busy blocks that can touch a slot starting in [start, end): bookings and live holds
+    (an expired hold no longer blocks), and external calendar busy time."""
+    lo, hi = start - spec.before - timedelta(minutes=1), end + spec.duration + spec.after + timedelta(minutes=1)
+    # The lower bound on block_start (blocks are shorter than MAX_BLOCK) lets the database
+    # seek the (professional, block_start) index instead of reading the tenant's whole agenda.
+    appts = (Appointment.objects.filter(organization=org, professional_id__in=pro_ids, status__in=states.ACTIVE,
+                                        block_start__gt=lo - MAX_BLOCK, block_start__lt=hi, block_end__gt=lo)
+             .exclude(status=states.HELD, hold_expires_at__lte=now))  # an expired hold no longer blocks
+    if exclude is not None:
+        appts = appts.exclude(pk=exclude)
+    busy = [Busy(p, s, e) for p, s, e in appts.order_by().values_list("professional_id", "block_start", "block_end")]
+    busy += [Busy(p, s, e, counts=False) for p, s, e in ExternalBusy.objects.filter(
+        organization=org, professional_id__in=pro_ids, start__lt=hi, end__gt=lo).values_list(
+        "professional_id", "start", "end")]
+    return busy
+
+
+def _closed(org, cs: ClinicSettings, start: datetime, end: datetime) -> set[date]:
+    z = ZoneInfo(org.timezone or "America/Sao_Paulo")
+    return set(holidays_between(start.astimezone(z).date(), end.astimezone(z).date(), cs.state, cs.city))
 
 
 def professionals_for(org, service: Service, professional: Professional | int | None = None) -> list[int]:
@@ -227,8 +274,9 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
                now: datetime | None = None, exclude_appointment: int | None = None) -> list[OpenSlot]:
     """Open slots for ``service`` (any professional offering it, or one), soonest first.
 
-    Reads the database a week at a time and stops at ``limit``: "the next 10 free slots"
-    touches one or two weeks of rows, not the whole horizon.
+    Reads bookings in windows of whole local days that grow (the rest of the first day,
+    then 1, 2, 4 and 7 days) and stops at ``limit``: "the next 10 free slots" reads about
+    a day of rows, not the whole horizon. Only the slots returned get a signed token.
     """
     now = now or timezone.now()
     cs = settings_for(org)
@@ -237,34 +285,50 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
     if not pro_ids:
         return []
     spec = spec_for(service)
+    zone = ZoneInfo(policy.tz)
     horizon = now + timedelta(days=policy.max_days_ahead + 1)
     window_start = max(start or now, now)
     stop = min(end, horizon) if end else horizon
-    names = dict(Professional.objects.filter(pk__in=pro_ids).values_list("id", "name"))
-    found: list[OpenSlot] = []
+    if window_start >= stop:
+        return []
+    rules = _rules(org, pro_ids)
+    changes = _changes(org, pro_ids, window_start - timedelta(days=1), stop + timedelta(days=1))
+    closed = _closed(org, cs, window_start, stop)
+    found: list[Slot] = []
+    spans = iter((1, 1, 2, 4))
     while window_start < stop and (limit is None or len(found) < limit):
-        window_end = min(window_start + timedelta(days=_WINDOW_DAYS), stop)
-        rules, changes, busy, closed = _inputs(org, pro_ids, window_start, window_end, cs, now,
-                                               exclude_appointment)
-        for day in iter_slots(spec, pro_ids, rules, changes, busy, policy, now, window_start, window_end, closed):
-            for s in day:
-                found.append(OpenSlot(slot_token(org, service.pk, s), s.start, s.end, s.professional_id,
-                                      names.get(s.professional_id, ""), s.location_id, service.pk))
+        local_day = window_start.astimezone(zone).date()
+        window_end = min(datetime.combine(local_day + timedelta(days=next(spans, _WINDOW_DAYS)), time(0), zone),
+                         stop)
+        # From the local day's start: the per-day limit counts the whole day's bookings.
+        busy = _busy(org, pro_ids, datetime.combine(local_day, time(0), zone), window_end, spec, now,
+                     exclude_appointment)
+        for day in iter_slots(spec, pro_ids, rules, changes, busy, policy, now, window_start, window_end, closed,
+                              per_day=None if limit is None else limit - len(found)):
+            found.extend(day)
             if limit is not None and len(found) >= limit:
-                return found[:limit]
+                break
         window_start = window_end
-    return found
+    if limit is not None:
+        found = found[:limit]
+    names = dict(Professional.objects.filter(pk__in={s.professional_id for s in found}).values_list("id", "name"))
+    return [OpenSlot(slot_token(org, service.pk, s), s.start, s.end, s.professional_id,
+                     names.get(s.professional_id, ""), s.location_id, service.pk) for s in found]
 
 
 def _slot_is_open(org, service: Service, pro_id: int, start: datetime, now: datetime,
                   exclude: int | None = None) -> Slot | None:
     cs = settings_for(org)
     policy = policy_for(org, cs)
-    day_start = start - timedelta(days=1)
-    rules, changes, busy, closed = _inputs(org, [pro_id], day_start, start + timedelta(days=1), cs, now,
-                                           exclude)
-    for day in iter_slots(spec_for(service), [pro_id], rules, changes, busy, policy, now,
-                          start, start + timedelta(microseconds=1), closed):
+    spec = spec_for(service)
+    zone = ZoneInfo(policy.tz)
+    local_day = start.astimezone(zone).date()
+    day_start = datetime.combine(local_day, time(0), zone)
+    day_end = datetime.combine(local_day + timedelta(days=1), time(0), zone)
+    busy = _busy(org, [pro_id], day_start, day_end, spec, now, exclude)  # the whole day: per-day limit
+    changes = _changes(org, [pro_id], day_start - timedelta(days=1), day_end + timedelta(days=1))
+    for day in iter_slots(spec, [pro_id], _rules(org, [pro_id]), changes, busy, policy, now,
+                          start, start + timedelta(microseconds=1), _closed(org, cs, day_start, day_end)):
         for s in day:
             if s.start == start:
                 return s
@@ -384,6 +448,8 @@ def hold_slot(org, *, patient: Patient, service: Service | None = None,
     minutes = hold_minutes if hold_minutes is not None else cs.hold_minutes
     end = start + service.duration
     bs, be = start - service.before, end + service.after
+    if be - bs > MAX_BLOCK:
+        raise SchedulingError(_("Serviço longo demais: duração e intervalos somam mais de 24 horas."))
     taken = _("Este horário acabou de ser ocupado; escolha outro.")
     try:
         with transaction.atomic():
