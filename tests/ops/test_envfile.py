@@ -111,3 +111,25 @@ def test_every_command_reads_the_env_file_like_the_units(tmp_path):
     failed = central("--env-file", str(broken), "status")
     assert failed.returncode == 2
     assert "line 2" in failed.stderr
+
+
+@pytest.mark.backend_free
+def test_procfile_and_units_run_the_same_commands_on_the_same_host():
+    """The Procfile said `web --host 0.0.0.0`, the unit 127.0.0.1: one rule now, the units'."""
+    import shlex
+
+    units = {}
+    for path in (ROOT / "deploy" / "systemd").glob("*.service"):
+        start = re.search(r"^ExecStart=(.+)$", path.read_text(), flags=re.M).group(1)
+        argv = shlex.split(start)
+        assert argv[0] == "/opt/central/.venv/bin/central", path.name
+        units[path.name] = argv[1:]
+    procfile = [shlex.split(line.split(":", 1)[1]) for line in (ROOT / "deploy" / "Procfile").read_text().splitlines()
+                if line and not line.startswith("#")]
+    for argv in procfile:
+        assert argv[0] == "central"
+        name = "central-web@.service" if argv[1] == "web" else (
+            "central-dialer@.service" if argv[1] == "dialer" else f"central-{argv[1]}.service")
+        want = [a.replace("%i", argv[-1]) for a in units[name]]
+        assert argv[1:] == want, (argv, want)
+    assert all("0.0.0.0" not in " ".join(a) for a in [*units.values(), *procfile])

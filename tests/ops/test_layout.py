@@ -221,6 +221,25 @@ def layout():
         phases["migrate"] = time.monotonic() - t0
         t0 = time.monotonic()
 
+        def start_units(which: set[str]) -> None:
+            instances = iter(web_ports)
+            for name, names in RUN:
+                for instance in names:
+                    if instance.startswith("WEB"):
+                        instance = str(next(instances))
+                    if name not in which:
+                        continue
+                    argv, env_path, workdir = unit(name, instance)
+                    assert (env_path, workdir) == (PROD_ENV, "/var/lib/central"), name
+                    label = name.split(".")[0].replace("@", f"@{instance}") if "@" in name else name.split(".")[0]
+                    start(label, argv, env, data)
+
+        # What needs only a migrated database starts now, next to collectstatic and init
+        # (systemd starts units in parallel too); the PBX link and the dialers serve the
+        # organization init creates, and beat reads the schedule the seed writes.
+        first = {"central-web@.service", "central-worker.service", "central-voice.service"}
+        start_units(first)
+
         def init_then_seed() -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess | None]:
             done = lay.central(*commands[2])
             if done.returncode:
@@ -238,16 +257,7 @@ def layout():
         init = lay.outputs["init"].stdout
         lay.credentials = (init.split("user:", 1)[1].split()[0], init.split("password:", 1)[1].split()[0])
         assert seeded is not None and seeded.returncode == 0, seeded and seeded.stderr
-
-        instances = iter(web_ports)
-        for name, names in RUN:
-            for instance in names:
-                if instance.startswith("WEB"):
-                    instance = str(next(instances))
-                argv, env_path, workdir = unit(name, instance)
-                assert (env_path, workdir) == (PROD_ENV, "/var/lib/central"), name
-                label = name.split(".")[0].replace("@", f"@{instance}") if "@" in name else name.split(".")[0]
-                start(label, argv, env, data)
+        start_units({name for name, _ in RUN} - first)
         t0 = time.monotonic()
         for port in web_ports:
             _wait(lambda p=port: _get(f"http://127.0.0.1:{p}/health") == 200, f"web on {port}", 90)
@@ -267,7 +277,7 @@ def layout():
         for proc in lay.procs.values():
             if proc.poll() is None:
                 proc.terminate()
-        deadline = time.monotonic() + 5  # systemd's stop timeout is longer; a test need not wait
+        deadline = time.monotonic() + 3  # systemd's stop timeout is longer; a test need not wait
         for proc in lay.procs.values():
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
