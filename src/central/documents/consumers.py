@@ -184,14 +184,16 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=P.CLOSE_TOKEN_INVALID)
             return
         self.ip = _client_ip(self.scope)
-        self.watchdog = asyncio.create_task(self._watch(P.HELLO_TIMEOUT, P.CLOSE_HELLO_TIMEOUT))
+        self.watchdog = asyncio.create_task(self._hello_deadline())
 
-    async def _watch(self, first: float, code: int) -> None:
-        """Close when the agent is silent: no Hello in time, then three missed heartbeats."""
-        await asyncio.sleep(first)
+    async def _hello_deadline(self) -> None:
+        """No Hello within HELLO_TIMEOUT: close (the agent reconnects)."""
+        await asyncio.sleep(P.HELLO_TIMEOUT)
         if not self.connection_id:
-            await self.close(code=code)
-            return
+            await self.close(code=P.CLOSE_HELLO_TIMEOUT)
+
+    async def _watch_heartbeats(self) -> None:
+        """Silent for OFFLINE_AFTER_MISSED of the agent's heartbeat intervals: offline, close."""
         while True:
             interval = self.heartbeat * P.OFFLINE_AFTER_MISSED
             idle = time.monotonic() - self.last_message
@@ -275,6 +277,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
                                                     "connection": connection_id})
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined = True
+        self.watchdog.cancel()
+        self.last_message = time.monotonic()
+        self.watchdog = asyncio.create_task(self._watch_heartbeats())
         await self._send(P.Welcome(agent_id=str(agent.pk), name=agent.name, index_id=agent.index_id or None,
                                    last_seq=agent.index_seq, server_time=time.time()))
         for order in owed:
