@@ -157,6 +157,11 @@ def layout(tmp_path_factory):
                                  str(ports["voice"])], env, tmp)
         for kind in ("pbx", "dialer", "voice"):
             layout.targets[f"central-{kind}"] = [f"http://127.0.0.1:{ports[kind]}"]
+        # `central dialer` takes the campaign's lease before `central up` (whose dialer
+        # would otherwise compete for it): its endpoint then has the campaign's gauges.
+        _wait_metrics(layout, layout.targets["central-dialer"][0],
+                      lambda text: f'central_dialer_abandon_cap{{campaign="{layout.campaign_id}"}} 0.03' in text,
+                      "the campaign's gauges on central dialer (lease taken)")
         # The embedded default too: every component in one process, one endpoint. No demo
         # traffic (it would only load the machine); its PBX link and dialer use the same
         # simulator (CENTRAL_AMI_URL), its voice listeners move to free ports.
@@ -252,12 +257,17 @@ def test_dialer_and_pbx_link_expose_their_metrics(layout):
     for name in ("central_telephony_events_total", "central_telephony_connected", "central_telephony_live_calls",
                  "central_ami_reconnects_total"):
         assert f"\n{name}{{" in pbx, name
-    dialer = _wait_metrics(layout, layout.targets["central-dialer"][0],
-                           lambda text: f'central_dialer_abandon_cap{{campaign="{layout.campaign_id}"}} 0.03' in text,
-                           "the campaign's gauges (lease taken)")
+    # The campaign's gauges are on the dialer holding its lease (central dialer took it
+    # first, see the fixture) and on no other: a lease that moved takes them along.
+    cap = f'central_dialer_abandon_cap{{campaign="{layout.campaign_id}"}} 0.03'
+    texts = {job: layout.scrape(layout.targets[job][0]) for job in ("central-dialer", "central-up")}
+    holders = [job for job, text in texts.items() if cap in text]
+    assert len(holders) == 1, holders
     for name in ("central_dialer_dial_level", "central_dialer_agents", "central_dialer_calls_in_progress",
-                 "central_dialer_abandon_rate", "central_dialer_answered", "central_dialer_ami_connected"):
-        assert f"\n{name}{{" in dialer, name
+                 "central_dialer_abandon_rate", "central_dialer_answered"):
+        assert f"\n{name}{{campaign=\"{layout.campaign_id}\"" in texts[holders[0]], name
+    assert _logged_in(texts["central-dialer"], "central_dialer_ami_connected")
+    assert "# TYPE central_dialer_originates_total counter" in texts["central-dialer"]
     voice = layout.scrape(layout.targets["central-voice"][0])
     assert "# TYPE central_voice_turn_latency_seconds histogram" in voice
     web = layout.scrape(layout.targets["central-web"][0])
