@@ -12,6 +12,7 @@ import stat
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +35,14 @@ def _control_status(up) -> dict:
     res = run_central(["status", "--json"], up.env)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
+
+
+def _components(up) -> dict:
+    """The components straight from the control socket (polling ``central status`` would
+    start a Python process per look)."""
+    from central.core.control import request
+
+    return request("status", path=Path(up.env["CENTRAL_DATA_DIR"]) / "central.sock")["components"]
 
 
 def _until(check, timeout: float, what: str):
@@ -92,12 +101,12 @@ def test_a_killed_pbx_link_restarts_and_calls_keep_showing_while_the_rest_serves
     assert httpx.get(up.url + "/api/v1/telephony/live-calls/", headers=headers, timeout=10).status_code == 200
 
     def back() -> dict | None:
-        c = _control_status(up)["local"]["components"]["telephony"]
+        c = _components(up)["telephony"]
         return c if c["state"] == "running" and c["restarts"] >= 1 else None
 
     telephony = _until(back, 30, "the PBX link to run again")
     assert "ComponentKilled" in telephony["last_error"]
-    components = _control_status(up)["local"]["components"]
+    components = _components(up)
     assert components["dialer"]["restarts"] == 0 and components["web"]["restarts"] == 0
     log = up.log()
     assert '"component telephony crashed' in log and '"traceback": "' in log
@@ -134,15 +143,15 @@ def test_central_logs_filters_and_follows_the_running_up(up):
     finally:
         follow.kill()
         follow.wait(5)
-    _until(lambda: _control_status(up)["local"]["components"]["dialer"]["state"] == "running", 30,
+    _until(lambda: _components(up)["dialer"]["state"] == "running", 30,
            "the dialer to run again")
 
 
 def test_restart_on_request_and_unknown_component(up):
-    before = _control_status(up)["local"]["components"]["dialer"]["restarts"]
+    before = _components(up)["dialer"]["restarts"]
     res = run_central(["restart", "dialer"], up.env)
     assert res.returncode == 0 and "restarting: dialer" in res.stdout
-    _until(lambda: (c := _control_status(up)["local"]["components"]["dialer"])["restarts"] == before + 1
+    _until(lambda: (c := _components(up)["dialer"])["restarts"] == before + 1
            and c["state"] == "running", 30, "the dialer to run again")
     bad = run_central(["restart", "nope"], up.env)
     assert bad.returncode == 1 and "unknown component 'nope'" in bad.stderr

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.test_browser_login import login
+from tests.support import run_central
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +28,14 @@ def test_log_console_live_filter_pause_resume(browser, central_up):
         expect(page.get_by_test_id("last-backup")).to_be_visible()
         if shots:
             page.screenshot(path=f"{shots}/system-1366.png", full_page=True)
+        # A component killed in central up: the page shows its crash and restart live.
+        page.evaluate("window.__marker = 1")
+        crashed = run_central(["restart", "periodic", "--crash"], central_up.env)
+        assert crashed.returncode == 0, crashed.stderr
+        row = page.get_by_test_id("component-periodic").locator("xpath=ancestor::tr")
+        expect(row.locator(".err")).to_contain_text("ComponentKilled", timeout=15_000)
+        expect(page.get_by_test_id("component-periodic")).to_have_text("running", timeout=15_000)
+        assert page.evaluate("window.__marker") == 1  # no reload
         page.get_by_test_id("logs-link").click()
         body = page.locator("#log-body")
         expect(body.locator("tr").first).to_be_visible(timeout=10_000)  # the backlog, then live lines
