@@ -41,6 +41,8 @@
       var badge = tr.querySelector('[data-testid="agent-state"]');
       badge.textContent = a.state === "online" ? labels.dataset.online : labels.dataset.offline;
       badge.className = "badge " + (a.state === "online" ? "ok" : "paused");
+      var alertBadge = tr.querySelector("[data-agent-alert]");
+      if (alertBadge) alertBadge.hidden = !a.alert;
     });
   }
   var pending = false;
