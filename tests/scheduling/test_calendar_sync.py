@@ -102,3 +102,22 @@ def test_nothing_happens_without_configuration(clinic, monkeypatch):
     monkeypatch.delenv("CENTRAL_GOOGLE_CREDENTIALS_FILE", raising=False)
     assert calendar_sync.sync_all() == 0
     assert calendar_sync.push_appointment(1) is None
+
+
+def test_notification_with_the_channel_token_syncs_forged_one_is_404(google, fake, client):
+    clinic = google
+    calendar_sync.ensure_channel(clinic.ana)
+    state = CalendarSync.objects.get(professional=clinic.ana)
+    start = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
+    eid = fake.add_personal_event(CAL, start.isoformat(), (start + timedelta(hours=1)).isoformat())
+    url = "/scheduling/google/notify/"
+    forged = client.post(url, HTTP_X_GOOG_CHANNEL_ID=state.channel_id, HTTP_X_GOOG_CHANNEL_TOKEN="pro-1",
+                         HTTP_X_GOOG_RESOURCE_STATE="exists")
+    assert forged.status_code == 404 and not ExternalBusy.objects.exists()
+    assert client.post(url, HTTP_X_GOOG_CHANNEL_ID="nope", HTTP_X_GOOG_CHANNEL_TOKEN=calendar_sync.channel_token("nope"),
+                       HTTP_X_GOOG_RESOURCE_STATE="exists").status_code == 404
+    ok = client.post(url, HTTP_X_GOOG_CHANNEL_ID=state.channel_id,
+                     HTTP_X_GOOG_CHANNEL_TOKEN=calendar_sync.channel_token(state.channel_id),
+                     HTTP_X_GOOG_RESOURCE_STATE="exists")
+    assert ok.status_code == 200
+    assert list(ExternalBusy.objects.values_list("external_id", flat=True)) == [eid]

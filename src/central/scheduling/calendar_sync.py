@@ -25,7 +25,8 @@ What it does:
   nobody has synchronised yet);
 * **push notifications** (:func:`ensure_channel`): a watch channel on the events of the
   calendar when ``CENTRAL_GOOGLE_WEBHOOK_URL`` is set, renewed (stop + watch) a day before
-  it expires; a notification only triggers :func:`sync_professional`.
+  it expires; a notification (``/scheduling/google/notify/``, :func:`handle_notification`,
+  the channel token checked) only triggers :func:`sync_professional`.
 
 :func:`sync_all` (periodic, ``schedules.py``) renews channels and syncs every professional
 with a calendar id.
@@ -242,8 +243,9 @@ def ensure_channel(pro: Professional, service=None, now: datetime | None = None)
             svc.channels().stop(body={"id": state.channel_id, "resourceId": state.channel_resource_id}).execute()
         except Exception:  # an expired channel may be gone already; the new one replaces it
             log.info("stopping channel %s failed", state.channel_id, exc_info=True)
+    new_id = str(uuid.uuid4())
     channel = svc.events().watch(calendarId=pro.google_calendar_id, body={
-        "id": str(uuid.uuid4()), "type": "web_hook", "address": address, "token": f"pro-{pro.pk}"}).execute()
+        "id": new_id, "type": "web_hook", "address": address, "token": channel_token(new_id)}).execute()
     state.channel_id = channel["id"]
     state.channel_resource_id = channel.get("resourceId", "")
     expiration = channel.get("expiration")
@@ -251,6 +253,29 @@ def ensure_channel(pro: Professional, service=None, now: datetime | None = None)
                                 else now + timedelta(days=7))
     state.save(update_fields=["channel_id", "channel_resource_id", "channel_expires_at"])
     return done
+
+
+def channel_token(channel_id: str) -> str:
+    """The token Google echoes in ``X-Goog-Channel-Token`` with every notification: an HMAC
+    of the channel id with the installation's secret, so a forged notification is refused."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac("central.scheduling.calendar_channel", channel_id).hexdigest()
+
+
+def handle_notification(channel_id: str, token: str, resource_state: str) -> bool:
+    """A push notification arrived (``/scheduling/google/notify/``): sync that calendar.
+    False when the channel is unknown or the token does not match."""
+    from django.utils.crypto import constant_time_compare
+
+    if not channel_id or not constant_time_compare(token or "", channel_token(channel_id)):
+        return False
+    state = CalendarSync.objects.select_related("professional").filter(channel_id=channel_id).first()
+    if state is None:
+        return False
+    if resource_state != "sync":  # "sync" only announces a new channel
+        sync_professional(state.professional)
+    return True
 
 
 def sync_all() -> int:

@@ -14,4 +14,5 @@ urlpatterns = [
     path("patients/", views.patients, name="patients"),
     path("patients/<int:pk>/", views.patient, name="patient"),
     path("reports/", views.report, name="reports"),
+    path("google/notify/", views.google_notify, name="google_notify"),
 ]

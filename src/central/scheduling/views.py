@@ -17,10 +17,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from central.core.ids import parse_id
@@ -251,3 +252,18 @@ def report(request):
         days = 30
     data = reports.summary(org, days=days)
     return render(request, "scheduling/reports.html", {"r": data, "days": days, "chart": data["chart"]})
+
+
+@csrf_exempt
+@require_POST
+def google_notify(request):
+    """Google Calendar push notification: no session; the channel id and its HMAC token
+    (``calendar_sync.channel_token``) identify the calendar, anything else is 404."""
+    from . import calendar_sync
+
+    ok = calendar_sync.handle_notification(request.headers.get("X-Goog-Channel-Id", ""),
+                                           request.headers.get("X-Goog-Channel-Token", ""),
+                                           request.headers.get("X-Goog-Resource-State", ""))
+    if not ok:
+        raise Http404
+    return HttpResponse(status=200)
