@@ -173,3 +173,33 @@ async def test_lines_of_other_processes_arrive_through_redis(settings, redis_url
         assert length <= logstream.STREAM_MAXLEN
     finally:
         logstream._shipper = None
+
+
+def test_a_forked_child_ships_through_its_own_thread(settings, redis_url):
+    """Celery's prefork children inherit the parent's shipper object but not its thread:
+    their lines would pile up in a queue nobody reads. Before: the child's line never
+    reached the stream."""
+    import os
+
+    import redis as redis_lib
+
+    settings.REDIS_URL = redis_url
+    client = redis_lib.Redis.from_url(redis_url)
+    client.delete(logstream.STREAM)
+    logstream._shipper = None
+    try:
+        log.info("parent line")
+        pid = os.fork()
+        if pid == 0:  # the child: log, wait until its shipper sent it, leave
+            code = 1
+            try:
+                log.info("child line %s", os.getpid())
+                code = 0 if logstream._shipper.flush(10) else 2
+            finally:
+                os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert logstream._shipper.flush(10)
+        msgs = [json.loads(f[b"e"])["msg"] for _id, f in client.xrange(logstream.STREAM)]
+        assert "parent line" in msgs and f"child line {pid}" in msgs
+    finally:
+        logstream._shipper = None

@@ -20,6 +20,7 @@ Filtering (:class:`LogFilter`) is plain code shared by the WebSocket consumer an
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -196,10 +197,18 @@ class _Shipper:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.pid = os.getpid()
         self.queue: queue.Queue[dict] = queue.Queue(maxsize=SHIP_QUEUE)
         self.dropped = 0
         self.thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
         self.thread.start()
+        # A short-lived command (central maintenance, a worker child) sends its last lines.
+        atexit.register(self.flush, 2.0)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued line was sent (or dropped); False on timeout."""
+        with self.queue.all_tasks_done:
+            return self.queue.all_tasks_done.wait_for(lambda: self.queue.unfinished_tasks == 0, timeout)
 
     def offer(self, entry: dict) -> None:
         try:
@@ -227,6 +236,9 @@ class _Shipper:
                 pipe.execute()
             except Exception:
                 self.dropped += len(batch)  # Redis away: the lines stay in the process's stderr
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
 
 
 _shipper: _Shipper | None = None
@@ -241,9 +253,10 @@ def _ship(entry: dict) -> None:
     if not url:
         HUB.publish(entry)
         return
-    if _shipper is None:
+    # A forked child (Celery's prefork pool) inherits the object but not its thread.
+    if _shipper is None or _shipper.pid != os.getpid():
         with _shipper_lock:
-            if _shipper is None:
+            if _shipper is None or _shipper.pid != os.getpid():
                 _shipper = _Shipper(url)
     _shipper.offer(entry)
 
