@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "central.messaging",
     "central.documents",
     "central.scheduling",
+    "central.assistant",
     "central.dashboard",
 ]
 
