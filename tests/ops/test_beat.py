@@ -14,7 +14,8 @@ from tests.support import CENTRAL, central_env
 def _beat(tmp_path, redis_url, data):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = central_env(data, REDIS_URL=redis_url, CENTRAL_LOG_LEVEL="INFO")
+    # No metrics endpoint: its fixed default port may be taken by another suite's beat.
+    env = central_env(data, REDIS_URL=redis_url, CENTRAL_LOG_LEVEL="INFO", CENTRAL_METRICS_PORT="0")
     return cwd, subprocess.Popen([CENTRAL, "beat"], env=env, cwd=cwd, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
 
@@ -23,8 +24,11 @@ def test_beat_keeps_its_schedule_in_the_data_dir_and_logs_json(tmp_path, redis_u
     data = tmp_path / "data"
     cwd, proc = _beat(tmp_path, redis_url, data)
     try:
-        first = proc.stderr.readline()  # blocks until beat has logged its start
-        assert json.loads(first)["msg"] == "beat: Starting...", first
+        while True:  # every line is a JSON record, up to beat's start
+            line = proc.stderr.readline()
+            assert line, proc.stderr.read()
+            if json.loads(line)["msg"] == "beat: Starting...":
+                break
         deadline = time.monotonic() + 30
         while not list(data.glob("celerybeat-schedule*")) and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()

@@ -78,6 +78,17 @@ print("seeded", c.pk)
 """
 
 
+def unit_environment(name: str, instance: str) -> dict[str, str]:
+    """The unit's own ``Environment=`` assignments (the EnvironmentFile overrides them)."""
+    text = (UNITS / name).read_text().replace("%i", instance)
+    pairs = {}
+    for value in re.findall(r"^Environment=(.+)$", text, flags=re.M):
+        for assignment in shlex.split(value):
+            key, _, val = assignment.partition("=")
+            pairs[key] = val
+    return pairs
+
+
 def unit(name: str, instance: str) -> tuple[list[str], str, str]:
     """ExecStart (argv), EnvironmentFile and WorkingDirectory of a unit, as systemd reads them."""
     text = (UNITS / name).read_text()
@@ -232,7 +243,7 @@ def layout():
                     argv, env_path, workdir = unit(name, instance)
                     assert (env_path, workdir) == (PROD_ENV, "/var/lib/central"), name
                     label = name.split(".")[0].replace("@", f"@{instance}") if "@" in name else name.split(".")[0]
-                    start(label, argv, env, data)
+                    start(label, argv, {**unit_environment(name, instance), **env}, data)
 
         # What needs only a migrated database starts now, next to collectstatic and init
         # (systemd starts units in parallel too); the PBX link and the dialers serve the
