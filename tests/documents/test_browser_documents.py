@@ -1,7 +1,9 @@
 """In Chromium against a real ``central web`` with the real site agent process
 (``central-agent enroll`` + ``central-agent run``): click *Solicitar PDF*, watch the progress
-move live while the agent uploads, download the file and check its SHA-256; the monitor
-shows the agent and follows it live when it stops.
+move live while the agent uploads, download the file and check its SHA-256. The monitor is
+open before the agent enrolls: the new agent's row appears without a reload, its charts
+(Chart.js) carry the day's completed transfer, and both the monitor and the agent's page
+follow the agent live when it stops (state badge, the "desconectou" event).
 
 The file is a 20 MB PDF (made with pypdf) so the agent's upload takes three chunks
 (``CHUNK_SIZE`` 8 MiB): the page must show *enviando n %* in between. A MutationObserver
@@ -36,21 +38,30 @@ def test_request_watch_progress_and_download_with_the_real_agent(browser, web, t
     write_pdf(docs / "contrato.pdf", title="Contrato")
     home = tmp_path / "agent-home"
     env = {**os.environ, "CENTRAL_AGENT_HOME": str(home)}
-    enrolled = subprocess.run([AGENT, "enroll", web.url, "--code", code, "--folder", f"docs={docs}"],
-                              env=env, capture_output=True, text=True, timeout=60)
-    assert enrolled.returncode == 0, enrolled.stderr
+    context = browser.new_context(locale="pt-BR", viewport={"width": 1366, "height": 900})
+    page = context.new_page()
     log = open(tmp_path / "agent.log", "w")  # noqa: SIM115 - closed below
-    agent = subprocess.Popen([AGENT, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    page = browser.new_page(locale="pt-BR", viewport={"width": 1366, "height": 900})
+    agent = None
     try:
-        doc = wait_for(lambda: next((r["id"] for r in ana.get("documents/", params={"search": "Relatório Março"})
-                                     .json()["results"] if r["agent_name"] == "Escritório"), None), timeout=60)
-        agent_id = ana.get(f"documents/{doc}/").json()["agent"]
-
         page.goto(web.url + "/login/")
         page.fill("input[name=username]", "ana")
         page.fill("input[name=password]", "senha-forte-123")
         page.click("button[type=submit]")
+        monitor = context.new_page()  # the same session
+        monitor.goto(web.url + "/documents/monitor/")
+        expect(monitor.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        enrolled = subprocess.run([AGENT, "enroll", web.url, "--code", code, "--folder", f"docs={docs}"],
+                                  env=env, capture_output=True, text=True, timeout=60)
+        assert enrolled.returncode == 0, enrolled.stderr
+        # No reload: the enrollment's documents.agent message brings the row.
+        monitor_row = monitor.locator("#agent-rows tr", has_text="Escritório")
+        expect(monitor_row).to_have_count(1, timeout=15_000)
+        agent = subprocess.Popen([AGENT, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        expect(monitor_row.get_by_test_id("agent-state")).to_have_text("Conectado", timeout=30_000)
+
+        doc = wait_for(lambda: next((r["id"] for r in ana.get("documents/", params={"search": "Relatório Março"})
+                                     .json()["results"] if r["agent_name"] == "Escritório"), None), timeout=60)
+        agent_id = ana.get(f"documents/{doc}/").json()["agent"]
         page.goto(web.url + f"/documents/?agent={agent_id}")
         expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
         row = page.get_by_test_id(f"doc-{doc}")
@@ -75,14 +86,23 @@ def test_request_watch_progress_and_download_with_the_real_agent(browser, web, t
         assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(pdf.read_bytes()).hexdigest()
         assert info.value.suggested_filename == "Relatório Março.pdf"
 
-        page.goto(web.url + "/documents/monitor/")
-        agent_row = page.locator(f'tr[data-agent="{agent_id}"]')
-        expect(agent_row).to_contain_text("Escritório")
-        expect(agent_row.get_by_test_id("agent-state")).to_have_text("Conectado")
-        expect(page.locator("#chart-transfers canvas")).to_have_count(1)
-        agent.terminate()  # the monitor follows live
+        # The monitor's transfers chart (Chart.js) now counts today's completed transfer.
+        expect(monitor.get_by_test_id("chart-transfers")).to_be_visible()
+        monitor.wait_for_function("Chart.getChart('chart-transfers').data.datasets[0].data.at(-1) >= 1",
+                                  timeout=15_000)
+        legends = monitor.evaluate("[Chart.getChart('chart-transfers'), Chart.getChart('chart-cache')]"
+                                   ".map(c => c.data.datasets.map(d => d.label))")
+        assert legends == [["concluídas", "falhas"], ["cache"]], legends
+        page.goto(web.url + f"/documents/agents/{agent_id}/")
+        expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
+        expect(page.get_by_test_id("agent-state")).to_have_text("Conectado")
+        expect(page.get_by_test_id("agent-transfers")).to_contain_text("Relatório Março.pdf")
+        expect(page.get_by_test_id("agent-events")).not_to_contain_text("desconectou")
+        agent.terminate()  # both pages follow live, without a reload
         agent.wait(20)
-        expect(agent_row.get_by_test_id("agent-state")).to_have_text("Desconectado", timeout=15_000)
+        expect(monitor_row.get_by_test_id("agent-state")).to_have_text("Desconectado", timeout=15_000)
+        expect(page.get_by_test_id("agent-state")).to_have_text("Desconectado", timeout=15_000)
+        expect(page.get_by_test_id("agent-events")).to_contain_text("desconectou")
 
         shots = os.environ.get("CENTRAL_SCREENSHOTS")
         if shots:
@@ -93,8 +113,8 @@ def test_request_watch_progress_and_download_with_the_real_agent(browser, web, t
                     page.goto(web.url + path)
                     page.screenshot(path=str(Path(shots) / f"{name}-{width}.png"), full_page=True)
     finally:
-        page.close()
-        if agent.poll() is None:
+        context.close()
+        if agent is not None and agent.poll() is None:
             agent.kill()
             agent.wait(10)
         log.close()

@@ -50,3 +50,26 @@ async def test_a_request_in_a_reaches_a_and_never_b(tenants):
     assert {m["type"] for m in seen_by_a} >= {services.LIVE_TRANSFER, services.LIVE_AGENT}
     assert all(m.get("transfer", {}).get("document", document.pk) == document.pk for m in seen_by_a)
     assert await _documents_messages(tenants["bob"], request) == []
+
+
+async def test_enrollment_and_agent_events_reach_a_and_never_b(tenants):
+    """The monitor lists a new agent live and the agent page follows its events: both come
+    from ``documents.agent`` messages, which must stay inside the agent's organization."""
+    org_a = tenants["a"]
+
+    def enroll_connect_and_revoke():
+        _row, code = services.create_enrollment_code(org_a, "Filial")
+        agent, _token = services.enroll(code, hostname="pc-filial")
+        connection = services.connected(agent, public_ip="203.0.113.9")
+        services.disconnected(agent.pk, connection, reason="test")
+        services.revoke_agent(agent)
+        enrolled.append(agent.pk)
+
+    enrolled: list[int] = []
+    seen_by_a = await _documents_messages(tenants["alice"], enroll_connect_and_revoke)
+    agent_id = enrolled[0]
+    states = [m["agent"]["state"] for m in seen_by_a if m["type"] == services.LIVE_AGENT
+              and m["agent"]["id"] == agent_id]
+    # enrolled (offline), connected, disconnected, revoked: each one a message
+    assert len(states) == 4 and "online" in states, seen_by_a
+    assert await _documents_messages(tenants["bob"], enroll_connect_and_revoke) == []

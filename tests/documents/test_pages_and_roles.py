@@ -55,6 +55,11 @@ def test_pages(tenants):
     assert alice.get(f"/documents/{foreign.pk}/download/").status_code == 404
     assert alice.get(f"/documents/agents/{foreign.agent_id}/").status_code == 404
     assert alice.post(f"/documents/agents/{foreign.agent_id}/revoke/").status_code == 404
+    assert alice.get(f"/documents/agents/{foreign.agent_id}/live/").status_code == 404
+    live = alice.get(f"/documents/agents/{doc.agent_id}/live/").content.decode()
+    assert doc.agent.name in live and 'data-testid="agent-events"' in live
+    rows = alice.get("/documents/monitor/data/").json()["agent_rows_html"]
+    assert f'data-agent="{doc.agent_id}"' in rows and f'data-agent="{foreign.agent_id}"' not in rows
 
     monitor = alice.post("/documents/monitor/", {"agent_name": "Filial Centro"}).content.decode()
     assert 'data-testid="enroll-code"' in monitor and "central-agent enroll" in monitor

@@ -136,6 +136,7 @@ def enroll(code: str, *, hostname: str = "", version: str = "", os_name: str = "
     event(agent, "enrolled", hostname[:200])
     audit.record("documents.agent.enroll", request=request, organization=agent.organization, target=agent,
                  hostname=hostname[:200])
+    _publish_agent(agent)  # the monitor lists the new agent at once
     return agent, token
 
 
@@ -155,6 +156,7 @@ def revoke_agent(agent: Agent, *, request=None, actor=None) -> int:
     """Revoke every token of ``agent`` and close its live socket (the protocol's close code)."""
     count = AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=timezone.now())
     event(agent, "revoked", "")
+    _publish_agent(agent)
     audit.record("documents.agent.revoke", request=request, actor=actor, organization=agent.organization,
                  target=agent, tokens=count)
     _send_agent(agent.pk, {"type": AGENT_REVOKED_EVENT})
@@ -855,6 +857,7 @@ def series(organization_id: int, days: int = 14, now: datetime | None = None) ->
                      .values_list("created_at", "state"))
     files = list(CachedFile.objects.for_org(organization_id).filter(
         Q(removed_at__isnull=True) | Q(removed_at__gte=since)).values_list("created_at", "expires_at", "removed_at", "size"))
+    zone = timezone.get_current_timezone_name()  # the tenant's (membership_for_request activates it)
     labels, done, failed, cache = [], [], [], []
     for start in starts:
         stop = start + timedelta(days=1)
@@ -865,4 +868,4 @@ def series(organization_id: int, days: int = 14, now: datetime | None = None) ->
         point = min(stop, now)
         cache.append(sum(size for created, expires, removed, size in files
                          if created <= point and expires > point and (removed is None or removed > point)))
-    return {"labels": labels, "completed": done, "failed": failed, "cache_bytes": cache}
+    return {"labels": labels, "completed": done, "failed": failed, "cache_bytes": cache, "zone": zone}

@@ -13,5 +13,6 @@ urlpatterns = [
     path("monitor/", views.monitor, name="monitor"),
     path("monitor/data/", views.monitor_json, name="monitor-data"),
     path("agents/<int:pk>/", views.agent_detail, name="agent"),
+    path("agents/<int:pk>/live/", views.agent_live, name="agent-live"),
     path("agents/<int:pk>/revoke/", views.revoke, name="revoke"),
 ]

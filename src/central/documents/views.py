@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -108,6 +109,13 @@ def monitor_data(org_id: int) -> dict:
     return {"summary": services.summary(org_id), "series": services.series(org_id), "agents": agents}
 
 
+def _agent_rows(org) -> list[Agent]:
+    rows = list(Agent.objects.for_org(org))
+    for agent in rows:
+        agent.alert = services.offline_alert(agent)
+    return rows
+
+
 @login_required
 def monitor(request):
     membership = membership_for_request(request)
@@ -121,11 +129,8 @@ def monitor(request):
                                                     request=request)
         created_code = {"row": row, "code": code}  # shown on this answer only, never stored
     data = monitor_data(org.pk)
-    agent_rows = list(Agent.objects.for_org(org))
-    for agent in agent_rows:
-        agent.alert = services.offline_alert(agent)
     return render(request, "documents/monitor.html", {
-        "agent_rows": agent_rows,
+        "agent_rows": _agent_rows(org),
         "data": data, "summary": data["summary"], "agents": data["agents"], "can_enroll": can_enroll,
         "created_code": created_code, "server_url": request.build_absolute_uri("/").rstrip("/"),
         "codes": EnrollmentCode.objects.for_org(org)[:10] if can_enroll else [],
@@ -134,20 +139,37 @@ def monitor(request):
 
 @login_required
 def monitor_json(request):
-    return JsonResponse(monitor_data(membership_for_request(request).organization_id))
+    """What the monitor fetches after a live message: the figures, and the agents table
+    rendered by the page's own template (a newly enrolled agent appears without a reload)."""
+    org = membership_for_request(request).organization
+    data = monitor_data(org.pk)
+    data["agent_rows_html"] = render_to_string("documents/_agent_rows.html", {"agent_rows": _agent_rows(org)},
+                                               request=request)
+    return JsonResponse(data)
 
 
-@login_required
-def agent_detail(request, pk: int):
+def _agent_context(request, pk: int) -> dict:
     membership = membership_for_request(request)
     agent = get_object_or_404(Agent.objects.for_org(membership.organization), pk=pk)
-    return render(request, "documents/agent.html", {
+    return {
         "agent": agent, "info": services.agent_summary(agent),
         "events": AgentEvent.objects.filter(agent=agent)[:50],
         "transfers": Transfer.objects.filter(agent=agent).select_related("document", "requested_by")[:50],
         "can_revoke": at_least(membership.role, Role.ADMIN),
         "tokens_active": agent.tokens.filter(revoked_at__isnull=True).exists(),
-    })
+    }
+
+
+@login_required
+def agent_detail(request, pk: int):
+    return render(request, "documents/agent.html", _agent_context(request, pk))
+
+
+@login_required
+def agent_live(request, pk: int):
+    """The agent page's body again (state, events, transfers), fetched by agent.js when a
+    live message names this agent; same template, so the page and its updates agree."""
+    return render(request, "documents/_agent_body.html", _agent_context(request, pk))
 
 
 @login_required
