@@ -82,7 +82,7 @@ def llm_chat(chat, fake_llm, monkeypatch, settings):
     settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
     monkeypatch.setenv(KEY_ENV, "sk-test-not-a-real-key")
     monkeypatch.setenv("CENTRAL_ASSISTANT_LLM", json.dumps({chat.org.slug: {
-        "base_url": fake_llm.url, "model": "fake-model", "api_key_env": KEY_ENV, "timeout": 1}}))
+        "base_url": fake_llm.url, "model": "fake-model", "api_key_env": KEY_ENV, "timeout": 0.5}}))
     return chat
 
 

@@ -131,3 +131,52 @@ def test_another_patients_appointment_cannot_be_touched(chat):
     chat.chat.say(reply_id=f"cancelar:{appt.pk}", title="Cancelar")
     appt.refresh_from_db()
     assert appt.status == "booked"
+
+
+def _booked(t, patient=None, index=0):
+    from central.scheduling import services as agenda
+
+    slot = agenda.find_slots(t.org, t.service, professional=t.ana, limit=index + 1)[index]
+    return agenda.book(agenda.hold_slot(t.org, patient=patient or t.patient, token=slot.token))
+
+
+def test_reminder_buttons_confirm_and_reschedule(chat):
+    from central.scheduling.models import Appointment
+
+    appt = _booked(chat)
+    out = chat.chat.say(reply_id=f"confirmar:{appt.pk}", title="Confirmar")
+    appt.refresh_from_db()
+    assert appt.status == "confirmed" and out[0].body == "Consulta confirmada. Até lá!"
+    out = chat.chat.say(reply_id=f"remarcar:{appt.pk}", title="Remarcar")
+    times = option_ids(out[-1])
+    assert times and all(i.startswith("slot:") for i in times)
+    ok = option_ids(chat.chat.say(reply_id=times[-1])[-1])[0]
+    chat.chat.say(reply_id=ok, title="Confirmar")
+    appt.refresh_from_db()
+    assert appt.status == "rescheduled"
+    assert Appointment.objects.get(rescheduled_from=appt).status == "booked"
+
+
+def test_waitlist_offer_accepted(chat, django_capture_on_commit_callbacks):
+    from central.scheduling.models import Appointment, Patient, WaitlistEntry
+
+    other = Patient.objects.create(organization=chat.org, name="Outra", phone="+5511955554444")
+    early = _booked(chat, other, 0)
+    mine = _booked(chat, chat.patient, 5)
+    out = chat.chat.say("tem como antecipar? quero um horário mais cedo")
+    assert "te aviso" in out[-1].body
+    entry = WaitlistEntry.objects.get(patient=chat.patient)
+    assert entry.current_id == mine.pk
+    # The other patient cancels: the agenda offers the slot to the waitlist (a message here).
+    from central.scheduling import services as agenda
+
+    with django_capture_on_commit_callbacks(execute=True):  # the offer is sent after commit
+        agenda.cancel(early, by="patient", reason="viagem", actor_label="paciente")
+    offer = chat.chat.new()[-1]
+    accept = option_ids(offer)[0]
+    assert accept.startswith("aceitar_oferta:")
+    chat.chat.say(reply_id=accept, title="Quero")
+    mine.refresh_from_db()
+    assert mine.status == "rescheduled"
+    new = Appointment.objects.get(rescheduled_from=mine)
+    assert new.status == "booked" and new.start == early.start
