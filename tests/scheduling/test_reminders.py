@@ -171,3 +171,19 @@ def test_two_workers_send_each_reminder_exactly_once(tmp_path):
     assert messages == 10
     assert counts["sent"] == 10 and counts["claimed_elsewhere"] + counts["sent"] >= 10
     assert not [k for k in counts if k.startswith("error")]
+
+
+@pytest.mark.django_db
+def test_reminded_appointments_do_not_starve_later_ones(clinic, monkeypatch):
+    """The job reads a batch of appointments per run; appointments whose due reminders are
+    all done must not fill the batch and hide one that is due."""
+    whatsapp(clinic)
+    first = booked(clinic, start=MONDAY_9 - H)  # 08:00
+    second = booked(clinic, start=MONDAY_9 - H, pro=clinic.bruno)
+    third = booked(clinic, start=MONDAY_9 + 2 * H)  # 11:00
+    reminders.send_due_reminders(MONDAY_9 - 24 * H)  # the 08:00 ones' 24 h reminders go
+    assert ReminderSend.objects.filter(appointment__in=[first, second], status="sent").count() == 2
+    monkeypatch.setattr(reminders, "BATCH", 2)
+    counts = reminders.send_due_reminders(MONDAY_9 - 21 * H)  # 11:00's 24 h reminder is due now
+    assert counts["sent"] == 1
+    assert ReminderSend.objects.get(appointment=third).offset_minutes == 1440

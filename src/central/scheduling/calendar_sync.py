@@ -54,6 +54,7 @@ EVENT_PREFIX = "central"
 #: How far ahead a full sync reads.
 FULL_SYNC_DAYS = 120
 RENEW_BEFORE = timedelta(days=1)
+HTTP_TIMEOUT = 10  # seconds per request to the Calendar API
 GONE_STATES = (states.CANCELLED, states.RESCHEDULED, states.EXPIRED)
 
 
@@ -78,10 +79,15 @@ def _credentials():
 def calendar_service():
     """The Calendar v3 client: the discovery document shipped with the package (no network
     call to fetch it), the endpoint from the environment."""
+    import google_auth_httplib2
+    import httplib2
     from googleapiclient.discovery import build
 
     endpoint = os.environ.get("CENTRAL_GOOGLE_CALENDAR_ENDPOINT", DEFAULT_ENDPOINT)
-    return build("calendar", "v3", credentials=_credentials(), cache_discovery=False, static_discovery=True,
+    # A bounded timeout: the push runs right after a booking commits, a hung Google
+    # connection must not hold that request (httplib2's default is no timeout at all).
+    http = google_auth_httplib2.AuthorizedHttp(_credentials(), http=httplib2.Http(timeout=HTTP_TIMEOUT))
+    return build("calendar", "v3", http=http, cache_discovery=False, static_discovery=True,
                  client_options={"api_endpoint": endpoint})
 
 

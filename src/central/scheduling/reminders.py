@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -133,17 +134,30 @@ def send_due_reminders(now: datetime | None = None) -> dict[str, int]:
     counts = {"sent": 0, "skipped": 0, "opted_out": 0, "failed": 0, "claimed_elsewhere": 0}
     settings_by_org = {cs.organization_id: cs for cs in ClinicSettings.objects.all()}
     default_offsets = sorted(ClinicSettings.DEFAULT_REMINDERS, reverse=True)
-    widest = max([max(cs.offsets() or [0]) for cs in settings_by_org.values()] + default_offsets)
-    candidates = (Appointment.objects.filter(status__in=states.OPEN, start__gt=now,
-                                             start__lte=now + timedelta(minutes=widest))
-                  .select_related("organization", "patient", "service", "professional")
-                  .order_by("start", "id"))
-    for appt in candidates[:BATCH]:
+    all_offsets = set(default_offsets)
+    for cs in settings_by_org.values():
+        all_offsets.update(cs.offsets())
+    # Only appointments with a due offset not claimed yet: the ones fully reminded must not
+    # fill the batch and hide later ones (tests/scheduling/test_reminders.py).
+    pending = Q()
+    for offset in all_offsets:
+        pending |= Q(start__lte=now + timedelta(minutes=offset)) & ~Exists(
+            ReminderSend.objects.filter(appointment=OuterRef("pk"), offset_minutes=offset))
+    disabled = [org for org, cs in settings_by_org.items() if not cs.reminders_enabled]
+    candidates = list(Appointment.objects.filter(pending, status__in=states.OPEN, start__gt=now)
+                      .exclude(organization_id__in=disabled)
+                      .select_related("organization", "patient", "service", "professional")
+                      .order_by("start", "id")[:BATCH])
+    done_by_appt: dict[int, set[int]] = {}
+    for appt_id, offset in ReminderSend.objects.filter(appointment__in=candidates).values_list(
+            "appointment_id", "offset_minutes"):
+        done_by_appt.setdefault(appt_id, set()).add(offset)
+    for appt in candidates:
         cs = settings_by_org.get(appt.organization_id)
         if cs is not None and not cs.reminders_enabled:
             continue
         offsets = cs.offsets() if cs is not None else default_offsets
-        done = set(ReminderSend.objects.filter(appointment=appt).values_list("offset_minutes", flat=True))
+        done = done_by_appt.get(appt.pk, set())
         due = [o for o in offsets if appt.start - timedelta(minutes=o) <= now and o not in done]
         if not due:
             continue
