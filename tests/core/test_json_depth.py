@@ -1,4 +1,4 @@
-"""JSON from outside is parsed with one guard (``central.core.parsers.loads``): a document
+"""JSON from outside is parsed with one guard (``central.core.jsonguard.loads``): a document
 nested 50,000 deep is a clear error, never a RecursionError, on every surface.
 
 Before: the dashboard WebSocket (``LiveConsumer``, channels' ``json.loads``) and the voice
@@ -25,7 +25,7 @@ DEEP = "[" * 50_000 + "]" * 50_000
 #: Modules that may call ``json.loads``/``json.load`` themselves, with why (everything
 #: else parses through ``parsers.loads``).
 PLATFORM_JSON = {
-    "core/parsers.py": "the guard itself",
+    "core/jsonguard.py": "the guard itself",
     "voice/config.py": "the snapshot file the voice process wrote itself (operator data dir)",
 }
 
@@ -53,7 +53,7 @@ def test_no_module_parses_outside_json_without_the_guard():
         lines = _json_parse_calls(path)
         if lines:
             found[rel] = lines
-    assert not found, f"parse outside JSON with central.core.parsers.loads (or explain in PLATFORM_JSON): {found}"
+    assert not found, f"parse outside JSON with central.core.jsonguard.loads (or explain in PLATFORM_JSON): {found}"
 
 
 def test_every_json_websocket_consumer_uses_the_guard():

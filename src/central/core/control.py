@@ -23,6 +23,8 @@ import struct
 import time
 from pathlib import Path
 
+from . import jsonguard
+
 log = logging.getLogger("central.control")
 
 #: Requests larger than this are refused (one short JSON object is all the protocol has).
@@ -92,13 +94,13 @@ async def serve_control(supervisor, path: Path | None = None) -> None:
                 return
             line = await asyncio.wait_for(reader.readline(), timeout=5)
             if line.startswith(b'{"op": "logs"'):
-                await _stream_logs(json.loads(line), writer)
+                await _stream_logs(jsonguard.loads(line), writer)
                 return
             if len(line) > MAX_REQUEST:
                 answer = {"ok": False, "error": "request too large"}
             else:
                 try:
-                    request = json.loads(line or b"{}")
+                    request = jsonguard.loads(line or b"{}")
                     answer = handle(supervisor, request if isinstance(request, dict) else {})
                 except ValueError:
                     answer = {"ok": False, "error": "not JSON"}
@@ -163,7 +165,7 @@ def stream_logs(filter_: dict, lines: int, follow: bool, path: Path | None = Non
                     s.settimeout(10)
                 for raw in reader:
                     try:
-                        yield json.loads(raw)
+                        yield jsonguard.loads(raw)
                     except ValueError:
                         continue
     except OSError as exc:
@@ -199,6 +201,6 @@ def request(op: str, path: Path | None = None, timeout: float = 10.0, **fields) 
     except OSError as exc:
         raise ControlError(f"no central up answers on {path} ({exc})") from exc
     try:
-        return json.loads(data)
+        return jsonguard.loads(data)
     except ValueError as exc:
         raise ControlError(f"unreadable answer from {path}") from exc

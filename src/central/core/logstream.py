@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import jsonguard
+
 #: Redis stream holding the recent lines of every process.
 STREAM = "central:logs"
 #: Lines kept in the Redis stream (approximate trim: Redis cuts whole nodes).
@@ -78,7 +80,7 @@ def component_of(record: logging.LogRecord) -> str:
 
 def entry_for(record: logging.LogRecord, formatted: str) -> dict:
     try:
-        entry = json.loads(formatted)
+        entry = jsonguard.loads(formatted)
     except ValueError:
         entry = {"msg": formatted}
     entry.pop("request", None)  # the repr of Django's request object says nothing useful here
@@ -308,7 +310,7 @@ def redis_backlog(client, flt: LogFilter, limit: int) -> tuple[list[dict], str]:
 def decode(fields: dict) -> dict | None:
     raw = fields.get(b"e") or fields.get("e")
     try:
-        return json.loads(raw)
+        return jsonguard.loads(raw)
     except (TypeError, ValueError):
         return None
 
@@ -333,7 +335,7 @@ def filter_lines(lines: Iterable[str], flt: LogFilter) -> Iterable[dict]:
     """JSON log lines (a log file) that match; lines that are not JSON are skipped."""
     for line in lines:
         try:
-            entry = json.loads(line)
+            entry = jsonguard.loads(line)
         except ValueError:
             continue
         if isinstance(entry, dict):

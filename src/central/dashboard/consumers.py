@@ -20,7 +20,7 @@ from central.core.live import (
     refresh_groups_forever,
 )
 from central.core.operators import is_operator
-from central.core.parsers import JSONRejected, loads
+from central.core.jsonguard import JSONRejected, loads
 
 from .status import for_viewer
 
@@ -76,7 +76,7 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def decode_json(cls, text_data):
-        """The one JSON guard (``central.core.parsers.loads``): a frame nested 50,000 deep
+        """The one JSON guard (``central.core.jsonguard.loads``): a frame nested 50,000 deep
         raised RecursionError inside the consumer."""
         return loads(text_data)
 

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from central.core.logstream import HUB, STREAM, LogFilter, decode, redis_backlog
 from central.core.operators import is_operator
-from central.core.parsers import JSONRejected, loads
+from central.core.jsonguard import JSONRejected, loads
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from central.core.ids import parse_id
 from central.core.metrics import BAD_INPUT
-from central.core.parsers import JSONRejected, loads
+from central.core.jsonguard import JSONRejected, loads
 from central_agent import protocol as P
 
 from . import services

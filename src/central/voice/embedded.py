@@ -74,7 +74,7 @@ async def _point_visitors(sim, ready: asyncio.Event, units: list[str]) -> None:
     AI extension is (its port may have moved: the status API says where it is)."""
     import urllib.request
 
-    from central.core.parsers import loads
+    from central.core.jsonguard import loads
 
     await ready.wait()
     req = urllib.request.Request(f"{os.environ['CENTRAL_VOICE_API_URL']}/api/status",

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 
-from central.core.parsers import JSONRejected, loads
+from central.core.jsonguard import JSONRejected, loads
 
 log = logging.getLogger(__name__)
 
