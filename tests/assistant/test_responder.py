@@ -180,3 +180,11 @@ def test_waitlist_offer_accepted(chat, django_capture_on_commit_callbacks):
     assert mine.status == "rescheduled"
     new = Appointment.objects.get(rescheduled_from=mine)
     assert new.status == "booked" and new.start == early.start
+
+
+def test_address_and_opening_hours(chat):
+    from central.scheduling.services import opening_hours
+
+    assert opening_hours(chat.org) == ["seg a sex: 08:00–12:00, 13:00–18:00"]
+    out = chat.chat.say("qual o endereço e o horário de funcionamento?")
+    assert "Rua A, 1" in out[0].body and "seg a sex: 08:00–12:00, 13:00–18:00" in out[0].body

@@ -101,9 +101,7 @@ class Rails:
             upcoming = tuple(flow.ApptFact(a.pk, a.start.astimezone(self.tz), a.service_id, a.service.name,
                                            a.professional_id, a.professional.name, a.status)
                              for a in agenda.upcoming_for_patient(self.org, patient, now=self.now)[:10])
-        hours = ()
-        if hasattr(agenda, "opening_hours"):
-            hours = tuple(agenda.opening_hours(self.org))
+        hours = tuple(agenda.opening_hours(self.org))
         return flow.Facts(
             now=self.now.astimezone(self.tz),
             services=tuple(flow.ServiceFact(s["id"], s["name"], s["price"], tuple(s["professionals"]))

@@ -616,3 +616,38 @@ def reply_to_reminder(org, appointment_id: int, action: str, *, channel: str = A
         return {"ok": True, "status": appt.status, "slots": slots,
                 "message": _("Escolha um novo horário.") if slots else _("Não há horários livres; vamos chamar a recepção.")}
     raise SchedulingError(_("Resposta não reconhecida."))
+
+
+_DAY_NAMES = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+
+
+def opening_hours(org) -> list[str]:
+    """The clinic's opening hours as text lines ("seg a sex: 08:00–12:00, 13:00–18:00"), from
+    the professionals' weekly schedules (the union per weekday; read-only, for the assistant)."""
+    spans: dict[int, list[tuple]] = {}
+    for wd, start, end in (WeeklySchedule.objects.filter(organization=org, professional__is_active=True)
+                           .values_list("weekday", "start_time", "end_time")):
+        spans.setdefault(wd, []).append((start, end))
+    merged: dict[int, str] = {}
+    for wd, items in spans.items():
+        items.sort()
+        out: list[list] = []
+        for s, e in items:
+            if out and s <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], e)
+            else:
+                out.append([s, e])
+        merged[wd] = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in out)
+    lines: list[str] = []
+    wd = 0
+    while wd < 7:
+        if wd not in merged:
+            wd += 1
+            continue
+        last = wd
+        while last + 1 < 7 and merged.get(last + 1) == merged[wd]:
+            last += 1
+        days = _DAY_NAMES[wd] if last == wd else _("%(de)s a %(ate)s") % {"de": _DAY_NAMES[wd], "ate": _DAY_NAMES[last]}
+        lines.append(f"{days}: {merged[wd]}")
+        wd = last + 1
+    return lines
