@@ -334,6 +334,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed package, not a CDN (Content-Security-Policy: 'self').
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"MessageDirectionEnum": "central.messaging.models.MESSAGE_DIRECTIONS",
+                            "CallDirectionEnum": "central.telephony.models.Direction"},
 }
 
 # Bodies above this are refused with 413 before any parser touches them.

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from central.core import health
 from central.core.loginguard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm
+from central.messaging.webhook import webhook as whatsapp_webhook
 
 # Each capability app contributes ``central.<app>.api_urls`` when it has an API; listing
 # them here (rather than each app editing this file) keeps the apps independent.
@@ -30,6 +31,8 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("metrics", health.metrics, name="metrics"),
+    # Meta's Cloud API webhook: one URL per installation, signed deliveries, no session.
+    path("webhooks/whatsapp", whatsapp_webhook, name="whatsapp-webhook"),
     path("api/v1/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split view + sidecar: Swagger UI's files and script come from this site (CSP, no CDN).

@@ -74,6 +74,9 @@ def exception_handler(exc, context):
             message = _flatten(detail)
         if isinstance(exc, exceptions.ParseError):
             BAD_INPUT.labels("api", "parse_error").inc()
+        # An exception may carry what the client needs to act on the refusal (e.g. the
+        # WhatsApp templates offered when the 24 h window is closed).
+        fields = dict(getattr(exc, "fields", None) or {})
     body = {"error": {"code": code, "message": message, "fields": fields}}
     headers = {k: v for k, v in response.items()}
     if isinstance(exc, exceptions.Throttled | ServiceUnavailable) and exc.wait is not None:

@@ -60,6 +60,9 @@ TENANT_FIELDS: dict[str, dict[str, str]] = {
     # organization, never another tenant's nor the platform's unless configured for it).
     "dialer.campaign": {"trunk": "trunk", "dial_context": "dialplan", "dial_exten": "dialplan",
                         "asterisk_server": "server"},
+    # A WhatsApp number's access token and app secret: names of environment variables.
+    # Its Graph API destination is platform configuration, never a tenant field.
+    "messaging.whatsappnumber": {"access_token_env": "env", "app_secret_env": "env"},
 }
 
 #: Fields whose names look like destinations or secrets but are not outbound, with why.
@@ -73,6 +76,8 @@ NOT_OUTBOUND_FIELDS: dict[str, dict[str, str]] = {
         "working_hours": "weekday time ranges",
     },
     "dialer.contact": {"alt_phones": "phone numbers", "custom_fields": "CRM data shown to agents"},
+    "messaging.template": {"buttons": "the template's buttons as the customer sees them (quick replies, "
+                                      "URLs the customer's phone opens); the platform never fetches them"},
 }
 
 

@@ -186,6 +186,7 @@ class Message(TenantOwned):
     class Status(models.TextChoices):
         RECEIVED = "received", _("Recebida")
         QUEUED = "queued", _("Na fila")
+        SENDING = "sending", _("Enviando")
         SENT = "sent", _("Enviada")
         DELIVERED = "delivered", _("Entregue")
         READ = "read", _("Lida")
@@ -302,6 +303,8 @@ class WebhookEvent(TenantOwned):
     ``key`` is unique: ``msg:<wamid>`` or ``status:<wamid>:<status>``. A duplicate delivery
     (Meta retries for up to 7 days) inserts nothing. ``processed_at`` is set in the same
     transaction as the effects; rows still NULL after a crash are picked up at start.
+    ``ignored`` marks an event that was processed without effect (a status for a message
+    this installation never sent, after its retries), with why in ``last_error``.
     """
 
     class Kind(models.TextChoices):
@@ -314,8 +317,14 @@ class WebhookEvent(TenantOwned):
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=dj_timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A status for a message whose send is not recorded yet waits and is tried again.
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    # Inbound messages: when the automated responder was given it (after the effects
+    # committed); still NULL after a crash, so it is given again at start.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    ignored = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -352,3 +361,8 @@ class ChannelSettings(TenantOwned):
     @classmethod
     def for_org(cls, organization) -> ChannelSettings:
         return cls.objects.filter(organization=organization).first() or cls(organization=organization)
+
+
+#: For the OpenAPI enum name (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]): the
+#: telephony app has a "direction" choice set too.
+MESSAGE_DIRECTIONS = Message.Direction

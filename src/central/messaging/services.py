@@ -483,3 +483,74 @@ def window_remaining(conversation: Conversation, now=None) -> timedelta | None:
         return None
     left = closes - (now or timezone.now())
     return left if left.total_seconds() > 0 else timedelta(0)
+
+
+# --- templates ------------------------------------------------------------------------------------------
+
+
+def _template_fields(item: dict) -> dict:
+    body, header, footer, buttons = "", "", "", []
+    for comp in item.get("components") or []:
+        kind = str(comp.get("type") or "").upper()
+        if kind == "BODY":
+            body = str(comp.get("text") or "")
+        elif kind == "HEADER" and comp.get("format", "TEXT") == "TEXT":
+            header = str(comp.get("text") or "")[:60]
+        elif kind == "FOOTER":
+            footer = str(comp.get("text") or "")[:60]
+        elif kind == "BUTTONS":
+            buttons = [b for b in comp.get("buttons") or [] if isinstance(b, dict)]
+    category = str(item.get("category") or "UTILITY").upper()
+    status = str(item.get("status") or "PENDING").upper()
+    return {"body": body, "header": header, "footer": footer, "buttons": buttons,
+            "category": category if category in Template.Category.values else Template.Category.UTILITY,
+            "status": status if status in Template.Status.values else Template.Status.PENDING,
+            "external_id": str(item.get("id") or "")[:64]}
+
+
+def sync_templates(number: WhatsAppNumber, *, request=None, actor=None) -> dict[str, int]:
+    """Fetch the number's templates from the Graph API (``waba_id`` needed) and upsert them;
+    changes are audited (``messaging.template_sync``)."""
+    from . import graph
+    from .numbers import info_for
+
+    if not number.waba_id:
+        raise NotAllowed(_("Informe o ID da conta WhatsApp Business do número para sincronizar os modelos."))
+    result = graph.list_templates(info_for(number), number.waba_id)
+    if not result.ok or not isinstance(result.data, dict):
+        raise MessagingError(_("A API do WhatsApp recusou a consulta de modelos: %(reason)s")
+                             % {"reason": result.error.title if result.error else "?"})
+    created = updated = 0
+    now = timezone.now()
+    for item in result.data.get("data") or []:
+        if not isinstance(item, dict) or not item.get("name") or not item.get("language"):
+            continue
+        fields = _template_fields(item)
+        tpl, was_created = Template.objects.get_or_create(
+            organization_id=number.organization_id, number=number, name=str(item["name"])[:512],
+            language=str(item["language"])[:15], defaults={**fields, "synced_at": now})
+        if was_created:
+            created += 1
+            continue
+        changed = [k for k, v in fields.items() if getattr(tpl, k) != v]
+        if changed:
+            for k in changed:
+                setattr(tpl, k, fields[k])
+            tpl.synced_at = now
+            tpl.save(update_fields=[*changed, "synced_at"])
+            updated += 1
+    if created or updated:
+        audit.record("messaging.template_sync", request=request, actor=actor, organization=number.organization,
+                     target=number, created=created, updated=updated)
+    return {"created": created, "updated": updated}
+
+
+def fetch_media(message: Message) -> tuple[bytes, str]:
+    """The bytes of an inbound media message, through the media URL flow (on demand)."""
+    from . import graph
+    from .numbers import info_for
+
+    media_id = (message.media or {}).get("id")
+    if not media_id:
+        raise NotAllowed(_("Esta mensagem não tem mídia."))
+    return graph.fetch_media(info_for(message.conversation.number), str(media_id))

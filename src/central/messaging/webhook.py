@@ -1,0 +1,145 @@
+"""The Cloud API webhook: ``GET`` verification and signed ``POST`` deliveries.
+
+One URL per installation (``/webhooks/whatsapp``). A POST is answered after a durable
+insert, never after processing (Meta retries for up to 7 days and may deliver twice; the
+background job applies each event once):
+
+1. ``X-Hub-Signature-256`` missing: **401**; not the HMAC-SHA256 of the raw body with the
+   app secret of some configured number (constant-time compare): **403**. Both counted
+   (``central_whatsapp_signature_failures_total``). The body is checked *before* it is
+   parsed, against the few distinct app secrets configured, so unsigned input costs one
+   HMAC per secret and is never parsed.
+2. Signed but not JSON (or nested deeper than the JSON guard allows): **400** and counted.
+   Meta never sends that; a 400 tells the developer who did.
+3. Signed JSON that is not a ``whatsapp_business_account`` delivery, a change of another
+   field (``account_update``, template status...), or events for a ``phone_number_id``
+   this installation does not know (or whose app secret is not the one that signed it):
+   **200**, counted in ``central_whatsapp_webhook_events_ignored_total`` and logged: Meta
+   retries anything else for days, and storing unknown tenants' data helps nobody.
+4. Otherwise every message / status is inserted in ``WebhookEvent`` in one statement with
+   its unique key (a duplicate inserts nothing), the background job is woken after the
+   commit, and the answer is **200**.
+
+Bodies over ``CENTRAL_MAX_BODY_BYTES`` (1 MB) are **413** before they are read
+(``core.bodylimit``); Meta's deliveries are a few KB. Nothing here raises to a 500: a
+database that refuses the insert is a **503** (Meta retries: nothing lost).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from django.db import DatabaseError, transaction
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from central.core.parsers import JSONRejected, loads
+
+from . import cloudapi
+from .metrics import EVENTS_IGNORED, SIGNATURE_FAILURES, VERIFICATIONS, WEBHOOK_DELIVERIES
+from .numbers import app_secrets, directory
+
+log = logging.getLogger(__name__)
+
+VERIFY_TOKEN_ENV = "CENTRAL_WHATSAPP_VERIFY_TOKEN"
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+@csrf_exempt
+def webhook(request):
+    if request.method == "GET":
+        return verify(request)
+    if request.method != "POST":
+        response = _error(405, "method_not_allowed", "GET or POST")
+        response["Allow"] = "GET, POST"
+        return response
+    return receive(request)
+
+
+def verify(request) -> HttpResponse:
+    """Meta's subscription handshake: echo ``hub.challenge`` when the token matches."""
+    expected = os.environ.get(VERIFY_TOKEN_ENV, "")
+    mode = request.GET.get("hub.mode", "")
+    token = request.GET.get("hub.verify_token", "")
+    challenge = request.GET.get("hub.challenge", "")
+    if (expected and mode == "subscribe" and challenge
+            and hmac.compare_digest(token.encode(), expected.encode())):
+        VERIFICATIONS.labels("ok").inc()
+        return HttpResponse(challenge, content_type="text/plain")
+    VERIFICATIONS.labels("refused").inc()
+    return HttpResponse("forbidden", status=403, content_type="text/plain")
+
+
+def _signed_by(body: bytes, header: str) -> str | None:
+    for secret in app_secrets():
+        if cloudapi.signature_valid(secret, body, header):
+            return secret
+    return None
+
+
+def receive(request) -> HttpResponse:
+    header = request.META.get(cloudapi.SIGNATURE_HEADER)
+    if not header:
+        SIGNATURE_FAILURES.labels("missing").inc()
+        WEBHOOK_DELIVERIES.labels("unsigned").inc()
+        return _error(401, "signature_missing", "X-Hub-Signature-256 required")
+    body = request.body
+    secret = _signed_by(body, header)
+    if secret is None:
+        SIGNATURE_FAILURES.labels("mismatch").inc()
+        WEBHOOK_DELIVERIES.labels("bad_signature").inc()
+        return _error(403, "signature_mismatch", "X-Hub-Signature-256 does not match")
+    try:
+        delivery = loads(body)
+        events = cloudapi.split_delivery(delivery)
+    except JSONRejected:
+        WEBHOOK_DELIVERIES.labels("malformed").inc()
+        return _error(400, "parse_error", "body is not JSON")
+    except cloudapi.DeliveryInvalid as exc:
+        EVENTS_IGNORED.labels(exc.reason).inc()
+        WEBHOOK_DELIVERIES.labels("ignored").inc()
+        return HttpResponse("ignored", content_type="text/plain")
+    numbers = directory()
+    rows = []
+    now = timezone.now()
+    from .models import WebhookEvent
+
+    for event in events:
+        info = numbers.get(event.phone_number_id)
+        if info is None:
+            EVENTS_IGNORED.labels("unknown_number").inc()
+            log.warning("whatsapp event for unknown phone_number_id %s ignored", event.phone_number_id[:64])
+            continue
+        if info.app_secret != secret:
+            EVENTS_IGNORED.labels("secret_mismatch").inc()
+            log.warning("whatsapp event for %s signed with another app's secret: ignored", info.phone_number_id)
+            continue
+        rows.append(WebhookEvent(organization_id=info.organization_id, number_id=info.id, key=event.key[:200],
+                                 kind=event.kind, payload=event.payload, received_at=now))
+    if not rows:
+        if not events:
+            EVENTS_IGNORED.labels("no_events").inc()
+        WEBHOOK_DELIVERIES.labels("ignored").inc()
+        return HttpResponse("ignored", content_type="text/plain")
+    try:
+        with transaction.atomic():
+            WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+            transaction.on_commit(_wake)
+    except DatabaseError:
+        log.exception("whatsapp webhook: durable insert failed")
+        WEBHOOK_DELIVERIES.labels("unavailable").inc()
+        return _error(503, "unavailable", "try again")
+    WEBHOOK_DELIVERIES.labels("accepted").inc()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _wake() -> None:
+    from .inbound import wake
+
+    wake()
