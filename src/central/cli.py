@@ -686,7 +686,7 @@ def _register_capability_commands() -> None:
     from importlib import import_module
     from importlib.util import find_spec
 
-    for name in ("telephony", "simulator", "dialer", "voice", "legacy"):
+    for name in ("telephony", "simulator", "dialer", "voice", "legacy", "messaging"):
         module_name = f"central.{name}.commands"
         if find_spec(module_name) is not None:
             import_module(module_name).register(app, _setup)

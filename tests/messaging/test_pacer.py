@@ -16,6 +16,7 @@ def drain(pacer: Pacer, start: float = 0.0, limit: int = 100_000):
         item, recipient, wait = pacer.next_ready(now)
         if item is not None:
             sent.append((now, item, recipient))
+            pacer.succeeded(recipient, now)  # the API answered at once
             continue
         if wait == float("inf"):
             break
@@ -77,7 +78,7 @@ def test_number_pause_backs_off_exponentially_and_resets():
     item, _r, wait = pacer.next_ready(0.0)
     assert item is None and wait == pytest.approx(8.0)
     assert pacer.next_ready(8.0)[0] == "x"
-    pacer.succeeded("B")
+    pacer.succeeded("B", 8.0)
     assert pacer.pause_number(9.0) == 1.0
 
 
@@ -102,3 +103,33 @@ def test_pacer_costs_microseconds_per_message():
     per = (time.perf_counter() - t0) / len(sent)
     assert len(sent) == 20_000
     assert per < 200e-6, f"{per * 1e6:.1f} us per message"
+
+
+def test_one_message_in_flight_per_recipient_keeps_order_through_retries():
+    """Found by test_e2e_simulator on PostgreSQL: the burst let three messages to one customer
+    be in flight at once; they could arrive out of order, and three 131056 answers put them
+    back reversed (b2, b1, b0). A recipient's next message waits for the previous answer."""
+    pacer = Pacer(recipient_burst=3)
+    for i in range(3):
+        pacer.submit(f"b{i}", "A", 0.0)
+    first = pacer.next_ready(0.0)[0]
+    assert first == "b0"
+    assert pacer.next_ready(0.0)[0] is None  # b1 waits for b0's answer, burst or not
+    pacer.retry("b0", "A", 0.01, delay=pacer.pause_recipient("A", 0.01))
+    sent, _ = drain_with_answers(pacer, start=0.01)
+    assert sent == ["b0", "b1", "b2"]
+
+
+def drain_with_answers(pacer: Pacer, start: float) -> tuple[list, float]:
+    """Like drain, but each send is answered (succeeded) before the clock moves on."""
+    now, sent = start, []
+    for _ in range(10_000):
+        item, recipient, wait = pacer.next_ready(now)
+        if item is not None:
+            sent.append(item)
+            pacer.succeeded(recipient, now)
+            continue
+        if wait == float("inf"):
+            break
+        now += wait
+    return sent, now

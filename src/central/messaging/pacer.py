@@ -11,8 +11,11 @@ The Cloud API limits (error codes in parentheses):
   of 3 lets the assistant send its two or three messages in a row without a pause and stays
   far inside it.
 
-Messages to one recipient keep their order; a recipient that must wait does not hold up
-the others (each recipient has its own FIFO; the next send is the earliest eligible head).
+Messages to one recipient keep their order: each recipient has its own FIFO and at most
+one message in flight (the next one becomes eligible when the caller reports the answer
+with :meth:`Pacer.succeeded`, :meth:`Pacer.retry` or :meth:`Pacer.finished`); concurrent
+requests to one customer could arrive in any order. A recipient that must wait does not
+hold up the others (the next send is the earliest eligible head of any recipient).
 When the API still answers with a rate error, :meth:`Pacer.pause_number` /
 :meth:`Pacer.pause_recipient` back off exponentially, and :meth:`Pacer.retry` puts the item
 back at the front of its recipient's queue.
@@ -52,6 +55,7 @@ class _Recipient:
     items: deque = field(default_factory=deque)  # (item, not_before)
     paused_until: float = 0.0
     failures: int = 0
+    in_flight: bool = False  # one message per recipient until its answer: order kept
 
 
 class Pacer:
@@ -82,7 +86,7 @@ class Pacer:
             rec = self._recipients[recipient] = _Recipient()
         rec.items.append((item, not_before))
         self._queued += 1
-        if len(rec.items) == 1:
+        if len(rec.items) == 1 and not rec.in_flight:
             self._push(recipient, now)
 
     def retry(self, item, recipient: Hashable, now: float, delay: float) -> None:
@@ -91,6 +95,7 @@ class Pacer:
         if rec is None:
             rec = self._recipients[recipient] = _Recipient()
         rec.items.appendleft((item, now + delay))
+        rec.in_flight = False
         self._queued += 1
         self._push(recipient, now)
 
@@ -131,8 +136,8 @@ class Pacer:
         while self._heap:
             eligible, _seq, recipient = self._heap[0]
             rec = self._recipients.get(recipient)
-            if rec is None or not rec.items:
-                heapq.heappop(self._heap)
+            if rec is None or not rec.items or rec.in_flight:
+                heapq.heappop(self._heap)  # re-filed when its answer comes
                 continue
             actual = self._eligible_at(recipient, now)
             if actual > eligible + 1e-12:  # a pause or retry moved it: re-file
@@ -147,16 +152,13 @@ class Pacer:
             bucket = self._bucket(recipient, now)
             bucket.tokens -= 1
             self._sent.append(now)
-            if rec.items:
-                self._push(recipient, now)
-            else:
-                self._forget_if_idle(recipient)
+            rec.in_flight = True
             return item, recipient, 0.0
         return None, None, float("inf")
 
     def _forget_if_idle(self, recipient: Hashable) -> None:
         rec = self._recipients.get(recipient)
-        if rec is not None and not rec.items and rec.failures == 0:
+        if rec is not None and not rec.items and rec.failures == 0 and not rec.in_flight:
             del self._recipients[recipient]
         # the bucket stays until it is full again (see prune)
 
@@ -188,11 +190,22 @@ class Pacer:
         bucket.tokens = min(bucket.tokens, 0.0)
         return pause
 
-    def succeeded(self, recipient: Hashable) -> None:
-        """A send went through: the backoff counters start over."""
+    def succeeded(self, recipient: Hashable, now: float) -> None:
+        """A send went through: the backoff counters start over, the recipient's next
+        message may go."""
         self._number_failures = 0
         rec = self._recipients.get(recipient)
         if rec is not None:
             rec.failures = 0
-            if not rec.items:
-                del self._recipients[recipient]
+        self.finished(recipient, now)
+
+    def finished(self, recipient: Hashable, now: float) -> None:
+        """The in-flight message of ``recipient`` is done (sent, failed for good or dropped)."""
+        rec = self._recipients.get(recipient)
+        if rec is None:
+            return
+        rec.in_flight = False
+        if rec.items:
+            self._push(recipient, now)
+        else:
+            self._forget_if_idle(recipient)

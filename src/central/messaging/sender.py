@@ -306,7 +306,7 @@ class Sender:
 
     async def _send(self, number_id: int, message_id: int, recipient: str) -> None:
         pacer = self._pacer(number_id)
-        keep = False
+        outcome = "finished"  # what the pacer hears: succeeded / retried / finished
         try:
             prepared = await _db(claim)(message_id)
             if prepared is None:
@@ -321,7 +321,7 @@ class Sender:
                 result = graph.Result(0, None, cloudapi.ApiError(0, str(exc)[:300]))
             now = self._loop.time()
             if result.ok:
-                pacer.succeeded(recipient)
+                outcome = "succeeded"
                 await _db(record_sent)(message_id, graph.wamid_of(result))
                 self.sent += 1
                 return
@@ -338,12 +338,16 @@ class Sender:
                 return
             if await _db(record_retry)(message_id, delay, error):
                 # Back at the front of its recipient's queue: later messages wait behind it.
-                pacer.retry(message_id, recipient, now, delay)
-                keep = True
+                pacer.retry(message_id, recipient, self._loop.time(), delay)
+                outcome = "retried"
         except Exception:
             log.exception("whatsapp sender: message %s", message_id)
         finally:
-            if not keep:
+            if outcome == "succeeded":
+                pacer.succeeded(recipient, self._loop.time())
+            elif outcome == "finished":
+                pacer.finished(recipient, self._loop.time())
+            if outcome != "retried":
                 self.inflight.discard(message_id)
             if self._wake is not None:
                 self._wake.set()
