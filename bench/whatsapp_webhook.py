@@ -244,7 +244,7 @@ def main() -> None:
     args = parser.parse_args()
     pin(os.getpid(), "1")
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    base.update({"CENTRAL_LOG_LEVEL": "WARNING", SECRET_ENV: APP_SECRET,
+    base.update({"CENTRAL_LOG_LEVEL": "WARNING", SECRET_ENV: APP_SECRET, "CENTRAL_ASSISTANT": "off",
                  "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
                  "DJANGO_SETTINGS_MODULE": "whatsapp_webhook_django"})
     dbs = args.db.split(",")
