@@ -335,14 +335,14 @@ def _jwt(layout) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access']}"}
 
 
-def _websocket(layout, client: httpx.Client):
+def _websocket(layout, client: httpx.Client, path: str = "/ws/live/"):
     from websockets.sync.client import connect
 
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    return connect(layout.nginx.url.replace("https", "wss") + "/ws/live/", ssl=context, origin=layout.nginx.url,
+    return connect(layout.nginx.url.replace("https", "wss") + path, ssl=context, origin=layout.nginx.url,
                    additional_headers={"Cookie": cookie}, open_timeout=10)
 
 
