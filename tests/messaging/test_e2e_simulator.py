@@ -122,6 +122,25 @@ def test_buttons_and_list_replies_and_template_quick_reply_opt_out(wa):
     assert r.status_code == 409 and r.json()["error"]["code"] == "opted_out"
 
 
+def test_image_metadata_stored_and_bytes_fetched_on_demand(wa):
+    """The media URL flow through the simulator: GET /<media id> for a URL, then that URL
+    with the token; the URL is on the simulator, the one loopback address Central trusts."""
+    import base64
+
+    api, sim = wa["api"], wa["sim"]
+    wa_id = "5511987650004"
+    picture = bytes(range(256)) * 40
+    sim.post("/_sim/customer", json={"type": "image", "wa_id": wa_id, "data": base64.b64encode(picture).decode(),
+                                     "mime_type": "image/png", "caption": "Pedido médico"})
+    conv = until(lambda: conversation_of(api, wa_id), what="conversation")
+    msg = api.get(f"/conversations/{conv['id']}/messages/").json()["results"][0]
+    assert msg["kind"] == "image" and msg["has_media"] and msg["body"] == "Pedido médico"
+    assert msg["media"]["mime_type"] == "image/png" and msg["media"]["sha256"]
+    media = api.get(f"/messages/{msg['id']}/media/")
+    assert media.status_code == 200 and media.content == picture
+    assert media.headers["content-type"] == "image/png"
+
+
 def test_duplicates_and_out_of_order_through_the_simulator(wa):
     api, sim = wa["api"], wa["sim"]
     sim.post("/_sim/config", json={"duplicate_rate": 1.0, "out_of_order": True})

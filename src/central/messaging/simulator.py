@@ -557,6 +557,10 @@ class Simulator:
                 wamid = await self.customer_list_reply(data["wa_id"], data["id"], data["title"],
                                                        data.get("description", ""), context=data.get("context", ""),
                                                        **common)
+            elif kind == "image":
+                wamid = await self.customer_image(data["wa_id"], base64.b64decode(data["data"]),
+                                                  data.get("mime_type", "image/jpeg"), data.get("caption", ""),
+                                                  **common)
             else:
                 return 400, {"error": f"unknown type {kind}"}
             return 200, {"wamid": wamid}
