@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
 from django.conf import settings
@@ -35,14 +34,14 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
-from central.core import audit, outbound
+from central.core import audit
 from central.core.api import TenantModelViewSet, TenantReadOnlyViewSet
 from central.core.bodylimit import UPLOAD_ENVELOPE_BYTES
 from central.core.ids import parse_id
 from central.core.phones import try_normalize
 from central.core.roles import Role
 
-from . import dnc, exporter, hours, importer, services
+from . import dnc, exporter, importer, rules, services
 from .models import Attempt, Callback, Campaign, Contact, DoNotCall, ImportJob
 
 
@@ -121,56 +120,43 @@ class CampaignSerializer(serializers.ModelSerializer):
 
         return campaign_alarm(obj)
 
-    def validate_working_hours(self, value):
-        try:
-            hours.parse_working_hours(value)
-        except hours.HoursError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        return value
-
-    def validate_timezone(self, value):
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise serializers.ValidationError(_("fuso horário desconhecido: %(fuso)s") % {"fuso": value}) from exc
-        return value
-
     def validate_holiday_subdivision(self, value):
-        from central.core.holidays import SUBDIVISIONS
-
         value = (value or "").upper()
-        if value and value not in SUBDIVISIONS:
-            raise serializers.ValidationError(_("UF desconhecida (use a sigla: SP, RJ, MG...)."))
-        return value
+        return self._field_rule("holiday_subdivision", value)
 
-    def validate_retry_policy(self, value):
-        if not isinstance(value, dict) or not all(
-                isinstance(v, int | float) and v >= 0 for v in value.values()):
-            raise serializers.ValidationError(_('use {resultado: segundos}, ex. {"busy": 600}.'))
-        unknown = set(value) - set(Attempt.Result.values)
-        if unknown:
-            raise serializers.ValidationError(
-                _("resultados desconhecidos: %(resultados)s") % {"resultados": ", ".join(sorted(unknown))})
-        return value
-
-    def validate_trunk(self, value):
-        return _outbound_validator(outbound.validate_trunk)(value)
-
-    def validate_dial_context(self, value):
-        return _outbound_validator(outbound.validate_dialplan_name)(value)
-
-    def validate_dial_exten(self, value):
-        return _outbound_validator(outbound.validate_dialplan_name)(value)
-
-    def validate_max_abandon_rate(self, value):
-        if not 0 <= value <= 0.5:
-            raise serializers.ValidationError(_("entre 0 e 0,5 (ex.: 0,03 para 3%)."))
+    @staticmethod
+    def _field_rule(name: str, value):
+        """One field through the settings rule, so its error comes with the other fields'
+        (validate() runs the whole rule, cross-field checks included, only after them)."""
+        message = rules.campaign_settings_errors({name: value}).get(name)
+        if message:
+            raise serializers.ValidationError(message)
         return value
 
     def validate(self, attrs):
         if self.instance is not None and self.instance.status == Campaign.Status.FINISHED:
             raise serializers.ValidationError(_("A campanha está encerrada e não pode ser alterada."))
+        # The one settings rule (central.dialer.rules), on the values after this change:
+        # the dashboard form and the admin run the same function through Campaign.clean().
+        base = self.instance if self.instance is not None else Campaign()
+        values = {name: attrs.get(name, getattr(base, name)) for name in rules.SETTINGS_FIELDS}
+        errors = rules.campaign_settings_errors(values)
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
+
+
+def _field_validator(name: str):
+    def validate_field(self, value):
+        return self._field_rule(name, value)
+
+    validate_field.__name__ = f"validate_{name}"
+    return validate_field
+
+
+for _name in rules.SETTINGS_FIELDS:
+    if _name not in ("use_0303_prefix", "holiday_subdivision"):
+        setattr(CampaignSerializer, f"validate_{_name}", _field_validator(_name))
 
 
 class CampaignDetailSerializer(CampaignSerializer):

@@ -105,14 +105,16 @@ class Campaign(TenantOwned):
         verbose_name_plural = _("campanhas")
 
     def clean(self) -> None:
-        """The API's dial rules for the admin form too (docs/security.md rule 17): dial
-        strings within ``central.core.outbound``'s rule, a server of the same organization."""
+        """The API's settings rules for the dashboard and admin forms too
+        (:mod:`central.dialer.rules`: ranges, caller ID, hours, and the dial strings within
+        ``central.core.outbound``'s rule, docs/security.md rule 17), and a server of the
+        same organization."""
         super().clean()
         from django.core.exceptions import ValidationError
 
-        from central.core.outbound import campaign_dial_problems
+        from .rules import SETTINGS_FIELDS, campaign_settings_errors
 
-        errors = campaign_dial_problems(self)
+        errors = campaign_settings_errors({name: getattr(self, name) for name in SETTINGS_FIELDS})
         if self.asterisk_server_id is not None and self.asterisk_server.organization_id != self.organization_id:
             errors["asterisk_server"] = str(_("O servidor Asterisk da campanha não pertence a esta organização."))
         if errors:

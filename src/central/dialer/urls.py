@@ -8,7 +8,9 @@ app_name = "dialer"
 
 urlpatterns = [
     path("", views.campaigns, name="campaigns"),
+    path("campaigns/new/", views.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", views.campaign, name="campaign"),
+    path("campaigns/<int:pk>/settings/", views.campaign_settings, name="campaign_settings"),
     path("campaigns/<int:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
     path("dnc/", views.dnc_list, name="dnc"),
 ]

@@ -26,6 +26,7 @@ from central.core.roles import Role, at_least
 from central.core.tenancy import membership_for_request
 
 from . import dnc, services
+from .forms import CampaignForm, CampaignQuickForm, queue_warning
 from .models import Attempt, Campaign, Contact, DoNotCall, ImportJob
 
 RECENT_ATTEMPTS = 25
@@ -48,20 +49,36 @@ def _status_labels() -> dict[str, str]:
     return {str(k): str(v) for k, v in Contact.Status.choices}
 
 
+def _pbx_queues(org) -> dict[str, dict[str, int]]:
+    """Queues the organization's PBXs report (telephony's read function, never its tables)."""
+    from central.telephony.store import queues_for_org
+
+    return queues_for_org(org.pk)
+
+
+def _saved(request, form, campaign: Campaign, action: str) -> None:
+    """Audit a saved settings form and warn when its queue reaches nobody."""
+    audit.record(action, request=request, target=campaign, fields=sorted(form.changed_data))
+    warning = queue_warning(campaign.queue, form.queues)
+    if warning:
+        messages.warning(request, warning)
+
+
 @login_required
 def campaigns(request):
     org, can_write = _org_and_write(request)
+    queues = _pbx_queues(org)
     if request.method == "POST":
         if not can_write:
             raise PermissionDenied
-        name = request.POST.get("name", "").strip()
-        queue = request.POST.get("queue", "").strip()
-        if not name or not queue:
-            messages.error(request, _("Informe o nome e a fila da campanha."))
-        else:
-            campaign = Campaign.objects.create(organization=org, name=name[:200], queue=queue[:80])
-            audit.record("campaign.create", request=request, target=campaign)
+        form = CampaignQuickForm(request.POST, organization=org, queues=queues)
+        if form.is_valid():
+            campaign = form.save()
+            _saved(request, form, campaign, "campaign.create")
             return redirect("dialer:campaign", pk=campaign.pk)
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
     rows = list(Campaign.objects.for_org(org).order_by("-created_at"))
     counts: dict[int, dict[str, int]] = {}
     for cid, status, n in (Contact.objects.for_org(org).values_list("campaign_id", "status")
@@ -72,7 +89,40 @@ def campaigns(request):
         c.total_contacts = sum(by.values())
         c.pending_contacts = by.get(Contact.Status.PENDING, 0)
         c.done_contacts = by.get(Contact.Status.DONE, 0)
-    return render(request, "dialer/campaigns.html", {"campaigns": rows, "can_write": can_write})
+    return render(request, "dialer/campaigns.html", {"campaigns": rows, "can_write": can_write, "queues": queues})
+
+
+@login_required
+def campaign_new(request):
+    org, can_write = _org_and_write(request)
+    if not can_write:
+        raise PermissionDenied
+    return _settings_page(request, org, None)
+
+
+@login_required
+def campaign_settings(request, pk: int):
+    camp, can_write = _campaign_for(request, pk)
+    if not can_write:
+        raise PermissionDenied
+    if camp.status == Campaign.Status.FINISHED:
+        messages.error(request, _("A campanha está encerrada e não pode ser alterada."))
+        return redirect("dialer:campaign", pk=camp.pk)
+    return _settings_page(request, camp.organization, camp)
+
+
+def _settings_page(request, org, camp: Campaign | None):
+    """The full settings form: create (``camp`` None) or change one campaign."""
+    queues = _pbx_queues(org)
+    form = CampaignForm(request.POST or None, instance=camp, organization=org, queues=queues)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        _saved(request, form, saved, "campaign.create" if camp is None else "campaign.update")
+        messages.success(request, _("Configuração salva."))
+        return redirect("dialer:campaign", pk=saved.pk)
+    warning = queue_warning(camp.queue, queues) if camp is not None and not form.is_bound else None
+    return render(request, "dialer/campaign_form.html", {
+        "form": form, "campaign": camp, "queues": queues, "queue_warning": warning})
 
 
 @login_required
@@ -89,6 +139,7 @@ def campaign(request, pk: int):
         "counts": [(s, labels[s], n) for s, n in counts.items()],
         "total": sum(counts.values()),
         "problems": services.validate_campaign_settings(camp),
+        "queue_warning": queue_warning(camp.queue, _pbx_queues(camp.organization)),
         "attempts": attempts,
         "imports": imports,
         "legal_bases": Contact.LegalBasis.choices,

@@ -289,6 +289,27 @@ def records_for_number(organization_id: int, e164: str, *, limit: int = 50) -> l
     return list(rows)
 
 
+def queues_for_org(organization_id: int, server_id: int | None = None) -> dict[str, dict[str, int]]:
+    """The queues the organization's PBXs report, with their members (read-only).
+
+    ``{queue: {"members": n, "available": m}}`` from the QueueMember rows the link keeps
+    (``QueueStatus`` at connect, then ``QueueMember*`` events), ``available`` counting
+    members neither paused nor unavailable. The dialer's settings form offers these
+    queues and warns when a campaign names one the PBX never reported (a typo leaves a
+    campaign with no agents). ``server_id`` narrows it to one PBX. Sorted by name.
+    """
+    rows = QueueMember.objects.filter(organization_id=organization_id)
+    if server_id is not None:
+        rows = rows.filter(server_id=server_id)
+    out: dict[str, dict[str, int]] = {}
+    unavailable = {QueueMember.Availability.PAUSED, QueueMember.Availability.UNAVAILABLE}
+    for queue, availability in rows.values_list("queue", "availability").order_by("queue"):
+        entry = out.setdefault(queue, {"members": 0, "available": 0})
+        entry["members"] += 1
+        entry["available"] += availability not in unavailable
+    return out
+
+
 # --- server status ------------------------------------------------------------------------
 
 def set_server_status(server_id: int, status: str, detail: str = "") -> None:
