@@ -12,6 +12,7 @@ import contextlib
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from central.core.jsonguard import JSONRejected, loads
 from central.core.live import (
     STATUS_GROUP,
     SYSTEM_GROUP,
@@ -20,7 +21,6 @@ from central.core.live import (
     refresh_groups_forever,
 )
 from central.core.operators import is_operator
-from central.core.jsonguard import JSONRejected, loads
 
 from .status import for_viewer
 

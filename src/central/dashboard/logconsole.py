@@ -16,9 +16,9 @@ import logging
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from central.core.jsonguard import JSONRejected, loads
 from central.core.logstream import HUB, STREAM, LogFilter, decode, redis_backlog
 from central.core.operators import is_operator
-from central.core.jsonguard import JSONRejected, loads
 
 log = logging.getLogger(__name__)
 

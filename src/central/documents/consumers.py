@@ -28,8 +28,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.dateparse import parse_datetime
 
 from central.core.ids import parse_id
-from central.core.metrics import BAD_INPUT
 from central.core.jsonguard import JSONRejected, loads
+from central.core.metrics import BAD_INPUT
 from central_agent import protocol as P
 
 from . import services
