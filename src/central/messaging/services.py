@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "HANDOFF_KEYWORDS", "OPT_OUT_KEYWORDS", "OPT_IN_KEYWORDS",
     "MessagingError", "WindowClosed", "OptedOut", "BotSilenced", "InvalidMessage", "NotAllowed",
+    "Consent", "active_number", "approved_template", "consent_for_phone", "contact_for_phone", "window_open_for",
     "add_note", "assign", "bot_may_speak", "contact_for", "conversations_for_phone", "e164_for_wa_id",
     "hand_off", "live_conversation", "mark_read", "record_opt_in", "record_opt_out", "resolve",
     "send_interactive", "send_template", "send_text", "set_labels", "start_with_template",
@@ -171,6 +173,68 @@ def conversations_for_phone(organization, phone: str):
     """Every conversation of the person with this E.164 number (the cross-channel view)."""
     return Conversation.objects.filter(organization=organization, contact__phone=phone).select_related(
         "contact", "number", "assignee").order_by("-opened_at")
+
+
+# --- read-only lookups for other apps (the agenda's reminders, the assistant) ---------------------
+# Other apps never query these tables; they ask here. Nothing below writes.
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the channel knows about messaging one person (LGPD), as of now.
+
+    ``may_contact``: not opted out, and consent recorded (``opted_in_at``) or the person
+    wrote to the organization before (a conversation exists). The one rule other apps
+    apply before a business-initiated message (a reminder, a waitlist offer)."""
+
+    known: bool
+    opted_in_at: datetime | None = None
+    opted_out_at: datetime | None = None
+    opted_out: bool = False
+    has_conversation: bool = False
+
+    @property
+    def may_contact(self) -> bool:
+        return self.known and not self.opted_out and (self.opted_in_at is not None or self.has_conversation)
+
+
+def active_number(organization) -> WhatsAppNumber | None:
+    """The organization's WhatsApp number that business-initiated messages go out on: the
+    oldest active one (``None`` when it has none)."""
+    return WhatsAppNumber.objects.filter(organization=organization, is_active=True).order_by("id").first()
+
+
+def contact_for_phone(organization, phone: str) -> Contact | None:
+    """The tenant's contact with this E.164 number (the oldest when WhatsApp gave the person
+    two ``wa_id`` spellings), or ``None``. Never creates one: a person who never wrote and
+    gave no consent is not a contact."""
+    return Contact.objects.filter(organization=organization, phone=phone).order_by("id").first()
+
+
+def consent_for_phone(organization, phone: str) -> Consent:
+    """The person's consent state on this organization's WhatsApp (see :class:`Consent`)."""
+    contact = contact_for_phone(organization, phone)
+    if contact is None:
+        return Consent(known=False)
+    has_conversation = Conversation.objects.filter(organization=organization, contact__phone=phone).exists()
+    return Consent(known=True, opted_in_at=contact.opted_in_at, opted_out_at=contact.opted_out_at,
+                   opted_out=contact.opted_out, has_conversation=has_conversation)
+
+
+def approved_template(number: WhatsAppNumber, name: str, language: str | None = None) -> Template | None:
+    """The number's approved template ``name`` (in ``language`` when given; else the
+    lowest-id approved language), or ``None``: only approved templates may be sent."""
+    qs = Template.objects.filter(number=number, name=name, status=Template.Status.APPROVED)
+    if language:
+        qs = qs.filter(language=language)
+    return qs.order_by("id").first()
+
+
+def window_open_for(number: WhatsAppNumber, contact: Contact, now=None) -> bool:
+    """Whether a free-form or interactive message may go to ``contact`` on ``number`` now:
+    a live conversation whose 24 h customer-service window is open."""
+    conv = live_conversation(number, contact, create=False)
+    return conv is not None and conv.window_open(now)
 
 
 def _lock(conversation: Conversation) -> Conversation:

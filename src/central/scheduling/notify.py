@@ -1,8 +1,10 @@
 """Messages to patients, through the WhatsApp channel's service functions only.
 
-The agenda never writes messaging's tables: it finds the clinic's number, the patient's
-contact and live conversation through ``central.messaging.services`` (``contact_for``,
-``live_conversation``) and queues through ``send_template`` / ``send_interactive`` /
+The agenda never reads or writes messaging's tables: it finds the clinic's number, the
+patient's contact, consent, live conversation and templates through
+``central.messaging.services`` (``active_number``, ``contact_for_phone``,
+``consent_for_phone``, ``live_conversation``, ``window_open_for``, ``approved_template``)
+and queues through ``send_template`` / ``send_interactive`` /
 ``send_text`` as the bot (``bot=True``: the messaging gate ``bot_may_speak`` keeps the
 reminder from talking over a human who owns the conversation; that refusal is recorded).
 
@@ -12,7 +14,7 @@ What the agenda asks of the channel:
   clinic before, and not opted out (LGPD; messaging's ``Contact.opted_out``);
 * :func:`in_window` — inside the 24 h customer-service window (free-form and
   interactive allowed) or not (only an approved template);
-* :func:`send_reminder_template`, :func:`send_buttons`, :func:`send_text`.
+* :func:`send_template`, :func:`send_buttons`, :func:`send_text`.
 
 Refusals raise :class:`ChannelUnavailable` with a pt-BR reason that the caller records.
 """
@@ -44,35 +46,26 @@ class Sent:
 
 
 def _number(org):
-    from central.messaging.models import WhatsAppNumber
+    from central.messaging import services as messaging
 
-    number = WhatsAppNumber.objects.filter(organization=org, is_active=True).order_by("id").first()
+    number = messaging.active_number(org)
     if number is None:
         raise ChannelUnavailable("a clínica não tem número de WhatsApp ativo")
     return number
 
 
-def _contact(org, phone: str):
-    from central.messaging.models import Contact
-
-    return Contact.objects.filter(organization=org, phone=phone).order_by("id").first()
-
-
 def can_message(org, phone: str) -> bool:
-    contact = _contact(org, phone)
-    if contact is None or contact.opted_out:
-        return False
-    if contact.opted_in_at is not None:
-        return True
+    """Messaging's consent rule (``Consent.may_contact``): opted in or wrote before, not
+    opted out."""
     from central.messaging import services as messaging
 
-    return messaging.conversations_for_phone(org, phone).exists()
+    return messaging.consent_for_phone(org, phone).may_contact
 
 
 def _conversation(org, phone: str):
     from central.messaging import services as messaging
 
-    contact = _contact(org, phone)
+    contact = messaging.contact_for_phone(org, phone)
     if contact is None:
         raise ChannelUnavailable("paciente sem contato de WhatsApp")
     return messaging.live_conversation(_number(org), contact)
@@ -81,11 +74,10 @@ def _conversation(org, phone: str):
 def in_window(org, phone: str) -> bool:
     from central.messaging import services as messaging
 
-    contact = _contact(org, phone)
+    contact = messaging.contact_for_phone(org, phone)
     if contact is None:
         return False
-    conv = messaging.live_conversation(_number(org), contact, create=False)
-    return conv is not None and conv.window_open()
+    return messaging.window_open_for(_number(org), contact)
 
 
 def _send(fn, *args, **kwargs):
@@ -99,10 +91,9 @@ def _send(fn, *args, **kwargs):
 
 def send_template(org, phone: str, template_name: str, params: list[str]) -> Sent:
     from central.messaging import services as messaging
-    from central.messaging.models import Template
 
     number = _number(org)
-    template = Template.objects.filter(number=number, name=template_name, status=Template.Status.APPROVED).first()
+    template = messaging.approved_template(number, template_name)
     if template is None:
         raise ChannelUnavailable(f"modelo {template_name} não aprovado neste número")
     msg = _send(messaging.send_template, _conversation(org, phone), template, params, bot=True)
