@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/whatsapp_inbox_latency.py [--messages 200] [--url UR
 
 Without --url it starts `central up` on a fresh data directory (SQLite, the embedded
 default: the Cloud API simulator runs inside and the demo clinic has its number; demo
-calls and visits off so they do not compete). It signs in as the demo admin, switches
+calls, visits and the clinic assistant off so they do not compete). It signs in as the demo admin, switches
 to the demo clinic, opens the dashboard's WebSocket (/ws/live/) as the inbox page does,
 and then, one message at a time, posts a customer text on the test phone endpoint
 (/messaging/phone/send/: the simulator signs it and delivers it to /webhooks/whatsapp)
@@ -83,7 +83,7 @@ def main() -> None:
     if not url:
         base = Path(tempfile.mkdtemp(prefix="wa-inbox-bench-"))
         port = free_port()
-        env = central_env(base / "data", CENTRAL_DEMO_CALLS="0", CENTRAL_DEMO_VISITS="0")
+        env = central_env(base / "data", CENTRAL_DEMO_CALLS="0", CENTRAL_DEMO_VISITS="0", CENTRAL_ASSISTANT="off")
         proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=120)
         url, (args.user, password) = proc.url, proc.creds
     try:

@@ -473,10 +473,8 @@ def _running_simulator(number: WhatsAppNumber | None):
     """The simulator ``central up`` runs in this process, when it serves ``number``."""
     if number is None:
         return None
-    try:
-        from . import simulator
-    except ImportError:  # the Cloud API simulator is not part of this build
-        return None
+    from . import simulator
+
     sim = simulator.current()
     return sim if sim is not None and number.phone_number_id in sim.numbers else None
 
