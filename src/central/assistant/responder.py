@@ -63,6 +63,14 @@ def send(conversation, replies: list[Reply]) -> None:
             return
 
 
+def send_notice(conversation, replies: list[Reply]) -> None:
+    from central.messaging import services as messaging
+
+    text = "\n\n".join(r.text for r in replies if r.text)
+    if text:
+        messaging.send_system_text(conversation, text)
+
+
 class ClinicAssistant:
     """The responder registered with messaging for organizations of kind ``clinic``."""
 
@@ -106,8 +114,14 @@ class ClinicAssistant:
                 rails.sent.clear()
                 turn = OfflineEngine().turn(state, inbound, rails)
             replies = turn.replies
-        send(conversation, replies)
-        rails.finish()
+        if rails.handoff_reason:
+            # The sender drops a bot message once the conversation left ``bot`` (messaging's
+            # rule), so the hand-off turn (the emergency guidance, "vou chamar alguém") goes
+            # after the hand-off as the platform's own notice, which is always delivered.
+            rails.finish()
+            send_notice(conversation, replies)
+        else:
+            send(conversation, replies)
         session.state = state
         session.updated_at = timezone.now()
         session.save(update_fields=["state", "engine", "fallbacks", "last_error", "updated_at"])
