@@ -135,6 +135,9 @@ class CampaignRunner:
     recheck_at: float | None = None
     refused_in_a_row: int = 0
     alarm_raised: bool = False
+    #: Attempt rows or contact statuses changed since the last progress push (the
+    #: campaign page's tiles and recent attempts, the list's counts: live.progress).
+    progress_dirty: bool = True
 
 
 def _default_name() -> str:
@@ -311,11 +314,14 @@ class Engine:
                 progress, r.progress = r.progress, {}
                 for state, uids in progress.items():
                     await self.db(claims.mark_state, uids, state, now)
+                r.progress_dirty = True
             if r.connected:
                 connected, r.connected = r.connected, []
                 await self.db(claims.mark_connected, [(u, a, claims.ts(t)) for u, a, t in connected])
+                r.progress_dirty = True
             if r.outcomes:
                 outcomes, r.outcomes = r.outcomes, []
+                r.progress_dirty = True
                 try:
                     await self.db(claims.record_outcomes, r.lease, outcomes, now)
                 except leases.LeaseLost:
@@ -456,6 +462,7 @@ class Engine:
             r.recheck_at = min(r.awaiting_record.values())
         if not settled:
             return
+        r.progress_dirty = True
         try:
             await self.db(claims.settle, r.lease, settled, self.now_dt())
         except leases.LeaseLost:
@@ -507,6 +514,7 @@ class Engine:
                 self._lost(r)
                 return
             if result.attempts:
+                r.progress_dirty = True
                 await self._originate_batch(r, result.attempts, decision.effective_mode == "predictive",
                                             t_decision, now)
         self._publish(r, now, decision)
@@ -660,6 +668,22 @@ class Engine:
         task = asyncio.ensure_future(live.apush(org_id, cid, state))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if r.progress_dirty:
+            r.progress_dirty = False
+            task = asyncio.ensure_future(self._push_progress(org_id, cid))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _push_progress(self, org_id: int, campaign_id: int) -> None:
+        """Contacts by status and the recent attempts to the campaign's open pages (at the
+        publish cadence, only after this dialer changed them)."""
+        from central.dialer import live
+
+        try:
+            payload = await self.db(live.progress, campaign_id)
+            await live.apush_progress(org_id, campaign_id, payload)
+        except Exception:
+            log.warning("dialer: progress of campaign %s not published", campaign_id, exc_info=True)
 
 
 _REASON_TEXT = {

@@ -25,11 +25,9 @@ from central.core.phones import InvalidPhone
 from central.core.roles import Role, at_least
 from central.core.tenancy import membership_for_request
 
-from . import dnc, services
+from . import dnc, live, services
 from .forms import CampaignForm, CampaignQuickForm, queue_warning
 from .models import Attempt, Campaign, Contact, DoNotCall, ImportJob
-
-RECENT_ATTEMPTS = 25
 
 
 def _org_and_write(request):
@@ -89,7 +87,8 @@ def campaigns(request):
         c.total_contacts = sum(by.values())
         c.pending_contacts = by.get(Contact.Status.PENDING, 0)
         c.done_contacts = by.get(Contact.Status.DONE, 0)
-    return render(request, "dialer/campaigns.html", {"campaigns": rows, "can_write": can_write, "queues": queues})
+    return render(request, "dialer/campaigns.html", {"campaigns": rows, "can_write": can_write, "queues": queues,
+                                                     "progress_type": live.PROGRESS_TYPE})
 
 
 @login_required
@@ -131,7 +130,7 @@ def campaign(request, pk: int):
     counts = services.counts_by_status(camp)
     labels = _status_labels()
     attempts = (Attempt.objects.filter(campaign=camp).select_related("contact").order_by("-created_at")
-                [:RECENT_ATTEMPTS])
+                [:live.RECENT_ATTEMPTS])
     imports = ImportJob.objects.filter(campaign=camp).order_by("-created_at")[:5]
     return render(request, "dialer/campaign.html", {
         "campaign": camp,
@@ -144,6 +143,9 @@ def campaign(request, pk: int):
         "imports": imports,
         "legal_bases": Contact.LegalBasis.choices,
         "result_labels": {str(k): str(v) for k, v in Attempt.Result.choices},
+        "attempt_labels": {"result": {str(k): str(v) for k, v in Attempt.Result.choices},
+                           "state": {str(k): str(v) for k, v in Attempt.State.choices}},
+        "progress_type": live.PROGRESS_TYPE,
         "weekdays": _weekday_rows(camp),
         "upload_url": f"/api/v1/dialer/campaigns/{camp.pk}/import/",
     })
