@@ -53,6 +53,14 @@ def test_first_time_patient_is_asked_for_the_name_with_the_lgpd_text():
     assert ids(s.replies[0]) == ["svc:10", "svc:11"]
 
 
+def test_a_question_is_not_a_name():
+    f = facts(patient_name=None)
+    s = flow.step(None, Said("quero marcar"), f)
+    s = flow.step(s.state, Said("qual o endereço?"), f)
+    assert s.state["step"] == "name" and not s.commands
+    assert "Rua A, 1" in s.replies[0].text and "nome completo" in s.replies[1].text
+
+
 def test_birth_date_when_the_clinic_asks():
     f = facts(patient_name=None, ask_birth_date=True)
     s = flow.step(None, Said("marcar"), f)

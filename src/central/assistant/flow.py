@@ -620,6 +620,13 @@ def _on_cancel_confirm(state: dict, event: Said, facts: Facts) -> Step:
 
 
 def _on_name(state: dict, text: str, facts: Facts) -> Step:
+    found = intents.detect(text)
+    info = next((i for i in found if i in (intents.ADDRESS, intents.HOURS, intents.PRICE)), None)
+    if info is not None:  # "qual o endereço?" is a question, not a name: answer, ask again
+        answered = _start(dict(state), info, facts, text)
+        return Step(state, [*answered.replies, Reply(_("Por favor, escreva seu nome completo."))])
+    if "?" in text or (found and found[0] in (intents.CANCEL, intents.RESCHEDULE, intents.CONFIRM)):
+        return _miss(state, facts, Reply(_("Por favor, escreva seu nome completo.")))
     name = " ".join(text.split())
     letters = sum(ch.isalpha() for ch in name)
     if letters < 2 or len(name) > 120 or any(ch.isdigit() for ch in name):
