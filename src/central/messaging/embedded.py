@@ -117,7 +117,7 @@ async def start(context: dict) -> list[Awaitable]:
             await database_sync_to_async(_sync_demo_templates)()
             tasks.append(_keep(sim))
     runner = inbound.runner()
-    runner.start()
+    runner.start(asyncio.get_running_loop())
     runner.wake()  # pick up whatever a previous run left unprocessed
     tasks.append(Sender().run())
     return tasks
