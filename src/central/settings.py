@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework_simplejwt",  # its pt_BR catalog (API auth errors in Portuguese)
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",

@@ -202,6 +202,14 @@ def test_catalog_covers_every_source_string(tmp_path, settings, monkeypatch):
     assert missing == set(), f"new strings not in the English catalog (see module docstring): {sorted(missing)}"
 
 
-def test_only_english_catalog_exists():
-    # msgids are pt-BR already: a pt_BR catalog would only duplicate them.
-    assert sorted(p.name for p in LOCALE.iterdir() if p.is_dir()) == ["en"]
+def test_only_english_catalog_and_third_party_overrides_exist():
+    # msgids are pt-BR already: the pt_BR catalog only overrides third-party translations
+    # (DRF's "diponível" typo, the admin's "O campanha ... foi alterado"), never ours.
+    assert sorted(p.name for p in LOCALE.iterdir() if p.is_dir()) == ["en", "pt_BR"]
+    pt = LOCALE / "pt_BR" / "LC_MESSAGES" / "django.po"
+    ours = {e["msgid"] for e in _po_entries(PO.read_text(encoding="utf-8")) if e.get("msgid")}
+    overrides = {e["msgid"] for e in _po_entries(pt.read_text(encoding="utf-8")) if e.get("msgid")}
+    assert overrides and not overrides & ours
+    with MO.with_name("django.mo").open("rb"), (pt.with_suffix(".mo")).open("rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    assert all(compiled.gettext(m) != m for m in overrides), "run msgfmt on locale/pt_BR (stale .mo)"

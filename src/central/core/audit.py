@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy
+
 from .clientaddr import client_ip
 from .logging import current_request_id
 from .models import AuditLog, Organization
@@ -49,6 +51,89 @@ def record(
 
     publish_org_event(
         entry.organization_id,
-        {"type": "audit", "action": action, "actor": entry.actor_name, "at": entry.created_at.isoformat()},
+        {"type": "audit", "action": action, "actor": entry.actor_name, "at": entry.created_at.isoformat(),
+         "texts": texts_by_language(action, target_type, target_id, target)},
     )
     return entry
+
+
+# --- the activity feed's sentences ---------------------------------------------------------
+
+#: What the actor did, as the sentence after their name in the activity feed; ``%(alvo)s``
+#: is the target's name when it still exists. Codes not listed are described by
+#: :data:`VERBS` and the target model's verbose name, and only then shown raw.
+ACTION_TEXT = {
+    "auth.login": gettext_lazy("entrou no Central"),
+    "auth.login_failed": gettext_lazy("errou a senha ao entrar"),
+    "auth.token": gettext_lazy("obteve um token de acesso à API"),
+    "auth.refresh_reuse": gettext_lazy("tentou reutilizar um token de renovação já usado (bloqueado)"),
+    "campaign.create": gettext_lazy("criou a campanha %(alvo)s"),
+    "campaign.update": gettext_lazy("alterou a configuração da campanha %(alvo)s"),
+    "campaign.delete": gettext_lazy("excluiu uma campanha"),
+    "campaign.start": gettext_lazy("iniciou a campanha %(alvo)s"),
+    "campaign.pause": gettext_lazy("pausou a campanha %(alvo)s"),
+    "campaign.resume": gettext_lazy("retomou a campanha %(alvo)s"),
+    "campaign.finish": gettext_lazy("encerrou a campanha %(alvo)s"),
+    "campaign.alarm": gettext_lazy("alarme na campanha %(alvo)s: discagem interrompida"),
+    "dialer.import.contacts": gettext_lazy("importou contatos"),
+    "dialer.import.dnc": gettext_lazy("importou uma lista de não ligar"),
+    "dialer.dnc.create": gettext_lazy("bloqueou um número (não ligar)"),
+    "dialer.export": gettext_lazy("exportou resultados de campanha"),
+    "dialer.callback.create": gettext_lazy("agendou um retorno"),
+    "dialer.callback.update": gettext_lazy("alterou um retorno agendado"),
+    "organization.switch": gettext_lazy("trocou de organização"),
+    "organization.update": gettext_lazy("alterou os dados da organização"),
+    "invitation.create": gettext_lazy("convidou um usuário"),
+    "invitation.accept": gettext_lazy("aceitou um convite"),
+    "invitation.revoke": gettext_lazy("revogou um convite"),
+    "membership.update": gettext_lazy("alterou o papel de um membro"),
+    "membership.delete": gettext_lazy("removeu um membro"),
+    "membership.default": gettext_lazy("escolheu a organização padrão"),
+    "installation.init": gettext_lazy("instalou o Central"),
+}
+
+#: Generic verbs by the code's last part (``<thing>.create``), with the model's name.
+VERBS = {
+    "create": gettext_lazy("criou: %(coisa)s %(alvo)s"),
+    "update": gettext_lazy("alterou: %(coisa)s %(alvo)s"),
+    "delete": gettext_lazy("excluiu: %(coisa)s"),
+}
+
+
+def _target_label(target_type: str, target_id: str, target: Any = None) -> tuple[str, str]:
+    """(model verbose name, “object name”) of an audit target, empty when unknown or gone."""
+    from django.apps import apps
+
+    if not target_type:
+        return "", ""
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return "", ""
+    if target is None and target_id:
+        target = model._default_manager.filter(pk=target_id).first()
+    return str(model._meta.verbose_name), (f"“{target}”" if target is not None else "")
+
+
+def describe(action: str, target_type: str = "", target_id: str = "", target: Any = None) -> str:
+    """The feed's sentence for one audit row, in the active language (see ACTION_TEXT)."""
+    thing, name = _target_label(target_type, target_id, target)
+    text = ACTION_TEXT.get(action)
+    if text is None:
+        text = VERBS.get(action.rpartition(".")[2]) if thing else None
+    if text is None:
+        return action
+    return (str(text) % {"alvo": name, "coisa": thing}).strip()
+
+
+def texts_by_language(action: str, target_type: str = "", target_id: str = "", target: Any = None) -> dict[str, str]:
+    """The sentence in every language of the installation (a live push reaches members
+    reading in different languages; each page picks its own)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    out = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            out[code] = describe(action, target_type, target_id, target)
+    return out

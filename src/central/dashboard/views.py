@@ -32,7 +32,9 @@ def home(request):
         return render(request, "dashboard/no_org.html", {"choose": True}, status=200)
     except Http404:
         return render(request, "dashboard/no_org.html", status=403)
-    recent = AuditLog.objects.filter(organization=membership.organization)[:10]
+    recent = list(AuditLog.objects.filter(organization=membership.organization)[:10])
+    for entry in recent:  # sentences, not codes (auth.login -> "entrou no Central")
+        entry.text = audit.describe(entry.action, entry.target_type, entry.target_id)
     return render(request, "dashboard/home.html", {"status": viewer_status(request), "recent": recent})
 
 

@@ -400,8 +400,8 @@ class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
         if per_attempt:
             lines = exporter.csv_lines(exporter.ATTEMPT_HEADER, exporter.attempt_rows(campaign))
         else:
-            lines = exporter.csv_lines(exporter.CONTACT_HEADER,
-                                       exporter.contact_rows(campaign, status=request.query_params.get("contact_status")))
+            header, rows = exporter.contact_export(campaign, status=request.query_params.get("contact_status"))
+            lines = exporter.csv_lines(header, rows)
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exporter.export_filename(campaign, per_attempt)}"'
         audit.record("dialer.export", request=request, target=campaign, per_attempt=per_attempt)

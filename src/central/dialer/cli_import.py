@@ -153,7 +153,8 @@ def export_results(campaign_id: int, file: Path | None, *, per_attempt: bool = F
     if per_attempt:
         lines = exporter.csv_lines(exporter.ATTEMPT_HEADER, exporter.attempt_rows(campaign), bom=file is not None)
     else:
-        lines = exporter.csv_lines(exporter.CONTACT_HEADER, exporter.contact_rows(campaign), bom=file is not None)
+        header, rows = exporter.contact_export(campaign)
+        lines = exporter.csv_lines(header, rows, bom=file is not None)
     audit.record("dialer.export", organization=campaign.organization, target=campaign, per_attempt=per_attempt,
                  via="cli", os_user=getpass.getuser())
     if file is None:

@@ -160,7 +160,7 @@ class QueueMember(TenantOwned):
 
 class Direction(models.TextChoices):
     INBOUND = "inbound", _("Entrante")
-    OUTBOUND = "outbound", _("Sainte")
+    OUTBOUND = "outbound", _("Saída")
     INTERNAL = "internal", _("Interna")
     UNKNOWN = "unknown", _("Desconhecida")
 
