@@ -48,8 +48,8 @@ def test_export_contacts_and_attempts(tenants, api_as):
     assert rows[1][10] == "Legítimo interesse"
     # One column per custom field (it was one JSON blob); a key named like a standard column
     # gets a prefix; a contact without the field has an empty cell.
-    assert rows[0][-2:] == ["plano", "campo_nome"]
-    assert rows[1][-2:] == ["ouro", "Aninha"]
+    assert rows[0][-2:] == ["campo_nome", "plano"]  # sorted by key
+    assert rows[1][-2:] == ["Aninha", "ouro"]
     assert rows[2][1] == "Beto" and rows[2][-2:] == ["", ""]
 
     r = alice.get(f"/api/v1/dialer/campaigns/{camp.pk}/export/", {"contact_status": "pending"})

@@ -58,14 +58,14 @@ def _contacts(campaign: Campaign, status: str | None):
 
 
 def custom_field_names(campaign: Campaign, *, status: str | None = None) -> list[str]:
-    """Every custom field key of the exported contacts, in first-seen order (one pass over
-    the JSON column, streamed; only the set of keys is kept)."""
-    seen: dict[str, None] = {}
+    """Every custom field key of the exported contacts, sorted (one pass over the JSON
+    column, streamed; only the set of keys is kept). Sorted, not first-seen: PostgreSQL's
+    jsonb does not keep the imported column order, so that order would differ by database."""
+    seen: set[str] = set()
     for fields in _contacts(campaign, status).values_list("custom_fields", flat=True).iterator(chunk_size=5000):
         if isinstance(fields, dict):
-            for key in fields:
-                seen.setdefault(str(key), None)
-    return list(seen)
+            seen.update(str(key) for key in fields)
+    return sorted(seen)
 
 
 def contact_export(campaign: Campaign, *, status: str | None = None) -> tuple[list[str], Iterator[list]]:
