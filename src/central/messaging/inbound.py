@@ -352,6 +352,12 @@ def wake() -> None:
         now = time.monotonic()
         if now - _last_task >= WAKE_DEBOUNCE:
             _last_task = now
+            # Central's Celery app (Redis broker) must be the current one: without this
+            # import a web process queued on Celery's default app (amqp://localhost), every
+            # delay() failed and nothing was applied until the periodic pick-up
+            # (bench/whatsapp_webhook.py --production: 0 of 941 applied in 60 s).
+            import central.celery  # noqa: F401
+
             from .tasks import process_webhook_events
 
             try:
