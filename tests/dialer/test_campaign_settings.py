@@ -127,7 +127,7 @@ def test_form_saves_percent_weekday_grid_and_minutes(tenants):
     # A span with an end before its start is refused with the hours rule's message.
     bad = alice.post(f"/dialer/campaigns/{camp.pk}/settings/",
                      _form_data(working_hours_mon_0_start="18:00", working_hours_mon_0_end="09:00"))
-    assert 'data-testid="error-working_hours"' in bad.content.decode()
+    assert 'data-testid="error-working_hours">segunda: a faixa 18:00-09:00 termina antes de começar' in bad.content.decode()
 
 
 def test_form_role_tenant_and_finished(tenants):

@@ -109,7 +109,11 @@ def campaign_settings_errors(values: Mapping[str, Any]) -> dict[str, str]:
         try:
             hours.parse_working_hours(values["working_hours"])
         except hours.HoursError as exc:
-            errors["working_hours"] = str(exc)
+            message = str(exc)
+            for key, day in zip(hours.DAYS, hours.DAY_NAMES_PT, strict=True):
+                if message.startswith(f"{key}:"):  # "mon: a faixa ..." -> "segunda: a faixa ..."
+                    message = day + message[len(key):]
+            errors["working_hours"] = message
     if "timezone" in values:
         try:
             ZoneInfo(values["timezone"] or "")
