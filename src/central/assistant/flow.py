@@ -230,7 +230,11 @@ def _miss(state: dict, facts: Facts, again: Reply) -> Step:
                                             "continuar com você."))],
                     [Handoff(_("O assistente não entendeu duas mensagens seguidas."))], understood=False)
     new = dict(state, misses=misses)
-    return Step(new, [Reply(_("Desculpe, não entendi.")), again], understood=False)
+    # One message, not two: Meta paces messages to one customer (a burst of a few, then
+    # one per 6 s), so every extra bubble delays the next answer.
+    merged = Reply(_("Desculpe, não entendi.") + " " + again.text, buttons=again.buttons, rows=again.rows,
+                   list_button=again.list_button)
+    return Step(new, [merged], understood=False)
 
 
 def step(state: dict | None, event, facts: Facts) -> Step:
