@@ -78,6 +78,8 @@ NOT_OUTBOUND_FIELDS: dict[str, dict[str, str]] = {
     "dialer.contact": {"alt_phones": "phone numbers", "custom_fields": "CRM data shown to agents"},
     "messaging.template": {"buttons": "the template's buttons as the customer sees them (quick replies, "
                                       "URLs the customer's phone opens); the platform never fetches them"},
+    "scheduling.location": {"address": "the clinic's street address, shown to patients"},
+    "scheduling.clinicsettings": {"reminder_offsets": "reminder lead times (minutes before)"},
 }
 
 
