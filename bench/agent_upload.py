@@ -4,8 +4,9 @@ A 200 MB file goes over loopback to a server process (uvicorn, as Central's web 
 that stores the bytes in a file and hashes them, for both paths alike:
 
 * ``PUT /plain/<name>``: the body streamed to disk in one request (the reference);
-* the agent's protocol endpoints (``GET``/``PATCH protocol.upload_path(id)``): chunks of
-  ``protocol.CHUNK_SIZE`` with the per-chunk SHA-256 checked, the offset enforced and the
+* the agent's protocol endpoints (``GET``/``PATCH protocol.upload_path(id)``): one streamed
+  request of framed chunks of ``protocol.CHUNK_SIZE`` (``protocol.ChunkReader``), each
+  chunk's SHA-256 checked and its offset committed as it arrives, the offset enforced and the
   whole file's SHA-256 verified at the end, sent by ``central_agent.uploader.upload``.
 
 Runs are interleaved (plain, agent, plain, agent...) and the median is reported. Then one
@@ -49,19 +50,12 @@ sys.path.insert(0, str(ROOT))
 # --- server (runs in its own process) ------------------------------------------------------
 
 
-def crc32_hex(data: bytes) -> str:
-    import zlib
-
-    return f"{zlib.crc32(data):08x}"
-
-
 class BenchServer:
-    def __init__(self, store: Path, checksum: str = "sha256") -> None:
+    def __init__(self, store: Path) -> None:
         from central_agent import protocol as p
 
         self.p = p
         self.store = store
-        self.checksum = checksum
         self.transfers: dict[str, dict] = {}
 
     async def __call__(self, scope, receive, send):
@@ -111,62 +105,44 @@ class BenchServer:
         return {"offset": tr["offset"], "size": tr["size"], "state": tr["state"]}
 
     async def _chunk(self, tr, headers, receive):
-        """Stream one chunk to the file while hashing it (chunk digest and running whole-file
-        digest), as Central's endpoint does; a bad or cut chunk is truncated away again."""
+        """Read the framed chunks as they stream in (``protocol.ChunkReader``), check each
+        one's SHA-256, append it and commit the offset, keeping a running whole-file digest,
+        as Central's endpoint does; at the cut the connection "drops" and what arrived of
+        the chunk in flight is discarded (committed chunks stay)."""
         p = self.p
         offset = int(headers[p.HEADER_OFFSET.lower()])
         if offset != tr["offset"]:
             return p.UPLOAD_OFFSET_MISMATCH, self._status(tr)
-        chunk_digest = hashlib.sha256() if self.checksum == "sha256" else _Crc32()
-        whole = tr["digest"].copy()
-        written, cut = 0, tr.get("cut")
+        reader = p.ChunkReader()
+        arrived, cut = 0, tr.get("cut")
         with open(self.store / tr["id_file"], "ab") as fh:
             while True:
                 event = await receive()
                 piece = event.get("body", b"")
-                if cut is not None and offset + written + len(piece) > cut:
-                    # The connection drops here: what arrived of this chunk is discarded.
+                arrived += len(piece)
+                if cut is not None and offset + arrived > cut:
                     tr["cut"] = None
-                    fh.truncate(offset)
-                    tr["accepted"].append([time.time(), offset, 0, True])
+                    tr["accepted"].append([time.time(), tr["offset"], 0, True])
                     return 503, {}
-                chunk_digest.update(piece)
-                whole.update(piece)
-                fh.write(piece)
-                written += len(piece)
+                for digest, data in reader.feed(piece):
+                    if hashlib.sha256(data).hexdigest() != digest:
+                        return p.UPLOAD_CHUNK_CORRUPT, self._status(tr)
+                    fh.write(data)
+                    tr["digest"].update(data)
+                    tr["accepted"].append([time.time(), tr["offset"], len(data), False])
+                    tr["offset"] += len(data)
                 if not event.get("more_body"):
                     break
-            if chunk_digest.hexdigest() != headers[p.HEADER_CHUNK_SHA256.lower()]:
-                fh.truncate(offset)
-                return p.UPLOAD_CHUNK_CORRUPT, {}
-        tr["digest"] = whole
-        tr["offset"] += written
-        tr["accepted"].append([time.time(), offset, written, False])
         if tr["offset"] == tr["size"]:
-            tr["state"] = "complete" if whole.hexdigest() == tr["sha256"] else "rejected"
+            tr["state"] = "complete" if tr["digest"].hexdigest() == tr["sha256"] else "rejected"
         return p.UPLOAD_OK, self._status(tr)
 
 
-class _Crc32:
-    """hashlib-like running CRC-32 (the ``--checksum crc32`` experiment)."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def update(self, data: bytes) -> None:
-        import zlib
-
-        self.value = zlib.crc32(data, self.value)
-
-    def hexdigest(self) -> str:
-        return f"{self.value:08x}"
-
-
-def serve(fd: int, store: str, checksum: str) -> None:
+def serve(fd: int, store: str) -> None:
     """Serve on the listening socket inherited from the bench (no start-up race)."""
     import uvicorn
 
-    uvicorn.run(BenchServer(Path(store), checksum), fd=fd, log_level="warning", lifespan="off")
+    uvicorn.run(BenchServer(Path(store)), fd=fd, log_level="warning", lifespan="off")
 
 
 # --- client --------------------------------------------------------------------------------
@@ -184,8 +160,7 @@ async def plain_put(client, url: str, path: Path) -> float:
     return time.perf_counter() - t0
 
 
-async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None = None,
-                       checksum: str = "sha256"):
+async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None = None):
     from central_agent.indexer import stat_signature
     from central_agent.uploader import upload
 
@@ -193,10 +168,7 @@ async def agent_upload(client, base: str, path: Path, sha: str, cut: int | None 
     r = await client.post(base + "/bench/transfer", json={"sha256": sha, "size": size, "cut": cut})
     tid = r.json()["transfer_id"]
     t0 = time.perf_counter()
-    from central_agent.uploader import chunk_sha256
-
-    result = await upload(client, base, "bench-token", tid, str(path), size, stat_signature(str(path)),
-                          checksum=chunk_sha256 if checksum == "sha256" else crc32_hex)
+    result = await upload(client, base, "bench-token", tid, str(path), size, stat_signature(str(path)))
     elapsed = time.perf_counter() - t0
     assert result.state == "complete", result
     log = (await client.get(base + f"/bench/log/{tid}")).json()
@@ -212,8 +184,8 @@ async def run(args) -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(work / "srv"),
-                               args.checksum], pass_fds=[listener.fileno()])
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(work / "srv")],
+                              pass_fds=[listener.fileno()])
     listener.close()
     try:
         path = work / "grande.pdf"
@@ -233,10 +205,9 @@ async def run(args) -> None:
             plain, chunked = [], []
             for _ in range(args.runs):
                 plain.append(await plain_put(client, base + "/plain/x", path))
-                chunked.append((await agent_upload(client, base, path, sha, checksum=args.checksum))[0])
+                chunked.append((await agent_upload(client, base, path, sha))[0])
             mb = size / 1e6
             p_med, c_med = statistics.median(plain), statistics.median(chunked)
-            print(f"per-chunk checksum: {args.checksum}")
             print(f"file {mb:.0f} MB over loopback, {args.runs} interleaved runs each, load average "
                   f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
             print(f"plain PUT:       median {p_med:.2f} s = {mb / p_med:.0f} MB/s  (runs: "
@@ -250,7 +221,7 @@ async def run(args) -> None:
             logging.getLogger("central_agent.upload").addHandler(handler)
             logging.getLogger("central_agent.upload").setLevel(logging.INFO)
             t_start = time.time()
-            elapsed, log = await agent_upload(client, base, path, sha, cut=cut, checksum=args.checksum)
+            elapsed, log = await agent_upload(client, base, path, sha, cut=cut)
             cut_at = next(t for t, _off, _n, failed in log if failed)
             (record,) = resumed
             print(f"cut at 50 % (the chunk in flight is lost, as in Central): the agent resumed from "
@@ -278,7 +249,7 @@ def start_plain_server(store: Path) -> tuple[subprocess.Popen, int]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(store), "sha256"],
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(listener.fileno()), str(store)],
                             pass_fds=[listener.fileno()])
     listener.close()
     return proc, port
@@ -380,15 +351,12 @@ def run_central_mode(args) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        serve(int(sys.argv[2]), sys.argv[3])
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--central", action="store_true", help="against a real central web")
-    parser.add_argument("--checksum", choices=["sha256", "crc32"], default="sha256",
-                        help="per-chunk checksum: the protocol's sha256, or crc32 to measure what a "
-                             "cheaper one would give (bench server only)")
     args = parser.parse_args()
     if args.central:
         run_central_mode(args)

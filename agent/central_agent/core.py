@@ -254,6 +254,8 @@ class SyncState:
 
 @dataclass(frozen=True)
 class SendChunk:
+    """Stream the file from ``offset`` to its end (``length`` bytes) as framed chunks."""
+
     offset: int
     length: int
 
@@ -286,9 +288,11 @@ class UploadCursor:
     """Where a resumable upload stands and what to do next; Central's offset always wins.
 
     Feed it the outcome of each HTTP exchange (``on_status``/``on_failure``); it answers the
-    next action. Attempts count drops and server errors (3 by default, with backoff);
-    a corrupt chunk (422) is resent at once and costs an attempt too, so a link that mangles
-    every chunk cannot loop forever."""
+    next action. Each send streams the rest of the file from Central's offset in one request
+    (``chunk_size`` is the frame size the adapter uses). Attempts count drops and server
+    errors (3 by default, with backoff); a corrupt chunk (422) is resent at once from
+    Central's offset and costs an attempt too, so a link that mangles every chunk cannot
+    loop forever."""
 
     size: int
     chunk_size: int = p.CHUNK_SIZE
@@ -301,13 +305,14 @@ class UploadCursor:
         return self._send()
 
     def _send(self) -> UploadAction:
-        return SendChunk(self.offset, min(self.chunk_size, self.size - self.offset))
+        return SendChunk(self.offset, self.size - self.offset)
 
     def on_status(self, http_status: int, status: p.UploadStatus | None) -> UploadAction:
-        if http_status in (p.UPLOAD_OK, p.UPLOAD_OFFSET_MISMATCH) and status is not None:
+        if status is not None and http_status in (p.UPLOAD_OK, p.UPLOAD_OFFSET_MISMATCH, p.UPLOAD_CHUNK_CORRUPT):
             if status.size != self.size:
                 return GiveUp("gone", f"Central expects {status.size} bytes, the file has {self.size}")
             self.offset = status.offset
+        if http_status in (p.UPLOAD_OK, p.UPLOAD_OFFSET_MISMATCH) and status is not None:
             if status.state in ("complete", "rejected"):
                 return Finished(status.state, status.detail)
             if http_status == p.UPLOAD_OK and status.offset == self.size:

@@ -1,8 +1,11 @@
 """On-demand upload over HTTP(S): the asyncio adapter around ``core.UploadCursor``.
 
-Chunks are read and hashed in a worker thread (the event loop keeps the WebSocket and the
-heartbeat going); before each chunk the file's (size, mtime) is compared with the one it had
-when indexed, so a file that changes during the upload is reported stale, not sent.
+Each attempt is ONE streamed request carrying the rest of the file as framed chunks
+(``protocol.chunk_frame``), so the link never idles waiting for a per-chunk answer. Chunks
+are read and hashed in a worker thread, the next one while the current one is on the wire
+(the event loop keeps the WebSocket and the heartbeat going; at most two chunks in memory).
+Before each chunk the file's (size, mtime) is compared with the one it had when indexed, so
+a file that changes during the upload is reported stale, not sent.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -27,6 +30,10 @@ class FileChanged(Exception):
     """The file's size or mtime moved since it was indexed: re-index, send upload_stale."""
 
 
+class _Unreadable(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class UploadResult:
     state: str  # "complete", "rejected", "error", "stale"
@@ -36,17 +43,16 @@ class UploadResult:
     resumed_from: int = 0
 
 
-def chunk_sha256(data: bytes) -> str:
-    """The value of ``HEADER_CHUNK_SHA256`` for one chunk."""
-    return hashlib.sha256(data).hexdigest()
+def chunk_sha256(data: bytes) -> bytes:
+    """The raw SHA-256 a chunk's frame carries."""
+    return hashlib.sha256(data).digest()
 
 
-def read_chunk(path: str, offset: int, length: int,
-               checksum: Callable[[bytes], str] = chunk_sha256) -> tuple[bytes, str]:
+def read_chunk(path: str, offset: int, length: int) -> tuple[bytes, bytes]:
     with open(path, "rb") as fh:
         fh.seek(offset)
         data = fh.read(length)
-    return data, checksum(data)
+    return data, chunk_sha256(data)
 
 
 def _status(response: httpx.Response) -> p.UploadStatus | None:
@@ -67,19 +73,46 @@ async def upload(
     progress: Callable[[int, int, int], Awaitable[None]] | None = None,
     chunk_size: int = p.CHUNK_SIZE,
     cursor: UploadCursor | None = None,
-    checksum: Callable[[bytes], str] = chunk_sha256,
 ) -> UploadResult:
     """Upload ``path`` for ``transfer_id``, resuming from Central's offset.
 
     ``signature`` is the (size, mtime_ns) the file had when indexed; ``progress(offset,
-    size, attempt)`` is awaited after each accepted chunk. ``checksum`` computes the chunk
-    header's value (the protocol's SHA-256; the upload bench also measures a cheaper one)."""
+    size, attempt)`` is awaited after each chunk handed to the connection and after each
+    answer (then with Central's committed offset)."""
     url = base_url.rstrip("/") + p.upload_path(transfer_id)
     headers = {p.AUTH_HEADER: p.auth_header_value(token)}
     cursor = cursor or UploadCursor(size=size, chunk_size=chunk_size)
     sent = 0
     resumed_from = 0
-    prefetch: tuple[tuple[int, int], asyncio.Future] | None = None
+
+    async def frames(offset: int) -> AsyncIterator[bytes]:
+        nonlocal sent
+        position = offset
+        ahead = asyncio.ensure_future(asyncio.to_thread(read_chunk, path, position, min(chunk_size, size - position)))
+        try:
+            while position < size:
+                length = min(chunk_size, size - position)
+                try:
+                    data, digest = await ahead
+                except OSError as exc:
+                    raise _Unreadable(str(exc)) from exc
+                if len(data) != length or stat_signature(path) != signature:
+                    raise FileChanged("file changed since it was indexed")
+                following = position + length
+                if following < size:  # read and hash the next chunk while this one travels
+                    ahead = asyncio.ensure_future(
+                        asyncio.to_thread(read_chunk, path, following, min(chunk_size, size - following)))
+                yield p.chunk_frame(data, digest)
+                yield data
+                del data
+                sent += length
+                position = following
+                if progress is not None:
+                    await progress(position, size, cursor.attempt)
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+
     # Ask where Central is first: after an agent restart the transfer may be half done.
     action = await _query(client, url, headers, cursor)
     if isinstance(action, SendChunk):
@@ -101,41 +134,24 @@ async def upload(
         assert isinstance(action, SendChunk)
         if stat_signature(path) != signature:
             return UploadResult("stale", detail="file changed since it was indexed", sent_bytes=sent)
-        try:
-            if prefetch is not None and prefetch[0] == (action.offset, action.length):
-                data, digest = await prefetch[1]
-            else:
-                data, digest = await asyncio.to_thread(read_chunk, path, action.offset, action.length, checksum)
-        except OSError as exc:
-            return UploadResult("error", code="unreadable", detail=str(exc), sent_bytes=sent)
-        finally:
-            if prefetch is not None and not prefetch[1].done():
-                prefetch[1].cancel()
-            prefetch = None
-        if len(data) != action.length:
-            return UploadResult("stale", detail="file shorter than indexed", sent_bytes=sent)
-        # Read and hash the next chunk while this one travels (Central's answer usually says
-        # "go on at offset + length"); dropped if it says anything else.
-        following = action.offset + action.length
-        if following < size:
-            nxt = (following, min(chunk_size, size - following))
-            prefetch = (nxt, asyncio.ensure_future(asyncio.to_thread(read_chunk, path, *nxt, checksum)))
-        chunk_headers = {
+        stream_headers = {
             **headers,
             p.HEADER_OFFSET: str(action.offset),
             p.HEADER_LENGTH: str(size),
-            p.HEADER_CHUNK_SHA256: digest,
             "Content-Type": p.CHUNK_CONTENT_TYPE,
+            "Content-Length": str(action.length + p.FRAME_HEADER_SIZE * -(-action.length // chunk_size)),
         }
         try:
-            response = await client.request(p.UPLOAD_METHOD, url, content=data, headers=chunk_headers)
+            response = await client.request(p.UPLOAD_METHOD, url, content=frames(action.offset),
+                                            headers=stream_headers)
+        except FileChanged as exc:
+            return UploadResult("stale", detail=str(exc), sent_bytes=sent)
+        except _Unreadable as exc:
+            return UploadResult("error", code="unreadable", detail=str(exc), sent_bytes=sent)
         except (httpx.TransportError, OSError) as exc:
             action = cursor.on_failure(f"{type(exc).__name__}: {exc}")
             continue
-        del data
         status = _status(response)
-        if response.status_code == p.UPLOAD_OK and status is not None:
-            sent += action.length
         action = cursor.on_status(response.status_code, status)
         if progress is not None and status is not None:
             await progress(cursor.offset, size, cursor.attempt)

@@ -30,8 +30,9 @@ class Transfer:
     size: int
     data: bytearray = field(default_factory=bytearray)
     state: str = "receiving"
-    fail_at: int | None = None  # answer 503 once when a chunk would cross this offset
+    fail_at: int | None = None  # answer 503 once when a chunk would cross this offset (a cut)
     chunks: list[int] = field(default_factory=list)  # offsets of accepted chunks
+    requests: list[int] = field(default_factory=list)  # where each upload request's body started
 
 
 @dataclass
@@ -215,20 +216,26 @@ class FakeCentral:
         return p.UploadStatus(offset=len(transfer.data), size=transfer.size, state=transfer.state).to_dict()
 
     def _chunk(self, transfer: Transfer, headers: dict, body: bytes) -> tuple[int, dict]:
+        """The framed chunks of one streamed request, parsed by the protocol's ChunkReader;
+        each chunk is checked and committed in turn, as Central does."""
         offset = int(headers[p.HEADER_OFFSET.lower()])
-        if len(body) > p.MAX_CHUNK_SIZE:
-            return p.UPLOAD_TOO_LARGE, {"detail": "too large"}
         if offset != len(transfer.data):
             return p.UPLOAD_OFFSET_MISMATCH, self._status(transfer)
-        if hashlib.sha256(body).hexdigest() != headers[p.HEADER_CHUNK_SHA256.lower()]:
-            return p.UPLOAD_CHUNK_CORRUPT, {"detail": "chunk checksum"}
-        if transfer.fail_at is not None and offset + len(body) > transfer.fail_at:
-            # Take the bytes up to the cut, then "drop": what a proxy timeout leaves behind.
-            transfer.data += body[: transfer.fail_at - offset]
-            transfer.fail_at = None
-            return 503, {"detail": "cut"}
-        transfer.data += body
-        transfer.chunks.append(offset)
+        try:
+            chunks = p.ChunkReader().feed(body)
+        except p.ChunkTooLarge:
+            return p.UPLOAD_TOO_LARGE, {"detail": "too large"}
+        transfer.requests.append(offset)
+        for digest, data in chunks:
+            if hashlib.sha256(data).hexdigest() != digest:
+                return p.UPLOAD_CHUNK_CORRUPT, self._status(transfer)
+            if transfer.fail_at is not None and offset + len(data) > transfer.fail_at:
+                # The connection drops inside this chunk: committed chunks stay, this one is lost.
+                transfer.fail_at = None
+                return 503, {"detail": "cut"}
+            transfer.data += data
+            transfer.chunks.append(offset)
+            offset += len(data)
         if len(transfer.data) == transfer.size:
             ok = hashlib.sha256(transfer.data).hexdigest() == transfer.sha256
             transfer.state = "complete" if ok else "rejected"

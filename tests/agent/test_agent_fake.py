@@ -185,8 +185,11 @@ async def test_upload_complete_and_resumed_after_a_cut(central, tmp_path):
                                                    size=size))
         await central.wait_for(lambda: transfer.state == "complete")
         assert hashlib.sha256(transfer.data).hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()
-        # After the cut the agent asked for the offset and went on from there, not from 0.
-        assert transfer.chunks == [0, cut, cut + p.CHUNK_SIZE]  # the cut chunk was at CHUNK_SIZE
+        # One streamed request per attempt; the cut fell inside the second chunk, so the
+        # agent asked for the offset and resumed from the last committed chunk, not from 0.
+        assert cut > p.CHUNK_SIZE
+        assert transfer.requests == [0, p.CHUNK_SIZE]
+        assert transfer.chunks == [0, p.CHUNK_SIZE, 2 * p.CHUNK_SIZE]
         await central.wait_for(lambda: any(isinstance(m, p.UploadProgress) and m.offset == size
                                            for m in record.messages))
     finally:

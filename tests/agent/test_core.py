@@ -233,11 +233,10 @@ def S(offset, size=100, state="receiving"):
     return p.UploadStatus(offset=offset, size=size, state=state)
 
 
-def test_upload_cursor_walks_chunks_and_finishes():
+def test_upload_cursor_streams_the_rest_and_finishes():
     cur = UploadCursor(size=100, chunk_size=40)
-    assert cur.start() == SendChunk(0, 40)
-    assert cur.on_status(200, S(40)) == SendChunk(40, 40)
-    assert cur.on_status(200, S(80)) == SendChunk(80, 20)
+    assert cur.start() == SendChunk(0, 100)  # one request: the whole rest, framed in chunks
+    assert cur.on_status(200, S(80)) == SendChunk(80, 20)  # Central stopped early: go on from its offset
     assert cur.on_status(200, S(100, state="complete")) == Finished("complete")
 
 
@@ -251,11 +250,11 @@ def test_upload_cursor_resumes_from_centrals_offset_and_spends_attempts():
     assert cur.on_failure("reset") == GiveUp("attempts_exhausted", "reset")
 
 
-def test_upload_cursor_corrupt_chunk_resent_then_gives_up():
+def test_upload_cursor_corrupt_chunk_resent_from_centrals_offset_then_gives_up():
     cur = UploadCursor(size=100, chunk_size=50)
     cur.start()
-    assert cur.on_status(422, None) == SendChunk(0, 50)
-    assert cur.on_status(422, None) == SendChunk(0, 50)
+    assert cur.on_status(422, S(50)) == SendChunk(50, 50)  # the chunks before the bad one are kept
+    assert cur.on_status(422, None) == SendChunk(50, 50)
     assert isinstance(cur.on_status(422, None), GiveUp)
 
 

@@ -277,7 +277,7 @@ def test_upload_cut_halfway_resumes_and_modified_file_is_not_served_stale(web, t
     big = write_pdf(docs / "grande.pdf", title="Grande", padding=2 * P.CHUNK_SIZE + 123_457)
     contract = write_pdf(docs / "contrato.pdf", title="Contrato v1")
     size = big.stat().st_size
-    proxy = CuttingProxy(web.port, cut_after=size // 2)  # halfway: inside the 2nd of 3 chunks
+    proxy = CuttingProxy(web.port, cut_after=size // 2)  # halfway: inside the 2nd of 3 framed chunks
     # A long settle: the watcher does not re-index a change before the request arrives.
     agent = enroll(web, "beto", tmp_path / "home", docs, "Filial B", CENTRAL_AGENT_SETTLE="120")
     agent.env["CENTRAL_AGENT_SERVER"] = f"http://127.0.0.1:{proxy.port}"
@@ -294,7 +294,8 @@ def test_upload_cut_halfway_resumes_and_modified_file_is_not_served_stale(web, t
         (resumed,) = agent.events("upload resumed")
         assert 0 < resumed["offset"] < size  # from Central's offset, not from 0
         assert resumed["offset"] % P.CHUNK_SIZE == 0
-        # Bytes through the proxy: the file once, plus at most the chunk that was cut.
+        # Bytes through the proxy: the file once, plus at most the chunk that was cut (the
+        # chunks before it in the same request were committed as they arrived).
         assert proxy.upload_bytes < size + P.CHUNK_SIZE + 64 * 1024
 
         # Modified after indexing (not yet re-indexed): never served stale.

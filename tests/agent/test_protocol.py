@@ -176,3 +176,26 @@ def test_upload_status_and_enrollment_records():
     with pytest.raises(p.ProtocolError):
         p.EnrollResponse.from_dict({"agent_id": "1", "name": "n", "token": ""})
     assert p.EnrollError.from_dict({"error": "expired_code"}).error == "expired_code"
+
+
+def test_chunk_frames_parse_piece_by_piece_and_bound_memory():
+    """The upload body: frames split anywhere by the network come out whole, in order."""
+    import hashlib
+
+    chunks = [b"a" * 10, b"b" * 3, b"c"]
+    body = b"".join(p.chunk_frame(c, hashlib.sha256(c).digest()) + c for c in chunks)
+    for step in (1, 7, 40, len(body)):
+        reader, out = p.ChunkReader(), []
+        for i in range(0, len(body), step):
+            out += reader.feed(body[i:i + step])
+        assert out == [(hashlib.sha256(c).hexdigest(), c) for c in chunks] and reader.at_boundary
+    reader = p.ChunkReader()
+    reader.feed(body[:45])
+    assert not reader.at_boundary  # a body may not end inside a frame
+    # A frame announcing more than the limit is refused before any of its data is kept.
+    with pytest.raises(p.ChunkTooLarge):
+        p.ChunkReader(max_chunk=8).feed((9).to_bytes(8, "big") + bytes(32))
+    with pytest.raises(p.ProtocolError):
+        p.ChunkReader().feed((0).to_bytes(8, "big") + bytes(32))
+    with pytest.raises(p.ProtocolError):
+        p.chunk_frame(b"x", b"short")

@@ -8,7 +8,7 @@ byte (tampered chunks, a cut at half, two agents at once) and wait on exact mess
 from __future__ import annotations
 
 import hashlib
-import json
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -112,27 +112,52 @@ class SiteAgent:
     def status(self, transfer_id: str) -> httpx.Response:
         return httpx.get(self.upload_url(transfer_id), headers=self.headers, timeout=TIMEOUT)
 
+    @staticmethod
+    def frames(chunks: list[bytes], checksums: list[str | None] | None = None) -> bytes:
+        """The upload body: each chunk framed with its SHA-256 (or the hex digest given)."""
+        checksums = checksums or [None] * len(chunks)
+        return b"".join(P.chunk_frame(c, bytes.fromhex(d) if d else hashlib.sha256(c).digest()) + c
+                        for c, d in zip(chunks, checksums, strict=True))
+
+    def _upload_headers(self, offset: int, total: int) -> dict[str, str]:
+        return {**self.headers, P.HEADER_OFFSET: str(offset), P.HEADER_LENGTH: str(total),
+                "Content-Type": P.CHUNK_CONTENT_TYPE}
+
+    def put_chunks(self, transfer_id: str, offset: int, chunks: list[bytes], total: int,
+                   checksums: list[str | None] | None = None) -> httpx.Response:
+        """One streamed upload request carrying ``chunks`` from ``offset``."""
+        return httpx.request(P.UPLOAD_METHOD, self.upload_url(transfer_id), content=self.frames(chunks, checksums),
+                             headers=self._upload_headers(offset, total), timeout=TIMEOUT)
+
     def put_chunk(self, transfer_id: str, offset: int, chunk: bytes, total: int,
                   checksum: str | None = None) -> httpx.Response:
-        headers = {**self.headers, P.HEADER_OFFSET: str(offset), P.HEADER_LENGTH: str(total),
-                   P.HEADER_CHUNK_SHA256: checksum or hashlib.sha256(chunk).hexdigest(),
-                   "Content-Type": P.CHUNK_CONTENT_TYPE}
-        return httpx.request(P.UPLOAD_METHOD, self.upload_url(transfer_id), content=chunk, headers=headers,
-                             timeout=TIMEOUT)
+        return self.put_chunks(transfer_id, offset, [chunk], total, [checksum])
+
+    def cut_upload(self, transfer_id: str, offset: int, chunks: list[bytes], total: int) -> None:
+        """A request announcing the whole rest of the file that carries ``chunks`` and half of
+        one more frame, then the connection drops (a raw socket closed mid-body)."""
+        body = self.frames(chunks)
+        rest = total - offset
+        announced = rest + P.FRAME_HEADER_SIZE * (len(chunks) + 1)
+        partial = self.frames([b"z" * 1000])[: P.FRAME_HEADER_SIZE + 500]
+        url = httpx.URL(self.upload_url(transfer_id))
+        head = [f"{P.UPLOAD_METHOD} {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}",
+                f"Content-Length: {announced}"]
+        head += [f"{k}: {v}" for k, v in self._upload_headers(offset, total).items()]
+        with socket.create_connection((url.host, url.port), timeout=TIMEOUT) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body + partial)
 
     def upload(self, request: P.UploadRequest, data: bytes | None = None, chunk_size: int = 64 * 1024,
-               stop_at: int | None = None) -> httpx.Response:
-        """Upload from Central's offset in ``chunk_size`` pieces (``stop_at``: cut there)."""
+               stop_at: int | None = None) -> httpx.Response | None:
+        """Upload from Central's offset: one request with the rest in ``chunk_size`` frames
+        (``stop_at``: the connection drops after the chunks up to there)."""
         data = self.files[(request.folder, request.path)] if data is None else data
         offset = P.UploadStatus.from_dict(self.status(request.transfer_id).json()).offset
-        response = None
-        while offset < len(data):
-            end = min(len(data), offset + chunk_size)
-            if stop_at is not None and offset >= stop_at:
-                return response
-            response = self.put_chunk(request.transfer_id, offset, data[offset:end], len(data))
-            assert response.status_code == P.UPLOAD_OK, response.text
-            offset = P.UploadStatus.from_dict(response.json()).offset
-            if json.loads(response.text)["state"] != "receiving":
-                break
+        end = len(data) if stop_at is None else stop_at
+        chunks = [data[i:min(i + chunk_size, end)] for i in range(offset, end, chunk_size)]
+        if stop_at is not None:
+            self.cut_upload(request.transfer_id, offset, chunks, len(data))
+            return None
+        response = self.put_chunks(request.transfer_id, offset, chunks, len(data))
+        assert response.status_code == P.UPLOAD_OK, response.text
         return response

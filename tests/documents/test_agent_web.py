@@ -122,10 +122,12 @@ def test_tampered_upload_is_rejected_and_requested_once_more(web):
     doc = doc_id(ana, "contrato")
     ana.post(f"documents/{doc}/request/")
     order = agent.expect(P.UploadRequest)
-    # A chunk whose bytes do not match its own checksum: 422, nothing stored.
-    bad = agent.put_chunk(order.transfer_id, 0, data[:1000], len(data), checksum="0" * 64)
-    assert bad.status_code == P.UPLOAD_CHUNK_CORRUPT
-    assert agent.status(order.transfer_id).json()["offset"] == 0
+    # A chunk whose bytes do not match its own checksum: 422 with Central's offset; the good
+    # chunk before it in the same request is kept, the bad one and what follows are not.
+    bad = agent.put_chunks(order.transfer_id, 0, [data[:1000], data[1000:2000], data[2000:3000]], len(data),
+                           [None, "0" * 64, None])
+    assert bad.status_code == P.UPLOAD_CHUNK_CORRUPT and bad.json()["offset"] == 1000
+    assert agent.status(order.transfer_id).json()["offset"] == 1000
 
     tampered = bytearray(data)
     tampered[-10] ^= 0xFF
@@ -153,9 +155,12 @@ def test_upload_resumes_from_the_offset_after_a_cut(web):
     agent.send_batch([agent.add("grande.pdf", data)], reset=True)
     ana.post(f"documents/{doc_id(ana, 'grande')}/request/")
     order = agent.expect(P.UploadRequest)
-    agent.upload(order, chunk_size=50_000, stop_at=200_000)  # the connection "drops" at half
-    status = P.UploadStatus.from_dict(agent.status(order.transfer_id).json())
-    assert status.offset == 200_000 and status.state == "receiving"
+    # One request announcing the whole file; the connection drops inside the fifth chunk:
+    # the four chunks that arrived whole were committed as they came.
+    agent.upload(order, chunk_size=50_000, stop_at=200_000)
+    status = wait_for(lambda: (s := P.UploadStatus.from_dict(agent.status(order.transfer_id).json())).offset
+                      == 200_000 and s)
+    assert status.state == "receiving"
     tr = ana.get(f"requests/{order.transfer_id}/").json()
     assert tr["state"] == "uploading" and tr["percent"] == 50
     # A chunk from the wrong place: 409 with Central's offset.
@@ -280,11 +285,22 @@ def test_bad_input_is_bounded(web):
     agent.ws.send(json.dumps({"type": "index_batch", "index_id": "i", "seq": 1, "reset": True, "changes": [
         {"op": "deleted", "folder": "docs", "path": "../../etc/passwd"}]}))
     assert agent.closed_code() == P.CLOSE_PROTOCOL_ERROR
-    # Upload bodies: missing headers 400; a chunk over the limit 413 before it is read.
+    # Upload bodies: missing headers 400; a frame announcing more than MAX_CHUNK_SIZE 413
+    # before its data is kept; a body ending inside a frame 400.
     assert httpx.patch(web.url + P.upload_path("1"), headers=agent.headers, content=b"x").status_code in {400, 410}
-    big = httpx.patch(web.url + P.upload_path("1"), content=b"x" * (P.MAX_CHUNK_SIZE + 2048),
-                      headers={**agent.headers, P.HEADER_OFFSET: "0", P.HEADER_CHUNK_SHA256: "0" * 64})
-    assert big.status_code == 413
+    ana = api(web, "ana")
+    agent.connect()
+    data = pdf_bytes(10_000, "limites")
+    agent.send_batch([agent.add("limites.pdf", data)], reset=True)
+    ana.post(f"documents/{doc_id(ana, 'limites')}/request/")
+    order = agent.expect(P.UploadRequest)
+    big = httpx.patch(agent.upload_url(order.transfer_id),
+                      content=(P.MAX_CHUNK_SIZE + 1).to_bytes(8, "big") + bytes(32) + b"x" * 1000,
+                      headers=agent._upload_headers(0, len(data)))
+    assert big.status_code == P.UPLOAD_TOO_LARGE
+    torn = httpx.patch(agent.upload_url(order.transfer_id), content=agent.frames([data[:100]])[:-1],
+                       headers=agent._upload_headers(0, len(data)))
+    assert torn.status_code == P.UPLOAD_BAD_FRAME and torn.json()["offset"] == 0
     assert httpx.patch(web.url + P.upload_path("1"), content=b"x").status_code == 401
     assert httpx.get(web.url + "/health").status_code == 200
     with pytest.raises(InvalidStatus):  # the browser socket still needs its session

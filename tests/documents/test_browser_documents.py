@@ -5,8 +5,9 @@ open before the agent enrolls: the new agent's row appears without a reload, its
 (Chart.js) carry the day's completed transfer, and both the monitor and the agent's page
 follow the agent live when it stops (state badge, the "desconectou" event).
 
-The file is a 20 MB PDF (made with pypdf) so the agent's upload takes three chunks
-(``CHUNK_SIZE`` 8 MiB): the page must show *enviando n %* in between. A MutationObserver
+The file is a 20 MB PDF (made with pypdf) so the agent's upload carries two chunks
+(``CHUNK_SIZE`` 16 MiB) and Central commits the first before the second: the page must show
+*enviando n %* in between. A MutationObserver
 records every text the status badge takes, so the check does not depend on how fast
 loopback is.
 

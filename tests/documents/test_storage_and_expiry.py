@@ -142,3 +142,34 @@ def test_a_second_request_never_stores_a_file_being_verified(tenants, tmp_path, 
     taken_over = services.receive_chunk(agent, tr.pk, len(data), [b""], empty, max_chunk=1 << 20)
     assert taken_over.state == services.COMPLETE
     assert CachedFile.objects.filter(document=doc).count() == 1
+
+
+def test_whole_file_digest_follows_the_chunks_and_is_rebuilt_from_disk(tenants, tmp_path, settings):
+    """The verification at the last chunk uses the digest kept chunk by chunk; a process that
+    did not see the earlier chunks (another web worker, a restart) rebuilds it from the
+    partial file, so bytes changed on disk between two chunks are still caught."""
+    settings.STORAGES = {**settings.STORAGES, "documents": storage_config({}, tmp_path)}
+    from django.core.files.storage import storages
+
+    storages._storages.pop("documents", None)
+    data = b"%PDF-1.4 " + bytes(range(256)) * 40
+    half = len(data) // 2
+    org = tenants["a"]
+    agent = make_agent(org, state=Agent.State.ONLINE)
+
+    def send(doc_data: bytes, tamper: bool):
+        doc = make_document(org, agent=agent, size=len(doc_data), sha256=hashlib.sha256(doc_data).hexdigest())
+        tr = services.request_document(doc)
+        first = services.receive_chunk(agent, tr.pk, 0, [doc_data[:half]], hashlib.sha256(doc_data[:half]).hexdigest(),
+                                       max_chunk=1 << 20)
+        assert first.offset == half
+        tr.refresh_from_db()
+        services.RUNNING_DIGESTS.drop(services.partial_path(tr))  # as if another process went on
+        if tamper:
+            with open(services.partial_path(tr), "r+b") as fh:
+                fh.write(b"%PDF-1.5")
+        rest = doc_data[half:]
+        return services.receive_chunk(agent, tr.pk, half, [rest], hashlib.sha256(rest).hexdigest(), max_chunk=1 << 20)
+
+    assert send(data, tamper=False).state == services.COMPLETE
+    assert send(data + b"2", tamper=True).state == services.REJECTED

@@ -34,6 +34,7 @@ from central_agent import protocol as P
 
 from . import services
 from .models import Agent, Document, Download, EnrollmentCode, Transfer
+from .upload_asgi import status_body
 
 # --- Serializers ------------------------------------------------------------------------------
 
@@ -297,61 +298,23 @@ class AgentWhoAmIView(APIView):
                                        organization=agent.organization.name), 200)
 
 
-def _status_body(result: services.UploadResult) -> dict:
-    state = result.state if result.state in P.UPLOAD_STATES else "receiving"
-    return P.UploadStatus(offset=result.offset, size=result.size, state=state,
-                          detail=result.detail or None).to_dict()
-
-
-def _read_body(request, size: int = 256 * 1024):
-    """The request body in pieces (never all of a 16 MiB chunk in memory at once)."""
-    while True:
-        piece = request.read(size)
-        if not piece:
-            return
-        yield piece
-
-
 @csrf_exempt
 def agent_upload(request, transfer_id: str):
-    """``upload_path(id)``: ``GET`` Central's offset, ``PATCH`` one chunk (protocol section
-    "Upload"). Only for a transfer this agent was asked for: an unknown id, another agent's
-    or another tenant's transfer and a finished one all answer 410."""
+    """``GET upload_path(id)``: Central's committed offset (protocol section "Upload"). The
+    ``PATCH`` with the chunks never reaches Django: ``upload_asgi.AgentUploadASGI`` reads it
+    as it streams in. Only for a transfer this agent was asked for: an unknown id, another
+    agent's or another tenant's transfer and a finished one all answer 410."""
     agent = _agent_from(request)
     if agent is None:
         return JsonResponse({"error": {"code": "token_invalid", "message": _("Token de agente inválido.")}},
                             status=401)
-    tid = parse_id(transfer_id)
+    if request.method != "GET":
+        return JsonResponse({"error": {"code": "method_not_allowed", "message": request.method}}, status=405)
     try:
-        if request.method == "GET":
-            return JsonResponse(_status_body(services.upload_status(services.upload_target(agent, tid))))
-        if request.method != P.UPLOAD_METHOD:
-            return JsonResponse({"error": {"code": "method_not_allowed", "message": request.method}}, status=405)
-        try:
-            offset = int(request.headers.get(P.HEADER_OFFSET, ""))
-            length = int(request.headers[P.HEADER_LENGTH]) if P.HEADER_LENGTH in request.headers else None
-            declared = int(request.headers.get("Content-Length") or 0)
-        except ValueError:
-            BAD_INPUT.labels("agent_upload", "headers").inc()
-            return JsonResponse({"error": {"code": "bad_headers", "message": _("Cabeçalhos de envio inválidos.")}},
-                                status=400)
-        if offset < 0 or declared > P.MAX_CHUNK_SIZE:
-            return JsonResponse({"error": {"code": "too_large", "message": _("Bloco grande demais.")}},
-                                status=P.UPLOAD_TOO_LARGE if declared > P.MAX_CHUNK_SIZE else 400)
-        result = services.receive_chunk(agent, tid, offset, _read_body(request),
-                                        request.headers.get(P.HEADER_CHUNK_SHA256, ""), length=length,
-                                        max_chunk=P.MAX_CHUNK_SIZE)
+        return JsonResponse(status_body(services.upload_status(services.upload_target(agent, parse_id(transfer_id)))))
     except services.TransferRefused as exc:
-        if exc.code in ("chunk_checksum", "too_large", "bad_checksum_header", "length_mismatch"):
-            BAD_INPUT.labels("agent_upload", exc.code).inc()
-        status_code = {"gone": P.UPLOAD_GONE, "chunk_checksum": P.UPLOAD_CHUNK_CORRUPT,
-                       "too_large": P.UPLOAD_TOO_LARGE}.get(exc.code, exc.status)
-        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=status_code)
-    if result.state == "offset_mismatch":
-        return JsonResponse(_status_body(result), status=P.UPLOAD_OFFSET_MISMATCH)
-    response = JsonResponse(_status_body(result), status=P.UPLOAD_OK)
-    response[P.HEADER_OFFSET] = str(result.offset)
-    return response
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}},
+                            status=P.UPLOAD_GONE if exc.code == "gone" else exc.status)
 
 
 agent_urlpatterns = [
@@ -359,10 +322,3 @@ agent_urlpatterns = [
     path(P.WHOAMI_ROUTE, AgentWhoAmIView.as_view(), name="documents-agent-whoami"),
     path(P.UPLOAD_ROUTE, agent_upload, name="documents-agent-upload"),
 ]
-
-
-def upload_body_limit(path_: str) -> int | None:
-    """The body limit of the upload route (``central.core.bodylimit``): one chunk."""
-    prefix = P.API_ROOT + P.UPLOAD_ROUTE.split("<", 1)[0]
-    return P.MAX_CHUNK_SIZE + 1024 if path_.startswith(prefix) else None
-

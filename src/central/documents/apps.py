@@ -9,9 +9,4 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from central.core.bodylimit import register_path_limit
-
         from . import metrics  # noqa: F401 - registers the documents gauges (web processes)
-        from .api import upload_body_limit
-
-        register_path_limit(upload_body_limit)

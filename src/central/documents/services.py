@@ -622,6 +622,54 @@ def upload_status(tr: Transfer) -> UploadResult:
     return UploadResult(tr.received, tr.size, RECEIVING, tr.last_failure)
 
 
+class _RunningDigests:
+    """The whole-file SHA-256 of each partial file, kept up to date chunk by chunk, so the
+    verification at the last chunk does not read the file again (200 MB: ~0.4 s of CPU).
+
+    Keyed by the partial file's path (a restarted transfer has another); valid only for the
+    offset it was left at. Another web process, a restart or a truncated file finds no
+    entry at its offset and rebuilds it from the bytes on disk, so the digest always covers
+    exactly what the partial file holds. Bounded: the oldest entries go past ``limit``."""
+
+    def __init__(self, limit: int = 256) -> None:
+        import threading
+
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[int, Any]] = {}
+
+    def at(self, path: Path, offset: int):
+        """A copy of the digest of the file's first ``offset`` bytes."""
+        with self._lock:
+            item = self._items.get(str(path))
+        if item is not None and item[0] == offset:
+            return item[1].copy()
+        digest = hashlib.sha256()
+        left = offset
+        with open(path, "rb") as fh:
+            while left > 0:
+                block = fh.read(min(left, 1024 * 1024))
+                if not block:
+                    break
+                digest.update(block)
+                left -= len(block)
+        return digest
+
+    def keep(self, path: Path, offset: int, digest) -> None:
+        with self._lock:
+            self._items.pop(str(path), None)
+            self._items[str(path)] = (offset, digest)
+            while len(self._items) > self.limit:
+                self._items.pop(next(iter(self._items)))
+
+    def drop(self, path: Path) -> None:
+        with self._lock:
+            self._items.pop(str(path), None)
+
+
+RUNNING_DIGESTS = _RunningDigests()
+
+
 def receive_chunk(agent: Agent, transfer_id: int | None, offset: int, chunks, checksum: str,
                   *, length: int | None = None, max_chunk: int) -> UploadResult:
     """Append one chunk (an iterable of byte strings) at ``offset``.
@@ -653,12 +701,14 @@ def receive_chunk(agent: Agent, transfer_id: int | None, offset: int, chunks, ch
             if fh.tell() != offset:  # a crash between a write and its commit: cut back to the truth
                 fh.truncate(offset)
                 fh.seek(offset)
+            whole = RUNNING_DIGESTS.at(path, offset)
             try:
                 for piece in chunks:
                     written += len(piece)
                     if written > max_chunk or offset + written > tr.size:
                         raise TransferRefused("too_large", _("O bloco excede o limite ou o tamanho indexado."), 413)
                     digest.update(piece)
+                    whole.update(piece)
                     fh.write(piece)
                 if digest.hexdigest() != checksum:
                     metrics.CHUNKS_REJECTED.inc()
@@ -671,6 +721,7 @@ def receive_chunk(agent: Agent, transfer_id: int | None, offset: int, chunks, ch
         tr.state = Transfer.State.UPLOADING
         tr.started_at = tr.started_at or now
         Transfer.objects.filter(pk=tr.pk).update(received=tr.received, state=tr.state, started_at=tr.started_at)
+    RUNNING_DIGESTS.keep(path, tr.received, whole)  # committed: the digest now covers the new bytes
     metrics.BYTES_RECEIVED.inc(written)
     if tr.received < tr.size:
         _publish_transfer(tr)
@@ -693,13 +744,22 @@ def receive_chunk(agent: Agent, transfer_id: int | None, offset: int, chunks, ch
                         else _("SHA-256 do arquivo recebido difere do indexado"))
 
 
+class _PartialFile(File):
+    """The partial file handed to the storage: ``FileSystemStorage`` moves a file that has a
+    ``temporary_file_path`` (a rename on the same disk) instead of copying 200 MB; object
+    storage streams it as before."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
 def _complete(tr: Transfer) -> bool:
-    """All bytes are in: the whole-file SHA-256 must be the indexed one, else re-request once."""
+    """All bytes are in: the whole-file SHA-256 (kept up to date as the chunks were written,
+    rebuilt from the partial file when this process did not see them all) must be the
+    indexed one, else re-request once."""
     path = partial_path(tr)
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(block)
+    digest = RUNNING_DIGESTS.at(path, tr.size)
+    RUNNING_DIGESTS.drop(path)
     if digest.hexdigest() != tr.sha256:
         metrics.TRANSFERS.labels("rejected").inc()
         log.warning("documents: transfer %s rejected, sha256 %s != indexed %s", tr.pk, digest.hexdigest(), tr.sha256)
@@ -708,7 +768,7 @@ def _complete(tr: Transfer) -> bool:
     now = timezone.now()
     name = f"org-{tr.organization_id}/agent-{tr.agent_id}/{tr.sha256[:2]}/{tr.sha256}-{tr.pk}.pdf"
     with open(path, "rb") as fh:
-        stored = storage().save(name, File(fh, name=os.path.basename(name)))
+        stored = storage().save(name, _PartialFile(fh, name=os.path.basename(name)))
     path.unlink(missing_ok=True)
     cached = CachedFile.objects.create(
         organization_id=tr.organization_id, document_id=tr.document_id, transfer=tr, storage_name=stored,
