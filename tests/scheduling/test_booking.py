@@ -160,7 +160,9 @@ def test_per_day_limit_counts_the_whole_day(clinic):
     bookings (read from the local day's start)."""
     from central.scheduling.models import ClinicSettings
 
-    ClinicSettings.objects.filter(organization=clinic.org).update(per_day_limit=1)
+    cs = ClinicSettings.objects.get(organization=clinic.org)
+    cs.per_day_limit = 1
+    cs.save()  # a save, as the settings page does (availability caches the settings per version)
     services.book(services.hold_slot(clinic.org, patient=clinic.patient, service=clinic.service,
                                      professional=clinic.ana, start=MONDAY_9 - timedelta(hours=1),
                                      now=FRIDAY_NOW), now=FRIDAY_NOW)
@@ -186,3 +188,32 @@ def test_changed_schedule_is_seen_at_once(clinic):
     rule = WeeklySchedule.objects.get(professional=clinic.ana, weekday=0, start_time__hour=10)
     rule.save()  # ...a save (admin, API, pages) is what changes schedules
     assert first() == MONDAY_9 + timedelta(hours=1)
+
+
+def test_changed_settings_and_professionals_are_seen_at_once(clinic):
+    """find_slots caches the settings, exceptions and who offers a service per config
+    version; a save of any of them (or of the service's professionals) replaces the version."""
+    from central.scheduling.models import ClinicSettings, ScheduleException
+
+    def first(**kw):
+        return services.find_slots(clinic.org, clinic.service, now=FRIDAY_NOW, start=MONDAY_9, limit=1, **kw)[0]
+
+    assert first().start == MONDAY_9
+    cs = ClinicSettings.objects.get(organization=clinic.org)
+    cs.slot_step_minutes, cs.min_notice_minutes = 60, 60 * 24 * 4  # notice past Monday 09:00
+    cs.save()
+    assert first().start > MONDAY_9
+    cs.min_notice_minutes = 60
+    cs.save()
+    assert {first().professional_id, first(professional=clinic.bruno).professional_id} == {clinic.ana.pk,
+                                                                                           clinic.bruno.pk}
+    clinic.ana.is_active = False
+    clinic.ana.save()
+    assert first().professional_id == clinic.bruno.pk
+    monday_off = ScheduleException.objects.create(organization=clinic.org, professional=clinic.bruno, kind="off",
+                                                  start=MONDAY_9 - timedelta(hours=2), end=MONDAY_9 + timedelta(days=1))
+    assert first().start > MONDAY_9 + timedelta(hours=12)
+    monday_off.delete()
+    assert first().start == MONDAY_9
+    clinic.service.professionals.remove(clinic.bruno)
+    assert services.find_slots(clinic.org, clinic.service, now=FRIDAY_NOW, start=MONDAY_9, limit=1) == []

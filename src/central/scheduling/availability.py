@@ -202,6 +202,15 @@ def iter_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterab
                 counted[b.professional_id][d] = counted[b.professional_id].get(d, 0) + 1
     calendars = {p: _Calendar(blocks[p]) for p in pros}
     clinic_offs = offs.get(None, [])
+    # Local wall time -> UTC through the zone database once per (day, time): professionals
+    # mostly share their hours, and the conversion was the core's most frequent call.
+    utc_of: dict[tuple[date, time], datetime] = {}
+
+    def _at(d: date, t: time) -> datetime:
+        found = utc_of.get((d, t))
+        if found is None:
+            found = utc_of[(d, t)] = datetime.combine(d, t, zone).astimezone(UTC)
+        return found
 
     day = earliest.astimezone(zone).date()
     final_day = (latest - timedelta(microseconds=1)).astimezone(zone).date()
@@ -217,8 +226,7 @@ def iter_slots(spec: ServiceSpec, professional_ids: Iterable[int], rules: Iterab
                 for r in by_pro_rules[p].get(day.weekday(), ()):
                     if (r.valid_from and day < r.valid_from) or (r.valid_until and day > r.valid_until):
                         continue
-                    spans.append((datetime.combine(day, r.start, zone).astimezone(UTC),
-                                  datetime.combine(day, r.end, zone).astimezone(UTC), r.location_id))
+                    spans.append((_at(day, r.start), _at(day, r.end), r.location_id))
             for c in extras[p]:
                 s, e = max(c.start, day_start), min(c.end, day_end)
                 if s < e:

@@ -23,13 +23,13 @@ PostgreSQL two transactions may pass the re-check together, and the exclusion co
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core import signing
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -191,70 +191,147 @@ def parse_slot_token(org, token: str) -> tuple[int, int, datetime, int | None]:
     return int(service_id), int(pro_id), datetime.fromisoformat(start), loc_id
 
 
-#: Process-local cache of weekly rules: (org id, version, professional ids) -> rules. The
-#: version lives in Django's cache (Redis in production, shared by every process) and is
-#: bumped whenever a WeeklySchedule row changes (signals below), so a stale copy is never used.
-_RULES: dict[tuple, list[WeeklyRule]] = {}
-_RULES_MAX = 256
+#: Process-local cache of what availability reads on every question but rarely changes: the
+#: clinic's settings, which professionals offer a service, their weekly rules. Keyed by
+#: (org id, version, what); the version lives in Django's cache (Redis in production, shared
+#: by every process) and is replaced by a new random token whenever one of those rows
+#: changes (``signals.py``: WeeklySchedule, ScheduleException, ClinicSettings, Professional,
+#: Service and its professionals), so a stale copy is never used. A token, not a counter: a counter restarts
+#: at 1 after the cache is cleared and could meet an old entry again. One cache read per
+#: ``find_slots`` instead of four queries (each a round trip to PostgreSQL).
+#: ``QuerySet.update()`` sends no signal: change these rows with ``save()`` (forms, API, admin).
+_MEMO: dict[tuple, object] = {}
+_MEMO_MAX = 512
 
 
-def _rules_version_key(org_id: int) -> str:
-    return f"scheduling:rules:{org_id}"
+def _config_version_key(org_id: int) -> str:
+    return f"scheduling:config:{org_id}"
 
 
-def bump_rules_version(org_id: int) -> None:
+def bump_config_version(org_id: int) -> None:
     from django.core.cache import cache
 
-    try:
-        cache.incr(_rules_version_key(org_id))
-    except ValueError:
-        cache.set(_rules_version_key(org_id), 1, None)
+    cache.set(_config_version_key(org_id), uuid.uuid4().hex, None)
 
 
-def _rules(org, pro_ids: list[int]) -> list[WeeklyRule]:
+def _config_version(org) -> str:
     from django.core.cache import cache
 
-    version = cache.get(_rules_version_key(org.pk))
+    key = _config_version_key(org.pk)
+    version = cache.get(key)
     if version is None:
-        version = 1
-        cache.add(_rules_version_key(org.pk), version, None)
-    key = (org.pk, version, tuple(sorted(pro_ids)))
-    found = _RULES.get(key)
-    if found is None:
-        found = [WeeklyRule(p, wd, a, b, loc, vf, vu) for p, wd, a, b, loc, vf, vu in
-                 WeeklySchedule.objects.filter(organization=org, professional_id__in=pro_ids).order_by().values_list(
-                     "professional_id", "weekday", "start_time", "end_time", "location_id", "valid_from",
-                     "valid_until")]
-        if len(_RULES) >= _RULES_MAX:
-            _RULES.clear()
-        _RULES[key] = found
+        cache.add(key, uuid.uuid4().hex, None)
+        version = cache.get(key)
+    return version
+
+
+def _memo(org, version: str | None, what, load):
+    if version is None:
+        version = _config_version(org)
+    key = (org.pk, version, what)
+    try:
+        return _MEMO[key]
+    except KeyError:
+        pass
+    found = load()
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = found
     return found
 
 
-def _changes(org, pro_ids: list[int], start: datetime, end: datetime) -> list[Change]:
-    return [Change(k, s, e, p, loc) for k, s, e, p, loc in ScheduleException.objects.filter(
-        Q(professional_id__in=pro_ids) | Q(professional__isnull=True),
-        organization=org, start__lt=end, end__gt=start).values_list("kind", "start", "end", "professional_id",
-                                                                     "location_id")]
+def _rules(org, pro_ids: list[int], version: str | None = None) -> list[WeeklyRule]:
+    pro_ids = sorted(pro_ids)
+    return _memo(org, version, ("rules", tuple(pro_ids)), lambda: [
+        WeeklyRule(p, wd, a, b, loc, vf, vu) for p, wd, a, b, loc, vf, vu in
+        WeeklySchedule.objects.filter(organization=org, professional_id__in=pro_ids).order_by().values_list(
+            "professional_id", "weekday", "start_time", "end_time", "location_id", "valid_from", "valid_until")])
+
+
+# The two reads below run for every availability question (several times for one "next 10
+# slots"), so they are plain SQL: compiling the equivalent querysets cost more than the
+# database's answer (half of find_slots' time in bench/scheduling_availability.py), and the
+# appointments and the external busy time come back in one round trip. Table and column
+# names come from the models; values are always parameters.
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _db_dt(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _utc(value) -> datetime:
+    """A datetime column as the driver returns it (SQLite: text in UTC; PostgreSQL: aware;
+    MySQL: naive UTC) as an aware UTC datetime, without Django's per-value converters."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+_FAR = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _changes(org, pro_ids: list[int] | None, start: datetime, end: datetime) -> list[Change]:
+    """Exceptions of these professionals (``None``: all) and the clinic's own that touch
+    [start, end)."""
+    t = ScheduleException._meta.db_table
+    sql = (f"SELECT {_q('kind')}, {_q('start')}, {_q('end')}, {_q('professional_id')}, {_q('location_id')} "
+           f"FROM {_q(t)} WHERE {_q('organization_id')} = %s AND {_q('start')} < %s AND {_q('end')} > %s")
+    params = [org.pk, _db_dt(end), _db_dt(start)]
+    if pro_ids is not None:
+        sql += f" AND ({_q('professional_id')} IS NULL OR {_q('professional_id')} IN ({_marks(pro_ids)}))"
+        params += pro_ids
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return [Change(k, _utc(s), _utc(e), p, loc) for k, s, e, p, loc in cur.fetchall()]
+
+
+def _changes_from(org, version: str, pro_ids: list[int], start: datetime, end: datetime) -> list[Change]:
+    """:func:`_changes` for availability, from the per-version cache: every exception of the
+    organization that ends after the first moment asked is read once per config version
+    (exceptions are few and change seldom; a save bumps the version). An older moment than
+    the cached copy covers (a question about the past) reads the database."""
+    since, rows = _memo(org, version, "changes", lambda: (start, _changes(org, None, start, _FAR)))
+    if start < since:
+        return _changes(org, pro_ids, start, end)
+    wanted = set(pro_ids)
+    return [c for c in rows if c.start < end and c.end > start
+            and (c.professional_id is None or c.professional_id in wanted)]
 
 
 def _busy(org, pro_ids: list[int], start: datetime, end: datetime, spec: ServiceSpec, now: datetime,
           exclude: int | None = None) -> list[Busy]:
     """Busy blocks that can touch a slot starting in [start, end): bookings and live holds
-    (an expired hold no longer blocks), and external calendar busy time."""
+    (an expired hold no longer blocks), and external calendar busy time, in one query."""
     lo, hi = start - spec.before - timedelta(minutes=1), end + spec.duration + spec.after + timedelta(minutes=1)
+    a, x = Appointment._meta.db_table, ExternalBusy._meta.db_table
+    active = sorted(states.ACTIVE)
     # The lower bound on block_start (blocks are shorter than MAX_BLOCK) lets the database
-    # seek the (professional, block_start) index instead of reading the tenant's whole agenda.
-    appts = (Appointment.objects.filter(organization=org, professional_id__in=pro_ids, status__in=states.ACTIVE,
-                                        block_start__gt=lo - MAX_BLOCK, block_start__lt=hi, block_end__gt=lo)
-             .exclude(status=states.HELD, hold_expires_at__lte=now))  # an expired hold no longer blocks
+    # seek the (organization, block_start) index instead of reading the tenant's whole agenda.
+    sql = (f"SELECT {_q('professional_id')}, {_q('block_start')}, {_q('block_end')}, 1 FROM {_q(a)} "
+           f"WHERE {_q('organization_id')} = %s AND {_q('professional_id')} IN ({_marks(pro_ids)}) "
+           f"AND {_q('status')} IN ({_marks(active)}) "
+           f"AND {_q('block_start')} > %s AND {_q('block_start')} < %s AND {_q('block_end')} > %s "
+           # an expired hold no longer blocks
+           f"AND NOT ({_q('status')} = %s AND {_q('hold_expires_at')} IS NOT NULL AND {_q('hold_expires_at')} <= %s)")
+    params = [org.pk, *pro_ids, *active, _db_dt(lo - MAX_BLOCK), _db_dt(hi), _db_dt(lo), states.HELD, _db_dt(now)]
     if exclude is not None:
-        appts = appts.exclude(pk=exclude)
-    busy = [Busy(p, s, e) for p, s, e in appts.order_by().values_list("professional_id", "block_start", "block_end")]
-    busy += [Busy(p, s, e, counts=False) for p, s, e in ExternalBusy.objects.filter(
-        organization=org, professional_id__in=pro_ids, start__lt=hi, end__gt=lo).values_list(
-        "professional_id", "start", "end")]
-    return busy
+        sql += f" AND {_q('id')} <> %s"
+        params.append(exclude)
+    sql += (f" UNION ALL SELECT {_q('professional_id')}, {_q('start')}, {_q('end')}, 0 FROM {_q(x)} "
+            f"WHERE {_q('organization_id')} = %s AND {_q('professional_id')} IN ({_marks(pro_ids)}) "
+            f"AND {_q('start')} < %s AND {_q('end')} > %s")
+    params += [org.pk, *pro_ids, _db_dt(hi), _db_dt(lo)]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return [Busy(p, _utc(s), _utc(e), bool(counts)) for p, s, e, counts in cur.fetchall()]
 
 
 def _closed(org, cs: ClinicSettings, start: datetime, end: datetime) -> set[date]:
@@ -262,11 +339,12 @@ def _closed(org, cs: ClinicSettings, start: datetime, end: datetime) -> set[date
     return set(holidays_between(start.astimezone(z).date(), end.astimezone(z).date(), cs.state, cs.city))
 
 
-def professionals_for(org, service: Service, professional: Professional | int | None = None) -> list[int]:
+def professionals_for(org, service: Service, professional: Professional | int | None = None) -> dict[int, str]:
+    """The active professionals who offer ``service`` (or just ``professional``): id -> name."""
     qs = service.professionals.filter(organization=org, is_active=True)
     if professional is not None:
         qs = qs.filter(pk=professional if isinstance(professional, int) else professional.pk)
-    return list(qs.values_list("id", flat=True))
+    return dict(qs.values_list("id", "name"))
 
 
 def find_slots(org, service: Service, *, professional: Professional | int | None = None,
@@ -274,14 +352,18 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
                now: datetime | None = None, exclude_appointment: int | None = None) -> list[OpenSlot]:
     """Open slots for ``service`` (any professional offering it, or one), soonest first.
 
-    Reads bookings in windows of whole local days that grow (the rest of the first day,
-    then 1, 2, 4 and 7 days) and stops at ``limit``: "the next 10 free slots" reads about
-    a day of rows, not the whole horizon. Only the slots returned get a signed token.
+    Reads bookings in windows of whole local days that grow (the rest of the first day and
+    the next, then 2, 4 and 7 days) and stops at ``limit``: "the next 10 free slots" reads
+    one or two days of rows in one query, not the whole horizon. Only the slots returned get a signed token.
     """
     now = now or timezone.now()
-    cs = settings_for(org)
+    version = _config_version(org)
+    cs = _memo(org, version, "settings", lambda: settings_for(org))
     policy = policy_for(org, cs)
-    pro_ids = professionals_for(org, service, professional)
+    pro_key = professional if professional is None or isinstance(professional, int) else professional.pk
+    names = _memo(org, version, ("professionals", service.pk, pro_key),
+                  lambda: professionals_for(org, service, professional))
+    pro_ids = sorted(names)
     if not pro_ids:
         return []
     spec = spec_for(service)
@@ -291,11 +373,11 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
     stop = min(end, horizon) if end else horizon
     if window_start >= stop:
         return []
-    rules = _rules(org, pro_ids)
-    changes = _changes(org, pro_ids, window_start - timedelta(days=1), stop + timedelta(days=1))
+    rules = _rules(org, pro_ids, version)
+    changes = _changes_from(org, version, pro_ids, window_start - timedelta(days=1), stop + timedelta(days=1))
     closed = _closed(org, cs, window_start, stop)
     found: list[Slot] = []
-    spans = iter((1, 1, 2, 4))
+    spans = iter((2, 2, 4))  # the first window: the rest of today and tomorrow (one round trip, mostly)
     while window_start < stop and (limit is None or len(found) < limit):
         local_day = window_start.astimezone(zone).date()
         window_end = min(datetime.combine(local_day + timedelta(days=next(spans, _WINDOW_DAYS)), time(0), zone),
@@ -311,7 +393,6 @@ def find_slots(org, service: Service, *, professional: Professional | int | None
         window_start = window_end
     if limit is not None:
         found = found[:limit]
-    names = dict(Professional.objects.filter(pk__in={s.professional_id for s in found}).values_list("id", "name"))
     return [OpenSlot(slot_token(org, service.pk, s), s.start, s.end, s.professional_id,
                      names.get(s.professional_id, ""), s.location_id, service.pk) for s in found]
 
