@@ -78,6 +78,7 @@ def fake_llm():
 def llm_chat(chat, fake_llm, monkeypatch, settings):
     fake_llm.script.clear()
     fake_llm.requests.clear()
+    fake_llm.auth.clear()
     fake_llm.release.clear()
     settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
     monkeypatch.setenv(KEY_ENV, "sk-test-not-a-real-key")
@@ -161,3 +162,23 @@ def test_clinical_text_never_reaches_the_model(llm_chat, fake_llm):
     assert "192" in out[0].body
     assert fake_llm.requests == []
     assert llm_chat.chat.state() == "pending"
+
+
+def test_internal_base_url_is_refused_without_the_operators_allowance(llm_chat, fake_llm, settings):
+    """core.outbound's rule: loopback is internal; without CENTRAL_OUTBOUND_ALLOW the call is
+    refused before connecting and the offline flow answers."""
+    settings.OUTBOUND_ALLOW = []
+    out = llm_chat.chat.say("qual o endereço?")
+    assert any("Rua A, 1" in m.body for m in out)
+    assert fake_llm.requests == []
+    session = AssistantSession.objects.get(conversation=llm_chat.conv)
+    assert session.engine == "offline" and "refused destination" in session.last_error
+
+
+def test_a_platform_variable_is_never_sent_as_the_key(llm_chat, fake_llm, monkeypatch):
+    monkeypatch.setenv("CENTRAL_ASSISTANT_LLM", json.dumps({llm_chat.org.slug: {
+        "base_url": fake_llm.url, "model": "fake-model", "api_key_env": "SECRET_KEY", "timeout": 0.5}}))
+    monkeypatch.setenv("SECRET_KEY", "the-platforms-own-secret")
+    fake_llm.script = [lambda req: {"content": "Olá! Como posso ajudar?"}]
+    llm_chat.chat.say("oi")
+    assert fake_llm.auth[-1] == ""
