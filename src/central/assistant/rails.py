@@ -35,6 +35,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from central.scheduling import services as _agenda
+
 from . import flow
 from .engine import Reply
 
@@ -46,6 +48,8 @@ STOP_ID = "stop"
 #: How many issued slot keys a session keeps (older ones stop being accepted).
 MAX_SLOT_KEYS = 120
 ACTOR = "assistente"
+#: The agenda's channel of what the assistant does (its one constant, not a second spelling).
+WHATSAPP = _agenda.Appointment.Channel.WHATSAPP
 
 
 class RailRefused(Exception):
@@ -116,11 +120,12 @@ class Rails:
     # --- slots ----------------------------------------------------------------------------
 
     def _service(self, service_id):
-        from central.scheduling.models import Service
+        from central.scheduling import services as agenda
 
-        if not any(s["id"] == service_id for s in self.info["services"]):
+        service = agenda.service_for(self.org, service_id)
+        if service is None or not any(s["id"] == service_id for s in self.info["services"]):
             raise RailRefused(_("Serviço não encontrado."))
-        return Service.objects.get(organization=self.org, pk=service_id)
+        return service
 
     def find_slots(self, service_id: int, professional_id: int | None, start: datetime | None = None,
                    end: datetime | None = None, limit: int = 20, exclude: int | None = None) -> list[flow.SlotFact]:
@@ -177,26 +182,24 @@ class Rails:
     def release(self) -> None:
         """Drop the pending summary (and free its hold)."""
         from central.scheduling import services as agenda
-        from central.scheduling.models import Appointment
 
         pending = self.state.pop("pending", None)
         if pending and pending.get("kind") == "book" and pending.get("appt"):
-            hold = Appointment.objects.filter(organization=self.org, pk=pending["appt"]).first()
+            hold = agenda.appointment_for(self.org, pending["appt"])
             if hold is not None and hold.status == "held":
                 with contextlib.suppress(agenda.SchedulingError):
                     agenda.cancel(hold, by="patient", reason=_("desistiu no resumo"), actor_label=ACTOR,
-                                  channel=Appointment.Channel.WHATSAPP, now=self.now)
+                                  channel=WHATSAPP, now=self.now)
 
     def hold(self, key: str) -> Reply:
         """Hold the slot and send the summary with *Confirmar* (the booking waits for it)."""
         from central.scheduling import services as agenda
-        from central.scheduling.models import Appointment
 
         patient = self._need_patient()
         slot = self._slot(key)
         self.release()
         try:
-            appt = agenda.hold_slot(self.org, patient=patient, token=slot["t"], channel=Appointment.Channel.WHATSAPP,
+            appt = agenda.hold_slot(self.org, patient=patient, token=slot["t"], channel=WHATSAPP,
                                     actor_label=ACTOR, now=self.now)
         except agenda.SchedulingError as exc:
             raise RailRefused(str(exc)) from exc
@@ -242,16 +245,17 @@ class Rails:
     def commit(self, nonce: str) -> list[Reply]:
         """The patient pressed *Confirmar*: do what the current summary said, once."""
         from central.scheduling import services as agenda
-        from central.scheduling.models import Appointment
 
         pending = self.state.get("pending") or {}
         if not nonce or not secrets.compare_digest(str(pending.get("nonce", "")), nonce):
             return [Reply(_("Esse resumo não vale mais. Vamos recomeçar?")), flow.menu()]
         self.state.pop("pending", None)
-        ch = Appointment.Channel.WHATSAPP
+        ch = WHATSAPP
         try:
             if pending["kind"] == "book":
-                hold = Appointment.objects.get(organization=self.org, pk=pending["appt"])
+                hold = agenda.appointment_for(self.org, pending["appt"])
+                if hold is None:
+                    return [flow.menu()]
                 appt = agenda.book(hold, actor_label=ACTOR, channel=ch, now=self.now)
                 svc = self._service_info(appt.service_id)
                 text = _("Agendado! %(servico)s com %(prof)s, %(quando)s.") % {
@@ -271,8 +275,6 @@ class Rails:
                 return [Reply(self.cancel(pending["appt"]))]
         except (agenda.SchedulingError, RailRefused) as exc:
             return [Reply(str(exc)), flow.menu()]
-        except Appointment.DoesNotExist:
-            pass
         return [flow.menu()]
 
     # --- appointments -----------------------------------------------------------------------
@@ -292,23 +294,21 @@ class Rails:
 
     def cancel(self, appointment_id) -> str:
         from central.scheduling import services as agenda
-        from central.scheduling.models import Appointment
 
         appt = self._own_appointment(appointment_id)
         try:
             agenda.cancel(appt, by="patient", reason=_("desmarcado pelo paciente no WhatsApp"), actor_label=ACTOR,
-                          channel=Appointment.Channel.WHATSAPP, now=self.now)
+                          channel=WHATSAPP, now=self.now)
         except agenda.SchedulingError as exc:
             raise RailRefused(str(exc)) from exc
         return _("Consulta desmarcada. Se quiser, é só pedir para marcar outra.")
 
     def confirm(self, appointment_id) -> str:
         from central.scheduling import services as agenda
-        from central.scheduling.models import Appointment
 
         appt = self._own_appointment(appointment_id)
         try:
-            agenda.confirm(appt, actor_label=ACTOR, channel=Appointment.Channel.WHATSAPP, now=self.now)
+            agenda.confirm(appt, actor_label=ACTOR, channel=WHATSAPP, now=self.now)
         except agenda.SchedulingError as exc:
             raise RailRefused(str(exc)) from exc
         return _("Consulta confirmada. Até lá!")

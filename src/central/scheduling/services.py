@@ -732,3 +732,14 @@ def opening_hours(org) -> list[str]:
         lines.append(f"{days}: {merged[wd]}")
         wd = last + 1
     return lines
+
+
+def service_for(org, service_id: int) -> Service | None:
+    """The organization's active service with this id (None for another tenant's or none)."""
+    return Service.objects.filter(organization=org, pk=service_id, is_active=True).first()
+
+
+def appointment_for(org, appointment_id: int) -> Appointment | None:
+    """The organization's appointment with this id (any state), for the assistant's hold."""
+    return (Appointment.objects.filter(organization=org, pk=appointment_id)
+            .select_related("service", "professional", "patient").first())
