@@ -80,7 +80,12 @@ def test_inside_window_interactive_buttons_and_reply_confirms(clinic):
     assert msg.kind == "interactive"
     ids = [b["reply"]["id"] for b in msg.payload["interactive"]["action"]["buttons"]]
     assert ids == [f"confirmar:{appt.pk}", f"remarcar:{appt.pk}", f"cancelar:{appt.pk}"]
-    result = reminders.handle_reply(clinic.org, ids[0])
+    # A button id names an appointment: another number pressing it changes nothing.
+    refused = reminders.handle_reply(clinic.org, ids[2], phone="+5599999999999")
+    assert refused["ok"] is False and "seu número" in refused["message"]
+    appt.refresh_from_db()
+    assert appt.status == states.BOOKED
+    result = reminders.handle_reply(clinic.org, ids[0], phone=clinic.patient.phone)
     appt.refresh_from_db()
     assert result["ok"] and appt.status == states.CONFIRMED
     assert appt.events.last().channel == "whatsapp"
@@ -103,7 +108,7 @@ def test_template_quick_reply_by_label_and_phone(clinic):
 def test_reschedule_reply_offers_slots(clinic):
     whatsapp(clinic)
     appt = booked(clinic)
-    result = reminders.handle_reply(clinic.org, f"remarcar:{appt.pk}", now=FRIDAY_NOW)
+    result = reminders.handle_reply(clinic.org, f"remarcar:{appt.pk}", phone=clinic.patient.phone, now=FRIDAY_NOW)
     assert result["ok"] and result["slots"] and all(s.professional_id == clinic.ana.pk for s in result["slots"])
     new = services.reschedule(appt, token=result["slots"][0].token, channel="whatsapp", now=FRIDAY_NOW)
     assert new.status == states.BOOKED

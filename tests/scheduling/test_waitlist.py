@@ -63,7 +63,12 @@ def test_freed_slot_offered_then_accepted(busy_monday, django_capture_on_commit_
     assert entry.offer.start == paula_appt.start and entry.offer.patient == rui
     msg = Message.objects.get(direction="out", conversation__contact__phone=rui.phone)
     assert msg.kind == "interactive" and "mais cedo" in msg.body
-    result = waitlist.handle_reply(clinic.org, f"aceitar_oferta:{entry.pk}")
+    # Another patient (Sara) pressing a button with Rui's offer id gets nothing.
+    refused = waitlist.handle_reply(clinic.org, f"aceitar_oferta:{entry.pk}", phone=_sara[0].phone)
+    assert refused["ok"] is False and "seu número" in refused["message"]
+    entry.refresh_from_db()
+    assert entry.status == "offered"
+    result = waitlist.handle_reply(clinic.org, f"aceitar_oferta:{entry.pk}", phone=rui.phone)
     assert result["ok"]
     new = Appointment.objects.get(pk=result["appointment"])
     rui_appt.refresh_from_db()
@@ -86,7 +91,7 @@ def test_expired_offer_goes_to_the_next_patient(busy_monday, django_capture_on_c
     assert first.status == "waiting" and first.offer is None and len(first.declined) == 1
     assert second.status == "offered" and second.offer.patient == sara
     # Sara declines: the slot goes back to Rui? No: he already let it expire.
-    assert waitlist.handle_reply(clinic.org, f"recusar_oferta:{second.pk}")["ok"]
+    assert waitlist.handle_reply(clinic.org, f"recusar_oferta:{second.pk}", phone=sara.phone)["ok"]
     second.refresh_from_db()
     assert second.status == "waiting"
     assert not WaitlistEntry.objects.filter(status="offered").exists()

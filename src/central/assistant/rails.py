@@ -377,7 +377,7 @@ class Rails:
     def waitlist_reply(self, payload: str) -> dict | None:
         from central.scheduling import waitlist
 
-        return waitlist.handle_reply(self.org, payload, now=self.now)
+        return waitlist.handle_reply(self.org, payload, phone=self.phone, now=self.now)
 
     # --- values an engine may say ---------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from . import notify, states
 from .models import Appointment, ClinicSettings, ReminderSend
@@ -60,16 +61,21 @@ def parse_button(payload: str) -> tuple[str, int] | None:
     return None
 
 
-def handle_reply(org, payload: str, *, phone: str = "", channel: str = Appointment.Channel.WHATSAPP,
+def handle_reply(org, payload: str, *, phone: str, channel: str = Appointment.Channel.WHATSAPP,
                  now: datetime | None = None) -> dict | None:
     """Drive the state machine from a reminder's reply; None when it is not one.
 
     ``payload`` is an interactive button id (``"confirmar:42"``) or, for a template's quick
-    reply (which carries only its label), "Confirmar" / "Remarcar" / "Cancelar" with the
-    patient's ``phone``: the reply then applies to the patient's appointment that got the
-    latest reminder and is still open.
+    reply (which carries only its label), "Confirmar" / "Remarcar" / "Cancelar". ``phone``
+    is the number the reply came from, always: a button id names an appointment, and only
+    that appointment's patient may act on it (an id is guessable, a sender's number is what
+    the signed webhook vouches for). A label applies to the patient's appointment that got
+    the latest reminder and is still open.
     """
     parsed = parse_button(payload)
+    if parsed is not None and not Appointment.objects.filter(
+            organization=org, pk=parsed[1], patient__phone=phone).exists():
+        return {"ok": False, "message": _("Não encontramos esta consulta para o seu número.")}
     if parsed is None:
         action = (payload or "").strip().lower()
         if action not in REPLIES or not phone:

@@ -177,11 +177,14 @@ def decline_offer(org, entry_id: int, now: datetime | None = None) -> WaitlistEn
     return None
 
 
-def handle_reply(org, payload: str, now: datetime | None = None) -> dict | None:
-    """A waitlist offer's button (``aceitar_oferta:<id>`` / ``recusar_oferta:<id>``)."""
+def handle_reply(org, payload: str, *, phone: str, now: datetime | None = None) -> dict | None:
+    """A waitlist offer's button (``aceitar_oferta:<id>`` / ``recusar_oferta:<id>``), from
+    ``phone``: only the patient the offer was made to may take or decline it."""
     action, _sep, rest = (payload or "").partition(":")
     if action not in (ACCEPT, DECLINE) or not rest.isdigit():
         return None
+    if not WaitlistEntry.objects.filter(organization=org, pk=int(rest), patient__phone=phone).exists():
+        return {"ok": False, "message": _("Não encontramos esta oferta para o seu número.")}
     try:
         if action == ACCEPT:
             appt = accept_offer(org, int(rest), now)
