@@ -173,3 +173,13 @@ def test_whole_file_digest_follows_the_chunks_and_is_rebuilt_from_disk(tenants, 
 
     assert send(data, tamper=False).state == services.COMPLETE
     assert send(data + b"2", tamper=True).state == services.REJECTED
+
+
+@pytest.mark.backend_free
+def test_codes_and_tokens_never_look_like_a_command_line_option():
+    """``central-agent enroll URL --code CODE`` read a code starting with "-" as an option."""
+    from central.documents.models import hash_secret, new_secret
+
+    for _ in range(2000):
+        value, digest = new_secret()
+        assert not value.startswith("-") and len(value) == 64 and digest == hash_secret(value)

@@ -29,8 +29,11 @@ def hash_secret(value: str) -> str:
 
 
 def new_secret() -> tuple[str, str]:
-    """A fresh secret and its hash; the secret is shown once and never stored."""
-    value = secrets.token_urlsafe(32)
+    """A fresh secret and its hash; the secret is shown once and never stored.
+
+    Hex, not URL-safe base64: a code starting with "-" was read as an option by
+    ``central-agent enroll URL --code CODE`` (about one code in 64 failed to enroll)."""
+    value = secrets.token_hex(32)
     return value, hash_secret(value)
 
 
