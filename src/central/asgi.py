@@ -17,14 +17,16 @@ django_application = BodyLimitASGI(get_asgi_application())
 from central.dashboard.routing import websocket_urlpatterns  # noqa: E402
 from central.documents.routing import agent_websocket  # noqa: E402
 from central.documents.upload_asgi import AgentUploadASGI  # noqa: E402
+from central.messaging.webhook_asgi import WhatsAppWebhookASGI  # noqa: E402
 
 # Browser sockets (session cookie) pass the origin check; the site agent's socket carries
 # no cookie and authenticates with its own token (central/documents/consumers.py), so it
 # is routed before the session stack and the origin validator.
 application = ProtocolTypeRouter(
     {
-        # The site agent's streamed upload is read as it arrives, not spooled by Django.
-        "http": AgentUploadASGI(django_application),
+        # The site agent's streamed upload is read as it arrives, not spooled by Django;
+        # WhatsApp deliveries are answered without Django's middleware stack.
+        "http": WhatsAppWebhookASGI(AgentUploadASGI(django_application)),
         "websocket": agent_websocket(
             AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }

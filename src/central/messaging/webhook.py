@@ -28,11 +28,13 @@ database that refuses the insert is a **503** (Meta retries: nothing lost).
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
+from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -47,33 +49,42 @@ log = logging.getLogger(__name__)
 VERIFY_TOKEN_ENV = "CENTRAL_WHATSAPP_VERIFY_TOKEN"
 
 
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+@dataclass(frozen=True)
+class Answer:
+    """One webhook answer, independent of the server that sends it (Django view or the lean
+    ASGI path in :mod:`.webhook_asgi`): both adapters only translate this."""
+
+    status: int
+    body: bytes
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-@csrf_exempt
-def webhook(request):
-    if request.method == "GET":
-        return verify(request)
-    if request.method != "POST":
-        response = _error(405, "method_not_allowed", "GET or POST")
-        response["Allow"] = "GET, POST"
-        return response
-    return receive(request)
+def _error(status: int, code: str, message: str) -> Answer:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Answer(status, body, "application/json")
 
 
-def verify(request) -> HttpResponse:
+OK = Answer(200, b"ok")
+IGNORED = Answer(200, b"ignored")
+FORBIDDEN = Answer(403, b"forbidden")
+UNAVAILABLE = _error(503, "unavailable", "try again")
+METHOD_NOT_ALLOWED = Answer(405, _error(405, "method_not_allowed", "GET or POST").body, "application/json",
+                            (("Allow", "GET, POST"),))
+
+#: A row of :func:`store`: (organization id, number id, key, kind, payload).
+Row = tuple[int, int, str, str, dict]
+
+
+def verification(mode: str, token: str, challenge: str) -> Answer:
     """Meta's subscription handshake: echo ``hub.challenge`` when the token matches."""
     expected = os.environ.get(VERIFY_TOKEN_ENV, "")
-    mode = request.GET.get("hub.mode", "")
-    token = request.GET.get("hub.verify_token", "")
-    challenge = request.GET.get("hub.challenge", "")
     if (expected and mode == "subscribe" and challenge
             and hmac.compare_digest(token.encode(), expected.encode())):
         VERIFICATIONS.labels("ok").inc()
-        return HttpResponse(challenge, content_type="text/plain")
+        return Answer(200, challenge.encode())
     VERIFICATIONS.labels("refused").inc()
-    return HttpResponse("forbidden", status=403, content_type="text/plain")
+    return FORBIDDEN
 
 
 def _signed_by(body: bytes, header: str) -> str | None:
@@ -83,13 +94,13 @@ def _signed_by(body: bytes, header: str) -> str | None:
     return None
 
 
-def receive(request) -> HttpResponse:
-    header = request.META.get(cloudapi.SIGNATURE_HEADER)
+def check_delivery(header: str | None, body: bytes) -> Answer | list[Row]:
+    """Every answer of a POST that comes before the insert (the module docstring's cases 1-3),
+    or the rows to insert. Metrics counted here; no I/O but the cached number directory."""
     if not header:
         SIGNATURE_FAILURES.labels("missing").inc()
         WEBHOOK_DELIVERIES.labels("unsigned").inc()
         return _error(401, "signature_missing", "X-Hub-Signature-256 required")
-    body = request.body
     secret = _signed_by(body, header)
     if secret is None:
         SIGNATURE_FAILURES.labels("mismatch").inc()
@@ -104,9 +115,9 @@ def receive(request) -> HttpResponse:
     except cloudapi.DeliveryInvalid as exc:
         EVENTS_IGNORED.labels(exc.reason).inc()
         WEBHOOK_DELIVERIES.labels("ignored").inc()
-        return HttpResponse("ignored", content_type="text/plain")
+        return IGNORED
     numbers = directory()
-    rows = []
+    rows: list[Row] = []
     for event in events:
         info = numbers.get(event.phone_number_id)
         if info is None:
@@ -122,16 +133,54 @@ def receive(request) -> HttpResponse:
         if not events:
             EVENTS_IGNORED.labels("no_events").inc()
         WEBHOOK_DELIVERIES.labels("ignored").inc()
-        return HttpResponse("ignored", content_type="text/plain")
+        return IGNORED
+    return rows
+
+
+def stored(ok: bool) -> Answer:
+    """The answer once the insert of a delivery's rows succeeded (200) or failed (503)."""
+    if not ok:
+        WEBHOOK_DELIVERIES.labels("unavailable").inc()
+        return UNAVAILABLE
+    WEBHOOK_DELIVERIES.labels("accepted").inc()
+    return OK
+
+
+# --- the Django adapter (WSGI, the test client; under ASGI the lean path answers first) ----------
+
+
+def _response(answer: Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+    for name, value in answer.headers:
+        response[name] = value
+    return response
+
+
+@csrf_exempt
+def webhook(request):
+    if request.method == "GET":
+        return verify(request)
+    if request.method != "POST":
+        return _response(METHOD_NOT_ALLOWED)
+    return receive(request)
+
+
+def verify(request) -> HttpResponse:
+    return _response(verification(request.GET.get("hub.mode", ""), request.GET.get("hub.verify_token", ""),
+                                  request.GET.get("hub.challenge", "")))
+
+
+def receive(request) -> HttpResponse:
+    result = check_delivery(request.META.get(cloudapi.SIGNATURE_HEADER), request.body)
+    if isinstance(result, Answer):
+        return _response(result)
     try:
-        store(rows)
+        store(result)
     except DatabaseError:
         log.exception("whatsapp webhook: durable insert failed")
-        WEBHOOK_DELIVERIES.labels("unavailable").inc()
-        return _error(503, "unavailable", "try again")
-    transaction.on_commit(_wake)  # at once in autocommit; after the test's transaction in tests
-    WEBHOOK_DELIVERIES.labels("accepted").inc()
-    return HttpResponse("ok", content_type="text/plain")
+        return _response(stored(False))
+    transaction.on_commit(wake_processing)  # at once in autocommit; after the test's transaction in tests
+    return _response(stored(True))
 
 
 def store(rows: list[tuple[int, int, str, str, dict]]) -> None:
@@ -159,7 +208,7 @@ def store(rows: list[tuple[int, int, str, str, dict]]) -> None:
         cursor.execute(sql, params)
 
 
-def _wake() -> None:
+def wake_processing() -> None:
     from .inbound import wake
 
     wake()
