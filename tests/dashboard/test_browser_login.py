@@ -33,7 +33,8 @@ def test_login_dashboard_and_live_push(browser, central_up):
         page.evaluate("window.__marker = 1")  # proves no reload happens below
         token = httpx.post(central_up.url + "/api/v1/auth/token/", json={"username": user, "password": password}, timeout=10)
         assert token.status_code == 200
-        expect(page.get_by_test_id("activity")).to_contain_text("auth.token", timeout=10_000)
+        # As a sentence, not the code (auth.token).
+        expect(page.get_by_test_id("activity")).to_contain_text("obteve um token de acesso à API", timeout=10_000)
         assert page.evaluate("window.__marker") == 1
     finally:
         page.close()
