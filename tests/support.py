@@ -166,3 +166,17 @@ def stop_process(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def until(condition, deadline: float = 30.0, what: str = "condition", interval: float = 0.02):
+    """Poll ``condition`` (something read from a running process: its API, a row) until it
+    returns a true value, and return that value; fail naming ``what`` after ``deadline``
+    seconds. The deadline is a safety net, not a wait: the poll returns as soon as it holds."""
+    end = time.monotonic() + deadline
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import time
 
 import httpx
 import pytest
 
-from tests.support import free_port, migrated_env, start_central
+from tests.support import free_port, migrated_env, start_central, until
 
 ORG = "clinica-bem-estar"
 PAIR_INTERVAL = 0.02
@@ -51,17 +50,6 @@ def up(tmp_path_factory):
         yield {"api": api, "sim": sim}
     finally:
         proc.stop()
-
-
-def until(condition, deadline: float = 30.0, what: str = ""):
-    end = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def text_of(sent: dict) -> str:

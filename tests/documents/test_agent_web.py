@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from central_agent import protocol as P
 from tests.documents.agentclient import SiteAgent, enroll
+from tests.support import until
 
 
 def api(web, username: str) -> httpx.Client:
@@ -36,13 +37,7 @@ def new_agent(web, user: str, name: str = "Matriz") -> SiteAgent:
 
 def wait_for(fn, timeout: float = 20.0):
     """Poll a condition read from the server (its API) until it holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
+    return until(fn, timeout, "the server's state", interval=0.05)
 
 
 def pdf_bytes(n: int, seed: str) -> bytes:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.support import free_port, migrated_env, start_central
+from tests.support import free_port, migrated_env, start_central, until
 
 ORG = "clinica-bem-estar"  # central.core.demo: the demo organization of kind clinic
 RECIPIENT_INTERVAL = 0.5  # scaled down from Meta's 6 s so the test takes seconds
@@ -48,17 +48,6 @@ def wa(tmp_path_factory):
         yield {"api": api, "sim": sim, "proc": proc}
     finally:
         proc.stop()
-
-
-def until(condition, deadline: float = 30.0, what: str = ""):
-    end = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def conversation_of(api, wa_id: str):
