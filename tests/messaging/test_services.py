@@ -124,3 +124,33 @@ def test_e164_for_brazilian_wa_id_adds_the_ninth_digit():
     assert services.e164_for_wa_id("551187654321") == "+5511987654321"
     assert services.e164_for_wa_id("5511987654321") == "+5511987654321"
     assert services.e164_for_wa_id("14155550123") == "+14155550123"
+
+
+def test_retention_deletes_old_resolved_conversations_only_of_that_tenant(tenants):
+    """``central maintenance`` deletes through this function (LGPD retention)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from central.messaging.models import Contact, WebhookEvent
+
+    a, b = tenants["a"], tenants["b"]
+    year = 365 * 24 * 60
+    old_done = f.conversation(a, state="resolved", inbound_minutes_ago=year)
+    f.message(a, conversation_obj=old_done)
+    recent_done = f.conversation(a, state="resolved", inbound_minutes_ago=60)
+    old_open = f.conversation(a, state="open", inbound_minutes_ago=year)
+    other_tenant = f.conversation(b, state="resolved", inbound_minutes_ago=year)
+    old_event = f.webhook_event(a, received_at=timezone.now() - timedelta(days=365), processed_at=timezone.now())
+    pending_event = f.webhook_event(a, received_at=timezone.now() - timedelta(days=365))
+    cutoff = timezone.now() - timedelta(days=180)
+
+    assert services.purge_conversations(a.pk, cutoff) == 1  # dry run: counts, deletes nothing
+    assert Conversation.objects.filter(pk=old_done.pk).exists()
+    assert services.purge_conversations(a.pk, cutoff, dry_run=False) == 1
+    left = set(Conversation.objects.values_list("pk", flat=True))
+    assert left == {recent_done.pk, old_open.pk, other_tenant.pk}
+    assert not Message.objects.filter(conversation_id=old_done.pk).exists()
+    assert Contact.objects.filter(pk=old_done.contact_id).exists()  # consent outlives the talk
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) >= {pending_event.pk}
+    assert not WebhookEvent.objects.filter(pk=old_event.pk).exists()

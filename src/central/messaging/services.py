@@ -618,3 +618,26 @@ def fetch_media(message: Message) -> tuple[bytes, str]:
     if not media_id:
         raise NotAllowed(_("Esta mensagem não tem mídia."))
     return graph.fetch_media(info_for(message.conversation.number), str(media_id))
+
+
+def purge_conversations(organization_id: int, before: datetime, *, dry_run: bool = True) -> int:
+    """Retention (``central maintenance``, LGPD): delete the organization's resolved
+    conversations whose last message is older than ``before``, with their messages, and the
+    processed webhook deliveries received before then (their payloads carry the same
+    texts); how many conversations (would be) deleted. Open, pending and bot conversations
+    are never touched, whatever their age: someone may still answer them. Contacts stay
+    (their consent and opt-out must outlive the conversations)."""
+    from django.db.models import Q
+
+    from .models import WebhookEvent
+
+    rows = Conversation.objects.filter(
+        Q(last_message_at__lt=before) | Q(last_message_at__isnull=True, opened_at__lt=before),
+        organization_id=organization_id, state=Conversation.State.RESOLVED)
+    if dry_run:
+        return rows.count()
+    with transaction.atomic():
+        count = rows.delete()[1].get(Conversation._meta.label, 0)
+        WebhookEvent.objects.filter(organization_id=organization_id, received_at__lt=before,
+                                    processed_at__isnull=False).delete()
+    return count
