@@ -61,14 +61,29 @@ from . import cloudapi
 
 log = logging.getLogger(__name__)
 
+#: Messaging's own template (the supervisor's message to a contact the dialer missed).
 DEFAULT_TEMPLATES = [
-    {"name": "lembrete_consulta", "language": "pt_BR", "category": "UTILITY", "status": "APPROVED",
-     "body": "Olá {{1}}, lembramos sua consulta em {{2}}. Podemos confirmar?",
-     "buttons": [{"type": "QUICK_REPLY", "text": "Confirmar"}, {"type": "QUICK_REPLY", "text": "Remarcar"},
-                 {"type": "QUICK_REPLY", "text": "Parar mensagens"}]},
     {"name": "retorno_contato", "language": "pt_BR", "category": "UTILITY", "status": "APPROVED",
      "body": "Olá {{1}}, tentamos falar com você. Podemos conversar por aqui?", "buttons": []},
 ]
+
+
+def default_templates() -> list[dict]:
+    """The templates every simulated number starts with: messaging's own, plus those other
+    apps send (``central.<app>.whatsapp_templates.TEMPLATES``, e.g. the agenda's reminder),
+    so the simulator approves exactly what the apps send, with the same parameters."""
+    import pkgutil
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    import central
+
+    found = [dict(t) for t in DEFAULT_TEMPLATES]
+    for app in sorted(m.name for m in pkgutil.iter_modules(central.__path__) if m.ispkg):
+        name = f"central.{app}.whatsapp_templates"
+        if find_spec(name) is not None:
+            found += [dict(t) for t in import_module(name).TEMPLATES]
+    return found
 
 
 @dataclass
@@ -96,7 +111,7 @@ class SimNumber:
     access_token: str
     app_secret: str
     verified_name: str = "Clínica"
-    templates: list[dict] = field(default_factory=lambda: [dict(t) for t in DEFAULT_TEMPLATES])
+    templates: list[dict] = field(default_factory=default_templates)
 
 
 @dataclass

@@ -24,15 +24,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from . import whatsapp_templates
+
 log = logging.getLogger(__name__)
 
-#: The WhatsApp template a clinic registers for reminders: body with 4 parameters (patient,
-#: service, professional, date and time) and three quick replies with these labels.
-REMINDER_TEMPLATE = "lembrete_consulta"
-REMINDER_TEMPLATE_BODY = ("Olá, {{1}}! Lembrete da sua consulta de {{2}} com {{3}} em {{4}}. "
-                          "Você confirma?")
-WAITLIST_TEMPLATE = "oferta_lista_espera"
-WAITLIST_TEMPLATE_BODY = "Olá, {{1}}! Abriu um horário mais cedo: {{2}} com {{3}} em {{4}}. Quer ficar com ele?"
+#: The templates a clinic registers (one definition: ``whatsapp_templates``).
+REMINDER_TEMPLATE = whatsapp_templates.REMINDER["name"]
+REMINDER_TEMPLATE_BODY = whatsapp_templates.REMINDER["body"]
+WAITLIST_TEMPLATE = whatsapp_templates.WAITLIST["name"]
+WAITLIST_TEMPLATE_BODY = whatsapp_templates.WAITLIST["body"]
 
 
 class ChannelUnavailable(RuntimeError):

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from . import notify, states
+from . import notify, states, whatsapp_templates
 from .models import Appointment, ClinicSettings, ReminderSend
 from .services import (
     REPLIES,
@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000
 #: The three buttons of a reminder: (action, label). Template quick replies carry the label.
-BUTTONS = ((REPLY_CONFIRM, "Confirmar"), (REPLY_RESCHEDULE, "Remarcar"), (REPLY_CANCEL, "Cancelar"))
+BUTTONS = tuple(zip((REPLY_CONFIRM, REPLY_RESCHEDULE, REPLY_CANCEL), whatsapp_templates.REMINDER_QUICK_REPLIES,
+                    strict=True))
 
 
 def button_id(action: str, appointment_id: int) -> str:
