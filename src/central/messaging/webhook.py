@@ -23,6 +23,10 @@ background job applies each event once):
 Bodies over ``CENTRAL_MAX_BODY_BYTES`` (1 MB) are **413** before they are read
 (``core.bodylimit``); Meta's deliveries are a few KB. Nothing here raises to a 500: a
 database that refuses the insert is a **503** (Meta retries: nothing lost).
+
+Under ``central web`` these requests are answered by :mod:`.webhook_asgi` in front of
+Django, with the same functions (:func:`verification`, :func:`check_delivery`,
+:func:`stored`, :func:`store`); the view below serves WSGI and the test client.
 """
 
 from __future__ import annotations
