@@ -44,7 +44,7 @@ class FakeLLM:
                 if step == "hang":
                     fake.release.wait(10)  # longer than the engine's timeout
                     return
-                data = json.dumps({"id": "fake", "object": "chat.completion",
+                data = step if isinstance(step, bytes) else json.dumps({"id": "fake", "object": "chat.completion",
                                    "choices": [{"index": 0, "message": {"role": "assistant", **step(body)},
                                                 "finish_reason": "stop"}]}).encode()
                 self.send_response(200)
@@ -155,6 +155,20 @@ def test_timeout_falls_back_to_the_offline_flow_in_the_same_conversation(llm_cha
     llm_chat.chat.say("quero marcar")
     assert len(fake_llm.requests) == n  # the conversation stays with the offline flow
     fake_llm.release.set()
+
+
+@pytest.mark.parametrize(("reply", "reason"), [
+    (b"[" * 100_000 + b"]" * 100_000, "non-JSON"),  # before: RecursionError escaped the turn
+    (b'{"choices": "' + b"x" * (2 << 20) + b'"}', "bytes"),  # before: read whole into memory
+], ids=["nested-100000-deep", "2-MB"])
+def test_a_hostile_reply_is_refused_and_the_offline_flow_answers(llm_chat, fake_llm, reply, reason, caplog):
+    """The model's server is tenant-configured: a reply nested 100,000 deep (RecursionError
+    in json.loads) or larger than the bound is an engine failure, not a crash or a 2 MB read."""
+    fake_llm.script = [reply]
+    out = llm_chat.chat.say("qual o endereço?")
+    assert any("Rua A, 1" in m.body for m in out)
+    assert AssistantSession.objects.get(conversation=llm_chat.conv).engine == "offline"
+    assert reason in caplog.text  # refused for that reason, not by accident further on
 
 
 def test_clinical_text_never_reaches_the_model(llm_chat, fake_llm):

@@ -16,10 +16,11 @@ then wait for a human, as for any other organization).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
+
+from central.core import jsonguard
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def llm_config(org, environ=None) -> LLMConfig | None:
     if not raw:
         return None
     try:
-        entry = json.loads(raw).get(org.slug)
+        entry = jsonguard.loads(raw).get(org.slug)
     except (ValueError, AttributeError):
         log.error("%s is not a JSON object; every clinic uses the offline assistant", ENV_LLM)
         return None

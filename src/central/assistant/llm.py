@@ -28,6 +28,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils.translation import gettext as _
 
+from central.core import jsonguard
+
 from . import flow
 from .config import LLMConfig
 from .dateparse import PERIODS
@@ -37,6 +39,8 @@ from .rails import RailRefused, Rails
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
+#: A reply larger than this is refused unread (the server is tenant-configured: memory stays bounded).
+MAX_REPLY_BYTES = 1 << 20
 HISTORY = 16
 
 TOOLS = [
@@ -110,7 +114,10 @@ class LLMEngine:
         req = urllib.request.Request(url, data=body, method="POST", headers=headers)
         try:
             with opener_for(address).open(req, timeout=self.config.timeout) as resp:
-                data = json.loads(resp.read())
+                raw = resp.read(MAX_REPLY_BYTES + 1)
+            if len(raw) > MAX_REPLY_BYTES:
+                raise EngineError(f"LLM reply over {MAX_REPLY_BYTES} bytes")
+            data = jsonguard.loads(raw)
         except urllib.error.HTTPError as exc:
             raise EngineError(f"HTTP {exc.code} from the LLM") from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
@@ -169,7 +176,7 @@ class LLMEngine:
         fn = call.get("function") or {}
         name = fn.get("name")
         try:
-            args = json.loads(fn.get("arguments") or "{}")
+            args = jsonguard.loads(fn.get("arguments") or "{}")
             if not isinstance(args, dict):
                 raise ValueError
         except ValueError:
