@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .metrics import BAD_INPUT
+from .refusals import Refusal
 
 
 def _flatten(detail) -> str:
@@ -42,8 +43,18 @@ class _BadRequest(exceptions.APIException):
     default_code = "bad_request"
 
 
+def _refused(exc: Refusal) -> exceptions.APIException:
+    """A service's :class:`Refusal` as an API error with the refusal's own status."""
+    err = exceptions.APIException(exc.message, code=exc.code)
+    err.status_code = exc.status
+    err.fields = dict(exc.extra)
+    return err
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, Http404):
+    if isinstance(exc, Refusal):
+        exc = _refused(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, BadRequest):
         # Django-level "malformed request" (e.g. central.core.tenancy.InvalidOrganization)

@@ -41,12 +41,12 @@ class RuleRefused(APIException):
     default_code = "conflict"
 
 
-def _refused(exc: services.MessagingError) -> APIException:
+def _refused(exc: services.MessagingError) -> Exception:
+    """An invalid message is a validation error on its ``message`` field (the compose box
+    highlights it); every other refusal goes through ``central.core.errors`` as is."""
     if isinstance(exc, services.InvalidMessage):
         return ValidationError({"message": [exc.message]})
-    err = RuleRefused(exc.message, code=exc.code)
-    err.fields = dict(exc.extra)
-    return err
+    return exc
 
 
 class TenantRelated(serializers.PrimaryKeyRelatedField):

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from central.core import audit
 from central.core.phones import InvalidPhone, normalize
+from central.core.refusals import Refusal
 
 from . import cloudapi
 from .models import CannedResponse, Contact, Conversation, Label, Message, Template, WhatsAppNumber
@@ -67,15 +68,10 @@ def keyword(text: str) -> str:
 # --- errors --------------------------------------------------------------------------------------
 
 
-class MessagingError(Exception):
-    """An action the rules refuse; ``message`` is for the user (active language)."""
+class MessagingError(Refusal):
+    """An action the messaging rules refuse; ``message`` is for the user (active language)."""
 
     code = "messaging_error"
-
-    def __init__(self, message: str, **extra) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
 
 
 class WindowClosed(MessagingError):
@@ -98,6 +94,7 @@ class BotSilenced(MessagingError):
 
 class InvalidMessage(MessagingError):
     code = "invalid_message"
+    status = 400
 
 
 class NotAllowed(MessagingError):

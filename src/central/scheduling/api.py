@@ -367,23 +367,17 @@ class AppointmentViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMo
         body = BookSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        try:
-            hold = services.hold_slot(self.organization, patient=d["patient"], token=d.get("token", ""),
-                                      service=d.get("service"), professional=d.get("professional"),
-                                      start=d.get("start"), channel=d["channel"], actor=request.user)
-            appt = services.book(hold, actor=request.user, channel=d["channel"])
-        except services.SchedulingError as exc:
-            return _refusal(exc)
+        hold = services.hold_slot(self.organization, patient=d["patient"], token=d.get("token", ""),
+                                  service=d.get("service"), professional=d.get("professional"),
+                                  start=d.get("start"), channel=d["channel"], actor=request.user)
+        appt = services.book(hold, actor=request.user, channel=d["channel"])
         if d.get("notes"):
             Appointment.objects.filter(pk=appt.pk).update(notes=d["notes"])
         return self._answer(appt, status.HTTP_201_CREATED)
 
     def _transition(self, request, fn, **kw):
         appt = self.get_object()
-        try:
-            fn(appt, actor=request.user, channel=Appointment.Channel.STAFF, **kw)
-        except services.SchedulingError as exc:
-            return _refusal(exc)
+        fn(appt, actor=request.user, channel=Appointment.Channel.STAFF, **kw)
         return self._answer(appt)
 
     @extend_schema(request=None, responses=AppointmentSerializer)
@@ -415,19 +409,10 @@ class AppointmentViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMo
         body = RescheduleSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        try:
-            new = services.reschedule(appt, token=d.get("token", ""), start=d.get("start"),
-                                      professional=d.get("professional"), reason=d.get("reason", ""),
-                                      actor=request.user, channel=Appointment.Channel.STAFF)
-        except services.SchedulingError as exc:
-            return _refusal(exc)
+        new = services.reschedule(appt, token=d.get("token", ""), start=d.get("start"),
+                                  professional=d.get("professional"), reason=d.get("reason", ""),
+                                  actor=request.user, channel=Appointment.Channel.STAFF)
         return self._answer(new, status.HTTP_201_CREATED)
-
-
-def _refusal(exc: services.SchedulingError) -> Response:
-    code = status.HTTP_409_CONFLICT if isinstance(exc, services.SlotUnavailable | services.HoldExpired
-                                                  | services.InvalidTransition) else status.HTTP_400_BAD_REQUEST
-    return Response({"error": {"code": exc.code, "message": str(exc)}}, status=code)
 
 
 class AppointmentEventViewSet(TenantReadOnlyViewSet):

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from central.core.holidays import holidays_between
 from central.core.live import publish_org_event
 from central.core.phones import InvalidPhone, normalize
+from central.core.refusals import Refusal
 
 from . import states
 from .availability import Busy, Change, Policy, ServiceSpec, Slot, WeeklyRule, iter_slots
@@ -62,21 +63,25 @@ MAX_BLOCK = timedelta(days=1)
 _WINDOW_DAYS = 7
 
 
-class SchedulingError(Exception):
+class SchedulingError(Refusal):
     """A refusal with a pt-BR message for the person (patient or staff) who asked."""
 
     code = "scheduling_error"
+    status = 400
 
 
 class SlotUnavailable(SchedulingError):
+    status = 409
     code = "slot_unavailable"
 
 
 class HoldExpired(SchedulingError):
+    status = 409
     code = "hold_expired"
 
 
 class InvalidTransition(SchedulingError):
+    status = 409
     code = "invalid_transition"
 
 
