@@ -9,7 +9,8 @@ from tests.dashboard.test_browser_login import login
 
 
 def test_extensions_panel_and_calls_update_live(browser, central_up):
-    page = browser.new_page(locale="pt-BR")
+    # A browser on UTC: times must still read as the organization's (São Paulo) wall clock.
+    page = browser.new_page(locale="pt-BR", timezone_id="UTC")
     try:
         login(page, central_up)
         page.get_by_role("link", name="Ramais").click()
@@ -18,6 +19,10 @@ def test_extensions_panel_and_calls_update_live(browser, central_up):
         # The demo PBX has extensions 1001-1012 (they appear live if the link is still starting).
         expect(page.locator("#extgrid .ext")).to_have_count(12, timeout=15_000)
         expect(page.get_by_test_id("server-status-simulador")).to_have_text("Conectado", timeout=10_000)
+        assert page.evaluate("Central.tz") == "America/Sao_Paulo"
+        assert page.evaluate("Central.time('2026-11-24T15:30:05Z')") == "12:30:05"  # not the browser's 15:30
+        assert page.evaluate("Central.dateTime('2026-11-24T15:30:05Z')") == "24/11/2026 12:30"
+        expect(page.get_by_test_id("tz-note")).to_contain_text("America/Sao_Paulo")
         page.evaluate("window.__marker = 1")  # proves no reload happens below
         before = page.evaluate(
             "Object.fromEntries([...document.querySelectorAll('#extgrid .ext')].map(e => [e.dataset.exten, e.dataset.state]))")

@@ -31,9 +31,38 @@
       setTimeout(connect, delay); delay = Math.min(delay * 2, 15000);
     };
   }
+  // Times: every page shows them in the organization's zone (<html data-tz>, set by
+  // dashboard/base.html), never the browser's. The style names mirror the server's
+  // {{ value|when:"style" }} filter (dashboard/templatetags/central_time.py).
+  var tz = document.documentElement.dataset.tz || undefined;
+  var styles = {
+    datetime: {day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit"},
+    short: {day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"},
+    seconds: {day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"},
+    date: {day: "2-digit", month: "2-digit", year: "numeric"},
+    time: {hour: "2-digit", minute: "2-digit"},
+    clock: {hour: "2-digit", minute: "2-digit", second: "2-digit"},
+  };
+  var formats = {};
+  function formatTime(value, style) {
+    if (value === null || value === undefined || value === "") return "";
+    var d = value instanceof Date ? value : new Date(value);
+    if (isNaN(d.getTime())) return "";
+    style = styles[style] ? style : "datetime";
+    if (!formats[style]) {
+      var opts = Object.assign({hourCycle: "h23"}, styles[style]);
+      try { formats[style] = new Intl.DateTimeFormat("pt-BR", Object.assign({timeZone: tz}, opts)); }
+      catch (e) { formats[style] = new Intl.DateTimeFormat("pt-BR", opts); }  // unknown zone name
+    }
+    return formats[style].format(d).replace(",", "");
+  }
   window.Central = {
     on: function (type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
     fill: fill,
+    tz: tz,
+    formatTime: formatTime,
+    time: function (v) { return formatTime(v, "clock"); },
+    dateTime: function (v) { return formatTime(v, "datetime"); },
   };
   if (document.querySelector("header .right")) connect();
 
