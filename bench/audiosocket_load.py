@@ -34,6 +34,8 @@ Measured per row, over ``--seconds`` after a 1.5 s warm-up:
   (p99 and max; 20 ms is on time), read from the kernel's receive timestamps
   (SO_TIMESTAMPNS) so the client's own scheduling does not blur them; calls that got
   fewer frames than the window holds ("missing").
+* after the window: one full garbage collection, timed (how long the collector would
+  stall every call at this N), and the machine's load average when the row started.
 
 PASS = server p99 lateness < 5 ms, client gap p99 < 25 ms (5 ms late), no dropped or
 missing frame, no call closed, and the client kept its own 20 ms schedule.  Every row
@@ -194,6 +196,7 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
     from central.voice.flows.concierge import Say
     from central.voice.phrases import PhraseCache
     from central.voice.providers.registry import build_providers
+    from central.voice.runner import freeze_startup_heap
 
     greeting, answer = "Olá, pode falar.", "Entendi. Pode falar de novo."
 
@@ -265,6 +268,7 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
                 return {"sessions": len(listener.sessions), "frames_sent": pacer.stats.frames_sent,
                         "frames_dropped": pacer.stats.frames_dropped, "turns": turns[0],
                         "protocol_errors": listener.stats.protocol_errors}
+        freeze_startup_heap()  # as run_voice does once the voice process is up
         rss_ready = rss_bytes()
         print(json.dumps({"ready": bound, "policy": policy, "loop": type(loop).__module__}), flush=True)
         reader = asyncio.StreamReader()
@@ -279,13 +283,20 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
                 t, now, core = os.times(), counts(), core_ticks(SERVER_CPU)
                 busy, total = core[0] - base[3][0], core[1] - base[3][1]
                 wall = time.monotonic() - base[2]
+                gc_runs, gc_max = list(gc_pause.runs), gc_pause.max
+                # After the window: how long one full collection stalls the loop at this
+                # many calls (the garbage collector decides when; production sees this).
+                started = time.perf_counter()
+                gc.collect()
+                full_gc = time.perf_counter() - started
                 print(json.dumps({
                     "wall_s": wall, "user_s": t.user - base[0].user, "sys_s": t.system - base[0].system,
                     "core_busy_pct": 100 * busy / total if total else 0.0,
                     "p50_ms": lateness.percentile(50) * 1000, "p99_ms": lateness.percentile(99) * 1000,
                     "max_ms": lateness.max * 1000, "rss_growth": rss_bytes() - rss_ready,
                     "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                    "gc_runs": gc_pause.runs, "gc_max_ms": gc_pause.max * 1000,
+                    "gc_runs": gc_runs, "gc_max_ms": gc_max * 1000,
+                    "full_gc_ms": full_gc * 1000, "gc_tracked": len(gc.get_objects()),
                     **{k: (v - base[1][k] if k in ("frames_sent", "frames_dropped", "turns") else v)
                        for k, v in now.items()},
                 }), flush=True)
@@ -348,6 +359,7 @@ class Row:
     profile: tuple[Path, int] | None = None
     client_late_p99_ms: float = 0.0
     failure: str = ""
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
     def cpu_pct(self) -> float:
@@ -562,7 +574,7 @@ class Client:
 
 
 HEADER = (f"{'stack':<6} {'N':>5} {'p50':>6} {'p99':>6} {'max':>6} {'gap99':>6} {'gapmax':>6} "
-          f"{'drop':>5} {'miss':>5} {'CPU':>6} {'core':>5} {'CPU/ses':>8} {'KB/ses':>7} {'turns':>5} {'gcmax':>5}  result")
+          f"{'drop':>5} {'miss':>5} {'CPU':>6} {'core':>5} {'CPU/ses':>8} {'KB/ses':>7} {'turns':>5} {'gcmax':>5} {'fullgc':>6} {'load':>5}  result")
 
 
 def format_row(r: Row) -> str:
@@ -572,7 +584,7 @@ def format_row(r: Row) -> str:
     return (f"{r.stack:<6} {r.n:>5} {s.get('p50_ms', 0):>6.2f} {s.get('p99_ms', 0):>6.2f} "
             f"{s.get('max_ms', 0):>6.2f} {r.gap_p99_ms:>6.2f} {r.gap_max_ms:>6.2f} "
             f"{s.get('frames_dropped', 0):>5} {r.missing:>5} {r.cpu_pct:>5.1f}% {s.get('core_busy_pct', 0):>4.0f}% "
-            f"{r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f}  {verdict}")
+            f"{r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f} {s.get('full_gc_ms', 0):>6.1f} {r.load:>5.2f}  {verdict}")
 
 
 class Profiler:
@@ -651,7 +663,7 @@ def client_main(args) -> None:
     print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
           "CPU: the server process, % of its core; core: that core busy with anything "
           "(loopback softirq work, neighbours); KB/ses: server RSS growth per call; gcmax: longest GC run (ms, wall clock: "
-          "includes any preemption during it)")
+          "includes any preemption during it); fullgc: one full collection timed after the window (ms); load: the machine's 1-minute load average when the row started")
     print(HEADER, flush=True)
     best: dict[str, Row | None] = dict.fromkeys(stacks)
     failures = dict.fromkeys(stacks, 0)

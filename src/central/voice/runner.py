@@ -7,6 +7,7 @@ listeners, the management API, and the PBX link used to call residents.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import urllib.parse
@@ -37,6 +38,21 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
     else:
         uvloop.run(main)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything alive once the voice process is up (Django, the app registry,
+    providers, phrase caches) to the garbage collector's permanent generation.
+
+    A full collection walks every tracked object while the event loop, and so every
+    call's audio, waits.  bench/audiosocket_load.py timed one at 1,000 calls: 120 ms with
+    the startup heap (185,000 objects) against 42 ms without it (74,000, the calls' own),
+    and a stall past ``MAX_CATCH_UP`` periods (100 ms) drops frames on every call.  The
+    startup objects live as long as the process, so the collector gains nothing by
+    walking them.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def default_snapshot_path() -> str:
@@ -123,6 +139,7 @@ async def run_voice(
     for ext in service.status()["extensions"]:
         log.info("ramal %s: port %s (configured %s), return %s (configured %s)", ext["ramal"],
                  ext["port"], ext["port_configured"], ext["return_port"], ext["return_port_configured"])
+    freeze_startup_heap()
     if ready is not None:
         ready.set()
     try:
