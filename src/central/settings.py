@@ -308,7 +308,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["central.core.throttling.ApiUserThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "central.core.schema.CentralAutoSchema",
     "EXCEPTION_HANDLER": "central.core.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -335,6 +335,17 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the installed package, not a CDN (Content-Security-Policy: 'self').
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One tag per capability (central.core.schema.CentralAutoSchema.get_tags), described here.
+    "TAGS": [
+        {"name": "account", "description": "Sign-in (JWT), the signed-in user and their default organization."},
+        {"name": "organization", "description": "Members, invitations, the organization and its audit log."},
+        {"name": "dialer", "description": "Outbound campaigns, contacts, attempts, do-not-call lists, imports."},
+        {"name": "telephony", "description": "Asterisk servers, extensions, live calls, queue members, call records."},
+        {"name": "voice", "description": "AI extensions, units and residents, visits, the voice process's live state."},
+        {"name": "messaging", "description": "WhatsApp inbox: contacts, conversations, messages, labels."},
+        {"name": "scheduling", "description": "Appointments, professionals, services, schedules, waiting list."},
+        {"name": "documents", "description": "Site agents and the document index they report; PDF requests."},
+    ],
     "ENUM_NAME_OVERRIDES": {"MessageDirectionEnum": "central.messaging.models.MESSAGE_DIRECTIONS",
                             "CallDirectionEnum": "central.telephony.models.Direction"},
 }

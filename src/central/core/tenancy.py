@@ -23,7 +23,9 @@ from .ids import parse_id
 if TYPE_CHECKING:
     from .models import Membership, Organization
 
-ORG_HEADER = "HTTP_X_ORGANIZATION"
+ORG_HEADER_NAME = "X-Organization"
+#: The same header as Django's request.META key.
+ORG_HEADER = "HTTP_" + ORG_HEADER_NAME.upper().replace("-", "_")
 SESSION_KEY = "central_org_id"
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
 

@@ -29,7 +29,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -41,7 +41,7 @@ from central.core.ids import parse_id
 from central.core.phones import try_normalize
 from central.core.roles import Role
 
-from . import dnc, exporter, importer, rules, services
+from . import dnc, exporter, hours, importer, rules, services
 from .models import Attempt, Callback, Campaign, Contact, DoNotCall, ImportJob
 
 
@@ -100,6 +100,37 @@ def _outbound_validator(validate):
     return run
 
 
+_SPAN = {"type": "array", "minItems": 2, "maxItems": 2,
+         "items": {"type": "string", "pattern": r"^([01]\d|2[0-4]):[0-5]\d$", "example": "09:00"}}
+
+
+@extend_schema_field({
+    "type": "object",
+    "description": "Dialing hours per weekday (mon..sun): a list of [start, end] spans, "
+                   "HH:MM in the campaign's time zone (24:00 = midnight); a day left out or "
+                   "empty has no dialing.",
+    "properties": {day: {"type": "array", "items": _SPAN} for day in hours.DAYS},
+    "additionalProperties": False,
+    "example": {"mon": [["09:00", "12:00"], ["13:00", "20:00"]], "sat": [["10:00", "16:00"]], "sun": []},
+})
+class WorkingHoursField(serializers.JSONField):
+    """``Campaign.working_hours`` with its shape in the schema (rules.py validates it)."""
+
+
+@extend_schema_field({
+    "type": "object",
+    "description": "Seconds to wait before calling a contact again, per result of the "
+                   "previous attempt (0 to 30 days); a result left out waits as long as `failed` "
+                   "(900 s when that is left out too), until the campaign's attempt limit.",
+    "properties": {result: {"type": "integer", "minimum": 0, "maximum": rules.MAX_RETRY_DELAY_S}
+                   for result in Attempt.Result.values},
+    "additionalProperties": False,
+    "example": {"busy": 600, "no_answer": 1800},
+})
+class RetryPolicyField(serializers.JSONField):
+    """``Campaign.retry_policy`` with its shape in the schema (rules.py validates it)."""
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     asterisk_server = ServerField(
@@ -108,6 +139,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     asterisk_server_name = serializers.CharField(source="asterisk_server.name", read_only=True, default="")
     #: The dialer's alarm (every Originate refused...) as the live panel shows it, or null.
     alarm_info = serializers.SerializerMethodField()
+    working_hours = WorkingHoursField(required=False, label=Campaign._meta.get_field("working_hours").verbose_name)
+    retry_policy = RetryPolicyField(required=False, label=Campaign._meta.get_field("retry_policy").verbose_name)
 
     class Meta:
         model = Campaign

@@ -31,7 +31,9 @@ from central.dialer.planner import PlanScenario, plan
 
 
 class CampaignLiveViewSet(TenantViewSet):
-    """Read-only, one action: the campaign's live figures (tenant-scoped like every viewset)."""
+    """The campaign's live figures: dial level, calls in progress, abandonment, contacts left.
+
+    Read-only, one action, tenant-scoped like every viewset."""
 
     queryset = Campaign.objects.all()
     read_role = Role.VIEWER
@@ -63,8 +65,10 @@ class PlannerInput(serializers.Serializer):
 
 
 class PlannerView(APIView):
-    """Simulation only: reads and writes no tenant data, so any member may ask. The
-    membership is still resolved (a foreign ``X-Organization`` is a 404 like everywhere)."""
+    """Simulate a campaign's pacing (agents, answer rate, talk time) and see dial level and
+    abandonment; reads and writes no data.
+
+    Any member may ask. The membership is still resolved (a foreign ``X-Organization`` is a 404 like everywhere)."""
 
     permission_classes = [IsAuthenticated]
     tenant_scoped_by_hand = True  # tests/core/test_tenant_isolation.py: no tenant rows here

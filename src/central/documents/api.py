@@ -256,9 +256,9 @@ def _protocol_json(record, status_code: int) -> JsonResponse:
 
 
 class AgentEnrollView(APIView):
-    """``POST ENROLL_PATH``: a one-time code for a new agent and its token (shown once).
+    """A site agent enrolls with a one-time code and receives its token (shown once).
 
-    No user: the code is the credential. Throttled per client address like the sign-in.
+    ``POST ENROLL_PATH``. No user: the code is the credential. Throttled per client address like the sign-in.
     """
 
     tenant_scoped_by_hand = True  # the code names the organization (hash lookup)
@@ -282,7 +282,9 @@ class AgentEnrollView(APIView):
 
 
 class AgentWhoAmIView(APIView):
-    """``GET WHOAMI_PATH``: which agent this token is (``central-agent check``); 401 otherwise."""
+    """Which site agent this token belongs to (``central-agent check``); 401 otherwise.
+
+    ``GET WHOAMI_PATH``."""
 
     tenant_scoped_by_hand = True  # the token names the agent
     authentication_classes: list = []

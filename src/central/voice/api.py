@@ -136,7 +136,8 @@ class AIExtensionViewSet(TenantModelViewSet):
 
 
 class VoiceLiveView(APIView):
-    """The voice process's live status / refresh / restart, for the request's tenant only.
+    """The voice process's live state for your organization: status (GET), reload the
+    configuration or restart one AI extension's listeners (POST, admins).
 
     Not a TenantViewSet (there are no rows): scoped by hand, in one place, by
     :meth:`_org` — the voice process reports and acts by organization id (status is
@@ -263,9 +264,11 @@ router.register("units", UnitViewSet, basename="voice-unit")
 router.register("residents", ResidentViewSet, basename="voice-resident")
 router.register("visits", VisitLogViewSet, basename="voice-visit")
 
-#: The voice process's live view (not rows, so not on the router).
+#: The voice process's live view (not rows, so not on the router). Each path answers only
+#: its own method (the schema then documents GET status, POST refresh and restart).
+_READ, _WRITE = ["get", "head", "options"], ["post", "options"]
 live_urlpatterns = [
-    path("live/status/", VoiceLiveView.as_view(op="status"), name="voice-live-status"),
-    path("live/refresh/", VoiceLiveView.as_view(op="refresh"), name="voice-live-refresh"),
-    path("live/restart/", VoiceLiveView.as_view(op="restart"), name="voice-live-restart"),
+    path("live/status/", VoiceLiveView.as_view(op="status", http_method_names=_READ), name="voice-live-status"),
+    path("live/refresh/", VoiceLiveView.as_view(op="refresh", http_method_names=_WRITE), name="voice-live-refresh"),
+    path("live/restart/", VoiceLiveView.as_view(op="restart", http_method_names=_WRITE), name="voice-live-restart"),
 ]
