@@ -44,6 +44,27 @@ CSV_OPERATIONS = {
 }
 
 
+#: CSV downloads of the dashboard pages (not in the API schema), checked below.
+PAGE_DOWNLOADS = {"/telephony/calls/export.csv"}
+
+
+@pytest.mark.django_db
+def test_every_csv_download_of_the_pages_is_neutralised(tenants, client):
+    from tests.telephony.factories import make_call_record
+
+    for i, value in enumerate(NASTY):
+        make_call_record(tenants["a"], linkedid=f"nasty-{i}", from_number=value, to_number=value, agent=value,
+                         queue=value[:80])
+    client.force_login(tenants["alice"])
+    for path in PAGE_DOWNLOADS:
+        response = client.get(path)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv"), path
+        rows = _cells(response)
+        assert len(rows) == len(NASTY) + 1, path
+        assert [c for row in rows for c in row if c.startswith(FORMULA_TRIGGERS)] == [], path
+        assert sorted(r[2] for r in rows[1:]) == sorted(neutralize(v) for v in NASTY)
+
+
 def test_neutralize_is_undone_exactly_and_defuses_every_trigger():
     for value in NASTY + [t + "x" for t in FORMULA_TRIGGERS]:
         out = neutralize(value)
@@ -60,7 +81,8 @@ def test_no_module_writes_csv_or_xlsx_without_the_safe_writer():
     assert offenders == []
     serving = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                      if p.name != "spreadsheet.py" and "text/csv" in p.read_text())
-    assert serving == ["dialer/api.py"], "a new CSV endpoint: add it to CSV_OPERATIONS and check it here"
+    assert serving == ["dialer/api.py", "telephony/export.py"], \
+        "a new CSV endpoint: add it to CSV_OPERATIONS (API) or PAGE_DOWNLOADS (pages) and check it here"
 
 
 def _csv_operations_in_schema() -> set[tuple[str, str]]:

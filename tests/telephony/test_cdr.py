@@ -85,6 +85,10 @@ def test_answered_queue_agent_hangup_by_agent():
         "attempt_id": None, "queue": "sales", "agent": "Agent Three",
         "agent_interface": "Local/agent3@agent-phones", "queue_wait": 1, "talk_time": 12,
         "originate_reason": 4, "originate_action_id": "ev-answered", "variables": {},
+        # every channel of the capture, in creation order, with its own Hangup cause
+        "legs": [{"channel": f"Local/{name};{half}", "cause": 16, "cause_text": "Normal Clearing"}
+                 for name in ("5511999990001@customers-00000009", "agent3@agent-phones-0000000a")
+                 for half in (1, 2)],
     }
 
 

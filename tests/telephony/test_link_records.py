@@ -69,6 +69,9 @@ async def test_every_outcome_gets_its_record_and_live_rows_follow_the_call():
         assert r["hangup_cause_text"]
     answered = records["5511999990001"]
     assert answered["queue"] == "sales" and answered["agent"].startswith("Agent ")
+    # the interface (what maps to a person) and the channels are stored for the call detail
+    assert answered["agent_interface"].startswith("Local/agent")
+    assert answered["legs"][0]["channel"].startswith("Local/5511999990001@") and len(answered["legs"]) >= 2
     assert answered["answered_at"] is not None and answered["billsec"] > 0
     assert answered["billsec"] == pytest.approx(
         (answered["ended_at"] - answered["answered_at"]).total_seconds(), abs=1)

@@ -168,9 +168,9 @@ class CallRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = CallRecord
         fields = ["id", "server", "linkedid", "direction", "from_number", "to_number",
-                  "campaign_id", "attempt_id", "queue", "agent", "started_at", "ring_at",
-                  "answered_at", "ended_at", "disposition", "hangup_cause",
-                  "hangup_cause_text", "duration", "billsec", "queue_wait", "hangup_by"]
+                  "campaign_id", "attempt_id", "queue", "agent", "agent_interface", "started_at",
+                  "ring_at", "answered_at", "ended_at", "disposition", "hangup_cause",
+                  "hangup_cause_text", "duration", "billsec", "queue_wait", "hangup_by", "legs"]
 
 
 class CallRecordFilter(django_filters.FilterSet):
@@ -181,7 +181,8 @@ class CallRecordFilter(django_filters.FilterSet):
 
     class Meta:
         model = CallRecord
-        fields = ["disposition", "queue", "agent", "direction", "campaign_id", "attempt_id", "server"]
+        fields = ["disposition", "queue", "agent", "agent_interface", "direction", "campaign_id", "attempt_id",
+                  "server"]
 
 
 class CallRecordViewSet(TenantReadOnlyViewSet):

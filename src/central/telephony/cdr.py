@@ -133,6 +133,9 @@ class CallRecord:
     originate_reason: int | None = None
     originate_action_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    #: Every channel of the call in creation order with its own cause:
+    #: ``{"channel", "cause", "cause_text"}`` (the call detail page lists them).
+    legs: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -459,4 +462,6 @@ class CdrBuilder:
             originate_reason=call.originate_reason,
             originate_action_id=call.originate_action_id,
             variables=dict(variables),
+            legs=[{"channel": leg.name, "cause": leg.cause, "cause_text": leg.cause_text or ""}
+                  for leg in call.legs.values()],
         )

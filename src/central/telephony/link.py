@@ -328,6 +328,8 @@ class PBXLink:
             "attempt_id": rec.attempt_id or "",
             "queue": rec.queue or "",
             "agent": rec.agent or "",
+            "agent_interface": rec.agent_interface or "",
+            "legs": rec.legs,
             "started_at": rec.started_at,
             "ring_at": rec.ringing_at,
             "answered_at": rec.answered_at,

@@ -215,15 +215,22 @@ class CallRecord(TenantOwned):
     direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
     from_number = models.CharField(_("origem"), max_length=80, blank=True)
     to_number = models.CharField(_("destino"), max_length=80, blank=True)
-    campaign_id = models.CharField(_("campanha"), max_length=64, blank=True, db_index=True)
+    # The calls page filters campaign, agent, result and time within one organization:
+    # those columns are indexed as (organization, column, started_at, id) in Meta, the
+    # order the page reads them in (keyset paging, docs/telephony.md "Calls page").
+    campaign_id = models.CharField(_("campanha"), max_length=64, blank=True)
     attempt_id = models.CharField(_("tentativa"), max_length=64, blank=True, db_index=True)
     queue = models.CharField(_("fila"), max_length=80, blank=True, db_index=True)
-    agent = models.CharField(_("agente"), max_length=120, blank=True, db_index=True)
-    started_at = models.DateTimeField(_("início"), db_index=True)
+    #: The queue member's name as the PBX reported it (AgentConnect ``MemberName``).
+    agent = models.CharField(_("agente"), max_length=120, blank=True)
+    #: The member's interface (AgentConnect ``Interface``: ``PJSIP/2001``,
+    #: ``Local/agent2@agent-phones``): what maps to a person (central.agents.identity).
+    agent_interface = models.CharField(_("interface do agente"), max_length=120, blank=True)
+    started_at = models.DateTimeField(_("início"))
     ring_at = models.DateTimeField(_("tocou em"), null=True, blank=True)
     answered_at = models.DateTimeField(_("atendida em"), null=True, blank=True)
     ended_at = models.DateTimeField(_("fim"), null=True, blank=True)
-    disposition = models.CharField(_("resultado"), max_length=12, choices=Disposition.choices, db_index=True)
+    disposition = models.CharField(_("resultado"), max_length=12, choices=Disposition.choices)
     hangup_cause = models.IntegerField(_("causa"), null=True, blank=True)
     hangup_cause_text = models.CharField(_("texto da causa"), max_length=120, blank=True)
     duration = models.PositiveIntegerField(_("duração (s)"), default=0)
@@ -231,6 +238,10 @@ class CallRecord(TenantOwned):
     queue_wait = models.PositiveIntegerField(_("espera na fila (s)"), null=True, blank=True)
     hangup_by = models.CharField(_("desligada por"), max_length=10, blank=True,
                                  help_text=_("agent, customer ou transfer (AgentComplete)."))
+    #: The call's channels in creation order with their own hangup causes, as the PBX
+    #: link saw them: ``[{"channel": "PJSIP/trunk-0001", "cause": 16, "cause_text": ...}]``
+    #: (empty for records written before the link kept them).
+    legs = models.JSONField(_("pernas"), default=list, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
@@ -238,7 +249,17 @@ class CallRecord(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["server", "linkedid"], name="telephony_callrecord_unique"),
         ]
-        indexes = [models.Index(fields=["organization", "-started_at"])]
+        # One index per filter of the calls page, each ending in the page's order so a
+        # keyset page is an index range read (bench/calls_page.py measures them).
+        indexes = [
+            models.Index(fields=["organization", "-started_at", "-id"], name="callrecord_org_time"),
+            models.Index(fields=["organization", "direction", "-started_at", "-id"], name="callrecord_org_direction"),
+            models.Index(fields=["organization", "disposition", "-started_at", "-id"], name="callrecord_org_result"),
+            models.Index(fields=["organization", "campaign_id", "-started_at", "-id"], name="callrecord_org_campaign"),
+            models.Index(fields=["organization", "agent_interface", "-started_at", "-id"], name="callrecord_org_agent"),
+            models.Index(fields=["organization", "from_number", "-started_at", "-id"], name="callrecord_org_from"),
+            models.Index(fields=["organization", "to_number", "-started_at", "-id"], name="callrecord_org_to"),
+        ]
         verbose_name = _("registro de chamada")
         verbose_name_plural = _("registros de chamadas")
 

@@ -25,7 +25,7 @@ EXTENSION_FIELDS = ("context", "device", "label", "registered", "state", "status
 LIVE_FIELDS = ("direction", "from_number", "to_number", "state", "queue", "agent", "attempt_id",
                "channels", "started_at", "answered_at")
 RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attempt_id", "queue",
-                 "agent", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
+                 "agent", "agent_interface", "legs", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
                  "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
                  "hangup_by")
 MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change")
