@@ -131,7 +131,7 @@ def test_dates_are_days_in_the_tenant_zone(client, tenants):
     assert _page_for(client, since="2026-03-10") == ["morning"]
     assert _page_for(client, until="2026-03-10", since="2026-03-09") == ["morning", "late"]
     html = client.get("/telephony/calls/", {"since": "2026-03-09"}).content.decode()
-    assert "09/03/2026 23:30:00" in html and "America/Sao_Paulo (UTC-03:00)" in html
+    assert "09/03/2026 23:30" in html and "Horários em America/Sao_Paulo (UTC-03:00)" in html
     bad = client.get("/telephony/calls/", {"since": "ontem", "result": "bogus"}).content.decode()
     assert "Data inválida" in bad and "Resultado desconhecido" in bad
 
@@ -168,7 +168,7 @@ def test_call_detail_shows_the_call_its_attempt_and_campaign(client, tenants):
     assert f'href="/dialer/campaigns/{camp.pk}/" data-testid="campaign-link">Renegociação<' in html
     assert "Maria Souza" in html and re.search(r'data-testid="attempt-number">2ª ao contato', html)
     assert "PJSIP/operadora-0001" in html and "Desligamento normal" in html and "Desconhecida" in html
-    assert "10/03/2026 09:00:00" in html and "10/03/2026 09:01:15" in html  # tenant zone
+    assert "Chamada 10/03/2026 09:00<" in html and "09:00:05" in html and "09:01:15" in html  # tenant zone
     assert "America/Sao_Paulo" in html
 
 

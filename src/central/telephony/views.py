@@ -16,7 +16,6 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -44,12 +43,6 @@ def _hangup_by_labels() -> dict[str, str]:
     return {"agent": _("o agente"), "customer": _("o cliente"), "transfer": _("transferida")}
 
 
-def zone_caption(zone) -> str:
-    """"America/Sao_Paulo (UTC−03:00)": the zone every time on the page is in."""
-    offset = timezone.localtime(timezone.now(), zone).strftime("%z")
-    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
-
-
 @login_required
 def extensions(request):
     org = membership_for_request(request).organization  # 404 for foreign orgs
@@ -71,8 +64,9 @@ def _secs(n: int | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _display(records: list[CallRecord], organization_id: int, zone) -> list[dict]:
-    """Rows as the table shows them: labels, names, local times (one query per kind)."""
+def _display(records: list[CallRecord], organization_id: int) -> list[dict]:
+    """Rows as the table shows them: labels and names (one query per kind). Times stay
+    datetimes: templates print them with ``|when`` in the tenant's zone."""
     from central.dialer.lookups import campaign_names
 
     campaigns = campaign_names(organization_id, {r.campaign_id for r in records if r.campaign_id})
@@ -83,7 +77,7 @@ def _display(records: list[CallRecord], organization_id: int, zone) -> list[dict
     for r in records:
         out.append({
             "id": r.pk, "linkedid": r.linkedid,
-            "started": timezone.localtime(r.started_at, zone).strftime("%d/%m/%Y %H:%M:%S"),
+            "started_at": r.started_at,
             "direction": r.direction, "direction_label": directions.get(r.direction, r.direction),
             "from_number": r.from_number, "to_number": r.to_number,
             "result": r.disposition, "result_label": results.get(r.disposition, r.disposition),
@@ -114,13 +108,12 @@ def calls(request):
 
     campaigns = campaign_choices(org.pk)
     return render(request, "telephony/calls.html", {
-        "rows": _display(result.rows, org.pk, zone),
+        "rows": _display(result.rows, org.pk),
         "filters": filters, "filter_query": urlencode(filters.as_query()), "errors": errors,
         "older_url": _link(filters, before=result.older) if result.older else "",
         "newer_url": _link(filters, after=result.newer) if result.newer else "",
         "first_url": _link(filters) if not first_page else "",
         "live_prepend": first_page and not filters.active,
-        "zone": zone_caption(zone), "zone_key": zone.key,
         "directions": Direction.choices, "results": CallRecord.Disposition.choices,
         "campaigns": campaigns, "campaign_names": dict(campaigns),
         "cause_labels": {str(code): str(label) for code, label in CAUSE_LABELS.items()},
@@ -141,27 +134,21 @@ def call_detail(request, pk: int):
     record = CallRecord.objects.filter(organization=org, pk=pk).select_related("server").first()
     if record is None:
         raise Http404  # another tenant's id looks exactly like a missing one
-    zone = organization_zone(org)
     from central.dialer.lookups import attempt_for_call, campaign_names
 
-    row = _display([record], org.pk, zone)[0]
+    row = _display([record], org.pk)[0]
     attempt = attempt_for_call(org.pk, record.attempt_id)
-    if attempt:
-        attempt["created"] = timezone.localtime(attempt["created_at"], zone).strftime("%d/%m/%Y %H:%M:%S")
     campaign_name = campaign_names(org.pk, [record.campaign_id]).get(record.campaign_id, "") \
         if record.campaign_id else ""
 
-    def at(value):
-        return timezone.localtime(value, zone).strftime("%d/%m/%Y %H:%M:%S") if value else ""
-
-    timeline = [(label, at(value)) for label, value in (
+    timeline = [(label, value) for label, value in (
         (_("Início"), record.started_at), (_("Tocou"), record.ring_at),
         (_("Atendida"), record.answered_at), (_("Fim"), record.ended_at)) if value]
     legs = [{"channel": leg.get("channel", ""), "cause": cause_label(leg.get("cause"), leg.get("cause_text") or "")}
             for leg in (record.legs or []) if isinstance(leg, dict)]
     return render(request, "telephony/call_detail.html", {
         "record": record, "row": row, "attempt": attempt, "campaign_name": campaign_name,
-        "timeline": timeline, "legs": legs, "zone": zone_caption(zone),
+        "timeline": timeline, "legs": legs,
         "hangup_by": _hangup_by_labels().get(record.hangup_by, record.hangup_by),
         "duration": _secs(record.duration), "talk": _secs(record.billsec),
         "queue_wait": _secs(record.queue_wait) if record.queue_wait is not None else "",
