@@ -12,6 +12,13 @@ highest-occupancy ratio (0.1 steps) whose abandonment stays within 3 %.
 
 Occupancy = talk time / logged time (the whole shift, warm-up included);
 abandonment = abandoned / answered.
+
+Wrap-up (issue 13): a second table, in the same run and with the same seeds, gives
+progressive and predictive when agents take a *real* wrap-up (until they save the
+disposition on their page: lognormal, mean ``--real-wrapup`` s, sigma 0.6) and the pacing
+sees either that real wrap-up (the page reports each disposition) or only the queue's
+fixed ``Wrapuptime`` (``--queue-wrapup`` s, after which an agent still typing looks free).
+``--wrapup-only`` prints only that table.
 """
 
 from __future__ import annotations
@@ -77,16 +84,59 @@ def tuned_ratio(scenario: PlanScenario, seeds: int) -> tuple[dict, int]:
     return best, tried
 
 
+def wrapup_rows(agent_counts: list[int], hours: float, seeds: int, real: float, queue: float) -> list[dict]:
+    """Occupancy and abandonment, real wrap-up seen vs the queue's fixed one seen."""
+    from dataclasses import replace
+
+    rows = []
+    for agents in agent_counts:
+        base = PlanScenario(agents=agents, hours=hours, wrapup_time=real, wrapup_sigma=0.6)
+        row = {"agents": agents}
+        for view, sc in (("real", base), ("fixed", replace(base, queue_wrapup=queue))):
+            for mode in ("progressive", "predictive"):
+                row[f"{mode}_{view}"] = _runs(sc, mode, None, seeds)
+        rows.append(row)
+    return rows
+
+
+def print_wrapup(rows: list[dict], real: float, queue: float, seeds: int) -> None:
+    print(f"\nwrap-up: agents' real wrap-up lognormal mean {real:g} s (sigma 0.6); pacing sees the real "
+          f"one (dispositions) or the queue's fixed Wrapuptime {queue:g} s; same seeds 1..{seeds}")
+    hdr = (f"{'agents':>6} | {'progressive real':>17} | {'progressive fixed':>17} | "
+           f"{'predictive real':>17} | {'predictive fixed':>17}")
+    print(hdr)
+    print("-" * len(hdr))
+    for row in rows:
+        cells = []
+        for key in ("progressive_real", "progressive_fixed", "predictive_real", "predictive_fixed"):
+            r = row[key]
+            cells.append(f"{r['occupancy']:>7.1%} / {r['abandon_rate']:>6.2%}")
+        print(f"{row['agents']:>6} | " + " | ".join(cells))
+    print("(occupancy / abandonment; abandonment target 3 %)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--agents", default="5,10,20,50")
     ap.add_argument("--seeds", type=int, default=1, help="shifts per mode (pooled)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--real-wrapup", type=float, default=20.0, help="mean real wrap-up, s")
+    ap.add_argument("--queue-wrapup", type=float, default=5.0, help="the queue's fixed Wrapuptime, s")
+    ap.add_argument("--wrapup-only", action="store_true", help="only the real vs fixed wrap-up table")
     args = ap.parse_args(argv)
     started = time.perf_counter()
+    counts = [int(a) for a in args.agents.split(",")]
+    wrap = wrapup_rows(counts, args.hours, args.seeds, args.real_wrapup, args.queue_wrapup)
+    if args.wrapup_only:
+        if args.json:
+            print(json.dumps({"hours": args.hours, "seeds": args.seeds, "wrapup": wrap}, indent=2))
+        else:
+            print_wrapup(wrap, args.real_wrapup, args.queue_wrapup, args.seeds)
+            print(f"total wall time {time.perf_counter() - started:.0f} s")
+        return 0
     rows = []
-    for agents in (int(a) for a in args.agents.split(",")):
+    for agents in counts:
         sc = PlanScenario(agents=agents, hours=args.hours)
         prog = _runs(sc, "progressive", None, args.seeds)
         ratio, tried = tuned_ratio(sc, args.seeds)
@@ -116,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(
             json.dumps(
-                {"hours": args.hours, "seeds": args.seeds, "rows": rows, "seconds": elapsed},
+                {"hours": args.hours, "seeds": args.seeds, "rows": rows, "wrapup": wrap, "seconds": elapsed},
                 indent=2,
             )
         )
@@ -143,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "predictive fallback share (ticks in progressive): "
         + ", ".join(f"{row['agents']}: {row['predictive']['fallback_share']:.1%}" for row in rows)
     )
+    print_wrapup(wrap, args.real_wrapup, args.queue_wrapup, args.seeds)
     print(f"total wall time {elapsed:.0f} s")
     return 0
 

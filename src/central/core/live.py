@@ -24,6 +24,33 @@ def org_group(org_id: int) -> str:
     return f"org-{org_id}"
 
 
+def agent_group(org_id: int, interface: str) -> str:
+    """The group of one agent's page: one organization *and* one queue interface
+    (``PJSIP/2001``, ``Local/agent2@agent-phones``; unique per organization). Channels
+    group names allow only ``[A-Za-z0-9._-]``, so the interface is hashed: a pop for
+    tenant A's ``PJSIP/2001`` can never reach tenant B's agent of the same interface."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{org_id}\x00{interface}".encode()).hexdigest()[:32]
+    return f"agent-{org_id}-{digest}"
+
+
+#: Channel-layer message type of the agent's page events (screen pop, call end, member
+#: state): handled by ``desk_event`` of ``central.agents.consumers.DeskConsumer``.
+AGENT_EVENT = "desk.event"
+
+
+async def apublish_agent(org_id: int, interface: str, payload: dict[str, Any]) -> None:
+    """One event to the page of the agent on ``interface`` in organization ``org_id``."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(agent_group(org_id, interface), {"type": AGENT_EVENT, "payload": payload})
+    except Exception:  # a page push must never break the dialer or the link
+        log.warning("agent page update failed", exc_info=True)
+
+
 SYSTEM_GROUP = "system"
 STATUS_GROUP = "status"
 #: Channel-layer message type of the status snapshot (handled by ``status_update``).

@@ -473,6 +473,13 @@ class Member:
     since: float = 0.0
     busy_until_free: float = 0.0  # end of wrap-up
     wrapuptime: float = 0.0
+    wrap_started: float = 0.0  # end of the last call: where wrap-up counts from
+    #: Real wrap-up (the campaign counts it on the agent's page): the call ended and the
+    #: agent has not saved a disposition yet.
+    awaiting_disposition: bool = False
+    #: A disposition was saved while the call was still up: no wrap-up after it.
+    disposed_early: bool = False
+    call_over: bool = False  # the end of the current call was counted already
 
     def state(self, now: float) -> str:
         if self.paused:
@@ -495,6 +502,10 @@ class AgentBoard:
     def __init__(self, wrapup_s: float = 0.0) -> None:
         self.wrapup_s = wrapup_s
         self.queues: dict[str, dict[str, Member]] = {}
+        #: queue -> the campaign's maximum wrap-up in seconds, for queues whose campaign
+        #: counts the real wrap-up (until the agent saves the disposition on their page,
+        #: :meth:`disposition_saved`) instead of the queue's fixed ``Wrapuptime``.
+        self.real_wrapup: dict[str, float] = {}
 
     def clear(self) -> None:
         self.queues.clear()
@@ -517,7 +528,46 @@ class AgentBoard:
         elif name == "AgentComplete":
             m = self.queues.get(msg.get("Queue") or "", {}).get(msg.get("Interface") or "")
             if m is not None:
-                m.busy_until_free = now + max(m.wrapuptime, self.wrapup_s)
+                self._call_ended(m, now)
+
+    def _fixed_wrapup(self, m: Member) -> float:
+        return max(m.wrapuptime, self.wrapup_s)
+
+    def _call_ended(self, m: Member, now: float) -> None:
+        """The member's call ended: wrap-up starts. With real wrap-up it lasts until the
+        disposition (at most the campaign's limit), never less than the queue's own
+        ``Wrapuptime``, during which app_queue rings nobody anyway."""
+        if m.call_over:
+            return  # AgentComplete and the status change report the same end
+        m.call_over = True
+        m.wrap_started = now
+        fixed = now + self._fixed_wrapup(m)
+        limit = self.real_wrapup.get(m.queue, 0.0)
+        if limit > 0 and not m.disposed_early:
+            m.awaiting_disposition = True
+            m.busy_until_free = max(fixed, now + limit)
+        else:
+            m.awaiting_disposition = False
+            m.busy_until_free = max(m.busy_until_free if m.busy_until_free > now else 0.0, fixed)
+        m.disposed_early = False
+
+    def disposition_saved(self, interface: str, now: float) -> float | None:
+        """The agent of ``interface`` saved a disposition (seen by the engine at ``now``):
+        their wrap-up ends now (or when the queue's ``Wrapuptime`` ends, if later).
+        Returns the wrap-up seconds it lasted, for the estimator; None when the member
+        was not waiting for one (saved during the call: the next end has no wrap-up)."""
+        spent = None
+        for members in self.queues.values():
+            m = members.get(interface)
+            if m is None or m.queue not in self.real_wrapup:
+                continue
+            if m.awaiting_disposition:
+                m.awaiting_disposition = False
+                m.busy_until_free = max(m.wrap_started + self._fixed_wrapup(m), now)
+                spent = max(0.0, min(now, m.wrap_started + self.real_wrapup[m.queue]) - m.wrap_started)
+            elif m.status not in _MEMBER_FREE and m.status not in _MEMBER_OFFLINE:
+                m.disposed_early = True
+        return spent
 
     def _upsert(self, msg: Msg, now: float, iface_key: str = "Interface",
                 name_key: str = "MemberName") -> None:
@@ -538,7 +588,10 @@ class AgentBoard:
             m.wrapuptime = float(wrap_raw)
         before = m.state(now)
         if m.status not in _MEMBER_FREE and status in _MEMBER_FREE and m.status not in _MEMBER_OFFLINE:
-            m.busy_until_free = max(m.busy_until_free, now + max(m.wrapuptime, self.wrapup_s))
+            self._call_ended(m, now)
+        elif status not in _MEMBER_FREE and status not in _MEMBER_OFFLINE:
+            m.awaiting_disposition = False  # on a call again (Asterisk rang them anyway)
+            m.call_over = False
         m.status, m.paused = status, paused
         if m.state(now) != before:
             m.since = now
@@ -553,7 +606,7 @@ class AgentBoard:
             st = m.state(now)
             since = m.since
             if st == "wrapup":
-                since = m.busy_until_free - max(m.wrapuptime, self.wrapup_s)
+                since = m.wrap_started
             out.append((st, since))
         return out
 

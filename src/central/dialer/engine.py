@@ -101,12 +101,16 @@ class CampaignConf:
     max_cps: float
     ring_timeout_s: int
     short_call_message: str
+    #: > 0: wrap-up lasts until the agent saves the disposition on their page, at most
+    #: this long (real wrap-up); 0: the queue's fixed Wrapuptime.
+    wrapup_limit_s: float = 0.0
 
     @classmethod
     def from_model(cls, c) -> CampaignConf:
         return cls(c.id, c.organization_id, c.status, c.queue, c.dial_context, c.dial_exten, c.trunk, c.caller_id,
                    c.use_0303_prefix, c.pacing_mode, c.dial_ratio, c.max_abandon_rate, c.abandon_after_s,
-                   c.max_channels, c.max_cps, c.ring_timeout_s, c.short_call_message)
+                   c.max_channels, c.max_cps, c.ring_timeout_s, c.short_call_message,
+                   float(c.wrapup_limit_s or 0))
 
     def params(self) -> PacingParams:
         return PacingParams(mode=self.pacing_mode, ratio=max(self.dial_ratio, 0.01),
@@ -168,6 +172,8 @@ class Engine:
         self.originated: list[str] = []  # uids, in order (tests and benches read it)
         self._sending: set[str] = set()  # attempts whose Originate is being written now
         self._refused_logged: set[int] = set()  # campaigns not dialed for their dial settings
+        self._dispositions_after: int | None = None  # last Disposition id read (real wrap-up)
+        self.pops: deque[tuple[str, str, float]] = deque(maxlen=10_000)  # (uid, agent, t): tests, benches
 
     # ------------------------------------------------------------------ plumbing
     async def db(self, fn, *args, **kwargs):
@@ -264,6 +270,7 @@ class Engine:
                 est.call_result(ev.t, ev.data["outcome"], ev.data.get("ring", 0.0))
             elif kind == "connected":
                 r.connected.append((ev.uid, ev.data.get("agent", ""), ev.t))
+                self._screen_pop(r, ev)
                 est.queue_result(ev.t, ev.data.get("wait", 0.0) > r.conf.abandon_after_s,
                                  ev.data.get("wait", 0.0), ev.data.get("predictive", False))
             elif kind == "abandoned":
@@ -271,7 +278,7 @@ class Engine:
                 m.GUARD_MESSAGES.labels(str(ev.campaign_id)).inc()
             elif kind == "talk_ended":
                 est.talk_ended(ev.t, ev.data.get("talk", 0.0))
-                if self.opts.wrapup_s:
+                if self.opts.wrapup_s and not r.conf.wrapup_limit_s:
                     est.wrapup_ended(ev.t, self.opts.wrapup_s)
             elif kind == "outcome":
                 o: Outcome = ev.data["outcome"]
@@ -280,6 +287,43 @@ class Engine:
                 m.RESULTS.labels(str(ev.campaign_id), o.result).inc()
                 if o.short_call:
                     m.SHORT_CALLS.labels(str(ev.campaign_id)).inc()
+
+    def _screen_pop(self, r: CampaignRunner, ev: CallEvent) -> None:
+        """An agent took this attempt's call (``AgentConnect``): tell that agent's page at
+        once, on their own group (``core.live.agent_group``: per organization and
+        interface). Only ids travel; the page's socket loads the contact for its own
+        user and organization (``central.agents.consumers``)."""
+        agent = ev.data.get("agent", "")
+        call = self.tracker.calls.get(ev.uid)
+        if not agent or call is None:
+            return
+        from central.core.live import apublish_agent
+
+        self.pops.append((ev.uid, agent, ev.t))
+        payload = {"kind": "pop", "attempt": ev.uid, "campaign_id": r.conf.id,
+                   "contact_id": call.contact_id, "interface": agent, "connected_at": ev.t}
+        task = asyncio.ensure_future(apublish_agent(r.conf.organization_id, agent, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_dispositions(self) -> None:
+        """Real wrap-up: dispositions saved on the agents' pages since the last tick end
+        their wrap-up in the agent board and feed the estimator the time it took."""
+        cids = [cid for cid, r in self.runners.items() if r.conf.wrapup_limit_s > 0]
+        for r in self.runners.values():
+            if r.conf.wrapup_limit_s > 0:
+                self.board.real_wrapup[r.conf.queue] = max(self.board.real_wrapup.get(r.conf.queue, 0.0),
+                                                            r.conf.wrapup_limit_s)
+        if not cids:
+            return
+        after, rows = await self.db(_dispositions_since, cids, self._dispositions_after)
+        self._dispositions_after = after
+        now = self.clock()
+        for campaign_id, interface in rows:
+            spent = self.board.disposition_saved(interface, now)
+            r = self.runners.get(campaign_id)
+            if spent is not None and r is not None:
+                r.estimator.wrapup_ended(now, spent)
 
     # ------------------------------------------------------------------ the tick
     async def step(self) -> None:
@@ -295,6 +339,7 @@ class Engine:
         if now - self._last_lease_pass >= self.opts.renew_every:
             self._last_lease_pass = now
             await self._lease_pass()
+        await self._read_dispositions()
         for r in list(self.runners.values()):
             if r.recheck_at is not None and now >= r.recheck_at:
                 r.recheck_at, r.reconcile_needed = None, True
@@ -756,6 +801,21 @@ def _active_campaigns(server_id: int | None, default_organization_ids: tuple[int
         else:
             confs.append(CampaignConf.from_model(c))
     return confs, refused
+
+
+def _dispositions_since(campaign_ids: list[int], after: int | None) -> tuple[int, list[tuple[int, str]]]:
+    """``(last id, [(campaign id, agent interface)])`` of dispositions saved after row
+    ``after`` (None: start from now, the past is not this engine's wrap-up)."""
+    from django.db.models import Max
+
+    from central.dialer.models import Disposition
+
+    if after is None:
+        return Disposition.objects.aggregate(m=Max("id"))["m"] or 0, []
+    rows = list(Disposition.objects.filter(id__gt=after, campaign_id__in=campaign_ids)
+                .order_by("id").values_list("id", "campaign_id", "agent_interface")[:5000])
+    last = rows[-1][0] if rows else after
+    return last, [(c, i) for _, c, i in rows if i]
 
 
 def _within_hours(campaign_id: int, now) -> bool:

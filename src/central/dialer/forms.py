@@ -122,6 +122,33 @@ class RetryPolicyField(forms.Field):
         return value if isinstance(value, dict) else {}
 
 
+class DispositionsField(forms.Field):
+    """The campaign's disposition list as text: one per line, ``Nome`` or ``Nome = efeito``
+    (``central.dialer.desk.parse_dispositions``); stored as ``[{code, label, effect}]``."""
+
+    widget = forms.Textarea(attrs={"rows": 6})
+
+    def prepare_value(self, value):
+        from .desk import format_dispositions
+
+        return format_dispositions(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        from .desk import DispositionError, parse_dispositions
+        from .rules import disposition_list_message
+
+        if isinstance(value, list):
+            return value
+        if not (value or "").strip():  # blank: the default list
+            from .models import default_dispositions
+
+            return default_dispositions()
+        try:
+            return parse_dispositions(value or "")
+        except DispositionError as exc:
+            raise forms.ValidationError(disposition_list_message(exc)) from None
+
+
 class CampaignForm(forms.ModelForm):
     """Every setting a supervisor changes; ``organization`` scopes the PBX choices."""
 
@@ -137,6 +164,10 @@ class CampaignForm(forms.ModelForm):
         label=_("Nova tentativa após (minutos)"),
         help_text=_("Por resultado da tentativa anterior. Em branco: não tenta de novo por esse resultado."),
         required=False)
+    dispositions = DispositionsField(
+        label=_("Resultados do atendimento"),
+        help_text=_("Um por linha: nome, ou nome = efeito (concluir, retorno, nova tentativa, numero invalido, "
+                    "nao ligar). Sem efeito: concluir. Em branco: a lista padrão."), required=False)
 
     class Meta:
         model = Campaign
@@ -144,7 +175,8 @@ class CampaignForm(forms.ModelForm):
                   "max_abandon_rate", "abandon_after_s", "ring_timeout_s", "max_attempts", "max_attempts_per_day",
                   "retry_policy", "caller_id", "use_0303_prefix", "trunk", "dial_context", "dial_exten",
                   "timezone", "working_hours", "respect_holidays", "holiday_subdivision", "short_call_message",
-                  "short_call_alarm"]
+                  "short_call_alarm", "dispositions", "script", "wrapup_limit_s"]
+        widgets = {"script": forms.Textarea(attrs={"rows": 8})}
 
     def __init__(self, *args, organization, queues: dict[str, dict[str, int]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -166,11 +198,16 @@ class CampaignForm(forms.ModelForm):
                 self.fields[name].widget.attrs.setdefault("step", "any")
         if "holiday_subdivision" in self.fields:
             self.fields["holiday_subdivision"].widget.attrs.update(size=2, placeholder="SP")
+        if "wrapup_limit_s" in self.fields:
+            self.fields["wrapup_limit_s"].required = False
         self.queues = queues or {}
 
     def clean_max_abandon_rate(self):
         value = self.cleaned_data["max_abandon_rate"]
         return None if value is None else round(value / 100, 6)
+
+    def clean_wrapup_limit_s(self):
+        return self.cleaned_data.get("wrapup_limit_s") or 0
 
     def clean_holiday_subdivision(self):
         return (self.cleaned_data.get("holiday_subdivision") or "").upper()
@@ -186,6 +223,7 @@ class CampaignQuickForm(CampaignForm):
     max_abandon_rate = None
     working_hours = None
     retry_policy = None
+    dispositions = None
 
     class Meta(CampaignForm.Meta):
         fields = ["name", "queue"]

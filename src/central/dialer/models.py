@@ -24,6 +24,14 @@ def default_working_hours() -> dict:
     return {**weekdays, "sat": [["10:00", "16:00"]], "sun": []}
 
 
+def default_dispositions() -> list:
+    """The issue's list (venda, sem interesse, agendar retorno, número errado, não ligar
+    mais): ``central.dialer.desk.DEFAULT_DISPOSITIONS``."""
+    from central.dialer.desk import DEFAULT_DISPOSITIONS
+
+    return [dict(item) for item in DEFAULT_DISPOSITIONS]
+
+
 def default_retry_policy() -> dict:
     """Seconds until the next try, per result of the previous attempt."""
     return {"busy": 600, "no_answer": 1800, "congestion": 300, "failed": 900, "abandoned": 300}
@@ -81,6 +89,16 @@ class Campaign(TenantOwned):
         default="Olá, aqui é da {empresa}. Retornaremos sua ligação em breve. Obrigado.",
     )
     short_call_alarm = models.PositiveIntegerField(_("alarme de chamadas curtas por dia"), default=50)
+    # The agent's page (docs/agents.md, "Agent's page"): what the agent may answer after a
+    # call ({code, label, effect}: central.dialer.desk), the script they read with the
+    # contact's fields substituted, and the most wrap-up the pacing waits for a disposition.
+    dispositions = models.JSONField(_("resultados do atendimento"), default=default_dispositions, blank=True)
+    script = models.TextField(_("roteiro"), blank=True, max_length=20000,
+                              help_text=_("Use {nome}, {telefone} e os campos importados, como {cidade}."))
+    wrapup_limit_s = models.PositiveIntegerField(
+        _("pós-atendimento máximo (s)"), default=0,
+        help_text=_("0: o discador conta o wrapuptime fixo da fila. Acima de 0: conta o pós-atendimento real, "
+                    "até o agente salvar o resultado, no máximo estes segundos."))
     # Set by the dialer when every Originate of the campaign fails (a dialplan mistake:
     # "Extension does not exist."): the campaign is paused and the panel shows why.
     # Cleared when the campaign is started or resumed.
@@ -268,6 +286,13 @@ class Callback(TenantOwned):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="callbacks")
     scheduled_for = models.DateTimeField(_("agendado para"), db_index=True)
     agent = models.CharField(_("agente"), max_length=120, blank=True, help_text=_("Vazio: qualquer agente."))
+    #: The person the callback comes back to (on their page, as a preview, when due: a
+    #: queue cannot ring one chosen member, docs/agents.md). Empty: any agent, through the
+    #: campaign's queue like any other due contact.
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("retorna para"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    #: The zone the time was typed in (the contact's), to show it back the same way.
+    timezone = models.CharField(_("fuso horário"), max_length=64, blank=True)
     note = models.CharField(_("observação"), max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
@@ -277,6 +302,36 @@ class Callback(TenantOwned):
         ordering = ["scheduled_for"]
         verbose_name = _("retorno agendado")
         verbose_name_plural = _("retornos agendados")
+
+
+class Disposition(TenantOwned):
+    """What the agent recorded about one call on their page: the campaign's result code,
+    notes, the wrap-up it took. One per attempt; the dialer engine reads new rows to end
+    the agent's wrap-up (real wrap-up pacing)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispositions_saved")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="dispositions")
+    attempt = models.OneToOneField(Attempt, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="disposition")
+    code = models.CharField(_("resultado"), max_length=40)
+    label = models.CharField(_("rótulo"), max_length=60)
+    effect = models.CharField(max_length=20)
+    notes = models.TextField(_("observações"), blank=True, max_length=4000)
+    agent_interface = models.CharField(_("interface do agente"), max_length=120, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    callback = models.ForeignKey(Callback, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    call_ended_at = models.DateTimeField(null=True, blank=True)
+    wrapup_seconds = models.FloatField(default=0.0)
+    saved_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-saved_at"]
+        verbose_name = _("resultado de atendimento")
+        verbose_name_plural = _("resultados de atendimento")
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.code}"
 
 
 class CampaignLease(models.Model):

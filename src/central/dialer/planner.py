@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_RATIOS",
     "PlanScenario",
     "SimResult",
+    "agent_views",
     "feed_world_event",
     "plan",
     "simulate",
@@ -48,6 +49,13 @@ class PlanScenario:
     answer_rate: float = 0.30
     talk_time: float = 90.0
     wrapup_time: float = 5.0
+    #: Spread of the agents' real wrap-up (``WorldConfig.wrapup_sigma``; 0: fixed).
+    wrapup_sigma: float = 0.0
+    #: What the pacing sees of wrap-up. None: the real one (the agent's page reports each
+    #: disposition, ``AgentBoard.real_wrapup``). A number: the queue's fixed
+    #: ``Wrapuptime`` in seconds, after which an agent still typing the disposition looks
+    #: free (``AgentBoard`` without the page).
+    queue_wrapup: float | None = None
     abandon_after: float = 2.0
     hours: float = 1.0
     ring_time: float = 12.0
@@ -68,6 +76,7 @@ class PlanScenario:
             ring_time_mean=self.ring_time,
             talk_time_mean=self.talk_time,
             wrapup_time=self.wrapup_time,
+            wrapup_sigma=self.wrapup_sigma,
             abandon_after=self.abandon_after,
             no_answer_timeout=self.no_answer_timeout,
         )
@@ -111,10 +120,31 @@ class SimResult:
         return d
 
 
+def agent_views(world: World, now: float, queue_wrapup: float | None = None) -> list[AgentView]:
+    """The agents as the pacing sees them: the world's truth (real wrap-up, reported by
+    the agent's page), or with a fixed ``queue_wrapup`` after which an agent in wrap-up
+    looks free, as the engine's ``AgentBoard`` sees a queue member without the page."""
+    out = []
+    for _, state, since in world.agent_states():
+        if queue_wrapup is not None and state == "wrapup" and now - since >= queue_wrapup:
+            out.append(AgentView("free", since + queue_wrapup))
+        else:
+            out.append(AgentView(state, since))
+    return out
+
+
 def feed_world_event(
-    est: PacingEstimator, ev: WorldEvent, predictive_calls: set[str], wrap_start: dict[str, float]
+    est: PacingEstimator, ev: WorldEvent, predictive_calls: set[str], wrap_start: dict[str, float],
+    queue_wrapup: float | None = None,
 ) -> None:
-    """Turn one world event into estimator input (the engine does the same from AMI)."""
+    """Turn one world event into estimator input (the engine does the same from AMI).
+
+    With a fixed ``queue_wrapup`` the estimator learns that fixed value, as the engine
+    does from ``--wrapup``; otherwise the real wrap-up of each agent (the dispositions)."""
+    if queue_wrapup is not None and ev.kind in ("agent_wrapup", "agent_free"):
+        if ev.kind == "agent_wrapup":
+            est.wrapup_ended(ev.t, queue_wrapup)
+        return
     kind = ev.kind
     if kind == "dialing":
         est.dialed(ev.t)
@@ -158,7 +188,7 @@ def simulate(
     reasons: dict[str, int] = {}
     while t < end:
         snap = PacingSnapshot(
-            agents=[AgentView(state, since) for _, state, since in world.agent_states()],
+            agents=agent_views(world, t, scenario.queue_wrapup),
             calls_in_flight=world.calls_in_flight(),
             queued=world.queue_length(),
             estimates=est.estimates(t) if params.mode == "predictive" else None,
@@ -177,7 +207,7 @@ def simulate(
             world.originate(cid, f"5511{n:09d}")
         t = min(end, t + tick)
         for ev in world.advance(t):
-            feed_world_event(est, ev, predictive_calls, wrap_start)
+            feed_world_event(est, ev, predictive_calls, wrap_start, scenario.queue_wrapup)
             if ev.kind in ("abandoned", "hangup"):
                 predictive_calls.discard(ev.call_id)
     counts = world.counts

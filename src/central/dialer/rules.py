@@ -30,6 +30,7 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "max_attempts": (1, 100, False),
     "max_attempts_per_day": (1, 100, False),
     "short_call_alarm": (0, 100000, False),
+    "wrapup_limit_s": (0, 3600, False),
 }
 
 #: Abandonment cap as a fraction (the form shows it in %): at most 50 %.
@@ -134,6 +135,12 @@ def campaign_settings_errors(values: Mapping[str, Any]) -> dict[str, str]:
             if unknown:
                 errors["retry_policy"] = (_("resultados desconhecidos: %(resultados)s")
                                           % {"resultados": ", ".join(sorted(unknown))})
+    if "dispositions" in values:
+        from .desk import DispositionError, validate_dispositions
+
+        problems = validate_dispositions(values["dispositions"])
+        if problems:
+            errors["dispositions"] = disposition_list_message(DispositionError(problems[0]))
     for field, validate in CAMPAIGN_DIAL_FIELDS.items():
         if field in values:
             try:
@@ -143,6 +150,18 @@ def campaign_settings_errors(values: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
+def disposition_list_message(exc) -> str:
+    """pt-BR message for a problem of a campaign's disposition list (``desk.DispositionError``)."""
+    return {
+        "empty": _("Informe ao menos um resultado de atendimento."),
+        "too_many": _("No máximo 30 resultados de atendimento."),
+        "bad_effect": _("Efeito desconhecido: use concluir, retorno, nova tentativa, numero invalido ou nao ligar."),
+        "duplicate": _("Dois resultados de atendimento com o mesmo nome."),
+        "label": _("Cada resultado precisa de um nome com letras ou números, até 60 caracteres."),
+    }.get(exc.code, _("Lista de resultados de atendimento inválida."))
+
+
 #: Every Campaign field :func:`campaign_settings_errors` looks at.
 SETTINGS_FIELDS = (*NUMERIC_BOUNDS, "max_abandon_rate", "caller_id", "use_0303_prefix", "queue", "working_hours",
-                   "timezone", "holiday_subdivision", "retry_policy", "trunk", "dial_context", "dial_exten")
+                   "timezone", "holiday_subdivision", "retry_policy", "trunk", "dial_context", "dial_exten",
+                   "dispositions")

@@ -94,6 +94,11 @@ class WorldConfig:
     ring_time_mean: float = 12.0
     talk_time_mean: float = 90.0
     wrapup_time: float = 5.0
+    #: 0: every wrap-up lasts ``wrapup_time`` (the queue's fixed ``Wrapuptime``). Above 0:
+    #: the agent's real wrap-up (until they save the disposition on their page) is drawn
+    #: lognormal with mean ``wrapup_time`` and this sigma of log. Evidence: none (a model
+    #: of people typing, not of Asterisk, which has no event for it).
+    wrapup_sigma: float = 0.0
     abandon_after: float = 2.0
     no_answer_timeout: float = 30.0
     numbers: dict[str, str] = field(default_factory=dict)
@@ -488,9 +493,13 @@ class World:
         self._emit(t, "hangup", call.call_id, {"by": by, "talk": talk, "agent": agent.name})
         agent.gen += 1
         if self.config.wrapup_time > 0:
+            wrap = self.config.wrapup_time
+            sigma = self.config.wrapup_sigma
+            if sigma > 0:  # drawn only then: the fixed model keeps its random sequence
+                wrap = self._rng.lognormvariate(math.log(wrap) - sigma**2 / 2, sigma)
             agent.state, agent.since = "wrapup", t
             self._emit(t, "agent_wrapup", "", {"agent": agent.name})
-            self._push(t + self.config.wrapup_time, "wrapup_end", agent.name, agent.gen)
+            self._push(t + wrap, "wrapup_end", agent.name, agent.gen)
         else:
             self._wrapup_end(agent, t)
 
