@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from central.dialer import desk
-from central.dialer.core import AgentBoard
+from central.dialer.core import AgentBoard, agent_first_request
 from central.dialer.desk import DispositionError, plan_disposition
 from central.dialer.planner import PlanScenario, agent_views, simulate
 from central.simulator.world import World, WorldConfig
@@ -200,3 +200,11 @@ def test_real_wrapup_seen_by_the_pacing_beats_the_fixed_view():
     fixed = simulate(replace(base, queue_wrapup=5.0), base.params("predictive"))
     assert real.abandon_rate <= 0.03 < fixed.abandon_rate
     assert real.occupancy > fixed.occupancy + 0.05
+
+
+def test_agent_first_originate_rings_the_agent_then_dials_the_number():
+    req = agent_first_request(uid="u1", interface="PJSIP/2001", phone="+5511987654321", dial_context="discador-out",
+                              queue="vendas", caller_id="1133334444", use_0303=False, ring_timeout_s=30, campaign_id=7)
+    assert (req["channel"], req["context"], req["exten"], req["channel_id"]) == (
+        "PJSIP/2001", "discador-out", "+5511987654321", "u1")
+    assert req["variables"]["CENTRAL_ATTEMPT_ID"] == "u1"

@@ -81,6 +81,8 @@ ACTION_TEXT = {
     "dialer.export": gettext_lazy("exportou resultados de campanha"),
     "dialer.callback.create": gettext_lazy("agendou um retorno"),
     "dialer.callback.update": gettext_lazy("alterou um retorno agendado"),
+    "dialer.disposition.create": gettext_lazy("registrou o resultado de um atendimento"),
+    "dialer.desk.dial": gettext_lazy("ligou para um contato pela tela do agente"),
     "organization.switch": gettext_lazy("trocou de organização"),
     "organization.update": gettext_lazy("alterou os dados da organização"),
     "invitation.create": gettext_lazy("convidou um usuário"),

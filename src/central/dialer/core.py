@@ -53,6 +53,7 @@ __all__ = [
     "Outcome",
     "RetryDecision",
     "TrackedCall",
+    "agent_first_request",
     "caller_id_for",
     "customer_leg_ids",
     "dial_request",
@@ -752,4 +753,31 @@ def dial_request(*, uid: str, phone: str, dial_context: str, trunk: str, queue: 
         "variables": variables,
         "channel_id": uid,
         "other_channel_id": other_channel_id(uid),
+    }
+
+
+def agent_first_request(*, uid: str, interface: str, phone: str, dial_context: str, queue: str,
+                        caller_id: str, use_0303: bool, ring_timeout_s: int, campaign_id: int) -> dict:
+    """Keyword arguments for ``AMIClient.originate`` of a call the agent places from their
+    page (preview, manual dial, a callback that comes back to them): the agent's own
+    interface rings first (``Channel: PJSIP/2001``), and once they answer the channel
+    continues at ``<number>@<dial_context>``, the extension of docs/dialer-engine.md
+    (``_+X.``) that dials the customer through the trunk. No queue is involved, so the
+    call reaches exactly this agent; ``ChannelId`` is the attempt uid like the engine's
+    Originate, so the PBX link ties its call record to the attempt the same way."""
+    variables = {
+        chanvars.ATTEMPT_ID: uid,
+        chanvars.CAMPAIGN_ID: str(campaign_id),
+        chanvars.QUEUE: queue,
+        chanvars.RING_TIMEOUT: str(ring_timeout_s),
+    }
+    return {
+        "channel": interface,
+        "context": dial_context,
+        "exten": phone,
+        "priority": 1,
+        "caller_id": caller_id_for(caller_id, use_0303),
+        "timeout_ms": int(ring_timeout_s * 1000),
+        "variables": variables,
+        "channel_id": uid,
     }

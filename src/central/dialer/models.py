@@ -150,6 +150,9 @@ class Contact(TenantOwned):
         FAILED = "failed", _("Esgotado")
         DNC = "dnc", _("Não ligar")
         INVALID = "invalid", _("Número inválido")
+        #: A callback promised for one agent: waits for them (their page), never
+        #: claimed by the engine (central.dialer.desk_services).
+        CALLBACK = "callback", _("Retorno com agente")
 
     class LegalBasis(models.TextChoices):
         CONSENT = "consent", _("Consentimento")
