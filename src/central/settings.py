@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "central.documents",
     "central.scheduling",
     "central.assistant",
+    "central.agents",
     "central.dashboard",
 ]
 

@@ -30,7 +30,7 @@ from .supervisor import Component, Supervisor
 
 log = logging.getLogger("central.embedded")
 
-ORDER = ("simulator", "telephony", "dialer", "voice", "messaging", "scheduling")
+ORDER = ("simulator", "telephony", "agents", "dialer", "voice", "messaging", "scheduling")
 
 
 def heartbeat_info(context: dict) -> dict:

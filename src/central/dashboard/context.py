@@ -28,7 +28,7 @@ def nav_items(membership) -> list[dict]:
     from importlib.util import find_spec
 
     items: list[dict] = []
-    for app in ("telephony", "dialer", "voice", "messaging", "scheduling", "documents"):
+    for app in ("telephony", "dialer", "voice", "messaging", "scheduling", "documents", "agents"):
         if find_spec(f"central.{app}.nav") is not None:
             items.extend(import_module(f"central.{app}.nav").items(membership))
     return items
