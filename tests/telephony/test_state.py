@@ -191,3 +191,31 @@ def test_unknown_events_and_responses_change_nothing():
     assert st.feed(Message([("Event", "SomethingNew"), ("Foo", "1")]), 1) == []
     assert st.feed(Message([("Response", "Success")]), 1) == []
     assert st.feed(Message([("Event", "Hangup"), ("Uniqueid", "nope")]), 1) == []
+
+
+def test_queue_callers_join_leave_and_listing():
+    """ami-event-stream-answered-queue-agent.txt: QueueCallerJoin then QueueCallerLeave when
+    the agent answers; the caller waits in between. A QueueStatus QueueEntry (Wait: seconds
+    waited, app_queue.c manager_queues_status()) rebuilds the join time after a reconnect."""
+    st = LiveState()
+    waiting = []
+    for i, m in enumerate(AMIParser().receive_data(stream_bytes("ami-event-stream-answered-queue-agent.txt"))):
+        st.feed(m, T0 + i)
+        if m.name in ("QueueCallerJoin", "QueueCallerLeave"):
+            waiting.append((m.name, {u: (c.queue, c.joined_at) for u, c in st.queue_callers.items()}))
+    (join_name, joined), (leave_name, left) = waiting
+    assert join_name == "QueueCallerJoin" and leave_name == "QueueCallerLeave"
+    ((uid, (queue, at)),) = joined.items()
+    assert uid == "dialer-ans-a" and queue == "sales" and at > T0
+    assert left == {}
+
+    entry = Message([("Event", "QueueEntry"), ("Queue", "sales"), ("Position", "1"),
+                              ("Channel", "Local/5511999990001@customers-00000009;1"),
+                              ("Uniqueid", "u-1"), ("Wait", "42"), ("ActionID", "r1")])
+    st.feed(entry, T0)
+    assert st.queue_callers["u-1"].joined_at == T0 - 42
+    assert st.prune_queue_callers() == [Change("queue_caller", "u-1", True)]  # no such channel
+    st.feed(entry, T0)
+    hangup = Message([("Event", "Hangup"), ("Uniqueid", "u-1"), ("Cause", "16")])
+    assert Change("queue_caller", "u-1", True) in st.feed(hangup, T0 + 1)
+    assert st.queue_callers == {}

@@ -22,7 +22,16 @@ from central.core.live import (
 )
 from central.core.operators import is_operator
 
+from . import ops_live
 from .status import for_viewer
+
+
+def _topics(scope) -> set[str]:
+    """``?topics=ops,...`` of the socket's URL (what else the page wants pushed)."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+    return {t for value in query.get("topics", []) for t in value.split(",") if t}
 
 
 @database_sync_to_async
@@ -46,6 +55,7 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     groups_joined: list[str]
     _refresh: asyncio.Task | None = None
+    _ops_org: int | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -59,16 +69,26 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             return
         self.operator = is_operator(user)
         groups = [org_group(org_id), STATUS_GROUP] + ([SYSTEM_GROUP] if self.operator else [])
+        # Pages showing the operations overview (home, wallboard) ask for it: ?topics=ops.
+        wants_ops = "ops" in _topics(self.scope)
+        if wants_ops:
+            groups.append(ops_live.ops_group(org_id))
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
+        if wants_ops:
+            self._ops_org = org_id
+            ops_live.watch(org_id)
         self._refresh = asyncio.ensure_future(
             refresh_groups_forever(self.channel_layer, self.groups_joined, self.channel_name))
 
     async def disconnect(self, code: int) -> None:
         if self._refresh is not None:
             self._refresh.cancel()
+        if self._ops_org is not None:
+            ops_live.unwatch(self._ops_org)
+            self._ops_org = None
         for group in self.groups_joined:
             # Redis away: the janitor (central.core.live.trim_stale_members) drops it later.
             with contextlib.suppress(Exception):

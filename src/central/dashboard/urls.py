@@ -6,6 +6,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("wallboard/", views.wallboard, name="wallboard"),
     path("org/switch/", views.switch_organization, name="switch_org"),
     path("status.json", views.status_json, name="status_json"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),

@@ -23,19 +23,82 @@ def viewer_status(request) -> dict:
     return for_viewer(snapshot(), operator=is_operator(request.user))
 
 
-@login_required
-def home(request):
+def ops_texts() -> dict:
+    """The overview's sentences in the page's language, for ``dashboard/ops.js`` (the push
+    is computed once per organization and carries codes and numbers, not words)."""
+    return {
+        "alarms": {
+            "pbx_down": _("PBX {server} desconectado: sem eventos nem discagem. {detail}"),
+            "abandon_over_cap": _("{campaign}: abandono de {rate}, acima do máximo de {cap}."),
+            "campaign_refused": _("{campaign}: o Asterisk recusa as chamadas; discagem parada."),
+            "campaign_stopped": _("{campaign} parou de discar: {reason}."),
+            "queue_wait": _("Fila {queue}: {waiting} chamada(s) aguardando além de {max}; a mais antiga há"),
+        },
+        "reasons": {
+            "no_agents": _("nenhum agente logado na fila"),
+            "outside_hours": _("fora do horário de discagem"),
+            "no_contacts": _("sem contatos para discar"),
+            "ami_down": _("PBX desconectado"),
+            "reconciling": _("conferindo chamadas com o PBX"),
+            "inactive": _("campanha inativa"),
+            "no_dialer": _("nenhum discador executando"),
+            "no_free_agents": _("aguardando agente livre"),
+            "covered": _("chamadas em andamento cobrem os agentes livres"),
+            "no_capacity": _("aguardando agente livre"),
+            "abandon_budget": _("abandono na meta: modo progressivo"),
+            "channel_cap": _("limite de canais"),
+            "cps_cap": _("limite de chamadas por segundo"),
+            "refused": _("recusada pelo Asterisk"),
+        },
+        "dialing": _("discando"),
+        "no_alarms": _("Nenhum alarme."),
+        "no_campaigns": _("Nenhuma campanha ativa."),
+        "no_queues": _("Nenhuma fila informada pelo PBX."),
+        "no_paused": _("Ninguém em pausa."),
+        "more": _("e mais {n}"),
+    }
+
+
+def _organization_or_page(request):
+    """(membership, None) or (None, the page to answer instead)."""
     try:
-        membership = membership_for_request(request)
+        return membership_for_request(request), None
     except OrganizationRequired:
         # Several organizations and no default chosen: the switcher in the top bar asks.
-        return render(request, "dashboard/no_org.html", {"choose": True}, status=200)
+        return None, render(request, "dashboard/no_org.html", {"choose": True}, status=200)
     except Http404:
-        return render(request, "dashboard/no_org.html", status=403)
+        return None, render(request, "dashboard/no_org.html", status=403)
+
+
+@login_required
+def home(request):
+    """The tenant's operations overview (``?wallboard=1``: the full-screen wallboard)."""
+    membership, page = _organization_or_page(request)
+    if page is not None:
+        return page
+    if request.GET.get("wallboard") == "1":
+        return wallboard(request)
+    from .overview import overview
+
     recent = list(AuditLog.objects.filter(organization=membership.organization)[:10])
     for entry in recent:  # sentences, not codes (auth.login -> "entrou no Central")
         entry.text = audit.describe(entry.action, entry.target_type, entry.target_id)
-    return render(request, "dashboard/home.html", {"status": viewer_status(request), "recent": recent})
+    return render(request, "dashboard/home.html", {
+        "ops": overview(membership.organization), "ops_texts": ops_texts(), "recent": recent,
+        "operator": is_operator(request.user)})
+
+
+@login_required
+def wallboard(request):
+    """The overview full screen, for a wall: big figures, no menu, reconnecting live."""
+    membership, page = _organization_or_page(request)
+    if page is not None:
+        return page
+    from .overview import overview
+
+    return render(request, "dashboard/wallboard.html", {
+        "ops": overview(membership.organization), "ops_texts": ops_texts(),
+        "organization": membership.organization})
 
 
 @login_required

@@ -390,3 +390,46 @@ def purge_attempts(organization_id: int, before: datetime, *, dry_run: bool = Tr
     if dry_run:
         return rows.count()
     return rows.delete()[1].get(Attempt._meta.label, 0)
+
+
+def campaigns_overview(organization_id: int, now: datetime | None = None) -> list[dict]:
+    """The organization's active campaigns as the operations overview shows them (read-only).
+
+    Per campaign: the engine's live view (``live.engine_state``: agents, calls in progress,
+    why it dials or not; empty when no dialer runs it), the abandonment over the last hour
+    and today (the live panel's definition, ``metrics.campaign_live``: ``abandoned`` results
+    plus answered calls an agent took after ``abandon_after_s``, over answered ones; one
+    aggregate query per campaign) and its cap, its alarm and the contacts left to dial.
+    "Today" is the campaign's own time zone, as on its live panel.
+    """
+    from datetime import timedelta
+
+    from django.db.models import F, Q
+
+    from . import live
+    from .models import Attempt
+
+    now = now or timezone.now()
+    out = []
+    for c in Campaign.objects.filter(organization_id=organization_id, status=Campaign.Status.ACTIVE).order_by("name"):
+        try:
+            zone = ZoneInfo(c.timezone or "America/Sao_Paulo")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("America/Sao_Paulo")
+        midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        hour_ago = now - timedelta(hours=1)
+        answered = Q(result__in=("answered", "abandoned"))
+        abandoned = Q(result="abandoned") | Q(result="answered", connected_at__isnull=False,
+                                              connected_at__gt=F("answered_at") + timedelta(seconds=c.abandon_after_s))
+        today, hour = Q(created_at__gte=midnight), Q(created_at__gte=hour_ago)
+        agg = Attempt.objects.filter(campaign=c, state=Attempt.State.COMPLETED,
+                                     created_at__gte=min(midnight, hour_ago)).aggregate(
+            answered_today=Count("id", filter=today & answered), abandoned_today=Count("id", filter=today & abandoned),
+            answered_1h=Count("id", filter=hour & answered), abandoned_1h=Count("id", filter=hour & abandoned),
+            dials_today=Count("id", filter=today))
+        remaining = Contact.objects.filter(campaign=c, status__in=(Contact.Status.PENDING,
+                                                                    Contact.Status.IN_PROGRESS)).count()
+        out.append({"id": c.pk, "name": c.name, "queue": c.queue, "pacing_mode": c.pacing_mode,
+                    "cap": c.max_abandon_rate, "engine": live.engine_state(c.pk),
+                    "alarm": campaign_alarm(c), "contacts_remaining": remaining, **agg})
+    return out

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AsteriskServer, CallRecord, Extension, LiveCall
+from .models import AsteriskServer, CallRecord, Extension, LiveCall, QueueTargets
 
 
 @admin.register(AsteriskServer)
@@ -32,3 +32,8 @@ class CallRecordAdmin(admin.ModelAdmin):
     list_filter = ["disposition", "direction", "organization", "queue"]
     search_fields = ["linkedid", "from_number", "to_number", "attempt_id"]
     date_hierarchy = "started_at"
+
+
+@admin.register(QueueTargets)
+class QueueTargetsAdmin(admin.ModelAdmin):
+    list_display = ["organization", "service_level_s", "max_wait_s"]

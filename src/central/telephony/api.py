@@ -150,7 +150,7 @@ class LiveCallSerializer(serializers.ModelSerializer):
         model = LiveCall
         fields = ["id", "server", "linkedid", "direction", "from_number", "to_number", "state",
                   "queue", "agent", "attempt_id", "channels", "started_at", "answered_at",
-                  "updated_at"]
+                  "queued_at", "updated_at"]
 
 
 class LiveCallViewSet(TenantReadOnlyViewSet):

@@ -170,7 +170,7 @@ class PBXLink:
         for change in changes:
             if change.kind == "extension":
                 self._dirty_ext.add(change.key)
-            elif change.kind in ("channel", "bridge"):
+            elif change.kind in ("channel", "bridge", "queue_caller"):
                 self._live_dirty = True
             elif change.kind == "queue_member":
                 if change.removed:
@@ -219,6 +219,8 @@ class PBXLink:
         now = self.clock()
         try:
             for action in RESYNC_ACTIONS:
+                if action == "QueueStatus":
+                    self.state.reset_queue_callers()  # its QueueEntry rows say who waits now
                 try:
                     listing = await self.client.send_list_action(action)
                 except AMIError as exc:  # e.g. app_queue not loaded: keep going
@@ -232,6 +234,7 @@ class PBXLink:
             for event in channels.events:
                 self.feed(event, now)
                 listed.add(event.get("Linkedid") or event.get("Uniqueid") or "")
+            self.state.prune_queue_callers()
             # Calls the builder tracks that Asterisk no longer lists ended while we were
             # disconnected (their Hangups are lost): close them now.
             ended = self.cdr.end_calls_not_in(listed, self.clock())
@@ -281,6 +284,11 @@ class PBXLink:
             groups.setdefault(ch.linkedid, []).append(ch)
         for linkedid in [k for k in self._calls if k not in groups]:
             del self._calls[linkedid]
+        # Callers waiting in a queue now (QueueCallerJoin .. Leave/Abandon), per call.
+        waiting: dict[str, tuple[str, float]] = {}
+        for uid, caller in self.state.queue_callers.items():
+            ch = self.state.channels.get(uid)
+            waiting[ch.linkedid if ch is not None else caller.linkedid] = (caller.queue, caller.joined_at)
         rows = []
         for linkedid, chans in groups.items():
             chans.sort(key=lambda c: c.created_at)
@@ -290,8 +298,11 @@ class PBXLink:
             if first.name.startswith("Local/"):
                 to_number = first.name[6:].split("@", 1)[0]
             answered = [c.answered_at for c in chans if c.answered_at is not None]
-            if answered:
-                state = "queued" if info.queue and not info.agent else "up"
+            queued = waiting.get(linkedid)
+            if queued is not None:
+                state = "queued"
+            elif answered:
+                state = "up"
             elif any(c.state in (4, 5) for c in chans):
                 state = "ringing"
             else:
@@ -302,7 +313,8 @@ class PBXLink:
                 "from_number": first.caller_num or "",
                 "to_number": to_number or "",
                 "state": state,
-                "queue": info.queue,
+                "queue": queued[0] if queued is not None else info.queue,
+                "queued_at": queued[1] if queued is not None else None,
                 "agent": info.agent,
                 "attempt_id": next((c.attempt_id for c in chans if c.attempt_id), "") or "",
                 "channels": len(chans),

@@ -186,6 +186,9 @@ class LiveCall(TenantOwned):
     channels = models.PositiveIntegerField(_("canais"), default=0)
     started_at = models.DateTimeField(_("início"), default=dj_timezone.now)
     answered_at = models.DateTimeField(_("atendida em"), null=True, blank=True)
+    #: When the caller joined the queue it waits in now (QueueCallerJoin, or QueueStatus'
+    #: QueueEntry Wait after a reconnect); None when not waiting in a queue.
+    queued_at = models.DateTimeField(_("na fila desde"), null=True, blank=True)
     updated_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
@@ -265,3 +268,32 @@ class CallRecord(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.linkedid} {self.disposition}"
+
+
+class QueueTargets(TenantOwned):
+    """The organization's queue targets: the service level's threshold and the longest
+    wait before the wallboard raises an alarm.
+
+    Asterisk keeps ``servicelevel`` per queue in queues.conf (Asterisk 22.10.1
+    apps/app_queue.c: "servicelevel: answered within this many seconds"); the wallboard
+    uses one threshold per organization (default 20 s, the common 80/20 target), so every
+    queue of a tenant is measured alike. One row per organization, absent = defaults.
+    """
+
+    DEFAULT_SERVICE_LEVEL_S = 20
+    DEFAULT_MAX_WAIT_S = 60
+
+    service_level_s = models.PositiveIntegerField(
+        _("nível de serviço: atendidas em até (s)"), default=DEFAULT_SERVICE_LEVEL_S,
+        help_text=_("Chamadas atendidas em até este tempo de espera contam no nível de serviço."))
+    max_wait_s = models.PositiveIntegerField(
+        _("alarme de espera na fila (s)"), default=DEFAULT_MAX_WAIT_S,
+        help_text=_("Uma chamada esperando mais do que isto numa fila gera um alarme no painel."))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="telephony_queuetargets_one_per_org")]
+        verbose_name = _("metas das filas")
+        verbose_name_plural = _("metas das filas")
+
+    def __str__(self) -> str:
+        return f"{self.service_level_s} s / {self.max_wait_s} s"

@@ -22,6 +22,11 @@ Sources, as seen in the Asterisk 22 captures (tests/fixtures/asterisk/):
 * ``QueueMember`` (QueueStatus answer), ``QueueMemberStatus``, ``QueueMemberPause``,
   ``QueueMemberAdded``, ``QueueMemberRemoved`` (ami-queue-member-pause.txt) and
   ``AgentCalled``/``AgentConnect``/``AgentComplete``/``AgentRingNoAnswer`` for queue members.
+* ``QueueCallerJoin``/``QueueCallerLeave``/``QueueCallerAbandon`` (every queue call
+  capture, e.g. ami-event-stream-answered-queue-agent.txt) and the ``QueueEntry`` rows of a
+  ``QueueStatus`` answer (``Wait`` = seconds waited so far, Asterisk 22.10.1
+  apps/app_queue.c manager_queues_status()) for the callers waiting in each queue: the
+  wallboard's "calls waiting" and "longest wait" (:class:`QueueCallerInfo`).
 
 Memory: every tracked object is a ``dataclass(slots=True)``; devices that are not lines
 of an extension (``Local/...``, ``Queue:...``: one per dialled number) are not kept. Use
@@ -45,6 +50,7 @@ __all__ = [
     "ChannelInfo",
     "ExtensionInfo",
     "LiveState",
+    "QueueCallerInfo",
     "QueueMemberInfo",
     "approx_size",
     "event_time",
@@ -274,11 +280,21 @@ class QueueMemberInfo:
         }
 
 
+@dataclass(slots=True)
+class QueueCallerInfo:
+    """A caller waiting in a queue (joined, not yet connected to an agent nor gone)."""
+
+    queue: str
+    uniqueid: str
+    linkedid: str
+    joined_at: float
+
+
 class LiveState:
     """State of one Asterisk server; see the module docstring."""
 
     __slots__ = ("server", "extensions", "channels", "bridges", "queue_members",
-                 "_device_lines", "_registration", "_handlers")
+                 "queue_callers", "_device_lines", "_registration", "_handlers")
 
     def __init__(self, server: str = "default") -> None:
         self.server = server
@@ -286,6 +302,7 @@ class LiveState:
         self.channels: dict[str, ChannelInfo] = {}
         self.bridges: dict[str, BridgeInfo] = {}
         self.queue_members: dict[str, QueueMemberInfo] = {}
+        self.queue_callers: dict[str, QueueCallerInfo] = {}  # uniqueid -> waiting caller
         # device -> extension keys that list it in their hint
         self._device_lines: dict[str, list[str]] = {}
         # device -> registration, kept even before the extension is known
@@ -317,6 +334,10 @@ class LiveState:
             "AgentComplete": self._agent_done,
             "AgentRingNoAnswer": self._agent_done,
             "AgentDump": self._agent_done,
+            "QueueCallerJoin": self._caller_join,
+            "QueueEntry": self._caller_join,
+            "QueueCallerLeave": self._caller_leave,
+            "QueueCallerAbandon": self._caller_leave,
         }
 
     # ------------------------------------------------------------------ API
@@ -337,6 +358,21 @@ class LiveState:
         self.channels.clear()
         self.bridges.clear()
         return changes
+
+    def reset_queue_callers(self) -> list[Change]:
+        """Forget the waiting callers (call before feeding a fresh ``QueueStatus`` after a
+        reconnect: the Join/Leave events of the outage were lost)."""
+        changes = [Change("queue_caller", k, True) for k in self.queue_callers]
+        self.queue_callers.clear()
+        return changes
+
+    def prune_queue_callers(self) -> list[Change]:
+        """Drop waiting callers whose channel is gone (after a resync's channel listing:
+        a Leave that raced the ``QueueStatus`` answer would leave them waiting forever)."""
+        gone = [k for k in self.queue_callers if k not in self.channels]
+        for k in gone:
+            del self.queue_callers[k]
+        return [Change("queue_caller", k, True) for k in gone]
 
     def snapshot(self) -> dict:
         """Everything, JSON-ready (for the dashboard's first paint)."""
@@ -506,10 +542,13 @@ class LiveState:
 
     def _hangup(self, msg: Message, now: float) -> list[Change]:
         uid = msg.get("Uniqueid", "")
+        changes = []
+        if self.queue_callers.pop(uid, None) is not None:
+            changes.append(Change("queue_caller", uid, True))
         ch = self.channels.pop(uid, None)
         if ch is None:
-            return []
-        changes = [Change("channel", uid, True)]
+            return changes
+        changes.append(Change("channel", uid, True))
         if ch.bridge and ch.bridge in self.bridges:
             b = self.bridges[ch.bridge]
             if uid in b.channels:
@@ -611,6 +650,28 @@ class LiveState:
             m.in_call = False
         m.last_change = now
         return [Change("queue_member", m.key)]
+
+    # ------------------------------------------------------------------ queue callers
+    def _caller_join(self, msg: Message, now: float) -> list[Change]:
+        uid = msg.get("Uniqueid") or ""
+        queue = msg.get("Queue") or ""
+        if not uid or not queue:
+            return []
+        # QueueEntry (the QueueStatus answer) says how long the caller has waited already.
+        waited = _int(msg.get("Wait")) if msg.name == "QueueEntry" else 0
+        known = self.queue_callers.get(uid)
+        if known is not None and known.queue == queue:
+            return []  # a listing repeating a caller the events already told us about
+        self.queue_callers[uid] = QueueCallerInfo(queue, uid, msg.get("Linkedid") or uid, now - waited)
+        return [Change("queue_caller", uid)]
+
+    def _caller_leave(self, msg: Message, now: float) -> list[Change]:
+        # Abandon comes before Leave for the same caller (app_queue.c record_abandoned()
+        # then leave_queue()): the second finds nothing and changes nothing.
+        uid = msg.get("Uniqueid") or ""
+        if self.queue_callers.pop(uid, None) is None:
+            return []
+        return [Change("queue_caller", uid, True)]
 
 
 def approx_size(obj: object, _seen: set[int] | None = None) -> int:

@@ -23,13 +23,13 @@ from .models import AsteriskServer, CallRecord, Extension, LiveCall, QueueMember
 
 EXTENSION_FIELDS = ("context", "device", "label", "registered", "state", "status_text", "last_activity")
 LIVE_FIELDS = ("direction", "from_number", "to_number", "state", "queue", "agent", "attempt_id",
-               "channels", "started_at", "answered_at")
+               "channels", "started_at", "answered_at", "queued_at")
 RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attempt_id", "queue",
                  "agent", "agent_interface", "legs", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
                  "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
                  "hangup_by")
 MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change")
-TIME_FIELDS = {"last_change", "last_activity", "started_at", "answered_at", "ring_at", "ended_at"}
+TIME_FIELDS = {"last_change", "last_activity", "started_at", "answered_at", "ring_at", "ended_at", "queued_at"}
 _CHAR_LIMITS: dict[tuple[type, str], int] = {}
 
 
@@ -66,7 +66,7 @@ def _clean(model: type, fields: Iterable[str], data: dict) -> dict:
                 limit = _CHAR_LIMITS[(model, name)] = model._meta.get_field(name).max_length or 0
             if limit and len(value) > limit:
                 value = value[:limit]
-        elif value is None and name not in ("registered", "hangup_cause", "queue_wait"):
+        elif value is None and name not in ("registered", "hangup_cause", "queue_wait", "queued_at"):
             continue
         out[name] = value
     return out
@@ -342,3 +342,48 @@ def purge_call_records(organization_id: int, before: dt.datetime, *, dry_run: bo
     if dry_run:
         return rows.count()
     return rows.delete()[1].get(CallRecord._meta.label, 0)
+
+
+# --- the operations overview (read-only, for the dashboard's home and wallboard) ----------
+
+def queue_targets(organization_id: int) -> tuple[int, int]:
+    """(service level threshold s, longest acceptable wait s) of the organization
+    (``QueueTargets``; defaults when it has none)."""
+    from .models import QueueTargets
+
+    row = QueueTargets.objects.filter(organization_id=organization_id).values_list(
+        "service_level_s", "max_wait_s").first()
+    return row or (QueueTargets.DEFAULT_SERVICE_LEVEL_S, QueueTargets.DEFAULT_MAX_WAIT_S)
+
+
+def live_overview(organization_id: int) -> dict:
+    """What the organization's PBX links say now: queue members, calls in progress (with
+    the queue and time a waiting caller joined) and the servers' link status. Plain rows;
+    the dashboard's figures (``central.dashboard.figures``) aggregate them."""
+    members = list(QueueMember.objects.filter(organization_id=organization_id).values(
+        "queue", "interface", "name", "availability", "paused_reason", "last_change"))
+    calls = list(LiveCall.objects.filter(organization_id=organization_id).values(
+        "state", "queue", "queued_at", "direction", "started_at"))
+    servers = list(AsteriskServer.objects.filter(organization_id=organization_id, enabled=True).order_by("name")
+                   .values("id", "name", "status", "status_detail", "status_at"))
+    return {"members": members, "calls": calls, "servers": servers}
+
+
+def records_summary(organization_id: int, since: dt.datetime, service_level_s: int) -> dict:
+    """Today's call records (``started_at >= since``): totals and, per queue, answered,
+    abandoned and answered within ``service_level_s`` of waiting (``queue_wait`` is
+    AgentConnect's HoldTime). Two aggregate queries on the (organization, started_at) index."""
+    from django.db.models import Count, Q, Sum
+
+    rows = CallRecord.objects.filter(organization_id=organization_id, started_at__gte=since)
+    answered = Q(disposition=CallRecord.Disposition.ANSWERED)
+    abandoned = Q(disposition=CallRecord.Disposition.ABANDONED)
+    totals = rows.aggregate(calls=Count("id"), answered=Count("id", filter=answered),
+                            abandoned=Count("id", filter=abandoned), talk_s=Sum("billsec"))
+    totals["talk_s"] = totals["talk_s"] or 0
+    queues = {}
+    for row in (rows.exclude(queue="").values("queue").order_by("queue")
+                .annotate(answered=Count("id", filter=answered), abandoned=Count("id", filter=abandoned),
+                          within=Count("id", filter=answered & Q(queue_wait__lte=service_level_s)))):
+        queues[row.pop("queue")] = row
+    return {"totals": totals, "queues": queues}

@@ -20,7 +20,9 @@
   function connect() {
     if (!document.body.contains(stateEl())) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/ws/live/");
+    // A page may ask for more than its tenant's events: <body data-ws-topics="ops">.
+    var topics = document.body.getAttribute("data-ws-topics");
+    var ws = new WebSocket(scheme + location.host + "/ws/live/" + (topics ? "?topics=" + encodeURIComponent(topics) : ""));
     ws.onopen = function () { delay = 500; setState(true); };
     ws.onmessage = function (ev) {
       var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -64,7 +66,7 @@
     time: function (v) { return formatTime(v, "clock"); },
     dateTime: function (v) { return formatTime(v, "datetime"); },
   };
-  if (document.querySelector("header .right")) connect();
+  if (document.querySelector("header .right") || document.body.hasAttribute("data-ws-topics")) connect();
 
   // Behaviour that used to be inline onchange=/onsubmit= attributes (the CSP forbids them).
   document.addEventListener("change", function (ev) {

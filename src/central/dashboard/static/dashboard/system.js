@@ -2,6 +2,7 @@
    crashed component shows "restarting" and then "running" without a reload. */
 (function () {
   Central.on("status", function (msg) {
+    Central.fill(msg);  // server time, uptime, requests served
     (msg.processes || []).forEach(function (p) {
       var supervised = (p.info && p.info.supervised) || {};
       Object.keys(supervised).forEach(function (name) {

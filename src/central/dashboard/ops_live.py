@@ -1,0 +1,128 @@
+"""The operations overview, live: recomputed when the tenant's telephony or dialer changes.
+
+Pages that show the overview (home, wallboard) open ``/ws/live/?topics=ops``; their
+consumer joins :func:`ops_group` and calls :func:`watch`. For each organization with at
+least one such page in this web process, one task
+
+* listens to the organization's live group (``org-<id>``) on its own channel: every
+  ``calls``, ``queue_members``, ``pbx_status`` push of the PBX link and every ``dialer`` /
+  ``dialer_progress`` push of the dialer marks the overview stale;
+* recomputes it (``overview.overview``, a few aggregate queries in a worker thread) at
+  most every :data:`MIN_INTERVAL` seconds while changes keep coming, and every
+  :data:`REFRESH_S` seconds anyway (time-based alarms: a caller waiting too long, a dialer
+  that went quiet);
+* sends it once to the group of this process' pages (one ``group_send``, whatever the
+  number of open screens): no browser polls, and N screens cost one computation.
+
+The group name carries a per-process token: with several web processes each one serves
+its own pages, so no page receives the same overview twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from central.core.live import org_group, refresh_groups_forever
+
+log = logging.getLogger(__name__)
+
+#: Live message types that change the overview (PBX link, dialer engine, dialer progress).
+TRIGGERS = frozenset({"calls", "queue_members", "pbx_status", "dialer", "dialer_progress"})
+#: Message type of the overview push (``Central.on("ops", ...)`` on the pages).
+OPS_TYPE = "ops"
+#: Seconds between two computations while changes keep coming (a burst costs one).
+MIN_INTERVAL = 0.25
+#: Seconds between computations when nothing changes.
+REFRESH_S = 5.0
+
+_PROCESS = uuid.uuid4().hex[:12]
+_tasks: dict[int, asyncio.Task] = {}
+_viewers: dict[int, int] = {}
+#: Computations done, per organization (tests and the bench read it).
+stats: dict[str, int] = {"computed": 0, "failed": 0}
+
+
+def ops_group(org_id: int) -> str:
+    return f"ops-{org_id}-{_PROCESS}"
+
+
+def watch(org_id: int) -> None:
+    """A page of ``org_id`` opened (call from the consumer, on the server's loop)."""
+    _viewers[org_id] = _viewers.get(org_id, 0) + 1
+    task = _tasks.get(org_id)
+    if task is None or task.done():
+        _tasks[org_id] = asyncio.get_running_loop().create_task(_serve(org_id), name=f"ops-{org_id}")
+
+
+def unwatch(org_id: int) -> None:
+    left = _viewers.get(org_id, 0) - 1
+    if left > 0:
+        _viewers[org_id] = left
+        return
+    _viewers.pop(org_id, None)
+    task = _tasks.pop(org_id, None)
+    if task is not None:
+        task.cancel()
+
+
+@database_sync_to_async
+def compute(org_id: int) -> dict | None:
+    from central.core.db import release_connection
+    from central.core.models import Organization
+
+    from .overview import overview
+
+    try:
+        org = Organization.objects.filter(pk=org_id).first()
+        return overview(org) if org is not None else None
+    finally:
+        release_connection()
+
+
+async def _serve(org_id: int) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    channel = await layer.new_channel()
+    group = org_group(org_id)
+    await layer.group_add(group, channel)
+    stale = asyncio.Event()
+
+    async def listen() -> None:
+        while True:
+            message = await layer.receive(channel)
+            payload = message.get("payload") if isinstance(message, dict) else None
+            if isinstance(payload, dict) and payload.get("type") in TRIGGERS:
+                stale.set()
+
+    helpers = [asyncio.ensure_future(listen()),
+               asyncio.ensure_future(refresh_groups_forever(layer, [group], channel))]
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stale.wait(), REFRESH_S)
+            stale.clear()
+            started = time.monotonic()
+            try:
+                data = await compute(org_id)
+            except Exception:
+                stats["failed"] += 1
+                log.warning("operations overview of organization %s failed", org_id, exc_info=True)
+                data = None
+            if data is not None:
+                stats["computed"] += 1
+                with contextlib.suppress(Exception):  # Redis away: the next round retries
+                    await layer.group_send(ops_group(org_id), {"type": "live.update", "payload": data})
+            await asyncio.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - started)))
+    finally:
+        for h in helpers:
+            h.cancel()
+        with contextlib.suppress(Exception):
+            await layer.group_discard(group, channel)

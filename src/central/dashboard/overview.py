@@ -1,0 +1,65 @@
+"""The operations overview of one organization (home page, wallboard, their live push).
+
+Reads through the other apps' read-only service functions (the dialer's
+``campaigns_overview``, telephony's ``live_overview`` / ``records_summary`` /
+``queue_targets``) and lets :mod:`central.dashboard.figures` compute every figure and
+alarm, so a page and its push never disagree. "Today" starts at midnight in the
+organization's time zone, and every time shown says which zone it is in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from . import figures
+
+
+def agent_names(organization_id: int, interfaces: list[str]) -> dict[str, str]:
+    """interface -> person's name (``central.agents.identity``), one query for the page."""
+    try:
+        from central.agents.identity import agent_names as names
+    except ImportError:  # the agents app is not installed here
+        return {}
+    return names(organization_id, interfaces)
+
+
+def overview(organization, now: datetime | None = None) -> dict:
+    from central.core.tenancy import organization_zone
+    from central.dialer.services import campaigns_overview
+    from central.telephony import store
+
+    now = now or timezone.now()
+    zone = organization_zone(organization)
+    local = now.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    service_level_s, max_wait_s = store.queue_targets(organization.pk)
+    live = store.live_overview(organization.pk)
+    data = figures.build(
+        campaigns=campaigns_overview(organization.pk, now), live=live,
+        records=store.records_summary(organization.pk, midnight, service_level_s),
+        max_wait_s=max_wait_s, service_level_s=service_level_s, now=now.timestamp())
+    data["paused"] = paused_agents(organization.pk, live["members"])
+    data["organization"] = organization.pk
+    data["zone"] = str(zone.key if hasattr(zone, "key") else zone)
+    data["at"] = local.strftime("%H:%M:%S")
+    return data
+
+
+def paused_agents(organization_id: int, members: list[dict]) -> list[dict]:
+    """Who is paused now, why and since when (longest first), by name where known."""
+    _, state = figures.agents_by_state(members)
+    rows: dict[str, dict] = {}
+    for m in members:
+        iface = m["interface"]
+        if state.get(iface) != "paused" or m["availability"] != "paused" or iface in rows:
+            continue
+        since = m.get("last_change")
+        rows[iface] = {"interface": iface, "name": m.get("name") or iface, "reason": m.get("paused_reason") or "",
+                       "since": since.timestamp() if since else None}
+    names = agent_names(organization_id, list(rows)) if rows else {}
+    for iface, row in rows.items():
+        row["name"] = names.get(iface) or row["name"]
+    ordered = sorted(rows.values(), key=lambda r: (r["since"] is None, r["since"] or 0))
+    return ordered[:figures.MAX_ROWS]
