@@ -41,6 +41,9 @@ def _seed_a(org):
     make_queue_member(org, server=server, queue="vendas", interface="PJSIP/2002", availability="paused",
                       paused_reason="almoço", last_change=now - timedelta(minutes=3))
     make_queue_member(org, server=server, queue="vendas", interface="PJSIP/2003", availability="free")
+    from tests.agents.factories import agent_for, make_interface
+
+    make_interface(org, agent=agent_for(org, name="Maria Souza"), interface="PJSIP/2002")  # the paused one
     make_live_call(org, server=server, state="queued", queue="vendas", queued_at=now - timedelta(seconds=95))
     make_live_call(org, server=server, state="up", queue="vendas")
     for wait, disposition in ((5, "answered"), (15, "answered"), (45, "answered"), (None, "abandoned")):
@@ -76,7 +79,7 @@ def test_overview_figures_from_the_rows(tenants):
     codes = {a["code"] for a in data["alarms"]}
     assert {"abandon_over_cap", "campaign_stopped", "queue_wait"} <= codes  # no dialer runs it
     assert "pbx_down" not in codes  # B's link is down, not A's
-    assert [p["reason"] for p in data["paused"]] == ["almoço"]
+    assert [(p["name"], p["reason"]) for p in data["paused"]] == [("Maria Souza", "almoço")]  # a person, not PJSIP/2002
     assert data["zone"] == "America/Sao_Paulo"
     assert not [m for m in B_MARKERS if m in json.dumps(data)]
 

@@ -16,15 +16,6 @@ from django.utils import timezone
 from . import figures
 
 
-def agent_names(organization_id: int, interfaces: list[str]) -> dict[str, str]:
-    """interface -> person's name (``central.agents.identity``), one query for the page."""
-    try:
-        from central.agents.identity import agent_names as names
-    except ImportError:  # the agents app is not installed here
-        return {}
-    return names(organization_id, interfaces)
-
-
 def overview(organization, now: datetime | None = None) -> dict:
     from central.core.tenancy import organization_zone
     from central.dialer.services import campaigns_overview
@@ -58,7 +49,9 @@ def paused_agents(organization_id: int, members: list[dict]) -> list[dict]:
         since = m.get("last_change")
         rows[iface] = {"interface": iface, "name": m.get("name") or iface, "reason": m.get("paused_reason") or "",
                        "since": since.timestamp() if since else None}
-    names = agent_names(organization_id, list(rows)) if rows else {}
+    from central.agents.identity import agent_names
+
+    names = agent_names(organization_id, list(rows)) if rows else {}  # one query
     for iface, row in rows.items():
         row["name"] = names.get(iface) or row["name"]
     ordered = sorted(rows.values(), key=lambda r: (r["since"] is None, r["since"] or 0))
