@@ -62,7 +62,7 @@ def _load_app_factories() -> None:
     from importlib import import_module
     from importlib.util import find_spec
 
-    for app in ("telephony", "dialer", "voice", "messaging", "scheduling", "documents", "agents"):
+    for app in ("telephony", "dialer", "voice", "messaging", "scheduling", "documents", "agents", "recordings"):
         name = f"tests.{app}.factories"
         if find_spec(f"tests.{app}") is not None and find_spec(name) is not None:
             import_module(name)

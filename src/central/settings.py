@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "central.scheduling",
     "central.assistant",
     "central.agents",
+    "central.recordings",
     "central.dashboard",
 ]
 
@@ -475,6 +476,7 @@ RETENTION_ATTEMPTS_DAYS = env_int("CENTRAL_RETENTION_ATTEMPTS_DAYS", 365)
 RETENTION_CALL_RECORDS_DAYS = env_int("CENTRAL_RETENTION_CALL_RECORDS_DAYS", 365)
 RETENTION_CONVERSATIONS_DAYS = env_int("CENTRAL_RETENTION_CONVERSATIONS_DAYS", 365)
 RETENTION_AUDIT_DAYS = env_int("CENTRAL_RETENTION_AUDIT_DAYS", 730)
+RETENTION_RECORDINGS_DAYS = env_int("CENTRAL_RETENTION_RECORDINGS_DAYS", 90)
 MAINTENANCE_AT = os.environ.get("CENTRAL_MAINTENANCE_AT", "03:30")
 # Live log console: lines kept per process for a page that opens (and per socket backlog).
 LOG_CONSOLE_BUFFER = env_int("CENTRAL_LOG_CONSOLE_BUFFER", 2000)
@@ -488,3 +490,11 @@ DOCUMENTS_REQUEST_WAIT_HOURS = env_int("CENTRAL_DOCUMENTS_REQUEST_WAIT_HOURS", 2
 DOCUMENTS_MAX_FILE_BYTES = env_int("CENTRAL_DOCUMENTS_MAX_FILE_BYTES", 512 * 1024 * 1024)
 DOCUMENTS_ENROLL_MINUTES = env_int("CENTRAL_DOCUMENTS_ENROLL_MINUTES", 60)
 DOCUMENTS_OFFLINE_ALERT_MINUTES = env_int("CENTRAL_DOCUMENTS_OFFLINE_ALERT_MINUTES", 30)
+
+# Call recordings (docs/recordings.md): the spool MixMonitor writes (the Asterisk host's
+# monitor directory, or a mount of it) and Central's store of indexed files.
+RECORDINGS_SPOOL = Path(os.environ.get("CENTRAL_RECORDINGS_SPOOL", "") or DATA_DIR / "recordings-spool").resolve()
+RECORDINGS_DIR = Path(os.environ.get("CENTRAL_RECORDINGS_DIR", "") or DATA_DIR / "recordings").resolve()
+RECORDINGS_MAX_BYTES = env_int("CENTRAL_RECORDINGS_MAX_BYTES", 512 * 1024 * 1024)
+RECORDINGS_SETTLE_SECONDS = env_int("CENTRAL_RECORDINGS_SETTLE_SECONDS", 5)
+RECORDINGS_ORPHAN_MINUTES = env_int("CENTRAL_RECORDINGS_ORPHAN_MINUTES", 60)

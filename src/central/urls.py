@@ -13,7 +13,7 @@ from central.messaging.webhook import webhook as whatsapp_webhook
 
 # Each capability app contributes ``central.<app>.api_urls`` when it has an API; listing
 # them here (rather than each app editing this file) keeps the apps independent.
-CAPABILITY_APIS = ["telephony", "dialer", "voice", "documents", "messaging", "scheduling", "agents"]
+CAPABILITY_APIS = ["telephony", "dialer", "voice", "documents", "messaging", "scheduling", "agents", "recordings"]
 
 api_patterns = [path("", include("central.core.api_urls"))]
 page_patterns = []

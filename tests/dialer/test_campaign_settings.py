@@ -24,6 +24,7 @@ REFUSED = [
     ("ring_timeout_s", 1, "1"),
     ("max_attempts_per_day", 0, "0"),
     ("max_abandon_rate", 0.9, "90"),  # the form takes % (90 %), the API a fraction
+    ("record_percent", 101, "101"),
 ]
 
 
@@ -37,6 +38,7 @@ def _form_data(**overrides) -> dict:
         "respect_holidays": "on", "holiday_subdivision": "sp", "short_call_message": "Olá", "short_call_alarm": "50",
         "retry_policy_busy": "10", "retry_policy_no_answer": "30", "retry_policy_congestion": "",
         "retry_policy_failed": "15", "retry_policy_abandoned": "5",
+        "record": "percent", "record_percent": "20",
     }
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         for i in range(2):
@@ -118,6 +120,7 @@ def test_form_saves_percent_weekday_grid_and_minutes(tenants):
                                   "fri": [], "sat": [["10:00", "16:00"]], "sun": []}
     assert camp.retry_policy == {"busy": 600, "no_answer": 1800, "failed": 900, "abandoned": 300}
     assert camp.holiday_subdivision == "SP" and camp.caller_id == '"Loja" <1133334444>'
+    assert (camp.record, camp.record_percent) == ("percent", 20)
     assert AuditLog.objects.filter(action="campaign.create", actor_name="alice").exists()
     # The edit page shows the stored values back in the same units.
     edit = alice.get(f"/dialer/campaigns/{camp.pk}/settings/").content.decode()
@@ -128,6 +131,21 @@ def test_form_saves_percent_weekday_grid_and_minutes(tenants):
     bad = alice.post(f"/dialer/campaigns/{camp.pk}/settings/",
                      _form_data(working_hours_mon_0_start="18:00", working_hours_mon_0_end="09:00"))
     assert 'data-testid="error-working_hours">segunda: a faixa 18:00-09:00 termina antes de começar' in bad.content.decode()
+
+
+def test_recording_a_percentage_needs_one(tenants, api_as):
+    """record=percent with 0 % would record nothing while saying it records: refused in
+    the form and the API with the same message; none/all ignore the percentage."""
+    alice = _client(tenants["alice"])
+    r = alice.post("/dialer/campaigns/new/", _form_data(record="percent", record_percent="0"))
+    assert r.status_code == 200 and 'data-testid="error-record_percent"' in r.content.decode()
+    client = api_as(tenants["alice"])
+    r = client.post("/api/v1/dialer/campaigns/", {"name": "x", "queue": "vendas", "record": "percent"}, format="json")
+    assert r.status_code == 400 and list(r.json()["error"]["fields"]) == ["record_percent"]
+    assert r.json()["error"]["fields"]["record_percent"] == ["Informe a porcentagem de chamadas gravadas (1 a 100)."]
+    r = client.post("/api/v1/dialer/campaigns/", {"name": "x", "queue": "vendas", "record": "all"}, format="json")
+    assert r.status_code == 201 and (r.json()["record"], r.json()["record_percent"]) == ("all", 0)
+    assert alice.post("/dialer/campaigns/new/", _form_data(record="none", record_percent="0")).status_code == 302
 
 
 def test_form_role_tenant_and_finished(tenants):

@@ -76,5 +76,6 @@ class ProcessHeartbeatAdmin(admin.ModelAdmin):
 class RetentionPolicyAdmin(admin.ModelAdmin):
     """Days of data each organization keeps (``central maintenance`` applies them)."""
 
-    list_display = ("organization", "attempts_days", "call_records_days", "conversations_days", "audit_days")
+    list_display = ("organization", "attempts_days", "call_records_days", "conversations_days", "audit_days",
+                    "recordings_days")
     search_fields = ("organization__name", "organization__slug")

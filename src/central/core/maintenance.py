@@ -3,7 +3,7 @@
 LGPD wants personal data kept no longer than needed. Each organization's
 :class:`~central.core.models.RetentionPolicy` (or the installation's defaults,
 ``CENTRAL_RETENTION_*_DAYS``) says how many days of dialer attempts, call records,
-conversations and audit log it keeps; older rows are deleted through the owning app's
+conversations, call recordings (files too) and audit log it keeps; older rows are deleted through the owning app's
 service function (one app never deletes another's rows itself). Then expired sign-in
 sessions and JWT records, expired document cache files, heartbeat rows of processes gone
 for a day, and the database's own housekeeping (``VACUUM (ANALYZE)`` on PostgreSQL,
@@ -33,6 +33,7 @@ KINDS = {
     "call_records": ("call_records_days", "RETENTION_CALL_RECORDS_DAYS"),
     "conversations": ("conversations_days", "RETENTION_CONVERSATIONS_DAYS"),
     "audit": ("audit_days", "RETENTION_AUDIT_DAYS"),
+    "recordings": ("recordings_days", "RETENTION_RECORDINGS_DAYS"),
 }
 #: Heartbeat rows older than this are deleted (the process is long gone).
 HEARTBEAT_KEEP = timedelta(days=1)
@@ -82,6 +83,10 @@ def _purgers() -> tuple[dict, list[str]]:
         from central.telephony.store import purge_call_records
 
         purgers["call_records"] = purge_call_records
+    if find_spec("central.recordings.services"):
+        from central.recordings.services import purge_recordings
+
+        purgers["recordings"] = purge_recordings
     messaging = None
     if find_spec("central.messaging.services"):
         from central.messaging import services as messaging

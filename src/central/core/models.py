@@ -208,6 +208,7 @@ class RetentionPolicy(models.Model):
     call_records_days = models.PositiveIntegerField(_("registros de chamadas (dias)"), default=0)
     conversations_days = models.PositiveIntegerField(_("conversas (dias)"), default=0)
     audit_days = models.PositiveIntegerField(_("log de auditoria (dias)"), default=0)
+    recordings_days = models.PositiveIntegerField(_("gravações de chamadas (dias)"), default=0)
 
     class Meta:
         verbose_name = _("política de retenção")

@@ -45,6 +45,7 @@ from central.dialer.core import (
     other_channel_id,
 )
 from central.dialer.pacing import AgentView, PacingEstimator, PacingParams, PacingSnapshot, decide
+from central.recordings.policy import recording_filename, should_record
 from central.telephony.ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
 from central.telephony.ami.errors import AMIError, NotConnected, OriginateOutcomeUnknown
 
@@ -104,13 +105,15 @@ class CampaignConf:
     #: > 0: wrap-up lasts until the agent saves the disposition on their page, at most
     #: this long (real wrap-up); 0: the queue's fixed Wrapuptime.
     wrapup_limit_s: float = 0.0
+    record: str = "none"
+    record_percent: int = 0
 
     @classmethod
     def from_model(cls, c) -> CampaignConf:
         return cls(c.id, c.organization_id, c.status, c.queue, c.dial_context, c.dial_exten, c.trunk, c.caller_id,
                    c.use_0303_prefix, c.pacing_mode, c.dial_ratio, c.max_abandon_rate, c.abandon_after_s,
                    c.max_channels, c.max_cps, c.ring_timeout_s, c.short_call_message,
-                   float(c.wrapup_limit_s or 0))
+                   float(c.wrapup_limit_s or 0), c.record, c.record_percent)
 
     def params(self) -> PacingParams:
         return PacingParams(mode=self.pacing_mode, ratio=max(self.dial_ratio, 0.01),
@@ -168,7 +171,7 @@ class Engine:
         self.latencies: deque[float] = deque(maxlen=200_000)
         self.stats = {"originates": 0, "not_sent": 0, "unknown": 0, "outcomes": 0, "reconciled_found": 0,
                       "reconciled_closed": 0, "reconciled_unknown": 0, "takeovers": 0, "leases_lost": 0,
-                      "refused": 0, "alarms": 0}
+                      "refused": 0, "alarms": 0, "recordings": 0, "recordings_failed": 0}
         self.originated: list[str] = []  # uids, in order (tests and benches read it)
         self._sending: set[str] = set()  # attempts whose Originate is being written now
         self._refused_logged: set[int] = set()  # campaigns not dialed for their dial settings
@@ -264,6 +267,10 @@ class Engine:
             if kind == "answered":
                 est.call_result(ev.t, "answered", ev.data.get("ring", 0.0))
                 r.progress.setdefault("answered", []).append(ev.uid)
+                if should_record(r.conf.record, r.conf.record_percent, ev.uid):
+                    task = asyncio.create_task(self._record(ev.uid))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
             elif kind == "ringing":
                 r.progress.setdefault("ringing", []).append(ev.uid)
             elif kind == "result":
@@ -653,6 +660,24 @@ class Engine:
         self._apply_steps(steps)
         if refused and r.refused_in_a_row >= ORIGINATE_ALARM_AFTER and not r.alarm_raised:
             await self._raise_alarm(r, detail)
+
+    async def _record(self, uid: str) -> None:
+        """Start recording an answered call: AMI ``MixMonitor`` on the Originate's channel,
+        found by its pre-assigned id (apps/app_mixmonitor.c manager_mixmonitor() looks the
+        channel up with ast_channel_get_by_name(), which takes a name or a uniqueid), into
+        ``<attempt id>.wav`` in Asterisk's monitor spool (docs/recordings.md). A refusal
+        ("No such channel": the customer already hung up) loses only this recording."""
+        try:
+            reply = await self.client.send_action("MixMonitor", {"Channel": uid, "File": recording_filename(uid)})
+        except AMIError as exc:
+            self.stats["recordings_failed"] += 1
+            log.warning("dialer: MixMonitor for attempt %s not confirmed: %s", uid, exc)
+            return
+        if (reply.get("Response") or "").lower() != "success":
+            self.stats["recordings_failed"] += 1
+            log.warning("dialer: MixMonitor for attempt %s refused: %s", uid, reply.get("Message"))
+            return
+        self.stats["recordings"] += 1
 
     async def _raise_alarm(self, r: CampaignRunner, detail: str) -> None:
         """Every Originate of the campaign is refused: stop dialing and say why, on the

@@ -175,7 +175,7 @@ class CampaignForm(forms.ModelForm):
                   "max_abandon_rate", "abandon_after_s", "ring_timeout_s", "max_attempts", "max_attempts_per_day",
                   "retry_policy", "caller_id", "use_0303_prefix", "trunk", "dial_context", "dial_exten",
                   "timezone", "working_hours", "respect_holidays", "holiday_subdivision", "short_call_message",
-                  "short_call_alarm", "dispositions", "script", "wrapup_limit_s"]
+                  "short_call_alarm", "dispositions", "script", "wrapup_limit_s", "record", "record_percent"]
         widgets = {"script": forms.Textarea(attrs={"rows": 8})}
 
     def __init__(self, *args, organization, queues: dict[str, dict[str, int]] | None = None, **kwargs):

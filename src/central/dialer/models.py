@@ -37,6 +37,14 @@ def default_retry_policy() -> dict:
     return {"busy": 600, "no_answer": 1800, "congestion": 300, "failed": 900, "abandoned": 300}
 
 
+class RecordMode(models.TextChoices):
+    """Values are :mod:`central.recordings.policy`'s ``RECORD_*`` constants."""
+
+    NONE = "none", _("Nenhuma")
+    ALL = "all", _("Todas")
+    PERCENT = "percent", _("Uma porcentagem")
+
+
 class Campaign(TenantOwned):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Rascunho")
@@ -99,6 +107,12 @@ class Campaign(TenantOwned):
         _("pós-atendimento máximo (s)"), default=0,
         help_text=_("0: o discador conta o wrapuptime fixo da fila. Acima de 0: conta o pós-atendimento real, "
                     "até o agente salvar o resultado, no máximo estes segundos."))
+    # Call recording (docs/recordings.md): the dialer starts MixMonitor on the answered call
+    # for all, none or a share of the attempts (central.recordings.policy.should_record).
+    record = models.CharField(_("gravar chamadas"), max_length=10, choices=RecordMode.choices,
+                              default=RecordMode.NONE)
+    record_percent = models.PositiveSmallIntegerField(
+        _("porcentagem gravada"), default=0, help_text=_("Com \"uma porcentagem\": de 1 a 100% das chamadas atendidas."))
     # Set by the dialer when every Originate of the campaign fails (a dialplan mistake:
     # "Extension does not exist."): the campaign is paused and the panel shows why.
     # Cleared when the campaign is started or resumed.

@@ -31,6 +31,7 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "max_attempts_per_day": (1, 100, False),
     "short_call_alarm": (0, 100000, False),
     "wrapup_limit_s": (0, 3600, False),
+    "record_percent": (0, 100, False),
 }
 
 #: Abandonment cap as a fraction (the form shows it in %): at most 50 %.
@@ -141,6 +142,14 @@ def campaign_settings_errors(values: Mapping[str, Any]) -> dict[str, str]:
         problems = validate_dispositions(values["dispositions"])
         if problems:
             errors["dispositions"] = disposition_list_message(DispositionError(problems[0]))
+    if "record" in values:
+        from central.recordings.policy import RECORD_MODES, RECORD_PERCENT
+
+        if values["record"] not in RECORD_MODES:
+            errors["record"] = _("Escolha: nenhuma, todas ou uma porcentagem.")
+        elif values["record"] == RECORD_PERCENT and "record_percent" not in errors and not (
+                _number(values.get("record_percent")) or 0) > 0:
+            errors["record_percent"] = _("Informe a porcentagem de chamadas gravadas (1 a 100).")
     for field, validate in CAMPAIGN_DIAL_FIELDS.items():
         if field in values:
             try:
@@ -164,4 +173,4 @@ def disposition_list_message(exc) -> str:
 #: Every Campaign field :func:`campaign_settings_errors` looks at.
 SETTINGS_FIELDS = (*NUMERIC_BOUNDS, "max_abandon_rate", "caller_id", "use_0303_prefix", "queue", "working_hours",
                    "timezone", "holiday_subdivision", "retry_policy", "trunk", "dial_context", "dial_exten",
-                   "dispositions")
+                   "dispositions", "record")

@@ -39,7 +39,9 @@ import contextlib
 import logging
 import random
 from collections.abc import Iterable
+from pathlib import Path
 
+from central.simulator import recording
 from central.simulator.audiosocket_client import FRAME_SECONDS, AudioSocketClient
 from central.simulator.clock import RealClock, VirtualClock
 from central.simulator.config import SimulatorConfig
@@ -153,6 +155,8 @@ class Simulator:
             self.clock = VirtualClock()
         self.pbx = SimulatedPBX(self.config, self.clock)
         self.pbx.on_resolved = self._resolved
+        self.pbx.on_recording = self._write_recording
+        self.recordings: list[Path] = []  # files written by MixMonitor, for tests and figures
         self.sessions: set[Session] = set()
         self.stats = {"connections": 0, "dropped": 0, "protocol_errors": 0, "events_sent": 0}
         self._server: asyncio.base_events.Server | None = None
@@ -367,6 +371,19 @@ class Simulator:
         if call.reason == 4:
             return response(call.action_id, "Success", "Originate successfully queued")
         return error(call.action_id, "Originate failed")
+
+    def _write_recording(self, file: str, seconds: float) -> None:
+        """A monitored call hung up: MixMonitor's file is complete (a few hundred kB at
+        most, written inline like Asterisk's own monitor thread would)."""
+        path = recording.target_path(self.config.monitor_dir, file)
+        if path is None:
+            return
+        try:
+            recording.write_recording(path, min(seconds, self.config.recording_max_seconds))
+        except OSError:
+            log.warning("simulator: could not write the recording %s", path, exc_info=True)
+            return
+        self.recordings.append(path)
 
     def _resolved(self, call: Call) -> None:
         waiter = self._waiters.pop(call.call_id, None)

@@ -146,6 +146,12 @@ class SimulatorConfig:
     asterisk_version: str = "22.10.1"
     max_calls: int = 500
     agent_names: dict[str, str] = field(default_factory=dict)  # agent1 -> "Agent One"
+    # The directory MixMonitor writes to (Asterisk's <astspooldir>/monitor, where a relative
+    # ``File`` lands: apps/app_mixmonitor.c filename_parse()). Empty: the action answers
+    # as Asterisk does but no file is written (central.simulator.recording).
+    monitor_dir: str = ""
+    # Longest generated recording in seconds (the WAV is synthetic; docs/recordings.md).
+    recording_max_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> SimulatorConfig:

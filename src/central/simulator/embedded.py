@@ -58,6 +58,10 @@ def demo_simulator_config(secret: str, seed: int | None = None, calls_per_minute
     cfg.world.talk_time_mean = 20.0
     cfg.world.wrapup_time = 3.0
     with_concierge_dialplan(cfg)
+    # MixMonitor writes where Central's recordings indexer looks (docs/recordings.md).
+    from django.conf import settings as django_settings
+
+    cfg.monitor_dir = str(django_settings.RECORDINGS_SPOOL)
     # Demo visitors at the gate (target and units come from the voice process once it
     # listens: central.voice.embedded).
     cfg.visitors.per_minute = visits_per_minute

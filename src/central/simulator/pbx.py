@@ -47,7 +47,7 @@ KNOWN_TECHS = ("Local", "PJSIP", "IAX2", "DAHDI")
 ACTION_NAMES = (
     "Challenge", "Command", "CoreSettings", "CoreShowChannels", "CoreStatus",
     "DeviceStateList", "Events", "ExtensionState", "ExtensionStateList", "Filter", "Getvar",
-    "Hangup", "ListCommands", "Login", "Logoff", "Originate", "PJSIPShowEndpoints", "Ping",
+    "Hangup", "ListCommands", "Login", "Logoff", "MixMonitor", "Originate", "PJSIPShowEndpoints", "Ping",
     "QueueAdd", "QueuePause", "QueueRemove", "QueueStatus", "QueueSummary", "Setvar",
     "ShowDialPlan", "Status",
 )
@@ -193,6 +193,13 @@ class SimulatedPBX:
         self._call_seq = 0
         self.stats = {"actions": 0, "events": 0, "originates": 0, "logins_failed": 0}
         self.on_resolved: Callable[[Call], None] | None = None
+        # MixMonitor: call id -> [(File, started)] while the call lasts; then (File,
+        # seconds) per finished recording, handed to ``on_recording`` (the asyncio
+        # adapter writes the file) or kept here when nobody listens.
+        self.monitors: dict[str, list[tuple[str, float]]] = {}
+        self.recordings_done: list[tuple[str, float]] = []
+        self.on_recording: Callable[[str, float], None] | None = None
+        self._monitor_seq = 0
 
     # ------------------------------------------------------------------ time
     def _epoch_at_render(self) -> float:
@@ -247,6 +254,13 @@ class SimulatedPBX:
         self._drain_resolved()
         if ev.call_id and ev.kind in ("busy", "congestion", "noanswer", "failed", "hangup", "abandoned"):
             self.renderer.calls.pop(ev.call_id, None)
+            for file, started in self.monitors.pop(ev.call_id, []):
+                # The monitored channel hung up: MixMonitor closes its file.
+                self.recordings_done.append((file, max(0.0, ev.t - started)))
+            if self.recordings_done and self.on_recording is not None:
+                done, self.recordings_done = self.recordings_done, []
+                for file, seconds in done:
+                    self.on_recording(file, seconds)
         return rendered
 
     def _drain_resolved(self) -> None:
@@ -836,6 +850,46 @@ class SimulatedPBX:
             # 22.10.1 main/pbx_variables.c, ast_channel_publish_varset()).
             result.broadcast.append([("Event", "VarSet"), ("Privilege", "dialplan,all")] + ch.header()
                                     + [("Variable", var), ("Value", value)])
+        return result
+
+    def _a_mixmonitor(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
+        """Asterisk 22 apps/app_mixmonitor.c manager_mixmonitor(): "No channel specified",
+        "No such channel" (the channel found by name or uniqueid, main/channel.c
+        ast_channel_get_by_name()), "Could not start monitoring channel" when
+        mixmonitor_exec() fails (no File and no r()/t() option: "MixMonitor requires an
+        argument"), else ``Response: Success`` with no Message (and ``MixMonitorID`` with
+        the ``i(var)`` option). mixmonitor_exec() sets ``MIXMONITOR_FILENAME`` to the path
+        under the monitor directory and publishes ``MixMonitorStart``: both events as in
+        ami-event-stream-audiosocket.txt (VarSet, then MixMonitorStart, ``call,all``).
+        The file is written when the call hangs up (:mod:`central.simulator.recording`)."""
+        name = msg.get("Channel") or ""
+        if not name:
+            return ActionResult([error(aid, "No channel specified")])
+        ch = self._find_channel(name)
+        if ch is None:
+            return ActionResult([error(aid, "No such channel")])
+        file = (msg.get("File") or "").strip()
+        options = msg.get("Options") or ""
+        if not file and not re.search(r"[rt]\(", options):
+            return ActionResult([error(aid, "Could not start monitoring channel")])
+        monitor_dir = self.config.monitor_dir or "/var/spool/asterisk/monitor"
+        full = file if file.startswith("/") else f"{monitor_dir.rstrip('/')}/{file}"
+        fields: list[tuple[str, str]] = []
+        self._monitor_seq += 1
+        uid_var = re.search(r"i\(([^)]*)\)", options)
+        if uid_var and uid_var.group(1):
+            # The MixMonitor's id is its datastore's (a pointer printed as hex); any
+            # unique token does.
+            monitor_id = f"0x{self._monitor_seq:012x}"
+            ch.variables[uid_var.group(1)] = monitor_id
+            fields.append(("MixMonitorID", monitor_id))
+        ch.variables["MIXMONITOR_FILENAME"] = full
+        if file and ch.call_id:
+            self.monitors.setdefault(ch.call_id, []).append((file, self.world.now))
+        result = ActionResult([response(aid, "Success", None, *fields)])
+        result.broadcast.append([("Event", "VarSet"), ("Privilege", "dialplan,all")] + ch.header()
+                                + [("Variable", "MIXMONITOR_FILENAME"), ("Value", full)])
+        result.broadcast.append([("Event", "MixMonitorStart"), ("Privilege", "call,all")] + ch.header())
         return result
 
     def _a_hangup(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:

@@ -1,0 +1,114 @@
+"""Serving a recording: range requests to its tenant, 404 to everyone else, audited."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.test import AsyncClient, Client
+
+from tests.recordings.factories import make_recording
+
+pytestmark = pytest.mark.django_db
+
+DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset identifiable
+
+
+@pytest.fixture
+def recording(tenants):
+    return make_recording(tenants["a"], data=DATA)
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_whole_file_and_ranges_to_the_owning_tenant(tenants, recording) -> None:
+    from central.core.models import AuditLog
+
+    client = _client(tenants["alice"])
+    url = f"/recordings/{recording.pk}/audio"
+    whole = client.get(url)
+    assert whole.status_code == 200 and _body(whole) == DATA
+    assert whole["Accept-Ranges"] == "bytes" and whole["Content-Length"] == str(len(DATA))
+    assert whole["Content-Type"] == "audio/wav" and "no-store" in whole["Cache-Control"]
+
+    first = client.get(url, HTTP_RANGE="bytes=0-99")
+    assert first.status_code == 206 and _body(first) == DATA[:100]
+    assert first["Content-Range"] == f"bytes 0-99/{len(DATA)}" and first["Content-Length"] == "100"
+
+    middle = client.get(url, HTTP_RANGE="bytes=5000-6999")
+    assert middle.status_code == 206 and _body(middle) == DATA[5000:7000]
+    assert middle["Content-Range"] == f"bytes 5000-6999/{len(DATA)}"
+
+    suffix = client.get(url, HTTP_RANGE="bytes=-500")
+    assert suffix.status_code == 206 and _body(suffix) == DATA[-500:]
+    assert suffix["Content-Range"] == f"bytes {len(DATA) - 500}-{len(DATA) - 1}/{len(DATA)}"
+
+    open_ended = client.get(url, HTTP_RANGE="bytes=10000-")
+    assert open_ended.status_code == 206 and _body(open_ended) == DATA[10000:]
+
+    past_end = client.get(url, HTTP_RANGE=f"bytes={len(DATA)}-")
+    assert past_end.status_code == 416 and past_end["Content-Range"] == f"bytes */{len(DATA)}"
+    assert client.get(url, HTTP_RANGE="bytes=-0").status_code == 416
+
+    malformed = client.get(url, HTTP_RANGE="bytes=9-2")  # ignored: the whole file
+    assert malformed.status_code == 200 and _body(malformed) == DATA
+
+    audits = AuditLog.objects.filter(action="recording.listen", organization=tenants["a"])
+    assert audits.count() == 6  # every answered request (not the two 416s)
+    assert set(audits.values_list("target_id", flat=True)) == {str(recording.pk)}
+
+
+def test_other_tenant_viewer_and_agent_without_identity_get_404(tenants, recording) -> None:
+    url = f"/recordings/{recording.pk}/audio"
+    for user in ("bob", "vera", "artur"):
+        response = _client(tenants[user]).get(url, HTTP_RANGE="bytes=0-10")
+        assert response.status_code == 404, user
+    # bob naming tenant A explicitly: still 404 (no membership)
+    response = _client(tenants["bob"]).get(url, HTTP_X_ORGANIZATION=str(tenants["a"].pk))
+    assert response.status_code == 404
+    assert Client().get(url).status_code == 302  # anonymous: to the sign-in page
+    # the API lists it to its tenant only
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(tenants["alice"])
+    rows = api.get("/api/v1/recordings/").json()
+    rows = rows["results"] if isinstance(rows, dict) else rows
+    assert [r["id"] for r in rows] == [recording.pk] and rows[0]["audio_url"] == url
+    api.force_authenticate(tenants["bob"])
+    assert api.get(f"/api/v1/recordings/{recording.pk}/").status_code == 404
+
+
+def test_a_row_whose_path_leaves_the_store_is_404(tenants, recording) -> None:
+    from central.recordings.models import Recording
+
+    Recording.objects.filter(pk=recording.pk).update(path="../../../../etc/passwd")
+    assert _client(tenants["alice"]).get(f"/recordings/{recording.pk}/audio").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asgi_streams_chunk_by_chunk(tenants) -> None:
+    """Under ASGI the body is an async iterator (a sync one would be read whole into memory
+    by Django before the first byte is sent)."""
+    from central.recordings import views
+
+    big = make_recording(tenants["a"], data=b"\x01" * (3 * views.CHUNK + 17))
+
+    async def fetch():
+        client = AsyncClient()
+        await client.aforce_login(tenants["alice"])
+        response = await client.get(f"/recordings/{big.pk}/audio", headers={"Range": "bytes=1-"})
+        assert response.status_code == 206 and response.is_async
+        parts = [part async for part in response.streaming_content]
+        return parts
+
+    parts = asyncio.run(fetch())
+    assert [len(p) for p in parts] == [views.CHUNK, views.CHUNK, views.CHUNK, 16]
