@@ -87,6 +87,30 @@ def test_other_tenant_viewer_and_agent_without_identity_get_404(tenants, recordi
     assert api.get(f"/api/v1/recordings/{recording.pk}/").status_code == 404
 
 
+def test_an_agent_hears_only_the_calls_taken_at_their_own_interfaces(tenants) -> None:
+    from central.agents.models import Agent, AgentInterface
+
+    agent = Agent.objects.create(organization=tenants["a"], user=tenants["artur"], name="Artur")
+    AgentInterface.objects.create(organization=tenants["a"], agent=agent, interface="PJSIP/2001")
+    from tests.telephony.factories import make_call_record
+
+    own_call = make_call_record(tenants["a"], agent="PJSIP/2001")
+    other_call = make_call_record(tenants["a"], agent="PJSIP/2002")
+    own = make_recording(tenants["a"], agent="PJSIP/2001", data=DATA, call_record=own_call)
+    other = make_recording(tenants["a"], agent="PJSIP/2002", data=DATA, call_record=other_call)
+    artur = _client(tenants["artur"])
+    assert artur.get(f"/recordings/{own.pk}/audio", HTTP_RANGE="bytes=0-9").status_code == 206
+    assert artur.get(f"/recordings/{other.pk}/audio").status_code == 404
+    from central.core.models import Membership
+    from central.recordings.services import recordings_by_call
+
+    membership = Membership.objects.get(user=tenants["artur"])
+    assert recordings_by_call(membership, [own_call.id, other_call.id]) == {own_call.id: [own]}
+    supervisor = Membership.objects.get(user=tenants["alice"])
+    assert recordings_by_call(supervisor, [own_call.id, other_call.id]) == {own_call.id: [own],
+                                                                           other_call.id: [other]}
+
+
 def test_a_row_whose_path_leaves_the_store_is_404(tenants, recording) -> None:
     from central.recordings.models import Recording
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from importlib.util import find_spec
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -28,15 +27,12 @@ LISTEN_ALL = Role.SUPERVISOR
 
 
 def _agent_interfaces(membership) -> list[str]:
-    if not find_spec("central.agents") or not find_spec("central.agents.identity"):
-        return []
-    from central.agents.identity import agent_for_user
-    from central.agents.models import AgentInterface
+    from central.agents.identity import agent_for_user, interfaces_of
 
     agent = agent_for_user(membership.organization_id, membership.user)
     if agent is None:
         return []
-    return list(AgentInterface.objects.filter(agent=agent).values_list("interface", flat=True))
+    return [row.interface for row in interfaces_of(membership.organization_id, [agent.id]).get(agent.id, [])]
 
 
 def listenable(membership) -> QuerySet[Recording]:
