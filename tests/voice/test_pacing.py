@@ -208,3 +208,24 @@ async def test_the_voice_process_takes_its_startup_heap_out_of_full_collections(
         stop.set()
         await task
         gc.unfreeze()  # the rest of the test session collects as before
+
+
+def test_the_first_byte_probe_is_armed_for_one_frame_per_turn():
+    """The pacer calls the session's first-byte probe only while a turn waits for its
+    first frame out, not for every frame of every prompt (one call per frame was 1.5 %
+    of the voice process at 800 calls)."""
+    from central.voice.audiosocket.server import AudioSocketSession, Pacer, ServerStats
+    from central.voice.pipeline import OutputFrames, OutputProcessor, TurnMetrics
+
+    session = AudioSocketSession(lambda s: Quiet(), ServerStats(), Pacer())
+    turns: list[TurnMetrics] = []
+    out = OutputProcessor(session, on_control=lambda action: None, on_turn=turns.append)
+    frames = (encode_frame(0x10, bytes(320)),) * 3
+    out.process(OutputFrames(frames))  # a prompt nobody times
+    assert session.on_frame_sent is None
+    metrics = TurnMetrics(speech_end=1.0)
+    out.process(OutputFrames(frames, metrics))
+    assert session.on_frame_sent is not None
+    session.on_frame_sent()  # the pacer sends the turn's first frame
+    assert turns == [metrics] and metrics.first_byte_at > 0
+    assert session.on_frame_sent is None

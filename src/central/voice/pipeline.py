@@ -452,15 +452,15 @@ class OutputProcessor(Processor):
         self.on_turn = on_turn
         self.pending_metrics: TurnMetrics | None = None
         self.interruptions = 0
-        session.on_frame_sent = self._frame_sent
 
     def process(self, frame: Frame) -> None:
         t = type(frame)
         if t is OutputFrames:
             if frame.metrics is not None:
+                # Arm the session's first-byte probe for this turn only: the pacer calls
+                # it for the next frame sent, not for every frame of every prompt.
                 self.pending_metrics = frame.metrics
-                if not self.session.playing:
-                    pass  # first frame goes out on the next tick
+                self.session.on_frame_sent = self._frame_sent
             self.session.play(frame.frames)
         elif t is Interruption:
             if self.session.interrupt():
@@ -469,6 +469,7 @@ class OutputProcessor(Processor):
             self.on_control(frame.action)
 
     def _frame_sent(self) -> None:
+        self.session.on_frame_sent = None
         m = self.pending_metrics
         if m is not None:
             self.pending_metrics = None
