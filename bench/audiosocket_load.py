@@ -1,7 +1,8 @@
 """AudioSocket load: how many concurrent calls one core serves with on-time audio.
 
     .venv/bin/python bench/audiosocket_load.py [--sizes 100,500,1000] [--seconds 5]
-        [--stacks naive,real] [--sched fifo|normal] [--burner] [--loop uvloop|asyncio]
+        [--stacks naive,real] [--sched fifo|nice|normal] [--burner] [--conditions LIST]
+        [--loop uvloop|asyncio] [--profile DIR]
 
 Reproducing each condition of the capacity table (src/central/voice/README.md):
 
@@ -9,6 +10,8 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
+    all four in one run:        --conditions fifo,fifo+burner,normal,normal+burner
+                                (a table per condition, then the largest passing N of each)
 
 Who runs where (2 cores):
 
@@ -72,6 +75,7 @@ GAP_P99_LIMIT_MS = PERIOD * 1000 + P99_LIMIT_MS
 PHASES = 4  # client send slots per 20 ms (Asterisk channels keep their own timers)
 WARMUP = 1.5
 SERVER_CPU, CLIENT_CPU = 0, 1
+SCHED_CHOICES = ("fifo", "nice", "normal")
 
 
 def set_sched(policy: str) -> str:
@@ -384,11 +388,11 @@ class Client:
         self.hist_cls = LatencyHistogram
         self.profiler: Profiler | None = None
 
-    def run(self, stack: str, n: int) -> Row:
+    def run(self, stack: str, n: int, sched: str) -> Row:
         row = Row(stack, n)
         args = self.args
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--stack", stack, "--sched", args.sched,
+            [sys.executable, __file__, "--serve", "--stack", stack, "--sched", sched,
              "--loop", args.loop, "--max-connections", str(n + 10)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
@@ -646,24 +650,18 @@ class Burner:
         self.proc.wait()
 
 
-def client_main(args) -> None:
-    os.sched_setaffinity(0, {CLIENT_CPU})
-    client_policy = set_sched("fifo")
-    gc.freeze()
-    frames = speech_loop()
-    client = Client(args, frames)
-    burner = Burner() if args.burner else None
+def run_condition(args, client: Client, sched: str, burn: bool, client_policy: str) -> dict[str, Row | None]:
+    """Every size and stack under one condition (server scheduling, burner or not);
+    returns the largest passing row per stack.  A stack that failed two sizes in a row
+    is not tried at larger ones (it would only fail slower)."""
+    burner = Burner() if burn else None
     sizes = [int(x) for x in args.sizes.split(",")]
     stacks = args.stacks.split(",")
     load = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {load[0]:.2f} "
-          f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; server --sched {args.sched} "
+          f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; server --sched {sched} "
           f"--loop {args.loop} on CPU {SERVER_CPU}; client {client_policy} on CPU {CLIENT_CPU}; "
           f"burner on CPU {CLIENT_CPU}: {'yes' if burner else 'no'}")
-    print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
-          "CPU: the server process, % of its core; core: that core busy with anything "
-          "(loopback softirq work, neighbours); KB/ses: server RSS growth per call; gcmax: longest GC run (ms, wall clock: "
-          "includes any preemption during it); fullgc: one full collection timed after the window (ms); load: the machine's 1-minute load average when the row started")
     print(HEADER, flush=True)
     best: dict[str, Row | None] = dict.fromkeys(stacks)
     failures = dict.fromkeys(stacks, 0)
@@ -672,7 +670,7 @@ def client_main(args) -> None:
             for stack in stacks:
                 if failures[stack] >= 2:
                     continue
-                row = client.run(stack, n)
+                row = client.run(stack, n, sched)
                 print(format_row(row), flush=True)
                 if args.verbose:
                     print("#", json.dumps(row.server), flush=True)
@@ -693,7 +691,33 @@ def client_main(args) -> None:
         else:
             print(f"{stack}: largest passing N {row.n} (of {args.sizes}), server CPU "
                   f"{row.cpu_pct / row.n:.3f}% of a core per call, scheduling {row.server.get('policy')}")
+    return best
 
+
+def client_main(args) -> None:
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    client_policy = set_sched("fifo")
+    gc.freeze()
+    client = Client(args, speech_loop())
+    print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
+          "CPU: the server process, % of its core; core: that core busy with anything "
+          "(loopback softirq work, neighbours); KB/ses: server RSS growth per call; gcmax: longest GC run "
+          "(ms, wall clock: includes any preemption during it); fullgc: one full collection timed after "
+          "the window (ms); load: the machine's 1-minute load average when the row started")
+    conditions = args.conditions.split(",") if args.conditions else [args.sched + ("+burner" if args.burner else "")]
+    summary = []
+    for condition in conditions:
+        sched, _, extra = condition.partition("+")
+        if sched not in SCHED_CHOICES or extra not in ("", "burner"):
+            raise SystemExit(f"unknown condition {condition!r} (e.g. fifo, fifo+burner, normal+burner)")
+        summary.append((condition, run_condition(args, client, sched, extra == "burner", client_policy)))
+        print(flush=True)
+    if len(summary) > 1:
+        print("# largest passing N per condition (stack: N, server CPU per call)")
+        for condition, best in summary:
+            cells = [f"{stack}: {row.n}, {row.cpu_pct / row.n:.3f}%" if row else f"{stack}: none"
+                     for stack, row in best.items()]
+            print(f"{condition:<14} " + "; ".join(cells))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -704,10 +728,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,500,1000", help="concurrent calls per row, comma separated")
     ap.add_argument("--stacks", default="naive,real", help="naive (reference), real (production stack)")
     ap.add_argument("--seconds", type=float, default=5.0, help="measured window per row")
-    ap.add_argument("--sched", choices=("fifo", "nice", "normal"), default="fifo",
+    ap.add_argument("--sched", choices=SCHED_CHOICES, default="fifo",
                     help="server scheduling: SCHED_FIFO, SCHED_OTHER nice -15, SCHED_OTHER nice 0")
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--conditions", metavar="LIST",
+                    help="several conditions in one run, each a --sched value with an optional +burner, "
+                         "e.g. fifo,fifo+burner,normal,normal+burner (overrides --sched and --burner)")
     ap.add_argument("--profile", metavar="DIR",
                     help="sample the server with py-spy over each window (raw stacks in DIR); "
                          "figures of profiled rows are not capacity figures")
