@@ -32,7 +32,8 @@ def test_file_waits_for_its_call_record_then_moves_into_the_store(tenants) -> No
     spooled = _spool(uid)
     assert indexer.index_pending()["waiting"] == 1  # the call is not over: no record yet
     assert not Recording.objects.exists() and spooled.exists()
-    record = make_call_record(tenants["a"], attempt_id=uid, agent="Local/agent1@agent-phones", campaign_id="7")
+    record = make_call_record(tenants["a"], attempt_id=uid, agent="Agent One",
+                              agent_interface="Local/agent1@agent-phones", campaign_id="7")
     counts = indexer.index_pending()
     assert counts["indexed"] == 1
     rec = Recording.objects.get()

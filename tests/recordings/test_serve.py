@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from django.test import AsyncClient, Client
@@ -94,8 +95,8 @@ def test_an_agent_hears_only_the_calls_taken_at_their_own_interfaces(tenants) ->
     AgentInterface.objects.create(organization=tenants["a"], agent=agent, interface="PJSIP/2001")
     from tests.telephony.factories import make_call_record
 
-    own_call = make_call_record(tenants["a"], agent="PJSIP/2001")
-    other_call = make_call_record(tenants["a"], agent="PJSIP/2002")
+    own_call = make_call_record(tenants["a"], agent_interface="PJSIP/2001")
+    other_call = make_call_record(tenants["a"], agent_interface="PJSIP/2002")
     own = make_recording(tenants["a"], agent="PJSIP/2001", data=DATA, call_record=own_call)
     other = make_recording(tenants["a"], agent="PJSIP/2002", data=DATA, call_record=other_call)
     artur = _client(tenants["artur"])
@@ -119,20 +120,34 @@ def test_a_row_whose_path_leaves_the_store_is_404(tenants, recording) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_asgi_streams_chunk_by_chunk(tenants) -> None:
-    """Under ASGI the body is an async iterator (a sync one would be read whole into memory
-    by Django before the first byte is sent)."""
+def test_asgi_streams_chunk_by_chunk(tenants, monkeypatch) -> None:
+    """Under ASGI the body is pulled chunk by chunk: when the first chunk arrives only one
+    has been read from the disk. (Django serves a plain synchronous streaming body under
+    ASGI by reading all of it into a list first: 4 reads before the first byte.)"""
     from central.recordings import views
 
     big = make_recording(tenants["a"], data=b"\x01" * (3 * views.CHUNK + 17))
+    reads = []
+    real_pread = os.pread
+
+    def counting_pread(fd, size, offset):
+        reads.append(size)
+        return real_pread(fd, size, offset)
+
+    monkeypatch.setattr(views.os, "pread", counting_pread)
 
     async def fetch():
         client = AsyncClient()
         await client.aforce_login(tenants["alice"])
         response = await client.get(f"/recordings/{big.pk}/audio", headers={"Range": "bytes=1-"})
-        assert response.status_code == 206 and response.is_async
-        parts = [part async for part in response.streaming_content]
-        return parts
+        assert response.status_code == 206
+        parts, reads_at_first = [], None
+        async for part in response:  # what the ASGI handler iterates
+            if reads_at_first is None:
+                reads_at_first = len(reads)
+            parts.append(part)
+        return parts, reads_at_first
 
-    parts = asyncio.run(fetch())
+    parts, reads_at_first = asyncio.run(fetch())
+    assert reads_at_first == 1
     assert [len(p) for p in parts] == [views.CHUNK, views.CHUNK, views.CHUNK, 16]

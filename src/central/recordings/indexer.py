@@ -115,7 +115,7 @@ def index_pending(now: datetime | None = None) -> dict[str, int]:
             organization_id=org_id, attempt_uid=uid, call_record=record,
             campaign_id=(record.campaign_id if record is not None else "") or
                         (str(attempt["campaign_id"]) if attempt is not None else ""),
-            agent=(record.agent if record is not None else "") or (attempt or {}).get("agent") or "",
+            agent=(record.agent_interface if record is not None else "") or (attempt or {}).get("agent") or "",
             path=storage.relative_path(org_id, started, path.name), size=info.st_size,
             duration=_duration(path), content_type=policy.CONTENT_TYPE, started_at=started, created_at=now,
         )
@@ -143,13 +143,12 @@ def _link_late_records(now: datetime) -> int:
 
     linked = 0
     recent = Recording.objects.filter(call_record__isnull=True, created_at__gte=now - timedelta(days=1))
-    for rec in recent.only("id", "attempt_uid",
-                                                                      "organization_id")[:MAX_PER_PASS]:
+    for rec in recent.only("id", "attempt_uid", "organization_id", "agent")[:MAX_PER_PASS]:
         call = (CallRecord.objects.filter(attempt_id=rec.attempt_uid, organization_id=rec.organization_id)
                 .order_by("id").first())
         if call is not None:
             linked += Recording.objects.filter(pk=rec.pk, call_record__isnull=True).update(
-                call_record=call, agent=call.agent, started_at=call.started_at)
+                call_record=call, agent=call.agent_interface or rec.agent, started_at=call.started_at)
     return linked
 
 

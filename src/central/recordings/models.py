@@ -28,7 +28,9 @@ class Recording(TenantOwned):
     call_record = models.ForeignKey("telephony.CallRecord", verbose_name=_("registro de chamada"), null=True,
                                     blank=True, on_delete=models.SET_NULL, related_name="recordings")
     campaign_id = models.CharField(_("campanha"), max_length=64, blank=True, db_index=True)
-    agent = models.CharField(_("agente"), max_length=120, blank=True, db_index=True)
+    #: The interface that took the call (``PJSIP/2001``): what an agent's own recordings
+    #: are matched by (central.agents identity).
+    agent = models.CharField(_("interface do agente"), max_length=120, blank=True, db_index=True)
     path = models.CharField(max_length=300, editable=False)
     size = models.BigIntegerField(_("tamanho (bytes)"), default=0)
     duration = models.FloatField(_("duração (s)"), null=True, blank=True)

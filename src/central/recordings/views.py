@@ -15,15 +15,14 @@ request.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from django.contrib.auth.decorators import login_required
-from django.core.handlers.asgi import ASGIRequest
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
 from central.core import audit
+from central.core.streaming import SyncStreamingHttpResponse
 from central.core.tenancy import membership_for_request
 
 from . import policy, storage
@@ -33,29 +32,14 @@ CHUNK = storage.CHUNK
 
 
 def _chunks(fd: int, start: int, length: int):
-    """Read ``length`` bytes from ``start`` in chunks; memory stays at one chunk."""
+    """Read ``length`` bytes from ``start`` in chunks; memory stays at one chunk (under
+    ASGI :class:`~central.core.streaming.SyncStreamingHttpResponse` pulls them one at a
+    time in the request's worker thread; a plain StreamingHttpResponse would read the
+    whole file into a list first)."""
     try:
         offset, left = start, length
         while left > 0:
             data = os.pread(fd, min(CHUNK, left), offset)
-            if not data:
-                break
-            offset += len(data)
-            left -= len(data)
-            yield data
-    finally:
-        os.close(fd)
-
-
-async def _achunks(fd: int, start: int, length: int):
-    """The same for the ASGI server: Django consumes a *synchronous* iterator whole into a
-    list before sending a byte under ASGI (``StreamingHttpResponse.__aiter__``), which for
-    a 200 MB recording is 200 MB of memory; an async one is sent chunk by chunk (reads in a
-    worker thread, the event loop never waits on the disk)."""
-    try:
-        offset, left = start, length
-        while left > 0:
-            data = await asyncio.to_thread(os.pread, fd, min(CHUNK, left), offset)
             if not data:
                 break
             offset += len(data)
@@ -92,8 +76,7 @@ def audio(request, pk: int):
         start, length, status = wanted.start, wanted.length, 206
     audit.record("recording.listen", request=request, target=recording,
                  range=f"{start}-{start + length - 1}" if status == 206 else "")
-    body = _achunks if isinstance(request, ASGIRequest) else _chunks
-    response = StreamingHttpResponse(body(fd, start, length), status=status,
+    response = SyncStreamingHttpResponse(_chunks(fd, start, length), status=status,
                                      content_type=recording.content_type or policy.CONTENT_TYPE)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

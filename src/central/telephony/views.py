@@ -130,11 +130,13 @@ def calls(request):
 
 @login_required
 def call_detail(request, pk: int):
-    org = membership_for_request(request).organization  # 404 for foreign orgs
+    membership = membership_for_request(request)
+    org = membership.organization  # 404 for foreign orgs
     record = CallRecord.objects.filter(organization=org, pk=pk).select_related("server").first()
     if record is None:
         raise Http404  # another tenant's id looks exactly like a missing one
     from central.dialer.lookups import attempt_for_call, campaign_names
+    from central.recordings.services import recordings_for_call
 
     row = _display([record], org.pk)[0]
     attempt = attempt_for_call(org.pk, record.attempt_id)
@@ -153,6 +155,7 @@ def call_detail(request, pk: int):
         "duration": _secs(record.duration), "talk": _secs(record.billsec),
         "queue_wait": _secs(record.queue_wait) if record.queue_wait is not None else "",
         "back_url": request.GET.get("back", "") if request.GET.get("back", "").startswith("?") else "",
+        "recordings": recordings_for_call(record, membership),  # the ones this member may hear
     })
 
 

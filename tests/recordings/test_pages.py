@@ -1,0 +1,31 @@
+"""The player on the call detail page: shown to who may hear the recording, absent otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.recordings.factories import make_recording
+from tests.telephony.factories import make_call_record
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(user, call) -> tuple[int, str]:
+    client = Client()
+    client.force_login(user)
+    response = client.get(f"/telephony/calls/{call.pk}/")
+    return response.status_code, response.content.decode()
+
+
+def test_call_detail_shows_the_player_to_who_may_hear_it(tenants) -> None:
+    call = make_call_record(tenants["a"], agent_interface="PJSIP/2001")
+    rec = make_recording(tenants["a"], call_record=call, duration=12.4)
+    status, html = _page(tenants["alice"], call)
+    assert status == 200 and 'data-testid="call-recordings"' in html
+    assert f'<audio controls preload="none" src="/recordings/{rec.pk}/audio">' in html and "12 s" in html
+    status, html = _page(tenants["vera"], call)  # a viewer sees the call, not the recording
+    assert status == 200 and "<audio" not in html and 'data-testid="call-recordings"' not in html
+    assert _page(tenants["bob"], call)[0] == 404
+    plain = make_call_record(tenants["a"])
+    assert "<audio" not in _page(tenants["alice"], plain)[1]
