@@ -83,6 +83,7 @@ ACTION_TEXT = {
     "dialer.callback.update": gettext_lazy("alterou um retorno agendado"),
     "dialer.disposition.create": gettext_lazy("registrou o resultado de um atendimento"),
     "dialer.desk.dial": gettext_lazy("ligou para um contato pela tela do agente"),
+    "dialer.desk.skip": gettext_lazy("pulou um contato da prévia"),
     "organization.switch": gettext_lazy("trocou de organização"),
     "organization.update": gettext_lazy("alterou os dados da organização"),
     "invitation.create": gettext_lazy("convidou um usuário"),

@@ -280,3 +280,169 @@ def desk_attempt(organization, contact: Contact, interface: str, mode: str, now:
         if mode == "callback":
             Callback.objects.filter(contact=contact, done_at__isnull=True).update(done_at=now)
     return attempt
+
+
+def reserve_preview(organization, campaign: Campaign, now: datetime | None = None) -> Contact | None:
+    """Preview mode: the next due contact of ``campaign`` for the agent to look at before
+    pressing *Ligar*. It is set ``in_progress`` so no other agent gets it (skip-locked on
+    PostgreSQL like the engine's claim); :func:`release_preview` gives it back."""
+    from django.db.models import F, Q
+
+    from .claims import _locked
+
+    now = now or timezone.now()
+    if campaign.organization_id != organization.pk:
+        raise DeskError("not_found")
+    if campaign.pacing_mode != Campaign.Pacing.PREVIEW or campaign.status != Campaign.Status.ACTIVE:
+        raise DeskError("not_preview")
+    with transaction.atomic():
+        qs = _locked(Contact.objects.filter(campaign=campaign, status=Contact.Status.PENDING)
+                     .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                     .order_by(F("next_attempt_at").asc(nulls_last=True), "id"))
+        for contact in qs[:20]:
+            if dnc.is_blocked(organization.pk, campaign.pk, contact.phone):
+                Contact.objects.filter(pk=contact.pk).update(status=Contact.Status.DNC, last_result="dnc")
+                continue
+            Contact.objects.filter(pk=contact.pk).update(status=Contact.Status.IN_PROGRESS)
+            contact.status = Contact.Status.IN_PROGRESS
+            return contact
+    return None
+
+
+#: How long a skipped preview contact waits before it is offered again.
+SKIP_DELAY_S = 3600
+
+
+def release_preview(organization, contact: Contact, reason: str, user=None, now: datetime | None = None,
+                    request=None) -> None:
+    """The agent skipped the previewed contact (with a reason, audited): back to the pool
+    an hour later, without spending an attempt."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    if contact.organization_id != organization.pk:
+        raise DeskError("not_found")
+    if not (reason or "").strip():
+        raise DeskError("skip_reason", "reason")
+    Contact.objects.filter(pk=contact.pk, status=Contact.Status.IN_PROGRESS).update(
+        status=Contact.Status.PENDING, next_attempt_at=now + timedelta(seconds=SKIP_DELAY_S))
+    audit.record("dialer.desk.skip", request=request, actor=user, organization=organization, target=contact,
+                 reason=reason[:200])
+
+
+def manual_contact(organization, campaign: Campaign, raw: str) -> Contact:
+    """A typed number (manual dial) as a contact of the agent's campaign: normalised like
+    every number (``core.phones``), found or created, so its attempt, disposition and
+    do-not-call checks work like any other call."""
+    from central.core.phones import try_normalize
+
+    if campaign.organization_id != organization.pk:
+        raise DeskError("not_found")
+    phone, _reason = try_normalize(raw or "")
+    if phone is None:
+        raise DeskError("invalid_number", "number")
+    contact, _created = Contact.objects.get_or_create(
+        campaign=campaign, phone=phone.e164,
+        defaults={"organization": organization, "origin": "discagem manual",
+                  "timezone": _zone_for(phone.e164)})
+    return contact
+
+
+def _zone_for(e164: str) -> str:
+    from central.core.phones import timezone_for
+
+    try:
+        return timezone_for(e164)
+    except Exception:  # noqa: BLE001 - a zone is a nicety here, never a reason to refuse
+        return ""
+
+
+#: The embedded simulator's AMI (``central up``): its secret is per run and never stored,
+#: so ``dialer/embedded.py`` hands it to the in-process web views here.
+EMBEDDED_AMI: dict | None = None
+
+
+def _ami_for(attempt: Attempt) -> tuple[dict, tuple[str, int, str, str, str]]:
+    """(Originate kwargs, AMI connection) for a desk attempt: the campaign's server
+    through the PBX link's ``target_for`` (the outbound rule, the tenant-named secret),
+    the embedded simulator, or the platform's ``CENTRAL_AMI_URL``."""
+    import os
+
+    from .core import agent_first_request
+
+    campaign = Campaign.objects.select_related("asterisk_server").get(pk=attempt.campaign_id)
+    kwargs = agent_first_request(uid=attempt.uid, interface=attempt.agent, phone=attempt.phone,
+                                 dial_context=campaign.dial_context, queue=campaign.queue,
+                                 caller_id=campaign.caller_id, use_0303=campaign.use_0303_prefix,
+                                 ring_timeout_s=campaign.ring_timeout_s, campaign_id=campaign.pk)
+    server = campaign.asterisk_server
+    ami = EMBEDDED_AMI
+    if ami and ((server is not None and server.use_simulator) or
+                (server is None and not os.environ.get("CENTRAL_AMI_URL"))):
+        return kwargs, (ami["host"], int(ami["port"]), ami["username"], ami["secret"], "plain")
+    if server is not None:
+        from central.telephony.link import target_for
+
+        t = target_for(server)
+        return kwargs, (t.host, t.port, t.username, t.secret, t.auth)
+    from .diagnose import _connection
+
+    return kwargs, _connection(None)
+
+
+async def originate_desk_attempt(attempt: Attempt) -> None:
+    """Send the agent-first Originate of a desk attempt on a short AMI session (the web
+    process holds no AMI connection). Returns once Asterisk queued it ("Originate
+    successfully queued"); the call itself goes on without us: the PBX link records it
+    against the attempt (``ChannelId`` = uid) and the disposition closes the attempt.
+    Raises ``DeskError("ami")`` when Asterisk refuses or cannot be reached; the attempt
+    is then closed as failed and the contact given back."""
+    from channels.db import database_sync_to_async
+
+    from central.telephony.ami.client import AMIClient
+    from central.telephony.ami.errors import AMIError
+
+    try:
+        kwargs, (host, port, user, secret, auth) = await database_sync_to_async(_ami_for)(attempt)
+    except Exception as exc:  # noqa: BLE001 - no server configured, disabled row...
+        log.warning("desk dial %s: no AMI target: %s", attempt.uid, exc)
+        await database_sync_to_async(_dial_failed)(attempt.pk, "no AMI target")
+        raise DeskError("ami") from None
+    fields: list[tuple[str, str]] = [("Channel", kwargs["channel"]), ("Context", kwargs["context"]),
+                                     ("Exten", kwargs["exten"]), ("Priority", "1"),
+                                     ("Timeout", str(kwargs["timeout_ms"]))]
+    if kwargs["caller_id"]:
+        fields.append(("CallerID", kwargs["caller_id"]))
+    fields += [("Variable", f"{k}={v}") for k, v in kwargs["variables"].items()]
+    fields += [("Async", "true"), ("ChannelId", kwargs["channel_id"])]
+    client = AMIClient(host, port, user, secret, name="desk", auth=auth, events=False, reconnect=False,
+                       ping_interval=None, connect_timeout=5.0, action_timeout=5.0)
+    try:
+        await client.start()
+        reply = await client.send_action("Originate", fields)
+    except (AMIError, OSError, TimeoutError) as exc:
+        log.warning("desk dial %s: AMI: %s", attempt.uid, exc)
+        await database_sync_to_async(_dial_failed)(attempt.pk, f"AMI: {exc}")
+        raise DeskError("ami") from None
+    finally:
+        await client.close()
+    if (reply.name or "").lower() != "success":  # Response: Error (an unknown extension...)
+        await database_sync_to_async(_dial_failed)(attempt.pk, f"Asterisk: {reply.get('Message') or ''}")
+        raise DeskError("ami")
+    await database_sync_to_async(_dial_sent)(attempt.pk)
+
+
+def _dial_sent(pk: int) -> None:
+    Attempt.objects.filter(pk=pk, state=Attempt.State.CREATED).update(state=Attempt.State.SENT,
+                                                                       sent_at=timezone.now())
+
+
+def _dial_failed(pk: int, note: str) -> None:
+    now = timezone.now()
+    attempt = Attempt.objects.filter(pk=pk).first()
+    if attempt is None:
+        return
+    Attempt.objects.filter(pk=pk).update(state=Attempt.State.COMPLETED, result=Attempt.Result.FAILED,
+                                         ended_at=now, note=note[:300])
+    Contact.objects.filter(pk=attempt.contact_id, status=Contact.Status.IN_PROGRESS).update(
+        status=Contact.Status.PENDING, attempts=max(0, attempt.contact.attempts - 1))

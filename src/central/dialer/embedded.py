@@ -154,6 +154,9 @@ async def _start_engines(context: dict) -> list[Awaitable]:
     # organization's campaigns (and those that reference its row), no other tenant's.
     row = await database_sync_to_async(simulator_server)(ami)
     client = AMIClient(ami["host"], int(ami["port"]), ami["username"], ami["secret"], name="dialer-embedded")
+    from central.dialer import desk_services
+
+    desk_services.EMBEDDED_AMI = dict(ami)  # the agent's page dials through the same simulator
     engine = Engine(client, options=EngineOptions(
         wrapup_s=wrapup, server=SIMULATOR_SERVER, server_id=row.pk if row else None,
         default_organization_ids=(row.organization_id,) if row else ()))

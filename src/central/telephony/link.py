@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlparse
 
 from channels.db import database_sync_to_async
 
-from central.core.live import apublish, org_group
+from central.core.live import apublish, apublish_agent, org_group
 from central.telephony import chanvars
 
 from . import metrics, store
@@ -116,6 +116,7 @@ class PBXLink:
         self._live_dirty = True
         self._records: list[CdrRecord] = []
         self._calls: dict[str, _CallInfo] = {}
+        self._pops: set[asyncio.Task] = set()  # inbound screen pops on their way
         self._status: tuple[str, str] | None = None
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
@@ -203,6 +204,23 @@ class PBXLink:
         elif msg.name == "AgentConnect":
             info.queue = msg.get("Queue") or info.queue
             info.agent = msg.get("MemberName") or msg.get("Interface") or info.agent
+            if info.direction == "inbound" and self.publish:
+                self._inbound_pop(msg)
+
+    def _inbound_pop(self, msg: Message) -> None:
+        """An inbound queue call reached an agent: their page pops the caller's number
+        (the dialer's own calls are popped by the dialer, which knows the attempt).
+        ``CallerIDNum`` of AgentConnect is the caller's (ami-event-stream-answered-queue-
+        agent.txt); the page matches it to contacts (``desk_services.inbound_card``)."""
+        interface = msg.get("Interface") or ""
+        if not interface:
+            return
+        payload = {"kind": "inbound", "number": msg.get("CallerIDNum") or "", "queue": msg.get("Queue") or "",
+                   "linkedid": msg.get("Linkedid") or "", "interface": interface, "connected_at": self.clock()}
+        task = asyncio.get_running_loop().create_task(
+            apublish_agent(self.target.server.organization_id, interface, payload))
+        self._pops.add(task)
+        task.add_done_callback(self._pops.discard)
 
     def _add_records(self, records: list[CdrRecord]) -> None:
         self._records.extend(records)
@@ -417,6 +435,9 @@ class PBXLink:
             if members:
                 await apublish(group, {"type": "queue_members", "server": ref.name,
                                        "server_id": ref.id, "members": members})
+                for member in members:  # each agent's own page (docs/agents.md)
+                    await apublish_agent(ref.organization_id, member["interface"],
+                                         {"kind": "member", "member": member})
             if live is not None or saved:
                 payload = {"type": "calls", "server": ref.name, "server_id": ref.id,
                            "records": saved}
