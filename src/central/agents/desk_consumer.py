@@ -79,13 +79,16 @@ def _card(org_id: int, payload: dict, interfaces: list[str], agent_name: str) ->
 
 
 @database_sync_to_async
-def _callbacks(org_id: int, user) -> list[dict]:
+def _callbacks(org_id: int, user) -> tuple[list[dict], float | None]:
+    """The user's due callbacks, and when the next one becomes due (epoch seconds)."""
     from central.core.db import release_connection
     from central.core.models import Organization
     from central.dialer import desk_services
 
     try:
-        return desk_services.due_callbacks(Organization.objects.get(pk=org_id), user)
+        org = Organization.objects.get(pk=org_id)
+        upcoming = desk_services.next_callback_at(org, user)
+        return desk_services.due_callbacks(org, user), upcoming.timestamp() if upcoming else None
     finally:
         release_connection()
 
@@ -109,6 +112,7 @@ class DeskConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.org_id, self.agent_id, self.agent_name, self.interfaces = ident
+        self._wake = asyncio.Event()
         for interface in self.interfaces:
             group = agent_group(self.org_id, interface)
             await self.channel_layer.group_add(group, self.channel_name)
@@ -133,12 +137,16 @@ class DeskConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         every = float(getattr(settings, "DESK_CALLBACK_POLL_S", CALLBACK_POLL_S))
         last = None
         while True:
-            items = await _callbacks(self.org_id, user)
+            items, upcoming = await _callbacks(self.org_id, user)
             key = json.dumps([i["id"] for i in items])
             if key != last:
                 last = key
                 await self.send_json({"type": "callbacks", "items": items})
-            await asyncio.sleep(every)
+            wait = every if upcoming is None else min(every, max(0.05, upcoming - time.time() + 0.05))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):  # or sooner: a callback was just scheduled
+                    await self._wake.wait()
+            self._wake.clear()
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -159,6 +167,9 @@ class DeskConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         """An event for one of this agent's interfaces (``core.live.AGENT_EVENT``)."""
         payload = event.get("payload") or {}
         kind = payload.get("kind")
+        if kind == "callbacks":  # one was scheduled for this agent: look again now
+            self._wake.set()
+            return
         if kind == "member":
             member = payload.get("member") or {}
             if member.get("interface") in self.interfaces:

@@ -140,6 +140,21 @@ def desk_page(request):
     return render(request, "agents/desk.html", {"agent": agent, "state": state, "interfaces": interfaces})
 
 
+def _wake_callbacks(org, user) -> None:
+    """Tell the pages of the person a callback was promised to (their own groups) to look
+    at their callbacks again: it comes back at its time, not at the next poll."""
+    from asgiref.sync import async_to_sync
+
+    from central.agents.identity import agent_for_user
+    from central.core.live import apublish_agent
+
+    agent = agent_for_user(org.pk, user)
+    if agent is None:
+        return
+    for interface in agent.interfaces.values_list("interface", flat=True):
+        async_to_sync(apublish_agent)(org.pk, interface, {"kind": "callbacks", "interface": interface})
+
+
 def _own_attempt(org, interfaces, uid) -> Attempt | None:
     if not uid:
         return None
@@ -187,6 +202,8 @@ def desk_disposition(request):
             request=request)
     except desk.DispositionError as exc:
         return _fail(exc.code, exc.field)
+    if saved.callback is not None and saved.callback.assigned_to_id is not None:
+        _wake_callbacks(org, saved.callback.assigned_to)
     return JsonResponse({"ok": True, "disposition": saved.disposition.pk, "label": saved.disposition.label,
                          "callback": saved.callback.scheduled_for.isoformat() if saved.callback else None,
                          "dnc": saved.dnc_added, "wrapup_seconds": round(saved.disposition.wrapup_seconds, 1)})
@@ -275,3 +292,40 @@ def desk_recent(request):
 
 def state_json(state: dict) -> str:
     return json.dumps(state, default=str)
+
+
+@login_required
+@require_POST
+def desk_queue(request):
+    """Queue login/logout and pause/unpause from the page, through the agents app's
+    services (``central.agents.services``: AMI through the PBX link), for the request's
+    own agent only. The page's state then follows the AMI events (``member`` pushes)."""
+    org, membership, agent, interfaces = _context(request)
+    if agent is None or not interfaces:
+        return _fail("no_agent", status=403)
+    data = _body(request)
+    action = str(data.get("action") or "")
+    if action not in ("login", "logout", "pause", "unpause"):
+        return _fail("bad_request")
+    campaign = Campaign.objects.for_org(org).filter(pk=parse_id(data.get("campaign"))).first()
+    if campaign is None and action in ("login", "logout"):
+        return _fail("not_found", status=404)
+    try:
+        from central.agents import services as agent_services
+    except ImportError:  # the agents app's queue services not installed yet
+        return _fail("ami", status=503)
+    from central.core.refusals import Refusal
+
+    queue = campaign.queue if campaign is not None else ""
+    try:
+        if action == "login":
+            agent_services.queue_login(agent, queue, request=request)
+        elif action == "logout":
+            agent_services.queue_logout(agent, queue, request=request)
+        elif action == "pause":
+            agent_services.pause(agent, str(data.get("reason") or ""), queue, request=request)
+        else:
+            agent_services.unpause(agent, queue, request=request)
+    except Refusal as exc:  # Asterisk's refusal or the rule's, in pt-BR
+        return JsonResponse({"error": {"code": "refused", "message": exc.message, "field": ""}}, status=409)
+    return JsonResponse({"ok": True})

@@ -8,6 +8,9 @@ from central.core.roles import Role, at_least
 
 
 def items(membership) -> list[dict]:
-    if membership is None or not at_least(membership.role, Role.SUPERVISOR):
+    if membership is None or not at_least(membership.role, Role.AGENT):
         return []
-    return [{"url": "/agents/team/", "label": _("Equipe")}]
+    out = [{"url": "/agents/desk/", "label": _("Tela do agente")}]
+    if at_least(membership.role, Role.SUPERVISOR):
+        out.append({"url": "/agents/team/", "label": _("Equipe")})
+    return out

@@ -207,8 +207,9 @@ def plan_disposition(dispositions: list[dict], code: str, *, callback_at: dateti
 
 
 def callback_instant(day: str, hhmm: str, zone: str) -> datetime:
-    """The callback's date and time as typed (in the **contact's** time zone, which the
-    page names next to the inputs) -> an aware UTC instant.
+    """The callback's date and time as typed (``HH:MM`` or ``HH:MM:SS``, in the
+    **contact's** time zone, which the page names next to the inputs) -> an aware UTC
+    instant.
 
     Raises ``DispositionError("callback_format")`` for input that is not ``YYYY-MM-DD`` /
     ``HH:MM``, ``callback_zone`` for an unknown zone. A wall time that a zone skips or
@@ -224,7 +225,7 @@ def callback_instant(day: str, hhmm: str, zone: str) -> datetime:
         tz = ZoneInfo(zone or "America/Sao_Paulo")
     except (ZoneInfoNotFoundError, ValueError):
         raise DispositionError("callback_zone", "callback") from None
-    return datetime.combine(d, t.replace(tzinfo=None, second=0, microsecond=0), tz).astimezone(UTC)
+    return datetime.combine(d, t.replace(tzinfo=None, microsecond=0), tz).astimezone(UTC)
 
 
 def wrapup_seconds(call_ended: float | None, saved: float, limit: float) -> float:

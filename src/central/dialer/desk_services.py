@@ -71,7 +71,7 @@ def _whatsapp(organization, phone: str) -> list[dict]:
         return []
     out = []
     for conv in conversations_for_phone(organization, phone)[:5]:
-        out.append({"id": conv.pk, "state": conv.state, "state_label": conv.get_state_display(),
+        out.append({"id": conv.pk, "state": conv.state, "state_label": str(conv.get_state_display()),
                     "last_message_at": _iso(conv.last_message_at), "preview": conv.last_message_preview,
                     "url": f"/whatsapp/c/{conv.pk}/"})
     return out
@@ -89,8 +89,8 @@ def contact_card(organization, contact: Contact, *, attempt: Attempt | None = No
     attempts = list(Attempt.objects.filter(contact=contact).order_by("-created_at")
                     .values("uid", "created_at", "result", "state", "agent", "billsec", "pacing_mode")[:HISTORY])
     history = [{"uid": a["uid"], "at": _iso(a["created_at"]), "result": a["result"] or a["state"],
-                "result_label": dict(Attempt.Result.choices).get(a["result"], "") or
-                dict(Attempt.State.choices).get(a["state"], a["state"]),
+                "result_label": str(dict(Attempt.Result.choices).get(a["result"], "") or
+                                    dict(Attempt.State.choices).get(a["state"], a["state"])),
                 "agent": a["agent"], "billsec": a["billsec"]} for a in attempts]
     notes = [{"at": _iso(d.saved_at), "label": d.label, "notes": d.notes, "agent": d.agent_interface}
              for d in Disposition.objects.filter(contact=contact).order_by("-saved_at")[:HISTORY]]
@@ -103,7 +103,7 @@ def contact_card(organization, contact: Contact, *, attempt: Attempt | None = No
         "attempt_state": attempt.state if attempt is not None else None,
         "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone,
                     "alt_phones": contact.alt_phones, "custom_fields": contact.custom_fields,
-                    "status": contact.status, "status_label": contact.get_status_display(),
+                    "status": contact.status, "status_label": str(contact.get_status_display()),
                     "timezone": zone, "attempts": contact.attempts},
         "campaign": {"id": campaign.pk, "name": campaign.name, "pacing_mode": campaign.pacing_mode,
                      "wrapup_limit_s": campaign.wrapup_limit_s},
@@ -140,7 +140,7 @@ def inbound_card(organization, raw_number: str) -> dict:
         for c in (Contact.objects.filter(organization=organization, phone=e164)
                   .select_related("campaign").order_by("-last_attempt_at", "-id")[:5]):
             matches.append({"id": c.pk, "name": c.name, "phone": c.phone, "campaign": c.campaign.name,
-                            "campaign_id": c.campaign_id, "status_label": c.get_status_display()})
+                            "campaign_id": c.campaign_id, "status_label": str(c.get_status_display())})
     card = {"kind": "inbound", "number": raw_number, "phone": e164, "contacts": matches,
             "whatsapp": _whatsapp(organization, e164) if e164 else []}
     if matches:
@@ -255,6 +255,15 @@ def due_callbacks(organization, user, now: datetime | None = None, limit: int = 
     return [{"id": cb.pk, "at": _iso(cb.scheduled_for), "zone": cb.timezone or cb.contact.timezone,
              "contact_id": cb.contact_id, "name": cb.contact.name, "phone": cb.contact.phone,
              "campaign": cb.campaign.name, "note": cb.note} for cb in rows]
+
+
+def next_callback_at(organization, user, now: datetime | None = None) -> datetime | None:
+    """When the user's next callback that is not due yet becomes due (the page's socket
+    sleeps until then, so a callback comes back at its time, not at the next poll)."""
+    now = now or timezone.now()
+    return (Callback.objects.filter(organization=organization, assigned_to=user, done_at__isnull=True,
+                                    scheduled_for__gt=now)
+            .order_by("scheduled_for").values_list("scheduled_for", flat=True).first())
 
 
 def desk_attempt(organization, contact: Contact, interface: str, mode: str, now: datetime | None = None) -> Attempt:

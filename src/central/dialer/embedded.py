@@ -47,11 +47,16 @@ def ensure_demo_campaign(queue: str) -> int | None:
         organization=org, name=DEMO_CAMPAIGN, status=Campaign.Status.ACTIVE, queue=queue,
         dial_context="discador-out", caller_id="1130000000", pacing_mode=Campaign.Pacing.PREDICTIVE,
         working_hours=days, respect_holidays=False, max_channels=40, max_cps=10,
-        short_call_message="Olá, aqui é da Central Demonstração. Retornaremos sua ligação em breve.")
+        short_call_message="Olá, aqui é da Central Demonstração. Retornaremos sua ligação em breve.",
+        # The agent's page (docs/agents.md): a script naming imported fields.
+        script="Olá, {nome}! Aqui é {agente}, da Central Demonstração.\n"
+               "Vi que você é de {cidade} e tem o plano {plano}. Posso falar um minuto sobre a renovação?")
     # Numbers of the simulator, not real subscribers (the simulated PBX dials nobody).
+    cities = ("São Paulo", "Campinas", "Santos", "Sorocaba")
+    plans = ("Básico", "Família", "Empresa")
     Contact.objects.bulk_create([
         Contact(organization=org, campaign=campaign, name=f"Contato {i + 1}", phone=f"+5511900{i:06d}",
-                origin="demonstração")
+                origin="demonstração", custom_fields={"cidade": cities[i % 4], "plano": plans[i % 3]})
         for i in range(DEMO_CONTACTS)
     ], batch_size=1000)
     return campaign.id

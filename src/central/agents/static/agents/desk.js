@@ -241,7 +241,12 @@
     };
     ws.onmessage = function (ev) {
       var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.type === "pop") { popT0 = performance.now(); showCard(msg.card); }
+      if (msg.type === "pop") {
+        popT0 = performance.now(); showCard(msg.card);
+        // AgentConnect (seen by the dialer or the PBX link) -> contact on screen, in s:
+        // both clocks are the installation's wall clock (tests and bench/screen_pop.py).
+        if (msg.connected_at) document.body.dataset.popDelay = (Date.now() / 1000 - msg.connected_at).toFixed(3);
+      }
       else if (msg.type === "member") {
         var m = msg.member; members[m.queue + "|" + m.interface] = m;
         if (m.availability === "free" && current && current.attempt && !current.saved && !wrapStarted) wrapStarted = new Date();
