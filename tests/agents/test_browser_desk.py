@@ -8,6 +8,7 @@ to another agent) when due, and is dialed through their own interface."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -52,7 +53,7 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         expect(ana.get_by_test_id("desk-state")).not_to_have_attribute("data-state", "out", timeout=15_000)
 
         # The demo campaign's predictive dialer connects a call to agent1: the pop.
-        ana.wait_for_function("document.body.dataset.popAttempt", timeout=120_000)
+        expect(ana.locator("body")).to_have_attribute("data-pop-attempt", re.compile(".+"), timeout=120_000)
         uid = ana.evaluate("document.body.dataset.popAttempt")
         delay = float(ana.evaluate("document.body.dataset.popDelay"))
         assert delay < 1.0, f"AgentConnect -> contact on screen took {delay:.3f} s"

@@ -86,7 +86,10 @@ def contact_card(organization, contact: Contact, *, attempt: Attempt | None = No
     if contact.organization_id != organization.pk:
         raise DeskError("not_found")
     campaign = contact.campaign
-    attempts = list(Attempt.objects.filter(contact=contact).order_by("-created_at")
+    previous = Attempt.objects.filter(contact=contact)
+    if attempt is not None:  # the call on screen is not "previous"
+        previous = previous.exclude(pk=attempt.pk)
+    attempts = list(previous.order_by("-created_at")
                     .values("uid", "created_at", "result", "state", "agent", "billsec", "pacing_mode")[:HISTORY])
     history = [{"uid": a["uid"], "at": _iso(a["created_at"]), "result": a["result"] or a["state"],
                 "result_label": str(dict(Attempt.Result.choices).get(a["result"], "") or
