@@ -93,6 +93,7 @@ ACTION_TEXT = {
     "membership.delete": gettext_lazy("removeu um membro"),
     "membership.default": gettext_lazy("escolheu a organização padrão"),
     "installation.init": gettext_lazy("instalou o Central"),
+    "voice.test_call": gettext_lazy("fez uma chamada de teste na portaria virtual"),
 }
 
 #: Generic verbs by the code's last part (``<thing>.create``), with the model's name.

@@ -450,27 +450,47 @@ class Simulator:
             task.add_done_callback(self._legs.discard)
 
     async def _visitor(self, traffic) -> None:
-        host, _, port_text = traffic.target.rpartition(":")
         unit = self._rng.choice(traffic.units)
         leaves = self._rng.random() < traffic.hangup_rate
         try:
-            leg = AudioSocketClient(host, int(port_text))  # ${UUID()}: a fresh one
-            await leg.connect()
+            leg = await self._visitor_leg(traffic.target)
         except (OSError, ValueError) as exc:
             log.info("simulator: visitor's AudioSocket(%s) failed: %s", traffic.target, exc)
             return
+        wait = self._rng.uniform(2.0, 8.0) if leaves else traffic.max_seconds
+        await self._visit(leg, unit, wait)
+
+    async def _visitor_leg(self, target: str) -> AudioSocketClient:
+        host, _, port_text = target.rpartition(":")
+        leg = AudioSocketClient(host, int(port_text))  # ${UUID()}: a fresh one
+        await leg.connect()
         self.visitor_legs.append(leg)
         del self.visitor_legs[:-50]
+        return leg
+
+    async def _visit(self, leg: AudioSocketClient, unit: str, wait: float) -> None:
+        """The visitor hears the greeting, keys ``<unit>#`` and stays until the AI
+        extension hangs up or ``wait`` seconds pass (a visitor who gives up leaves a few
+        seconds after keying the unit)."""
         try:
             if await self._heard(leg, LEG_PROMPT_WAIT):
                 for digit in f"{unit}#":
                     leg.dtmf(digit)
-                # A visitor who gives up leaves a few seconds after keying the unit.
-                wait = self._rng.uniform(2.0, 8.0) if leaves else traffic.max_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(leg.closed.wait(), wait)
         finally:
             await leg.close()
+
+    async def place_visitor(self, target: str, unit: str) -> str:
+        """One visitor at the gate now, for the voice page's test call: the AI extension's
+        context runs ``AudioSocket(${UUID()},<target>)`` like a demo visitor's
+        (docs/telephony.md section 6); returns that UUID once the leg is connected, the
+        visit itself goes on in the background. OSError when nothing listens there."""
+        leg = await self._visitor_leg(target)
+        task = asyncio.get_running_loop().create_task(self._visit(leg, unit, self.config.visitors.max_seconds))
+        self._legs.add(task)
+        task.add_done_callback(self._legs.discard)
+        return str(leg.uuid)
 
     @staticmethod
     async def _heard(leg: AudioSocketClient, timeout: float) -> bool:

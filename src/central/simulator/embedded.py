@@ -30,6 +30,10 @@ from collections.abc import Awaitable
 
 log = logging.getLogger("central.simulator.embedded")
 
+#: The simulator this process runs (``central up``) and its event loop, for callers in
+#: other threads of the same process (the voice page's test call: central.voice.testcall).
+RUNNING: tuple | None = None
+
 DEMO_USER = "central"
 DEMO_CALLS_PER_MINUTE = 8.0
 
@@ -114,12 +118,17 @@ async def start(context: dict) -> list[Awaitable]:
     ami = {"host": sim.host, "port": sim.port, "username": DEMO_USER, "secret": secret}
     context["ami"] = ami
     context["simulator"] = sim
+    global RUNNING
+    RUNNING = (sim, asyncio.get_running_loop())
     log.info("PBX simulator (demo) listening on %s:%s", sim.host, sim.port)
 
     async def keep() -> None:
+        global RUNNING
         try:
             await asyncio.Event().wait()
         finally:
+            if RUNNING is not None and RUNNING[0] is sim:
+                RUNNING = None
             await sim.stop()
 
     return [keep()]

@@ -9,6 +9,7 @@ filtered here before it leaves.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from central.core.permissions import HasOrgRole
 from central.core.roles import Role
 from central.core.tenancy import membership_for_request
 from central.core.unique import UniqueFieldsMixin, allocate
+from central.voice.live import for_organization
 from central.voice.models import (
     AUDIOSOCKET_PORTS,
     FIRST_PORT,
@@ -63,7 +65,9 @@ def voice_api(method: str, path: str, body: dict | None = None, timeout: float =
             return exc.code, parsers.loads(exc.read() or b"{}")
         except ValueError:
             return exc.code, {"error": str(exc)}
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: something else answers on that port (e.g. an AudioSocket listener
+        # on a compat port sends binary frames): as good as unreachable.
         log.warning("voice management API at %s unreachable: %s", base, exc)
         return 503, {}
 
@@ -162,13 +166,7 @@ class VoiceLiveView(APIView):
         if code != 200:
             raise _unavailable(code, data)
         # By organization id, not by number: what the voice process runs for this tenant.
-        mine = [e for e in data.get("extensions", []) if e.get("organization_id") == org]
-        numbers = {e.get("ramal") for e in mine}
-        return Response({
-            "config_source": data.get("config_source"),
-            "extensions": mine,
-            "turns": [t for t in data.get("turns", []) if t.get("ramal") in numbers],
-        })
+        return Response(for_organization(data, org))
 
     @extend_schema(
         request=inline_serializer("VoiceRestartRequest", {"ramal": serializers.CharField(required=False)}),

@@ -114,8 +114,10 @@ async def start(context: dict) -> list[Awaitable]:
     sim = context.get("simulator")
     ready = asyncio.Event()
     tasks: list[Awaitable] = [run_voice(api_port=VOICE_API_PORT, originator=originator, ready=ready)]
-    if sim and getattr(sim, "config", None) is not None and sim.config.visitors.per_minute > 0:
+    if sim and getattr(sim, "config", None) is not None:
+        # The demo concierge exists whenever the simulator runs (the voice page's test
+        # call uses it too); its random visitors only when CENTRAL_DEMO_VISITS > 0.
         units = await asyncio.to_thread(ensure_demo_concierge)
-        if units:
+        if units and sim.config.visitors.per_minute > 0:
             tasks.append(_point_visitors(sim, ready, units))
     return tasks

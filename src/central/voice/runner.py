@@ -139,14 +139,20 @@ async def run_voice(
     for ext in service.status()["extensions"]:
         log.info("ramal %s: port %s (configured %s), return %s (configured %s)", ext["ramal"],
                  ext["port"], ext["port_configured"], ext["return_port"], ext["return_port_configured"])
+    publisher = None
+    if use_database:  # Django is set up: its channel layer reaches the dashboards
+        from central.voice.live import publish_forever
+
+        publisher = asyncio.create_task(publish_forever(service), name="voice-live-push")
     freeze_startup_heap()
     if ready is not None:
         ready.set()
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        for task in (watcher, publisher):
+            if task is not None:
+                task.cancel()
         await api.stop()
         await service.stop()
         client = getattr(originator, "client", None)

@@ -34,6 +34,9 @@ from central.voice.providers.registry import ConfigError, build_providers
 
 log = logging.getLogger(__name__)
 
+#: Trail entries per call in progress that status reports (the page shows the latest).
+CALL_EVENTS = 30
+
 #: Sample rates the phrase cache is warmed for: slin8 (AudioSocket() app) and slin16
 #: (chan_audiosocket c(slin16), audiosocket-chan-slin16.bin).
 WARM_RATES = (8000, 16000)
@@ -55,6 +58,30 @@ class ExtensionRuntime:
 
     def resident_sessions(self) -> int:
         return len(self.ret.sessions) + sum(len(r.sessions) for r in self.retired if r.label.startswith("retorno"))
+
+    def calls(self, events: int = CALL_EVENTS) -> list[dict]:
+        """Visits in progress on this extension with their flow's trail so far (what the
+        voice page follows live): cheap, read only when status is asked for."""
+        wall = time.time() - time.monotonic()  # flow times are monotonic
+        out = []
+        for listener in (self.ai, *[r for r in self.retired if r.label.startswith("ramal")]):
+            for session in list(listener.sessions):
+                call = session.handler
+                flow = getattr(call, "flow", None)
+                if flow is None or not hasattr(call, "visit_id"):
+                    continue
+                unit = getattr(flow, "unit", None)
+                out.append({
+                    "visit_id": call.visit_id,
+                    "call_uuid": str(session.uuid or ""),
+                    "state": getattr(getattr(flow, "state", None), "value", ""),
+                    "unit": unit.label if unit is not None else (getattr(flow, "unit_number", None) or ""),
+                    "visitor": getattr(flow, "visitor_name", None) or "",
+                    "started_at": round(call.started_at + wall, 3),
+                    "events": [{"at": round(t + wall, 3), "event": e, "detail": d}
+                               for t, e, d in list(flow.audit)[-events:]],
+                })
+        return out
 
     def status(self) -> dict:
         c = self.config
@@ -80,6 +107,7 @@ class ExtensionRuntime:
             "handshake_timeouts": self.ai.stats.handshake_timeouts + self.ret.stats.handshake_timeouts,
             "idle_timeouts": self.ai.stats.idle_timeouts + self.ret.stats.idle_timeouts,
             "refused_over_cap": self.ai.stats.refused_over_cap + self.ret.stats.refused_over_cap,
+            "calls": self.calls(),
             "providers": {
                 "stt": self.ctx.providers.stt.name,
                 "tts": self.ctx.providers.tts.name,

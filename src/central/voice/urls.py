@@ -9,4 +9,5 @@ app_name = "voice"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("refresh/", views.refresh, name="refresh"),
+    path("test-call/", views.test_call, name="test_call"),
 ]
