@@ -247,3 +247,30 @@ def test_xlsx_export_opens_with_the_same_values(client, tenants):
     assert row[:2] == ["10/03/2026 08:00:00", "Entrante"] and row[4] == "Atendida"
     assert row[8:11] == [7, 100, 95]  # numbers stay numbers
     assert row[11] == "Desligamento normal"
+
+
+# --- people instead of interfaces -----------------------------------------------------------
+
+
+def test_agents_are_shown_by_name_and_found_by_their_extension(client, tenants):
+    from tests.agents.factories import agent_for, make_interface
+
+    org = tenants["a"]
+    ana = agent_for(org, name="Ana Paula", extension="3005")
+    make_interface(org, agent=ana, interface="Local/agent2@agent-phones")
+    # tenant B names the same interface after someone else: never shown to A
+    make_interface(tenants["b"], agent=agent_for(tenants["b"], name="Pessoa de B"),
+                   interface="Local/agent2@agent-phones")
+    record = make_call_record(org, linkedid="ana-1", agent="Local/agent2@agent-phones",
+                              agent_interface="Local/agent2@agent-phones", started_at=NOON)
+    make_call_record(org, linkedid="other-1", started_at=NOON - timedelta(minutes=1))
+    client.force_login(tenants["alice"])
+    html = client.get("/telephony/calls/").content.decode()
+    assert "Ana Paula" in html and "Pessoa de B" not in html
+    assert '<option value="Local/agent2@agent-phones" >Ana Paula (Local/agent2@agent-phones)</option>' in html
+    assert _page_for(client, extension="3005") == ["ana-1"]  # the person's extension finds their calls
+    assert _page_for(client, agent="Local/agent2@agent-phones") == ["ana-1"]
+    detail = client.get(f"/telephony/calls/{record.pk}/").content.decode()
+    assert re.search(r'data-testid="agent">Ana Paula<', detail)
+    text = b"".join(client.get("/telephony/calls/export.csv").streaming_content).decode("utf-8-sig")
+    assert ";Ana Paula;" in text and "Pessoa de B" not in text

@@ -9,4 +9,5 @@ def items(membership) -> list[dict]:
     return [
         {"url": "/dialer/", "label": _("Discador")},
         {"url": "/dialer/dnc/", "label": _("Não ligar")},
+        {"url": "/dialer/reports/", "label": _("Relatórios")},
     ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "dialer"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/settings/", views.campaign_settings, name="campaign_settings"),
     path("campaigns/<int:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
     path("dnc/", views.dnc_list, name="dnc"),
+    path("reports/", report_views.reports_page, name="reports"),
 ]

@@ -2,13 +2,16 @@
 
 A call record names its agent by interface (``PJSIP/2001``, ``Local/agent2@agent-phones``);
 a supervisor wants the person. The mapping is owned by ``central.agents``
-(``central.agents.identity.agent_names``); these helpers ask it and fall back to what
-the PBX reported when an interface has no agent.
+(:func:`central.agents.identity.agent_names`); these helpers ask it, and the pages fall
+back to what the PBX reported when an interface has no agent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from central.agents.identity import agent_names
+from central.agents.models import AgentInterface
 
 from .models import QueueMember
 
@@ -17,23 +20,12 @@ __all__ = ["agent_options", "extension_interfaces", "names_for"]
 
 def names_for(organization_id: int, interfaces: Iterable[str]) -> dict[str, str]:
     """``{interface: person's name}`` for the interfaces that belong to an agent."""
-    wanted = sorted({i for i in interfaces if i})
-    if not wanted:
-        return {}
-    try:
-        from central.agents.identity import agent_names
-    except ImportError:  # central.agents not installed yet (lands with issue 12)
-        return {}
-    return agent_names(organization_id, wanted)
+    return agent_names(organization_id, interfaces)
 
 
 def extension_interfaces(organization_id: int, extension: str) -> list[str]:
     """Interfaces of the people whose extension (ramal) is ``extension``."""
     if not extension:
-        return []
-    try:
-        from central.agents.models import AgentInterface
-    except ImportError:
         return []
     return list(AgentInterface.objects.filter(organization_id=organization_id, agent__extension=extension)
                 .values_list("interface", flat=True))
@@ -41,16 +33,11 @@ def extension_interfaces(organization_id: int, extension: str) -> list[str]:
 
 def agent_options(organization_id: int, selected: str = "") -> list[tuple[str, str]]:
     """``(interface, label)`` for the agent filter: every interface the organization's
-    queues report, the selected one even if it left, labelled with the person's name."""
+    queues report or an agent has, the selected one even if it left, by person's name."""
     interfaces = set(QueueMember.objects.filter(organization_id=organization_id)
                      .values_list("interface", flat=True).distinct())
-    try:
-        from central.agents.models import AgentInterface
-
-        interfaces.update(AgentInterface.objects.filter(organization_id=organization_id)
-                          .values_list("interface", flat=True))
-    except ImportError:
-        pass
+    interfaces.update(AgentInterface.objects.filter(organization_id=organization_id)
+                      .values_list("interface", flat=True))
     if selected:
         interfaces.add(selected)
     names = names_for(organization_id, interfaces)

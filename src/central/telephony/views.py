@@ -110,6 +110,8 @@ def calls(request):
     return render(request, "telephony/calls.html", {
         "rows": _display(result.rows, org.pk),
         "filters": filters, "filter_query": urlencode(filters.as_query()), "errors": errors,
+        # detail links are relative to /telephony/calls/ and carry the way back to this list
+        "detail_suffix": "?" + urlencode({"back": "?" + urlencode(filters.as_query())}) if filters.active else "",
         "older_url": _link(filters, before=result.older) if result.older else "",
         "newer_url": _link(filters, after=result.newer) if result.newer else "",
         "first_url": _link(filters) if not first_page else "",
