@@ -127,3 +127,20 @@ def seed_pause_codes(organization_id: int) -> int:
            for i, (code, label) in enumerate(DEFAULT_PAUSE_CODES) if code not in have]
     PauseCode.objects.bulk_create(new)
     return len(new)
+
+
+class PauseInterval(TenantOwned):
+    """One finished pause of a queue member (from the PBX link's rows, via
+    ``telephony.signals.pause_ended``): the agents table's pause time today."""
+
+    server_id = models.BigIntegerField()
+    queue = models.CharField(max_length=80)
+    interface = models.CharField(max_length=120)
+    reason = models.CharField(max_length=80, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "interface", "ended_at"], name="agents_pause_org_iface")]
+        verbose_name = _("pausa registrada")
+        verbose_name_plural = _("pausas registradas")

@@ -7,6 +7,9 @@ from . import desk_views, views
 app_name = "agents"
 
 urlpatterns = [
+    path("", views.board_page, name="board"),
+    path("board.json", views.board_json, name="board_json"),
+    path("members/<int:pk>/<str:action>/", views.member_control, name="member_control"),
     path("team/", views.team_page, name="team"),
     # The agent's page (docs/agents.md, "Agent's page").
     path("desk/", desk_views.desk_page, name="desk"),

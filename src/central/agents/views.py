@@ -134,3 +134,85 @@ def team_page(request):
         "pause_codes": PauseCode.objects.for_org(org),
         "settings": team.settings_for(org.pk),
     })
+
+
+# --- the real-time agents table ----------------------------------------------------------------
+
+#: Supervisor controls of the table -> what they do (services).
+CONTROLS = ("pause", "unpause", "logout", "listen", "whisper", "barge")
+
+
+def _viewer(request):
+    membership = membership_for_request(request)  # 404 for foreign orgs
+    return membership, at_least(membership.role, Role.SUPERVISOR)
+
+
+@login_required
+def board_page(request):
+    from .board import board
+
+    membership, can_control = _viewer(request)
+    data = board(membership.organization)
+    return render(request, "agents/board.html", {
+        "board": data,
+        "can_control": can_control,
+        "pause_codes": PauseCode.objects.for_org(membership.organization).filter(active=True),
+        "state_labels": _state_labels(),
+        "settings": team.settings_for(membership.organization_id),
+        "texts": {"pause": _("Pausar"), "unpause": _("Retomar"), "logout": _("Deslogar"), "listen": _("Ouvir"),
+                  "whisper": _("Sussurrar"), "barge": _("Conferência"), "reason": _("Motivo da pausa"),
+                  "confirmLogout": _("Tirar este agente da fila?"), "since": _("desde"),
+                  "failed": _("Não foi possível falar com o servidor.")},
+    })
+
+
+@login_required
+def board_json(request):
+    from django.http import JsonResponse
+
+    from .board import board
+
+    membership, _can = _viewer(request)
+    return JsonResponse(board(membership.organization))
+
+
+def _state_labels() -> dict[str, str]:
+    return {"free": _("Livre"), "ringing": _("Chamando"), "in_call": _("Em ligação"), "wrapup": _("Pós-atendimento"),
+            "paused": _("Em pausa"), "logged_out": _("Deslogado"), "unavailable": _("Indisponível")}
+
+
+@login_required
+def member_control(request, pk: int, action: str):
+    """POST /agents/members/<id>/<action>/: force pause (``code``), unpause, log out,
+    listen / whisper / barge. Supervisors and above; JSON answer with a pt-BR message."""
+    from django.http import JsonResponse
+
+    from central.telephony.models import QueueMember
+
+    from . import services
+    from .identity import agent_for_user
+
+    if request.method != "POST":
+        return JsonResponse({"ok": False, "message": _("Use POST.")}, status=405)
+    membership, can_control = _viewer(request)
+    member = QueueMember.objects.for_org(membership.organization).filter(pk=pk).first()
+    if member is None or action not in CONTROLS:
+        raise Http404
+    if not can_control:
+        raise PermissionDenied
+    try:
+        if action == "pause":
+            services.force_pause(member, request.POST.get("code", ""), request=request)
+            done = _("Pausa enviada ao Asterisk.")
+        elif action == "unpause":
+            services.force_unpause(member, request=request)
+            done = _("Retorno da pausa enviado ao Asterisk.")
+        elif action == "logout":
+            services.force_logout(member, request=request)
+            done = _("Saída da fila enviada ao Asterisk.")
+        else:
+            services.spy(member, action, agent_for_user(membership.organization_id, request.user), request=request)
+            done = _("Seu ramal vai tocar: atenda para começar.")
+    except services.AgentActionError as exc:
+        return JsonResponse({"ok": False, "message": exc.message}, status=exc.status)
+    return JsonResponse({"ok": True, "message": done})

@@ -641,9 +641,10 @@ class SimulatedPBX:
         return self.renderer.members.get(msg.get("Interface") or "")
 
     def _a_queuepause(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
-        # ami-queue-actions.txt pause-1 / unpause-1 / pause-2 ("Interface not found").
-        if not msg.get("Interface"):
-            return ActionResult([error(aid, "Need 'Interface' and 'Paused' fields.")])
+        # ami-queue-actions.txt pause-1 / unpause-1 / pause-2 ("Interface not found");
+        # a missing field: apps/app_queue.c manager_pause_queue_member() (22.10.1).
+        if not msg.get("Interface") or not msg.get("Paused"):
+            return ActionResult([error(aid, "Need 'Interface' and 'Paused' parameters.")])
         member = self._find_member(msg)
         if member is None:
             return ActionResult([error(aid, "Interface not found")])
@@ -662,10 +663,13 @@ class SimulatedPBX:
         return result
 
     def _a_queueadd(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
-        # ami-queue-actions.txt add-1 / add-2 ("Already there").
+        # ami-queue-actions.txt add-1 / add-2 ("Already there"); missing fields:
+        # apps/app_queue.c manager_add_queue_member() (22.10.1), Queue checked first.
         iface = msg.get("Interface")
+        if not msg.get("Queue"):
+            return ActionResult([error(aid, "'Queue' not specified.")])
         if not iface:
-            return ActionResult([error(aid, "'Queue' or 'Interface' not set.")])
+            return ActionResult([error(aid, "'Interface' not specified.")])
         if msg.get("Queue") != self.renderer.queue:
             return ActionResult([error(aid, "Unable to add interface to queue: No such queue")])
         if iface in self.renderer.members:
@@ -684,10 +688,19 @@ class SimulatedPBX:
                             broadcast=self.renderer.member_added(member))
 
     def _a_queueremove(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
-        # ami-queue-actions.txt remove-1 / remove-2 ("Not there").
+        # ami-queue-actions.txt remove-1 / remove-2 ("Not there"). Missing fields, an
+        # unknown queue and a static member: apps/app_queue.c manager_remove_queue_member()
+        # and remove_from_queue() (22.10.1: RES_NOSUCHQUEUE, RES_NOT_DYNAMIC for a member
+        # from queues.conf, "Member not dynamic").
+        if not msg.get("Queue") or not msg.get("Interface"):
+            return ActionResult([error(aid, "Need 'Queue' and 'Interface' parameters.")])
+        if msg.get("Queue") != self.renderer.queue:
+            return ActionResult([error(aid, "Unable to remove interface from queue: No such queue")])
         member = self._find_member(msg)
         if member is None:
             return ActionResult([error(aid, "Unable to remove interface: Not there")])
+        if member.membership != "dynamic":
+            return ActionResult([error(aid, "Member not dynamic")])
         return ActionResult([response(aid, "Success", "Removed interface from queue")],
                             broadcast=self.renderer.member_removed(member))
 

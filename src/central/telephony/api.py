@@ -130,7 +130,7 @@ class QueueMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = QueueMember
         fields = ["id", "server", "queue", "interface", "name", "availability", "paused_reason",
-                  "calls_taken", "last_change", "updated_at"]
+                  "calls_taken", "last_change", "call_ended_at", "wrapup_time", "updated_at"]
 
 
 class QueueMemberViewSet(TenantReadOnlyViewSet):

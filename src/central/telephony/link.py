@@ -41,7 +41,7 @@ from channels.db import database_sync_to_async
 from central.core.live import apublish, apublish_agent, org_group
 from central.telephony import chanvars
 
-from . import metrics, store
+from . import actions, metrics, store
 from .ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
 from .ami.errors import AMIError, AuthenticationFailed
 from .ami.protocol import Message
@@ -345,7 +345,8 @@ class PBXLink:
     def member_row(member) -> dict:
         return {"queue": member.queue, "interface": member.interface, "name": member.name,
                 "availability": member.availability, "paused_reason": member.paused_reason,
-                "calls_taken": member.calls_taken, "last_change": member.last_change}
+                "calls_taken": member.calls_taken, "last_change": member.last_change,
+                "call_ended_at": member.call_ended_at, "wrapup_time": member.wrapuptime}
 
     @staticmethod
     def record_row(rec: CdrRecord) -> dict:
@@ -452,6 +453,10 @@ class PBXLink:
         Asterisk refuses the credentials (retrying a wrong secret only fills its log)."""
         self._remove_listener = self.client.add_listener(self._on_event)
         flusher = asyncio.create_task(self._flush_forever(), name=f"pbx-{self.name}-flush")
+        # Actions other processes ask of this server (queue login, pauses, monitoring):
+        # central.telephony.actions, through this link's own AMI connection.
+        server_actions = asyncio.create_task(actions.serve(self.target.server.id, self.client),
+                                             name=f"pbx-{self.name}-actions")
         try:
             try:
                 await self.client.start()
@@ -467,8 +472,11 @@ class PBXLink:
             await flusher
         finally:
             flusher.cancel()
+            server_actions.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
+            with contextlib.suppress(asyncio.CancelledError):
+                await server_actions
             await self.close()
 
     async def _flush_forever(self) -> None:

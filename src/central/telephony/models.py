@@ -143,7 +143,11 @@ class QueueMember(TenantOwned):
                                     default=Availability.FREE, db_index=True)
     paused_reason = models.CharField(_("motivo da pausa"), max_length=80, blank=True)
     calls_taken = models.PositiveIntegerField(_("chamadas atendidas"), default=0)
+    #: Start of the current state (availability or pause reason), for the running clock.
     last_change = models.DateTimeField(_("última mudança"), null=True, blank=True)
+    #: End of the member's last call (AgentComplete): wrap-up has no AMI event.
+    call_ended_at = models.DateTimeField(_("fim da última chamada"), null=True, blank=True)
+    wrapup_time = models.PositiveIntegerField(_("pós-atendimento da fila (s)"), default=0)
     updated_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:

@@ -10,10 +10,16 @@ place for every path that changes a server: the model signals.
 from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from . import store
 from .models import AsteriskServer
+
+#: Sent by ``store.save_queue_members`` when a queue member's pause ends (unpaused, another
+#: reason, removed), after the rows are written, with ``organization_id``, ``server_id``,
+#: ``queue``, ``interface``, ``reason``, ``started_at`` (None if unknown), ``ended_at``.
+#: The agents app keeps the intervals (pause time per agent and day).
+pause_ended = Signal()
 
 #: A change of any of these means another PBX (or none) is behind the row now.
 WHERE_FIELDS = ("host", "port", "username")

@@ -246,7 +246,13 @@ class QueueMemberInfo:
     ringing: bool = False
     calls_taken: int = 0
     last_call: int = 0
+    wrapuptime: int = 0
+    #: When the availability (or the pause reason) last changed: the start of the state
+    #: the agents table's clock counts from. Repeated events in the same state keep it.
     last_change: float | None = None
+    #: When the member's last call ended (AgentComplete): the start of its wrap-up,
+    #: which Asterisk reports with no event (apps/app_queue.c can_ring_entry()).
+    call_ended_at: float | None = None
 
     @property
     def key(self) -> str:
@@ -277,6 +283,7 @@ class QueueMemberInfo:
             "paused": self.paused, "paused_reason": self.paused_reason,
             "in_call": self.in_call, "calls_taken": self.calls_taken,
             "last_call": self.last_call or None, "last_change": _iso(self.last_change),
+            "wrapuptime": self.wrapuptime, "call_ended_at": _iso(self.call_ended_at),
         }
 
 
@@ -610,6 +617,7 @@ class LiveState:
 
     def _queue_member(self, msg: Message, now: float) -> list[Change]:
         m = self._member(msg)
+        before = (m.availability, m.paused_reason) if m.last_change is not None else None
         m.name = msg.get("MemberName") or msg.get("Name") or m.name
         m.state_interface = msg.get("StateInterface") or m.state_interface
         m.membership = msg.get("Membership") or m.membership
@@ -620,8 +628,13 @@ class LiveState:
         m.in_call = msg.get("InCall") == "1"
         m.calls_taken = _int(msg.get("CallsTaken"), m.calls_taken)
         m.last_call = _int(msg.get("LastCall"), m.last_call)
-        if msg.action_id is None:
+        m.wrapuptime = _int(msg.get("Wrapuptime"), m.wrapuptime)
+        if msg.action_id is None and (m.availability, m.paused_reason) != before:
             m.last_change = now
+        elif m.last_change is None and m.paused:
+            # A QueueStatus answer (after a (re)connect): Asterisk's own pause start.
+            last_pause = _int(msg.get("LastPause"), 0)
+            m.last_change = float(last_pause) if last_pause > 0 else None
         return [Change("queue_member", m.key)]
 
     def _queue_member_removed(self, msg: Message, now: float) -> list[Change]:
@@ -648,6 +661,8 @@ class LiveState:
         m.ringing = False
         if msg.name != "AgentRingNoAnswer":
             m.in_call = False
+        if msg.name == "AgentComplete":
+            m.call_ended_at = now
         m.last_change = now
         return [Change("queue_member", m.key)]
 

@@ -28,8 +28,10 @@ RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attemp
                  "agent", "agent_interface", "legs", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
                  "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
                  "hangup_by")
-MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change")
-TIME_FIELDS = {"last_change", "last_activity", "started_at", "answered_at", "ring_at", "ended_at", "queued_at"}
+MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change", "call_ended_at",
+                 "wrapup_time")
+TIME_FIELDS = {"last_change", "call_ended_at", "last_activity", "started_at", "answered_at", "ring_at", "ended_at",
+               "queued_at"}
 _CHAR_LIMITS: dict[tuple[type, str], int] = {}
 
 
@@ -114,6 +116,12 @@ def save_extensions(ref: ServerRef, changes: Iterable[dict]) -> list[dict]:
 
 # --- queue members ------------------------------------------------------------------------
 
+def _pause_interval(ref: ServerRef, row, ended_at, *, reason: str | None = None, since=None) -> dict:
+    return {"organization_id": ref.organization_id, "server_id": ref.id, "queue": row.queue,
+            "interface": row.interface, "reason": row.paused_reason if reason is None else reason,
+            "started_at": row.last_change if since is None else since, "ended_at": ended_at}
+
+
 def save_queue_members(ref: ServerRef, changes: Iterable[dict], removed: Iterable[tuple[str, str]] = ()) -> list[dict]:
     """Upsert changed members, delete removed ones ((queue, interface) pairs); returns the
     changed rows serialized (removed ones with ``"removed": true``)."""
@@ -123,20 +131,34 @@ def save_queue_members(ref: ServerRef, changes: Iterable[dict], removed: Iterabl
               if c.get("queue") and c.get("interface")}
     gone = [k for k in removed if k not in by_key]
     now = timezone.now()
+    ended: list[dict] = []  # pauses that ended in this batch (signals.pause_ended)
     with transaction.atomic():
         for queue, interface in gone:
-            QueueMember.objects.filter(server_id=ref.id, queue=queue, interface=interface).delete()
+            for row in QueueMember.objects.filter(server_id=ref.id, queue=queue, interface=interface):
+                if row.availability == QueueMember.Availability.PAUSED:
+                    ended.append(_pause_interval(ref, row, now))
+                row.delete()
         existing = {(m.queue, m.interface): m for m in QueueMember.objects.filter(
             server_id=ref.id, queue__in={q for q, _ in by_key}, interface__in={i for _, i in by_key})}
         rows = []
         for key, change in by_key.items():
             row = existing.get(key) or QueueMember(organization_id=ref.organization_id, server_id=ref.id,
                                                    queue=key[0], interface=key[1])
+            was_paused = row.pk is not None and row.availability == QueueMember.Availability.PAUSED
+            before = (row.paused_reason, row.last_change)
             for name, value in _clean(QueueMember, MEMBER_FIELDS, change).items():
                 setattr(row, name, value)
+            if was_paused and (row.availability != QueueMember.Availability.PAUSED
+                               or row.paused_reason != before[0]):
+                ended.append(_pause_interval(ref, row, row.last_change or now, reason=before[0], since=before[1]))
             row.updated_at = now
             row.save()
             rows.append(row)
+    if ended:
+        from .signals import pause_ended
+
+        for interval in ended:
+            pause_ended.send(sender=QueueMember, **interval)
     server = AsteriskServer(pk=ref.id, name=ref.name, organization_id=ref.organization_id)
     for row in rows:
         row.server = server
