@@ -14,6 +14,28 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_voice_process():
+    """Views that ask the voice process (central.voice.api.voice_api) go to
+    CENTRAL_VOICE_API_URL, by default 127.0.0.1:8090: on a shared host that is whichever
+    Central listens there, e.g. the other test pass's `central up`, so a page would show
+    its extensions, or not, depending on what else runs. Point it at a port that refuses
+    every connection (bound, never listening, held for the whole session); a test that
+    wants a voice process starts one and sets the variable (monkeypatch)."""
+    import os
+    import socket
+
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        saved = os.environ.get("CENTRAL_VOICE_API_URL")
+        os.environ["CENTRAL_VOICE_API_URL"] = f"http://127.0.0.1:{refusing.getsockname()[1]}"
+        yield
+        if saved is None:
+            os.environ.pop("CENTRAL_VOICE_API_URL", None)
+        else:
+            os.environ["CENTRAL_VOICE_API_URL"] = saved
+
+
 @pytest.fixture
 def tenants(db):
     """Organizations A and B, each with an owner; A also has a viewer and an agent."""

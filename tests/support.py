@@ -63,25 +63,51 @@ def migrated_env(data_dir: Path, **extra: str) -> dict[str, str]:
         _MIGRATED["dir"] = str(template_dir)
         _MIGRATED["db"] = urlparse(env["DATABASE_URL"]).path.lstrip("/") if "DATABASE_URL" in env else ""
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update({"CENTRAL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    env = _process_env(data_dir)
     if _MIGRATED["db"]:
         env["DATABASE_URL"] = fresh_database_url(template=_MIGRATED["db"])
     else:
         shutil.copy(Path(_MIGRATED["dir"]) / "central.sqlite3", data_dir / "central.sqlite3")
+    return _with_extra(env, extra)
+
+
+#: Variables of the test process that a Central started by a test must not inherit: its
+#: database and Redis are chosen per test, its voice API address is its own.
+_NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CENTRAL_VOICE_API_URL", "CENTRAL_VOICE_API_PORT",
+                  "CENTRAL_METRICS_PORT"}
+
+
+def _process_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a Central process started by a test: no port of its own is a
+    default one. The defaults (voice management API 8090, process metrics 9811-9815) are
+    the same for every Central on a host, so two test runs side by side (the SQLite and
+    the PostgreSQL pass) would take each other's ports or talk to each other's processes.
+    A test that needs a process's metrics passes ``--metrics-port`` (the option beats the
+    variable); ``extra`` overrides any of these."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    voice_api_port = free_port()
+    env.update({
+        "CENTRAL_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+        "CENTRAL_VOICE_API_PORT": str(voice_api_port),
+        "CENTRAL_VOICE_API_URL": f"http://127.0.0.1:{voice_api_port}",
+        "CENTRAL_METRICS_PORT": "0",
+    })
+    return env
+
+
+def _with_extra(env: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
     env.update(extra)
+    if "CENTRAL_VOICE_API_PORT" in extra and "CENTRAL_VOICE_API_URL" not in extra:
+        env["CENTRAL_VOICE_API_URL"] = f"http://127.0.0.1:{extra['CENTRAL_VOICE_API_PORT']}"
     return env
 
 
 def central_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env["CENTRAL_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = _process_env(data_dir)
     db = fresh_database_url()
     if db:
         env["DATABASE_URL"] = db
-    env.update(extra)
-    return env
+    return _with_extra(env, extra)
 
 
 def run_central(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

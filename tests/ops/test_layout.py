@@ -243,7 +243,11 @@ def layout():
                     argv, env_path, workdir = unit(name, instance)
                     assert (env_path, workdir) == (PROD_ENV, "/var/lib/central"), name
                     label = name.split(".")[0].replace("@", f"@{instance}") if "@" in name else name.split(".")[0]
-                    start(label, argv, {**unit_environment(name, instance), **env}, data)
+                    # Each process's metrics on a free port instead of the unit's (9811-9815,
+                    # 982N: tests/ops/test_prometheus_files.py checks those): the ports are
+                    # the same for every Central on the host, e.g. the other test pass's.
+                    start(label, argv, {**unit_environment(name, instance), **env,
+                                        "CENTRAL_METRICS_PORT": str(free_port())}, data)
 
         # What needs only a migrated database starts now, next to collectstatic and init
         # (systemd starts units in parallel too); the PBX link and the dialers serve the

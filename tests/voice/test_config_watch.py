@@ -58,13 +58,15 @@ async def test_an_extension_created_through_the_api_listens_within_seconds(tenan
     alice = await in_thread(api_as, tenants["alice"])
     ready, stop = asyncio.Event(), asyncio.Event()
     api_port = free_port()
+    # Free ports, for the compatibility pair served while nothing is configured too: the
+    # defaults (8080-8099) are shared by every Central on this host.
     task = asyncio.create_task(run_voice(api_port=api_port, token="t", snapshot_path=str(tmp_path / "v.json"),
-                                         ready=ready, stop=stop))
+                                         ready=ready, stop=stop, compat_ports=(0, 0)))
     try:
         await asyncio.wait_for(ready.wait(), 30)
         assert "1903" not in ramais(await in_thread(status, api_port))
         body = {"number": "1903", "return_number": "1904", "bind_ip": "127.0.0.1", "providers": FAST_TTS,
-                "greeting": "Olá, portaria nova."}
+                "greeting": "Olá, portaria nova.", "port": free_port(), "return_port": free_port()}
         r = await in_thread(alice.post, "/api/v1/voice/extensions/", body, format="json")
         assert r.status_code == 201, r.content
         took = await until(api_port, lambda st: "1903" in ramais(st), timeout=10)

@@ -39,6 +39,7 @@ async def test_demo_visits_reach_the_resident_and_end_with_a_real_outcome(monkey
     await in_thread(ensure_demo)
     api_port = free_port()
     monkeypatch.setattr(voice_embedded, "VOICE_API_PORT", api_port)
+    monkeypatch.setattr(voice_embedded, "DEMO_PORTS", (free_port(), free_port()))
     monkeypatch.setenv("CENTRAL_VOICE_API_URL", f"http://127.0.0.1:{api_port}")
     monkeypatch.setenv("CENTRAL_VOICE_TOKEN", "demo-test-token")
     monkeypatch.setenv("CENTRAL_DATA_DIR", str(tmp_path))  # the voice config snapshot

@@ -73,12 +73,13 @@ class VoiceConfig:
 COMPAT_BIND_IP = "127.0.0.1"
 
 
-def compat_config(bind_ip: str = COMPAT_BIND_IP) -> VoiceConfig:
+def compat_config(bind_ip: str = COMPAT_BIND_IP, port: int = COMPAT_PORT,
+                  return_port: int = COMPAT_RETURN_PORT) -> VoiceConfig:
     return VoiceConfig(
         (
             ExtensionConfig(
                 number="compat", return_number="compat-retorno", bind_ip=bind_ip,
-                port=COMPAT_PORT, return_port=COMPAT_RETURN_PORT,
+                port=port, return_port=return_port,
             ),
         ),
         source="compat",

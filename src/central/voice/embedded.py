@@ -21,10 +21,15 @@ import os
 import secrets
 from collections.abc import Awaitable
 
+from central.voice.config import COMPAT_PORT, COMPAT_RETURN_PORT
+
 log = logging.getLogger(__name__)
 VOICE_API_PORT = int(os.environ.get("CENTRAL_VOICE_API_PORT", "8090"))
 DEMO_ORG = "jardim-das-flores"  # central.core.demo: the condominium
 DEMO_EXTENSION = ("1900", "1901")  # AI extension and its return number
+#: Configured ports of the demo AI extension (the listeners move up when they are taken);
+#: tests point them at free ports, as they do VOICE_API_PORT.
+DEMO_PORTS = (COMPAT_PORT, COMPAT_RETURN_PORT)
 DEMO_UNITS = (
     ("101", "A", "Bruno Lima", "PJSIP/1101"),
     ("102", "A", "Carla Dias", "PJSIP/1102"),
@@ -57,6 +62,7 @@ def ensure_demo_concierge() -> list[str]:
         if not AIExtension.objects.exists():
             number, return_number = DEMO_EXTENSION
             AIExtension.objects.create(organization=org, number=number, return_number=return_number,
+                                       port=DEMO_PORTS[0], return_port=DEMO_PORTS[1],
                                        bind_ip="127.0.0.1", concierge_extension="")
             for unit_number, block, name, phone in DEMO_UNITS:
                 unit, _ = Unit.objects.get_or_create(organization=org, number=unit_number, block=block)

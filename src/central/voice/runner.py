@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from central.voice.calls import Originator, VisitRecord, VoiceRuntime
+from central.voice.config import COMPAT_PORT, COMPAT_RETURN_PORT
 from central.voice.mgmt_api import ManagementAPI
 from central.voice.service import VoiceService
 
@@ -108,6 +109,7 @@ async def run_voice(
     loader=None,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    compat_ports: tuple[int, int] = (COMPAT_PORT, COMPAT_RETURN_PORT),
 ) -> None:
     """Run until ``stop`` is set (or forever).  Django must be set up when
     ``use_database`` is true (the CLI's ``_setup`` does it)."""
@@ -116,43 +118,57 @@ async def run_voice(
         from central.voice.loader import config_version, load_from_database
 
         loader, version_probe = load_from_database, config_version
+    own_client = None
     if originator is None:
         originator = _ami_originator()
-        client = getattr(originator, "client", None)
-        if client is not None:
-            await client.start()
+        own_client = getattr(originator, "client", None)
     runtime = VoiceRuntime(originator, _db_visit_sink() if use_database else None)
-    service = VoiceService(loader=loader, snapshot_path=snapshot_path or default_snapshot_path(), runtime=runtime)
-    version = None
-    if version_probe is not None:
-        # Read before the first load: a change made while it loads is seen as a change.
-        try:
-            version = await asyncio.to_thread(version_probe)
-        except Exception as exc:  # database down: the snapshot serves, the watcher retries
-            log.warning("voice config version unavailable: %s", exc)
-    await service.start()
-    watcher = (asyncio.create_task(service.watch(version_probe, poll_interval(), seen=version),
-                                   name="voice-config-watch")
-               if version_probe is not None else None)
+    service = VoiceService(loader=loader, snapshot_path=snapshot_path or default_snapshot_path(), runtime=runtime,
+                           compat_ports=compat_ports)
     api = ManagementAPI(service, token)
-    await api.start(api_host, api_port)
-    for ext in service.status()["extensions"]:
-        log.info("ramal %s: port %s (configured %s), return %s (configured %s)", ext["ramal"],
-                 ext["port"], ext["port_configured"], ext["return_port"], ext["return_port_configured"])
-    publisher = None
-    if use_database:  # Django is set up: its channel layer reaches the dashboards
-        from central.voice.live import publish_forever
-
-        publisher = asyncio.create_task(publish_forever(service), name="voice-live-push")
-    freeze_startup_heap()
-    if ready is not None:
-        ready.set()
+    watcher: asyncio.Task | None = None
+    publisher: asyncio.Task | None = None
+    # Everything opened from here on is closed in the finally, whatever fails: a start
+    # that raised half way (the management API's port taken by another Central) used to
+    # leave the AudioSocket listeners bound and the config watcher running, so every
+    # restart of the component by `central up`'s supervisor took two more ports of
+    # 8080-8099 for good, and the watcher task kept the event loop from closing.
     try:
+        if own_client is not None:
+            await own_client.start()
+        version = None
+        if version_probe is not None:
+            # Read before the first load: a change made while it loads is seen as a change.
+            try:
+                version = await asyncio.to_thread(version_probe)
+            except Exception as exc:  # database down: the snapshot serves, the watcher retries
+                log.warning("voice config version unavailable: %s", exc)
+        await service.start()
+        if version_probe is not None:
+            watcher = asyncio.create_task(service.watch(version_probe, poll_interval(), seen=version),
+                                          name="voice-config-watch")
+        try:
+            await api.start(api_host, api_port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"voice management API cannot listen on {api_host}:{api_port} "
+                                     f"({exc.strerror or exc}); another voice process may hold it: "
+                                     "set CENTRAL_VOICE_API_PORT (central voice --api-port)") from exc
+        for ext in service.status()["extensions"]:
+            log.info("ramal %s: port %s (configured %s), return %s (configured %s)", ext["ramal"],
+                     ext["port"], ext["port_configured"], ext["return_port"], ext["return_port_configured"])
+        if use_database:  # Django is set up: its channel layer reaches the dashboards
+            from central.voice.live import publish_forever
+
+            publisher = asyncio.create_task(publish_forever(service), name="voice-live-push")
+        freeze_startup_heap()
+        if ready is not None:
+            ready.set()
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
         for task in (watcher, publisher):
             if task is not None:
                 task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await api.stop()
         await service.stop()
         client = getattr(originator, "client", None)

@@ -22,6 +22,8 @@ from central.voice.audiosocket.server import Listener, Pacer, pacer_for_loop
 from central.voice.calls import CallContext, ResidentCall, VisitorCall, VoiceRuntime
 from central.voice.config import (
     COMPAT_BIND_IP,
+    COMPAT_PORT,
+    COMPAT_RETURN_PORT,
     ExtensionConfig,
     VoiceConfig,
     compat_config,
@@ -126,6 +128,7 @@ class VoiceService:
         stt_override=None,
         warm: bool = True,
         compat_bind_ip: str = COMPAT_BIND_IP,
+        compat_ports: tuple[int, int] = (COMPAT_PORT, COMPAT_RETURN_PORT),
         caches: dict[str, PhraseCache] | None = None,
     ) -> None:
         self.loader = loader
@@ -134,6 +137,9 @@ class VoiceService:
         self.stt_override = stt_override
         self.warm = warm
         self.compat_bind_ip = compat_bind_ip
+        #: Where the compatibility pair listens; tests pass (0, 0) so they never compete
+        #: for 8080/8081 with a Central running on the same host.
+        self.compat_ports = compat_ports
         self.extensions: dict[str, ExtensionRuntime] = {}
         self.failed: dict[str, str] = {}  # ramal -> why it is not running
         self.config = VoiceConfig()
@@ -162,7 +168,7 @@ class VoiceService:
             config = read_snapshot(self.snapshot_path)
         if config is None or not config.enabled():
             log.info("voice config: nothing configured, starting the 8080/8081 compatibility pair")
-            config = compat_config(self.compat_bind_ip)
+            config = compat_config(self.compat_bind_ip, *self.compat_ports)
         return config
 
     def _cache_for(self, ext: ExtensionConfig, providers) -> PhraseCache:
@@ -199,7 +205,9 @@ class VoiceService:
         await ai.start(ext.bind_ip, ext.port)
         try:
             await ret.start(ext.bind_ip, ext.return_port)
-        except OSError:
+        except BaseException:
+            # Whatever stops the return leg (no free port, a cancelled start) must not leave
+            # the visitor port bound with nothing that will ever close it.
             ai.stop_listening()
             raise
         ctx.return_port = ret.port
