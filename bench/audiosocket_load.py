@@ -173,13 +173,21 @@ class GCPauses:
     def reset(self) -> None:
         self.runs = [0, 0, 0]
         self.max = 0.0
+        self.max_by_gen = [0.0, 0.0, 0.0]
+        self.total = 0.0
+        self.collected = 0
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.runs[info["generation"]] += 1
-            self.max = max(self.max, time.perf_counter() - self._started)
+            took = time.perf_counter() - self._started
+            gen = info["generation"]
+            self.runs[gen] += 1
+            self.total += took
+            self.collected += info["collected"]
+            self.max = max(self.max, took)
+            self.max_by_gen[gen] = max(self.max_by_gen[gen], took)
 
 
 def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: int) -> None:
@@ -288,6 +296,9 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
                 busy, total = core[0] - base[3][0], core[1] - base[3][1]
                 wall = time.monotonic() - base[2]
                 gc_runs, gc_max = list(gc_pause.runs), gc_pause.max
+                gc_detail = {"gc_max_by_gen_ms": [round(x * 1000, 2) for x in gc_pause.max_by_gen],
+                             "gc_total_ms": gc_pause.total * 1000, "gc_collected": gc_pause.collected,
+                             "gc_young": gc.get_count()}
                 # After the window: how long one full collection stalls the loop at this
                 # many calls (the garbage collector decides when; production sees this).
                 started = time.perf_counter()
@@ -299,7 +310,7 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
                     "p50_ms": lateness.percentile(50) * 1000, "p99_ms": lateness.percentile(99) * 1000,
                     "max_ms": lateness.max * 1000, "rss_growth": rss_bytes() - rss_ready,
                     "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                    "gc_runs": gc_runs, "gc_max_ms": gc_max * 1000,
+                    "gc_runs": gc_runs, "gc_max_ms": gc_max * 1000, **gc_detail,
                     "full_gc_ms": full_gc * 1000, "gc_tracked": len(gc.get_objects()),
                     **{k: (v - base[1][k] if k in ("frames_sent", "frames_dropped", "turns") else v)
                        for k, v in now.items()},
