@@ -470,14 +470,27 @@ class Client:
         return calls
 
     def _drive(self, proc, calls: list[Call], row: Row) -> None:
-        """Stream audio, read everything, RESET/STATS the server, all on one epoll clock."""
-        ep = select.epoll()
+        """Stream audio, read everything, RESET/STATS the server, all on one clock.
+
+        ``--client-wakeup clock`` (default): the client sleeps on its own 5 ms send clock
+        and then collects whatever arrived (``ep.poll(0)``), as a PBX on its own host
+        costs the voice host nothing to wake.  ``frames``: it sleeps on the calls'
+        sockets, so the server's writes wake it (on a VM, an inter-processor interrupt
+        charged to the server's core), as a PBX on the same host would.  Arrival times
+        come from the kernel's receive timestamps either way.
+        """
+        ep = select.epoll()  # the calls' sockets
         by_fd = {}
         for c in calls:
             ep.register(c.sock.fileno(), select.EPOLLIN)
             by_fd[c.sock.fileno()] = c
         ctl = proc.stdout.fileno()
-        ep.register(ctl, select.EPOLLIN)
+        sleep_on = select.epoll()  # what the client waits on between its send slots
+        sleep_on.register(ctl, select.EPOLLIN)
+        if self.args.client_wakeup == "frames":
+            sleep_on.close()
+            sleep_on = ep
+            ep.register(ctl, select.EPOLLIN)
         frames, nframes = self.frames, len(self.frames)
         gaps = self.hist_cls()
         late = self.hist_cls()  # the client's own send lateness (it must keep up)
@@ -530,7 +543,10 @@ class Client:
                 if stats_sent and now >= t_give_up:
                     row.failure = f"server did not answer STATS within {self.args.deadline:.0f} s"
                     break
-                for fd, _ev in ep.poll(max(0.0, due - now)):
+                ready = sleep_on.poll(max(0.0, due - now))
+                if sleep_on is not ep:
+                    ready += ep.poll(0)
+                for fd, _ev in ready:
                     if fd == ctl:
                         chunk = os.read(ctl, 65536)
                         if not chunk:
@@ -576,6 +592,7 @@ class Client:
                     break
         finally:
             ep.close()
+            sleep_on.close()
         elapsed = (window_end or time.monotonic()) - (window_start or time.monotonic())
         expected = elapsed / PERIOD
         row.gap_p99_ms = gaps.percentile(99) * 1000
@@ -749,6 +766,10 @@ def main() -> None:
     ap.add_argument("--profile", metavar="DIR",
                     help="sample the server with py-spy over each window (raw stacks in DIR); "
                          "figures of profiled rows are not capacity figures")
+    ap.add_argument("--client-wakeup", choices=("clock", "frames"), default="clock",
+                    help="clock: the client sleeps on its own send clock and collects what arrived "
+                         "(a PBX on its own host); frames: every frame the server writes wakes it "
+                         "(a PBX on the same host, the default before 30 Nov 18:40 UTC)")
     ap.add_argument("--verbose", action="store_true", help="print the server's raw figures per row")
     ap.add_argument("--deadline", type=float, default=5.0,
                     help="seconds the server has to answer after the window before the row FAILs")
