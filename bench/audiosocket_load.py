@@ -67,6 +67,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from central.voice.priority import VOICE_SLICE_US  # noqa: E402  (after the path above)
+
 FRAME = 320  # 20 ms slin8
 WIRE_FRAME = FRAME + 3
 PERIOD = 0.020
@@ -190,9 +192,13 @@ class GCPauses:
             self.max_by_gen[gen] = max(self.max_by_gen[gen], took)
 
 
-def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: int) -> None:
+def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: int, slice_us: int) -> None:
     os.sched_setaffinity(0, {SERVER_CPU})
     policy = set_sched(sched)
+    from central.voice.priority import request_short_slice
+
+    if request_short_slice(slice_us):  # as ``central voice`` does at start
+        policy += f", slice {slice_us} us"
     # The voice modules read Django settings at import (central.core.parsers, as in
     # ``central voice``); no database is touched.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
@@ -404,7 +410,7 @@ class Client:
         args = self.args
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", "--stack", stack, "--sched", sched,
-             "--loop", args.loop, "--max-connections", str(n + 10)],
+             "--loop", args.loop, "--max-connections", str(n + 10), "--slice-us", str(args.slice_us)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
         calls: list[Call] = []
@@ -759,6 +765,9 @@ def main() -> None:
     ap.add_argument("--sched", choices=SCHED_CHOICES, default="fifo",
                     help="server scheduling: SCHED_FIFO, SCHED_OTHER nice -15, SCHED_OTHER nice 0")
     ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="server event loop")
+    ap.add_argument("--slice-us", type=int, default=VOICE_SLICE_US,
+                    help="scheduler slice the server asks for under SCHED_OTHER, as central voice does "
+                         "(EEVDF, Linux 6.12+; 0: the kernel's default)")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
     ap.add_argument("--conditions", metavar="LIST",
                     help="several conditions in one run, each a --sched value with an optional +burner, "
@@ -775,7 +784,7 @@ def main() -> None:
                     help="seconds the server has to answer after the window before the row FAILs")
     args = ap.parse_args()
     if args.serve:
-        serve(args.port, args.stack, args.sched, args.loop, args.max_connections)
+        serve(args.port, args.stack, args.sched, args.loop, args.max_connections, args.slice_us)
     else:
         client_main(args)
 

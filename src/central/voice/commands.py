@@ -30,9 +30,11 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from central.core.metrics import serve_process_metrics
         from central.core.runtime import heartbeat_forever, run_together
+        from central.voice.priority import configured_slice_us, request_short_slice
         from central.voice.runner import run_event_loop, run_voice
 
         serve_process_metrics("voice", metrics_port)
+        request_short_slice(configured_slice_us())  # on time without SCHED_FIFO (priority.py)
 
         async def main() -> None:
             # The heartbeat puts the voice process in `central status` next to the others.
