@@ -19,7 +19,7 @@ import contextlib
 import json
 import time
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -30,7 +30,14 @@ from central.core.live import LayerOutageMixin, agent_group, refresh_groups_fore
 CALLBACK_POLL_S = 15.0
 
 
-@database_sync_to_async
+def _db(fn):
+    """Run ``fn`` in the thread pool, not in Channels' one shared database thread: with
+    200 agents' pages open, every card and callback lookup queued behind the others
+    there. Each function gives its connection back (``release_connection``)."""
+    return sync_to_async(fn, thread_sensitive=False)
+
+
+@_db
 def _identity(user, session) -> tuple[int, int, str, list[str]] | None:
     """(organization id, agent id, agent name, interfaces) of the page's user, or None.
 
@@ -59,7 +66,7 @@ def _identity(user, session) -> tuple[int, int, str, list[str]] | None:
         release_connection()
 
 
-@database_sync_to_async
+@_db
 def _card(org_id: int, payload: dict, interfaces: list[str], agent_name: str) -> dict | None:
     from central.core.db import release_connection
     from central.core.models import Organization
@@ -78,7 +85,7 @@ def _card(org_id: int, payload: dict, interfaces: list[str], agent_name: str) ->
         release_connection()
 
 
-@database_sync_to_async
+@_db
 def _callbacks(org_id: int, user) -> tuple[list[dict], float | None]:
     """The user's due callbacks, and when the next one becomes due (epoch seconds)."""
     from central.core.db import release_connection
