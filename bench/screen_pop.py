@@ -56,7 +56,12 @@ def setup_django() -> None:
 def seed(agents: int, contacts: int) -> tuple[int, int, list[tuple[str, str]]]:
     """(organization, campaign, [(interface, session key)]) with one agent per member."""
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
     from django.contrib.sessions.backends.db import SessionStore
 
     from central.agents.models import Agent, AgentInterface
@@ -237,7 +242,7 @@ async def run(args) -> None:
     if args.browser:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(browser_task, 30)
-        print(f"browser (Chromium, agent 1): AgentConnect -> contact rendered: "
+        print("browser (Chromium, agent 1): AgentConnect -> contact rendered: "
               + (", ".join(f"{d * 1000:.0f} ms" for d in browser_delays) or "no pop in the window"))
     for step in (ping_task,):
         step.cancel()
