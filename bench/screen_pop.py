@@ -244,9 +244,8 @@ async def run(args) -> None:
             await asyncio.wait_for(browser_task, 30)
         print("browser (Chromium, agent 1): AgentConnect -> contact rendered: "
               + (", ".join(f"{d * 1000:.0f} ms" for d in browser_delays) or "no pop in the window"))
-    for step in (ping_task,):
-        step.cancel()
-    for a, task in zip(agents, tasks, strict=True):
+    ping_task.cancel()
+    for task in tasks:
         task.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(engine_task, 10)
