@@ -95,3 +95,14 @@ def test_live_activity_push_carries_the_sentence_per_language(tenants):
     msg = asyncio.run(receive())["payload"]
     assert msg["action"] == "campaign.start"
     assert msg["texts"] == {"pt-br": "iniciou a campanha “Natal”", "en": "started the campaign “Natal”"}
+
+
+def test_drf_validation_and_parse_errors_in_good_portuguese(tenants, api_as):
+    api = api_as(tenants["alice"])
+    blank = api.post("/api/v1/dialer/campaigns/", {"name": "", "queue": "vendas"}, format="json").json()
+    # DRF's own pt_BR says "Este campo pode não estar em branco." ("might not be blank")
+    assert blank["error"]["fields"]["name"] == ["Este campo não pode ficar em branco."]
+    bad = api.post("/api/v1/dialer/campaigns/", "{nope", content_type="application/json").json()
+    assert bad["error"]["message"].startswith("JSON inválido")  # was "JSON parse error - ..."
+    with translation.override("pt-br"):
+        assert translation.gettext("Ensure this value is greater than or equal to {min_value}.").startswith("Certifique-se")

@@ -29,6 +29,12 @@ class JSONParser(parsers.JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError(_("JSON aninhado demais.")) from None
+        except ParseError as exc:
+            # DRF words this one in English with no gettext ("JSON parse error - ...").
+            prefix = "JSON parse error - "
+            if isinstance(exc.detail, str) and exc.detail.startswith(prefix):
+                raise ParseError(_("JSON inválido: %(erro)s") % {"erro": exc.detail[len(prefix):]}) from None
+            raise
         if depth_exceeds(data):
             raise ParseError(_("JSON aninhado demais (limite de %(n)d níveis).") % {"n": MAX_DEPTH})
         return data
