@@ -4,6 +4,8 @@ from importlib.util import find_spec
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -24,6 +26,14 @@ for _app in CAPABILITY_APIS:
     if find_spec(f"central.{_app}.urls") is not None:
         page_patterns.append(path(f"{_app}/", include(f"central.{_app}.urls")))
 
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on their own (the admin and Swagger pages name none).
+    Resolved per request: the static storage's manifest may not exist at import time."""
+    return HttpResponsePermanentRedirect(static("dashboard/favicon.svg"))
+
+
 # The admin's sign-in goes through the same limit (and message) as the dashboard's.
 admin.site.login_form = GuardedAdminAuthenticationForm
 
@@ -31,6 +41,8 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("metrics", health.metrics, name="metrics"),
+    # Browsers ask for /favicon.ico on their own (the admin and Swagger pages name none).
+    path("favicon.ico", favicon),
     # Meta's Cloud API webhook: one URL per installation, signed deliveries, no session.
     path("webhooks/whatsapp", whatsapp_webhook, name="whatsapp-webhook"),
     path("api/v1/", include(api_patterns)),

@@ -30,8 +30,13 @@ def test_import_list_with_progress_and_start(browser, central_up, tmp_path):
         expect(status).to_contain_text("Concluída", timeout=20_000)
         expect(status).to_contain_text("2 novos")
         expect(status).to_contain_text("linha 3 (Telefone): telefone vazio")
+        page.evaluate("window.__before_reload = 1")
         # The page reloads itself when the import ends: the counts show the new contacts.
         expect(page.get_by_test_id("count-pending")).to_have_text("2", timeout=10_000)
+        # ...and the per-row errors are still there after it (they vanished with the reload).
+        page.wait_for_function("!window.__before_reload", timeout=10_000)
+        expect(status).to_contain_text("linha 3 (Telefone): telefone vazio", timeout=10_000)
+        expect(status).to_contain_text("2 novos")
 
         page.get_by_test_id("action-start").click()
         expect(page.get_by_test_id("campaign-status")).to_have_text("Ativa")

@@ -139,16 +139,29 @@ def test_duplicates_merged_in_file_and_with_campaign(camp, tmp_path):
     rows = contacts(camp)
     assert len(rows) == 2
     existing.refresh_from_db()
-    assert existing.name == "Novo Nome"
+    # The first name is kept and the other one reported (it silently replaced "Antigo").
+    assert existing.name == "Antigo"
+    assert {"row": 2, "column": "nome",
+            "reason": "telefone já na campanha como “Antigo”: nome “Novo Nome” ignorado"} in job.errors
     assert existing.alt_phones == ["+5511911112222", "+5511933334444"]
     assert existing.custom_fields == {"plano": "B", "vip": "sim"}
     assert (existing.attempts, existing.last_result) == (2, "busy")  # history untouched
     eva = rows["+5521987654321"]
     assert eva.alt_phones == ["+552133334444"]
     assert eva.custom_fields == {"plano": "Y"}
+    # Same name twice in the file (any case and spacing) is no conflict.
+    assert [e for e in job.errors if "Eva" in e["reason"]] == []
     # Re-importing the same file creates nothing new.
     again = run(camp, tmp_path, "nome;telefone\nEva;21987654321\n", name="de-novo.csv")
     assert (again.imported, again.merged) == (0, 1)
+
+
+def test_a_different_name_for_the_same_phone_keeps_the_first_and_says_so(camp, tmp_path):
+    job = run(camp, tmp_path, "Nome;Telefone\nAna Souza;11987654321\nana  souza;11987654321\nBruno;11987654321\n")
+    assert (job.imported, job.merged, job.rejected) == (1, 2, 0)  # a note, not a rejection
+    assert contacts(camp)["+5511987654321"].name == "Ana Souza"  # was "Bruno" (the last row)
+    assert job.errors == [{"row": 4, "column": "Nome", "reason": (
+        "mesmo telefone da linha 2 com outro nome: mantido “Ana Souza”, ignorado “Bruno”")}]
 
 
 def test_dnc_numbers_are_imported_as_dnc(camp, tmp_path):

@@ -11,8 +11,10 @@ or a list of pt-BR errors, and a *writer* merges rows into the campaign in batch
 Bad rows never stop the import (DESIGN principle 5): each error (row, column, reason) goes
 to an errors CSV written next to the upload and the first :data:`KEEP_ERRORS` to the
 ``ImportJob``; good rows keep flowing. Duplicates (same E.164 in the file or already in
-the campaign) are merged: alternate phones united, non-empty custom fields and name
-updated. Numbers on an org-wide or campaign do-not-call list are imported with status
+the campaign) are merged: alternate phones united, non-empty custom fields updated; the
+*first* name is kept (the earlier row's, or the one already in the campaign) and a
+different name is reported in the errors list as a note on the later row (it is not a
+rejection: the row's other data is merged). Numbers on an org-wide or campaign do-not-call list are imported with status
 ``dnc`` so the list shows them and the dialer never does.
 
 Encodings: what Brazilian spreadsheets produce is UTF-8 (with or without a BOM, Excel's
@@ -529,8 +531,12 @@ def _commit(job: ImportJob, flush: Callable[[], None], row: int, sink: _ErrorSin
 class _ContactWriter:
     """Batches parsed contacts and merges them into the campaign, one transaction each."""
 
-    def __init__(self, job: ImportJob, campaign: Campaign, batch_size: int, defaults: dict) -> None:
+    def __init__(self, job: ImportJob, campaign: Campaign, batch_size: int, defaults: dict,
+                 conflict: Callable[[RowError], None] | None = None) -> None:
         self.job = job
+        #: Where a name conflict is reported (the job's error sink; a note, not a rejection).
+        self.conflict = conflict or (lambda err: None)
+        self.name_column = "nome"
         self.campaign = campaign
         self.batch_size = batch_size
         self.defaults = defaults
@@ -541,7 +547,11 @@ class _ContactWriter:
         if seen is None:
             self.pending[contact.phone] = contact
             return
-        _merge_parsed(seen, contact)  # duplicate inside the batch
+        kept = _merge_parsed(seen, contact)  # duplicate inside the batch
+        if kept:
+            self.conflict(RowError(contact.row, self.name_column,
+                                   f"mesmo telefone da linha {seen.row} com outro nome: mantido “{kept}”, "
+                                   f"ignorado “{contact.name}”"))
         self.job.merged += 1
 
     def full(self) -> bool:
@@ -576,7 +586,10 @@ class _ContactWriter:
                         "last_result": "dnc" if dnc else "",
                     })
                 else:
-                    _merge_into(row, p)
+                    kept = _merge_into(row, p)
+                    if kept:
+                        self.conflict(RowError(p.row, self.name_column,
+                                               f"telefone já na campanha como “{kept}”: nome “{p.name}” ignorado"))
                     if phone in blocked and row.status == Contact.Status.PENDING:
                         row.status, row.last_result = Contact.Status.DNC, "dnc"
                     changed.append(row)
@@ -663,20 +676,33 @@ def _insert_contacts(rows: list[dict], row_fields: tuple[str, ...] = _ROW_FIELDS
             cursor.executemany(sql, params)
 
 
-def _merge_parsed(into: ParsedContact, other: ParsedContact) -> None:
-    if other.name:
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _merge_parsed(into: ParsedContact, other: ParsedContact) -> str:
+    """Merge a later row into an earlier one; the kept name when ``other`` had another."""
+    kept = ""
+    if other.name and not into.name:
         into.name = other.name
+    elif other.name and not _same_name(into.name, other.name):
+        kept = into.name
     for p in other.alt_phones:
         if p != into.phone and p not in into.alt_phones:
             into.alt_phones.append(p)
     into.custom.update(other.custom)
     into.legal_basis = other.legal_basis or into.legal_basis
     into.origin = other.origin or into.origin
+    return kept
 
 
-def _merge_into(row: Contact, p: ParsedContact) -> None:
-    if p.name:
+def _merge_into(row: Contact, p: ParsedContact) -> str:
+    """Merge a row into the campaign's contact; the kept name when the row had another."""
+    kept = ""
+    if p.name and not row.name:
         row.name = p.name
+    elif p.name and not _same_name(row.name, p.name):
+        kept = row.name
     alts = list(row.alt_phones or [])
     for phone in p.alt_phones:
         if phone != row.phone and phone not in alts:
@@ -687,6 +713,7 @@ def _merge_into(row: Contact, p: ParsedContact) -> None:
         row.legal_basis = p.legal_basis
     if p.origin:
         row.origin = p.origin
+    return kept
 
 
 def _start(job: ImportJob, path: Path, resume: bool) -> int:
@@ -764,7 +791,8 @@ def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: P
         source = read_rows(path)
         campaign = Campaign.objects.get(pk=job.campaign_id)
         writer = _ContactWriter(job, campaign, batch_size, {
-            "legal_basis": legal_basis, "origin": origin or f"importação {job.filename}"[:200]})
+            "legal_basis": legal_basis, "origin": origin or f"importação {job.filename}"[:200]},
+            conflict=lambda err: sink.add(err, []))
         hm: HeaderMap | None = None
         n = 0
         for n, cells in source.rows:  # noqa: B007 - n is the checkpoint row after the loop
@@ -773,6 +801,8 @@ def import_contacts(job: ImportJob, *, batch_size: int = BATCH_SIZE, progress: P
             if hm is None:
                 hm = HeaderMap.from_header(cells)
                 if hm is not None:
+                    if hm.name is not None:
+                        writer.name_column = hm.column(hm.name)
                     continue
                 hm = HeaderMap.headerless(cells)
                 if hm is None:
