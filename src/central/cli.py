@@ -26,7 +26,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help comes from docstrings written with ``code`` spans: Markdown renders them (and
+    # joins the docstrings' wrapped lines) instead of printing the backticks.
+    rich_markup_mode="markdown",
 )
+
+_display_type_rich = typer.core.TyperOption.display_type_rich
+
+
+def _flag_without_type(self, ctx):
+    """A flag takes no value: no "<bool>" after ``--help`` or ``--simulator``."""
+    return None if self.is_flag else _display_type_rich(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_without_type
 
 DataDir = Annotated[
     Path | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
+import pytest
 
 from tests.support import central_env, migrated_env, run_central
 
@@ -164,3 +165,19 @@ def test_restore_refuses_a_backup_of_a_newer_central(tmp_path):
     result = run_central(["restore", str(target), "--yes"], env)
     assert result.returncode == 1
     assert "newer Central version" in result.stderr and "dialer.9999_from_the_future" in result.stderr
+
+
+@pytest.mark.backend_free
+def test_help_shows_code_not_backticks_and_no_type_for_flags():
+    """``central --help`` printed docstrings' literal ``double backticks`` and "--help <bool>"."""
+    from typer.testing import CliRunner
+
+    from central.cli import app
+
+    runner = CliRunner()
+    for args in (["--help"], ["up", "--help"], ["status", "--help"], ["manage", "--help"]):
+        out = runner.invoke(app, args, terminal_width=100).output
+        assert "Usage" in out, args
+        assert "``" not in out, (args, out)
+        assert "<bool>" not in out, (args, out)
+    assert "<int>" in runner.invoke(app, ["up", "--help"], terminal_width=100).output  # real types stay

@@ -24,3 +24,31 @@ def test_failed_login_keeps_the_username(tenants, client):
     assert 'name="username" autocomplete="username" required value="alice"' in page  # was emptied
     escaped = client.post("/login/", {"username": '"><script>x', "password": "errada"}).content.decode()
     assert "<script>x" not in escaped
+
+
+def test_a_link_to_another_organizations_object_offers_to_switch(tenants, client):
+    """A member of both organizations gets a way there; anyone else the same bare 404
+    whether the object exists or not (tenant isolation: nothing is revealed)."""
+    from central.core.models import Membership
+    from tests.dialer import factories
+
+    theirs = factories.campaign(tenants["b"], name="Campanha de B")
+    url = f"/dialer/campaigns/{theirs.pk}/"
+    missing = f"/dialer/campaigns/{theirs.pk + 1000}/"
+
+    client.force_login(tenants["vera"])  # member of A only
+    alone = client.get(url)
+    assert alone.status_code == 404 and "org-elsewhere" not in alone.content.decode()
+    assert "Empresa B" not in alone.content.decode()
+    bare = [client.get(u).content.decode() for u in (url, missing)]
+    assert all("org-elsewhere" not in page and "Empresa B" not in page for page in bare)
+
+    Membership.objects.create(user=tenants["vera"], organization=tenants["b"], role="viewer")
+    page = client.get(url)
+    body = page.content.decode()
+    assert page.status_code == 404 and 'data-testid="org-elsewhere"' in body
+    assert "Trocar para Empresa B" in body and f'name="organization" value="{tenants["b"].pk}"' in body
+    assert "org-elsewhere" not in client.get(missing).content.decode()
+    # Following the hint opens the page.
+    switched = client.post("/org/switch/", {"organization": tenants["b"].pk, "next": url}, follow=True)
+    assert switched.status_code == 200 and "Campanha de B" in switched.content.decode()

@@ -148,12 +148,61 @@ def status_json(request):
     return JsonResponse(viewer_status(request))
 
 
+#: Pages that show one tenant's object: URL name -> its model. A link to such a page sent
+#: by someone in another organization is a 404 here; when the object belongs to another
+#: organization *the user is a member of*, the 404 page offers to switch to it.
+OBJECT_PAGES = {
+    "dialer:campaign": "dialer.Campaign",
+    "dialer:campaign_settings": "dialer.Campaign",
+    "telephony:call_detail": "telephony.CallRecord",
+    "scheduling:appointment": "scheduling.Appointment",
+    "scheduling:patient": "scheduling.Patient",
+    "messaging:conversation": "messaging.Conversation",
+    "documents:agent": "documents.Agent",
+}
+
+
+def organization_elsewhere(request):
+    """The user's *other* organization that owns the object this 404'd page names, else
+    None. Tenant isolation holds: a non-member learns nothing (same bare 404 whether the
+    object exists elsewhere or not), and a member learns only what switching shows."""
+    from django.apps import apps
+    from django.urls import Resolver404, resolve
+
+    user = getattr(request, "user", None)
+    if request.method != "GET" or user is None or not user.is_authenticated:
+        return None
+    try:
+        match = getattr(request, "resolver_match", None) or resolve(request.path_info)
+    except Resolver404:
+        return None
+    label, pk = OBJECT_PAGES.get(match.view_name), match.kwargs.get("pk")
+    if label is None or pk is None:
+        return None
+    try:
+        model = apps.get_model(label)
+    except LookupError:  # an app not installed here
+        return None
+    owner = model._default_manager.filter(pk=pk).values_list("organization_id", flat=True).first()
+    if owner is None:
+        return None
+    try:
+        current = membership_for_request(request).organization_id
+    except (Http404, OrganizationRequired):
+        current = None
+    if owner == current:
+        return None  # a 404 for another reason (a role, a state): nothing to switch to
+    membership = (Membership.objects.select_related("organization")
+                  .filter(user=user, organization_id=owner, organization__is_active=True).first())
+    return membership.organization if membership else None
+
+
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         from central.core.errors import json_404
 
         return json_404(request, exception)
-    return render(request, "dashboard/404.html", status=404)
+    return render(request, "dashboard/404.html", {"elsewhere": organization_elsewhere(request)}, status=404)
 
 
 def operator_only(view):
