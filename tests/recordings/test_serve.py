@@ -6,6 +6,8 @@ import asyncio
 import os
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient, Client
 
 from tests.recordings.factories import make_recording
@@ -146,6 +148,7 @@ def test_asgi_streams_chunk_by_chunk(tenants, monkeypatch) -> None:
             if reads_at_first is None:
                 reads_at_first = len(reads)
             parts.append(part)
+        await sync_to_async(connections.close_all)()  # the sync thread's connection (PostgreSQL pass)
         return parts, reads_at_first
 
     parts, reads_at_first = asyncio.run(fetch())
