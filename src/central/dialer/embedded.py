@@ -48,6 +48,9 @@ def ensure_demo_campaign(queue: str) -> int | None:
         dial_context="discador-out", caller_id="1130000000", pacing_mode=Campaign.Pacing.PREDICTIVE,
         working_hours=days, respect_holidays=False, max_channels=40, max_cps=10,
         short_call_message="Olá, aqui é da Central Demonstração. Retornaremos sua ligação em breve.",
+        # A quarter of the answered calls recorded (the simulator writes a short WAV:
+        # docs/recordings.md), so the call pages show the player.
+        record="percent", record_percent=25,
         # The agent's page (docs/agents.md): a script naming imported fields.
         script="Olá, {nome}! Aqui é {agente}, da Central Demonstração.\n"
                "Vi que você é de {cidade} e tem o plano {plano}. Posso falar um minuto sobre a renovação?")

@@ -29,6 +29,8 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         answer_rate: Annotated[float | None, typer.Option(help="P(answer) per dial.")] = None,
         talk_time: Annotated[float | None, typer.Option(help="Mean talk time in seconds.")] = None,
         background_calls: Annotated[float, typer.Option(help="Calls per minute the simulator places by itself (demo traffic).")] = 6.0,
+        monitor_dir: Annotated[Path | None, typer.Option(
+            help="Where MixMonitor writes its (generated) recordings: Central's CENTRAL_RECORDINGS_SPOOL.")] = None,
     ) -> None:
         """A simulated Asterisk 22 (AMI) with agents, customers and extensions.
 
@@ -47,6 +49,8 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
             cfg.world.answer_rate = answer_rate
         if talk_time is not None:
             cfg.world.talk_time_mean = talk_time
+        if monitor_dir is not None:
+            cfg.monitor_dir = str(monitor_dir)
         typer.secho(f"PBX simulator: AMI on {host}:{port} (clock {clock}, {agents} agents, "
                     f"users {', '.join(cfg.users)})", fg="green")
         with contextlib.suppress(KeyboardInterrupt):
