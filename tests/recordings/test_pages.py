@@ -29,3 +29,29 @@ def test_call_detail_shows_the_player_to_who_may_hear_it(tenants) -> None:
     assert _page(tenants["bob"], call)[0] == 404
     plain = make_call_record(tenants["a"])
     assert "<audio" not in _page(tenants["alice"], plain)[1]
+
+
+def test_desk_card_history_carries_the_agents_own_recordings(tenants) -> None:
+    """The agent's history (the desk's previous attempts of the contact): an earlier call
+    taken at the same interface carries its recording's URL; another agent's does not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from central.dialer import desk_services
+    from tests.dialer import factories
+
+    org = tenants["a"]
+    camp = factories.campaign(org, status="active")
+    contact = factories.contact(org, camp)
+    now = timezone.now()
+    mine = factories.attempt(org, contact, state="completed", result="answered", agent="PJSIP/2001",
+                             created_at=now - timedelta(days=2))
+    theirs = factories.attempt(org, contact, state="completed", result="answered", agent="PJSIP/2002",
+                               created_at=now - timedelta(days=1))
+    current = factories.attempt(org, contact, state="answered", agent="PJSIP/2001")
+    rec = make_recording(org, attempt_uid=str(mine.uid), agent="PJSIP/2001")
+    make_recording(org, attempt_uid=str(theirs.uid), agent="PJSIP/2002")
+    card = desk_services.card_for_attempt(org, current.uid, interface="PJSIP/2001")
+    by_uid = {h["uid"]: h["recording"] for h in card["history"]}
+    assert by_uid == {str(mine.uid): f"/recordings/{rec.pk}/audio", str(theirs.uid): None}

@@ -77,6 +77,15 @@ def _whatsapp(organization, phone: str) -> list[dict]:
     return out
 
 
+def _recording_urls(organization_id: int, uids: list[str]) -> dict[str, str]:
+    """Audio URLs of these attempts' recordings, through the recordings app's service."""
+    if not uids:
+        return {}
+    from central.recordings.services import recording_urls
+
+    return recording_urls(organization_id, uids)
+
+
 def contact_card(organization, contact: Contact, *, attempt: Attempt | None = None,
                  agent_name: str = "") -> dict:
     """Everything the agent's screen pop shows about ``contact`` (JSON-ready): the contact
@@ -91,10 +100,14 @@ def contact_card(organization, contact: Contact, *, attempt: Attempt | None = No
         previous = previous.exclude(pk=attempt.pk)
     attempts = list(previous.order_by("-created_at")
                     .values("uid", "created_at", "result", "state", "agent", "billsec", "pacing_mode")[:HISTORY])
+    # The agent's own earlier calls with this contact carry their recording (docs/recordings.md).
+    own = [a["uid"] for a in attempts if attempt is not None and attempt.agent and a["agent"] == attempt.agent]
+    recorded = _recording_urls(organization.pk, own)
     history = [{"uid": a["uid"], "at": _iso(a["created_at"]), "result": a["result"] or a["state"],
                 "result_label": str(dict(Attempt.Result.choices).get(a["result"], "") or
                                     dict(Attempt.State.choices).get(a["state"], a["state"])),
-                "agent": a["agent"], "billsec": a["billsec"]} for a in attempts]
+                "agent": a["agent"], "billsec": a["billsec"], "recording": recorded.get(a["uid"])}
+               for a in attempts]
     notes = [{"at": _iso(d.saved_at), "label": d.label, "notes": d.notes, "agent": d.agent_interface}
              for d in Disposition.objects.filter(contact=contact).order_by("-saved_at")[:HISTORY]]
     fields = desk.contact_fields(contact.name, contact.phone, contact.custom_fields,

@@ -64,6 +64,16 @@ def recordings_by_call(membership, call_record_ids) -> dict[int, list[Recording]
     return found
 
 
+def recording_urls(organization_id: int, attempt_uids) -> dict[str, str]:
+    """``{attempt uid: audio URL}`` for the attempts that have a recording (one query): for
+    pages that list attempts (the agent's desk history). The URL still answers only to who
+    may hear it (the view checks), so callers pass only attempts their user may hear."""
+    from django.urls import reverse
+
+    rows = Recording.objects.for_org(organization_id).filter(attempt_uid__in=list(attempt_uids))
+    return {uid: reverse("recordings:audio", args=[pk]) for uid, pk in rows.values_list("attempt_uid", "pk")}
+
+
 def purge_recordings(organization_id: int, before: datetime, *, dry_run: bool) -> int:
     """Delete the organization's recordings of calls started before ``before``: the file,
     then the row (a crash in between leaves a row whose file is gone, which the next run

@@ -109,7 +109,14 @@
       dl.appendChild(el("dt", k)); dl.appendChild(el("dd", card.contact.custom_fields[k]));
     });
     listInto("desk-history", card.history, function (h) {
-      return el("li", Central.dateTime(h.at) + " · " + h.result_label + (h.agent ? " · " + h.agent : ""));
+      var li = el("li", Central.dateTime(h.at) + " · " + h.result_label + (h.agent ? " · " + h.agent : ""));
+      if (h.recording) {  // the agent's own earlier call, recorded (docs/recordings.md)
+        var audio = document.createElement("audio");
+        audio.controls = true; audio.preload = "none"; audio.src = h.recording;
+        audio.className = "desk-recording"; audio.setAttribute("data-testid", "desk-recording");
+        li.appendChild(audio);
+      }
+      return li;
     });
     listInto("desk-notes", card.notes, function (n) {
       return el("li", Central.dateTime(n.at) + " · " + n.label + (n.notes ? ": " + n.notes : ""));
