@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/audiosocket_load.py [--sizes 100,500,1000] [--seconds 5]
         [--stacks naive,real] [--sched fifo|nice|normal] [--burner] [--conditions LIST]
-        [--loop uvloop|asyncio] [--profile DIR]
+        [--loop uvloop|asyncio] [--slice-us 300] [--client-wakeup clock|frames] [--profile DIR]
 
 Reproducing each condition of the capacity table (src/central/voice/README.md):
 
@@ -10,7 +10,8 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
-    all four in one run:        --conditions fifo,fifo+burner,normal,normal+burner
+    the README's table:         --conditions fifo,fifo+burner,nice,nice+burner,normal,normal+burner
+                                --sizes 100,500,800,1000 --seconds 5
                                 (a table per condition, then the largest passing N of each)
 
 Who runs where (2 cores):
@@ -21,7 +22,8 @@ Who runs where (2 cores):
   the phrase cache); ``naive`` is the reference design (one asyncio timer per call, no
   VAD), kept in the same run to compare against.  ``--sched`` sets the server's
   scheduling: SCHED_FIFO (as audio servers such as JACK/PipeWire run) or plain
-  SCHED_OTHER (a host that grants no real-time priority).
+  SCHED_OTHER (a host that grants no real-time priority); under SCHED_OTHER it asks for
+  the same short scheduler slice as ``central voice`` (``--slice-us``, 0: none).
 * The client (this process, pinned to CPU 1) plays Asterisk: N AudioSocket calls, each
   sending a 20 ms slin8 frame every 20 ms (real pt-BR speech from espeak-ng alternating
   with silence, so the VAD does real work past its energy gate).  It runs SCHED_FIFO
