@@ -67,3 +67,14 @@ def test_schedule_declares_the_jobs() -> None:
     assert set(jobs) == {"recordings-index", "recordings-retention"}
     for job in jobs.values():
         assert callable(resolve(job.target))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_the_organization_deletes_its_recording_files(tenants) -> None:
+    """The cascade from the organization removes the rows; the files go with them (before:
+    the files stayed on disk with nothing pointing at them)."""
+    gone = make_recording(tenants["a"])
+    kept = make_recording(tenants["b"])
+    tenants["a"].delete()
+    assert not storage.resolve(gone.path).exists()
+    assert storage.resolve(kept.path).exists() and Recording.objects.filter(pk=kept.pk).exists()

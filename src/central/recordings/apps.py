@@ -7,3 +7,6 @@ class RecordingsConfig(AppConfig):
     label = "recordings"
     verbose_name = _("Gravações de chamadas")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - a deleted row takes its file along

@@ -100,6 +100,7 @@ def regular_file(path: Path) -> os.stat_result | None:
 
 
 def delete(relative: str) -> None:
-    """Remove a stored file (already gone is fine: two retention runs at once)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Remove a stored file (already gone is fine: two retention runs at once; a path
+    outside the store is never touched)."""
+    with contextlib.suppress(FileNotFoundError, ValueError):
         resolve(relative).unlink()
