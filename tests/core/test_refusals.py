@@ -9,6 +9,10 @@ from central.core.refusals import Refusal
 from central.messaging.services import InvalidMessage, WindowClosed
 from central.scheduling.services import SchedulingError, SlotUnavailable
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 class _Taken(Refusal):
     code = "taken"

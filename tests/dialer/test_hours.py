@@ -9,6 +9,10 @@ import pytest
 
 from central.dialer.hours import HoursError, holiday_name, is_callable_now, next_window_start
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 SP = ZoneInfo("America/Sao_Paulo")
 HOURS = {d: [["09:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["10:00", "16:00"]], "sun": []}
 

@@ -8,6 +8,10 @@ import pytest
 
 from central.dialer.pacing import PacingEstimator
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 def test_answer_rate_and_ring_time_from_results():
     est = PacingEstimator()

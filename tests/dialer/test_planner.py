@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from central.dialer.planner import PlanScenario, plan, simulate, tune_ratio
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 def test_plan_reports_each_mode_in_the_expected_order():

@@ -12,9 +12,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from central.simulator import Simulator, SimulatorConfig, WorldConfig
 from central.simulator.dialplan import extension_match
 from tests.simulator.amiclient import RawAMI
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 def _cfg(**kw) -> SimulatorConfig:

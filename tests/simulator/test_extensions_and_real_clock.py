@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from central.simulator import Simulator, SimulatorConfig, WorldConfig
 from central.simulator.config import ExtensionConfig
 from central.simulator.scenarios import SCENARIOS, fixture_config
 from tests.simulator.amiclient import RawAMI
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 async def test_extensions_change_state_over_time_in_real_mode() -> None:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from central.simulator import Simulator, SimulatorConfig
 from central.simulator.config import DEMO_USERS
 from tests.simulator.amiclient import RawAMI
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 def cfg(**kw) -> SimulatorConfig:

@@ -3,8 +3,14 @@ abandoned callers, paused agents, a Hangup while ringing, live channel views."""
 
 from __future__ import annotations
 
+import pytest
+
 from central.simulator import Simulator, SimulatorConfig, WorldConfig
 from tests.simulator.amiclient import RawAMI
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 def originate(conn: RawAMI, number: str, aid: str, is_async: bool = True, **extra: object) -> None:

@@ -6,6 +6,10 @@ import pytest
 
 from central.simulator.world import World, WorldConfig, WorldError
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 def _run_progressive(world: World, seconds: int, prefix: str = "c") -> list:
     """Dial one call per free agent (minus calls in flight) every virtual second."""

@@ -25,6 +25,10 @@ from .fixtures import (
     transcript,
 )
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 

@@ -17,6 +17,10 @@ from central.telephony.outcomes import originate_outcome
 from central.voice.telephony import LegWatch
 from tests.telephony.fixtures import stream_bytes
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.mark.parametrize(("reason", "dial_status", "causes", "expected", "evidence"), [
     (4, "ANSWER", (), "answered", "ami-event-stream-ami-hangup.txt: DialEnd ANSWER, Reason 4"),

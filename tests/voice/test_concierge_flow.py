@@ -1,5 +1,7 @@
 """The concierge state machines, pure: every path in microseconds."""
 
+import pytest
+
 from central.voice.flows.concierge import (
     PHRASES,
     CallResident,
@@ -16,6 +18,10 @@ from central.voice.flows.concierge import (
 from central.voice.providers.base import Interpretation
 from central.voice.providers.reply import RuleEngine
 from tests.voice.helpers import extension
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 def flow(**kw) -> VisitorFlow:

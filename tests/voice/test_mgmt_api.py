@@ -14,6 +14,10 @@ from central.voice.service import VoiceService
 from tests.voice.asclient import ASClient
 from tests.voice.helpers import SHARED_CACHES, config, extension
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 TOKEN = "s3cret-token"
 
 

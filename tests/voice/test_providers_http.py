@@ -22,6 +22,10 @@ from central.voice.providers.reply import OpenAIChatEngine
 from central.voice.providers.stt import AzureSTT, OpenAISTT
 from central.voice.providers.tts import AzureTTS, EspeakTTS, OpenAITTS
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 def tone(rate: int, seconds: float = 0.2) -> bytes:
     n = int(rate * seconds)

@@ -20,6 +20,10 @@ import pytest
 from central.voice.providers import http
 from central.voice.providers.base import ProviderError
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 NAME = "provider.example"
 
 

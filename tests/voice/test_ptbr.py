@@ -4,6 +4,10 @@ import pytest
 
 from central.voice import ptbr
 
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.mark.parametrize(
     "text, number, block",

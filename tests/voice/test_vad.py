@@ -1,8 +1,14 @@
 """End-of-turn detection on real pt-BR speech (espeak-ng), on a virtual clock."""
 
+import pytest
+
 from central.voice.audio import split_frames
 from central.voice.vad import EndOfTurn, Endpointer, Pause, SpeechStarted, VADSettings
 from tests.voice.asclient import espeak_pcm
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 SILENCE = b"\x00" * 320
 

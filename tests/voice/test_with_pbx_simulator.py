@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from central.simulator.audiosocket_client import AudioSocketClient
 from central.voice.audio import rms
 from central.voice.calls import VoiceRuntime
 from central.voice.service import VoiceService
 from tests.voice.helpers import SHARED_CACHES, config
+
+# Touches neither the database nor Redis (checked: passes with neither reachable),
+# so it runs only in the SQLite pass.
+pytestmark = pytest.mark.backend_free
 
 
 class SimulatedResidentPhone:
