@@ -106,3 +106,20 @@ def test_drf_validation_and_parse_errors_in_good_portuguese(tenants, api_as):
     assert bad["error"]["message"].startswith("JSON inválido")  # was "JSON parse error - ..."
     with translation.override("pt-br"):
         assert translation.gettext("Ensure this value is greater than or equal to {min_value}.").startswith("Certifique-se")
+
+
+def test_every_audited_action_reads_as_a_sentence():
+    """Walks the source for ``audit.record("<code>", ...)``: each code has a sentence in the
+    activity feed (core/audit.py ACTION_TEXT; ``<thing>.create/update/delete`` with a
+    target are worded by VERBS). A new code without one showed raw (``agents.pause``)."""
+    import re
+    from pathlib import Path
+
+    import central
+    from central.core.audit import ACTION_TEXT, VERBS
+
+    pattern = re.compile(r'audit\.record\(\s*"([a-z_.]+)"')
+    codes = {m for path in Path(central.__file__).parent.rglob("*.py") for m in pattern.findall(path.read_text())}
+    assert len(codes) > 20
+    raw = sorted(c for c in codes if c not in ACTION_TEXT and c.rpartition(".")[2] not in VERBS)
+    assert raw == [], f"add a sentence to central.core.audit.ACTION_TEXT for {raw}"
