@@ -194,3 +194,44 @@ def test_group_names_differ_per_tenant_and_interface():
     names = {agent_group(o, i) for o in (1, 2) for i in ("PJSIP/2001", "PJSIP/2002")}
     assert len(names) == 4 and all(len(n) < 100 and n.replace("-", "").isalnum() for n in names)
     assert AGENT_EVENT == "desk.event"
+
+
+# --- the PBX link's pops: inbound queue calls -----------------------------------------------------
+
+def _ev(**fields):
+    from central.telephony.ami.protocol import Message
+
+    return Message([("Event", fields.pop("Event")), *fields.items()])
+
+
+async def test_inbound_queue_call_pops_the_caller_on_the_agents_group(tenants):
+    """An inbound call (a ringing non-Local channel first, as a trunk call starts) that a
+    queue connects to PJSIP/2001: the link pushes the caller's number to that agent's group
+    (AgentConnect's CallerIDNum is the caller's, ami-event-stream-answered-queue-agent.txt);
+    the dialer's own calls (Local channels) are popped by the dialer, not here."""
+    from channels.layers import get_channel_layer
+
+    from central.telephony.link import LinkTarget, PBXLink
+    from central.telephony.store import ServerRef
+
+    layer = get_channel_layer()
+    org = tenants["a"]
+    channel = await layer.new_channel()
+    await layer.group_add(agent_group(org.pk, "PJSIP/2001"), channel)
+    link = PBXLink(LinkTarget(ServerRef(1, org.pk, "pbx"), "127.0.0.1", 1, "u", "s"))
+    link.feed(_ev(Event="Newchannel", Channel="PJSIP/operadora-00000001", ChannelState="4",
+                  CallerIDNum="11987654321", Uniqueid="in-1", Linkedid="in-1"), 1.0)
+    link.feed(_ev(Event="AgentConnect", Channel="PJSIP/operadora-00000001", CallerIDNum="11987654321",
+                  Uniqueid="in-1", Linkedid="in-1", Queue="suporte", Interface="PJSIP/2001",
+                  MemberName="Artur"), 2.0)
+    # A dialer call: Local channels; no pop from the link.
+    link.feed(_ev(Event="Newchannel", Channel="Local/+5511900000001@discador-out-00000002;1", ChannelState="4",
+                  CallerIDNum="1130000000", Uniqueid="out-1", Linkedid="out-1"), 3.0)
+    link.feed(_ev(Event="AgentConnect", Channel="Local/+5511900000001@discador-out-00000002;1",
+                  CallerIDNum="1130000000", Uniqueid="out-1", Linkedid="out-1", Queue="sales",
+                  Interface="PJSIP/2001"), 4.0)
+    message = await layer.receive(channel)
+    assert message["payload"]["kind"] == "inbound"
+    assert (message["payload"]["number"], message["payload"]["queue"]) == ("11987654321", "suporte")
+    await layer.group_send(agent_group(org.pk, "PJSIP/2001"), {"type": AGENT_EVENT, "payload": {"kind": "marker"}})
+    assert (await layer.receive(channel))["payload"] == {"kind": "marker"}  # nothing for the dialer's call
