@@ -102,6 +102,16 @@ def _pending_call(org, interfaces: list[str]) -> dict | None:
     return desk_services.contact_card(org, attempt.contact, attempt=attempt)
 
 
+def _logged_out_reason() -> str:
+    """The pause reason that means "logged out" for a static member (one constant, from
+    the agents app's queue services): the page shows it as out of the queue."""
+    try:
+        from central.agents.services import LOGGED_OUT_REASON
+    except ImportError:
+        return ""
+    return LOGGED_OUT_REASON
+
+
 @login_required
 def desk_page(request):
     org, membership, agent, interfaces = _context(request)
@@ -136,6 +146,7 @@ def desk_page(request):
         "pending": _pending_call(org, interfaces),
         "callbacks": desk_services.due_callbacks(org, request.user),
         "default_dispositions": list(desk.DEFAULT_DISPOSITIONS),
+        "logged_out_reason": _logged_out_reason(),
     }
     return render(request, "agents/desk.html", {"agent": agent, "state": state, "interfaces": interfaces})
 

@@ -31,7 +31,10 @@
   (data.members || []).forEach(function (m) { members[m.queue + "|" + m.interface] = m; });
   function renderState() {
     var st = $("desk-state"); if (!st) return;
-    var list = Object.keys(members).map(function (k) { return members[k]; }).filter(function (m) { return !m.removed; });
+    var out = data.logged_out_reason;  // a static member "logged out" is paused with this reason
+    var list = Object.keys(members).map(function (k) { return members[k]; }).filter(function (m) {
+      return !m.removed && !(out && m.availability === "paused" && m.paused_reason === out);
+    });
     var state = "out", since = null;
     var order = ["in_call", "ringing", "paused", "free", "unavailable"];
     list.sort(function (a, b) { return order.indexOf(a.availability) - order.indexOf(b.availability); });
