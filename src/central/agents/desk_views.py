@@ -85,7 +85,7 @@ def _body(request) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _pending_call(org, interfaces: list[str]) -> dict | None:
+def _pending_call(org, interfaces: list[str], agent_name: str = "") -> dict | None:
     """The agent's latest call without a disposition (a reload must not lose it)."""
     if not interfaces:
         return None
@@ -99,7 +99,7 @@ def _pending_call(org, interfaces: list[str]) -> dict | None:
                    .select_related("contact__campaign").order_by("-created_at").first())
     if attempt is None:
         return None
-    return desk_services.contact_card(org, attempt.contact, attempt=attempt)
+    return desk_services.contact_card(org, attempt.contact, attempt=attempt, agent_name=agent_name)
 
 
 def _logged_out_reason() -> str:
@@ -143,7 +143,7 @@ def desk_page(request):
         "campaigns": campaigns,
         "pause_codes": pause_codes,
         "people": people,
-        "pending": _pending_call(org, interfaces),
+        "pending": _pending_call(org, interfaces, agent.name if agent else ""),
         "callbacks": desk_services.due_callbacks(org, request.user),
         "default_dispositions": list(desk.DEFAULT_DISPOSITIONS),
         "logged_out_reason": _logged_out_reason(),

@@ -1,0 +1,131 @@
+"""In a real browser against `central up` (its demo campaign dials the PBX simulator,
+whose agents are the demo agents Local/agentN@agent-phones): an agent signs in, joins
+the campaign's queue from their page, the simulator connects a dialer call to them and
+the screen pop shows that call's contact within a second of AgentConnect; they save a
+disposition with a callback for themselves, and the callback comes back to them (and not
+to another agent) when due, and is dialed through their own interface."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from tests.support import run_central
+
+PASSWORD = "senha-do-agente-123"
+
+
+def _shell(central_up, code: str) -> str:
+    result = run_central(["manage", "shell", "-c", code], central_up.env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""  # what the code printed last (startup may print before)
+
+
+class SocketSwitch:
+    """The page's /ws/desk/ through Playwright's WebSocket routing, so the test can cut it
+    like a network failure would and let it reconnect."""
+
+    def __init__(self, page) -> None:
+        self.open, self.sockets = True, []
+        page.route_web_socket(re.compile(r".*/ws/desk/$"), self._route)
+
+    def _route(self, ws) -> None:
+        if not self.open:
+            ws.close(code=1006)
+            return
+        ws.connect_to_server()
+        self.sockets.append(ws)
+
+    def cut(self) -> None:
+        self.open = False
+        for ws in self.sockets:
+            ws.close(code=1011, reason="cut by the test")
+        self.sockets.clear()
+
+
+def _agent_login(browser, central_up, username: str):
+    page = browser.new_page(locale="pt-BR", viewport={"width": 1366, "height": 900})
+    page.switch = SocketSwitch(page)
+    page.goto(central_up.url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.goto(central_up.url + "/agents/desk/")
+    expect(page.locator("body")).to_have_attribute("data-desk", "live", timeout=15_000)
+    return page
+
+
+def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up):
+    # The demo agents get a password (they have none: nobody signs in as them by default).
+    _shell(central_up, (
+        "from django.contrib.auth import get_user_model; U = get_user_model()\n"
+        "for n in ('ana.souza', 'bruno.lima'):\n"
+        "    u = U.objects.get(username=n); u.set_password('" + PASSWORD + "'); u.save()\n"))
+    ana = _agent_login(browser, central_up, "ana.souza")  # Local/agent1@agent-phones
+    bruno = _agent_login(browser, central_up, "bruno.lima")  # Local/agent2@agent-phones
+    try:
+        # Queue login from the page (agents.services: the member is static in the
+        # simulator's queue, so login is an unpause); the state follows the AMI events.
+        ana.get_by_test_id("desk-login").click()
+        expect(ana.get_by_test_id("desk-bar-msg")).to_have_text("")
+        expect(ana.get_by_test_id("desk-state")).not_to_have_attribute("data-state", "out", timeout=15_000)
+
+        # The demo campaign's predictive dialer connects a call to agent1: the pop.
+        # (A call of hers still without a result is on screen from the start; this waits
+        # for a pop pushed by the socket, which carries the AgentConnect time.)
+        expect(ana.locator("body")).to_have_attribute("data-pop-delay", re.compile(".+"), timeout=120_000)
+        uid = ana.evaluate("document.body.dataset.popAttempt")
+        delay = float(ana.evaluate("document.body.dataset.popDelay"))
+        assert delay < 1.0, f"AgentConnect -> contact on screen took {delay:.3f} s"
+        shown = ana.get_by_test_id("desk-name").inner_text()
+        truth = json.loads(_shell(central_up, (
+            "import json; from central.dialer.models import Attempt\n"
+            f"a = Attempt.objects.select_related('contact').get(uid='{uid}')\n"
+            "print(json.dumps([a.contact.name, a.agent, a.contact_id]))")))
+        assert truth[:2] == [shown, "Local/agent1@agent-phones"], (truth, shown)
+        contact_id = truth[2]
+        # The campaign's script, with the contact's imported fields substituted.
+        expect(ana.get_by_test_id("desk-script")).to_contain_text(f"Olá, {shown}!")
+        expect(ana.get_by_test_id("desk-script").locator("mark").first).to_have_text(shown)
+
+        # Disposition with a callback for herself a few seconds ahead, in the contact's zone.
+        zone = ana.get_by_test_id("desk-zone").inner_text().strip("()")
+        when = datetime.now(ZoneInfo(zone)) + timedelta(seconds=6)
+        ana.get_by_test_id("code-agendar_retorno").check()
+        ana.get_by_test_id("desk-notes-input").fill("Pediu para ligar mais tarde")
+        ana.get_by_test_id("desk-cb-date").fill(when.strftime("%Y-%m-%d"))
+        ana.get_by_test_id("desk-cb-time").fill(when.strftime("%H:%M:%S"))
+        ana.get_by_test_id("desk-cb-for").select_option("me")
+        ana.keyboard.press("Control+Enter")
+        expect(ana.get_by_test_id("desk-dispo-msg")).to_contain_text("Retorno agendado", timeout=10_000)
+
+        # When due, it comes back on Ana's page, not on Bruno's.
+        item = ana.get_by_test_id(f"callback-{contact_id}")
+        expect(item).to_be_visible(timeout=20_000)
+        expect(bruno.get_by_test_id(f"callback-{contact_id}")).to_have_count(0)
+        item.get_by_role("button").click()
+        expect(ana.get_by_test_id("desk-dial-msg")).to_have_text("", timeout=10_000)
+        dialed = json.loads(_shell(central_up, (
+            "import json; from central.dialer.models import Attempt\n"
+            f"a = Attempt.objects.filter(contact_id={contact_id}, pacing_mode='callback').get()\n"
+            "print(json.dumps([a.agent, a.state]))")))
+        assert dialed == ["Local/agent1@agent-phones", "sent"], dialed
+
+        # The socket drops: a clear alarm (the screen is stale) until it reconnects.
+        alarm = ana.get_by_test_id("desk-alarm")
+        expect(alarm).to_be_hidden()
+        ana.switch.cut()
+        expect(alarm).to_be_visible()
+        expect(alarm).to_contain_text("Conexão perdida")
+        ana.switch.open = True
+        expect(alarm).to_be_hidden(timeout=15_000)
+        expect(ana.locator("body")).to_have_attribute("data-desk", "live")
+    finally:
+        ana.close()
+        bruno.close()
