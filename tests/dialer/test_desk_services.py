@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from central.dialer import claims, desk_services, leases
 from central.dialer.desk_services import DeskError, save_disposition
@@ -153,3 +154,24 @@ def test_desk_attempt_checks_dnc_and_hours(tenants):
         desk_services.desk_attempt(org, contact, "PJSIP/2001", "manual", now=NOW)
     assert e.value.code == "dnc"
     assert Attempt.objects.filter(contact=contact).count() == 1
+
+
+def test_api_callback_for_a_member_only_and_kept_from_the_queue(tenants, api_as):
+    """The callbacks API takes ``assigned_to`` among the organization's members only: a
+    user of another tenant is refused exactly like an id that does not exist (no oracle)."""
+    org = tenants["a"]
+    contact = factories.contact(org, factories.campaign(org))
+    when = (timezone.now() + timedelta(hours=1)).isoformat()
+    api = api_as(tenants["alice"])
+    refusals = []
+    for user_id in (tenants["bob"].pk, 999_999):
+        r = api.post("/api/v1/dialer/callbacks/", {"contact": contact.pk, "scheduled_for": when,
+                                                  "assigned_to": user_id}, format="json")
+        assert r.status_code == 400, r.content
+        refusals.append(r.json()["error"]["fields"]["assigned_to"])
+    assert refusals[0] == [m.replace("999999", str(tenants["bob"].pk)) for m in refusals[1]]
+    r = api.post("/api/v1/dialer/callbacks/", {"contact": contact.pk, "scheduled_for": when,
+                                              "assigned_to": tenants["artur"].pk}, format="json")
+    assert r.status_code == 201, r.content
+    contact.refresh_from_db()
+    assert contact.status == "callback"  # waits for artur's page, not for the queue

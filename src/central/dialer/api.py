@@ -631,8 +631,23 @@ class AttemptViewSet(TenantReadOnlyViewSet):
     ordering_fields = ["created_at", "id"]
 
 
+class MemberUserField(serializers.PrimaryKeyRelatedField):
+    """A user id resolved only among the request organization's members (a callback comes
+    back to one of them): another tenant's user answers like an id that does not exist."""
+
+    def get_queryset(self):
+        from django.contrib.auth import get_user_model
+
+        org = self.context.get("organization")
+        users = get_user_model().objects.all()
+        return users.filter(memberships__organization=org).distinct() if org is not None else users.none()
+
+
 class CallbackSerializer(serializers.ModelSerializer):
     contact = TenantRelatedField(queryset=Contact.objects.all())
+    assigned_to = MemberUserField(required=False, allow_null=True,
+                                  help_text="Id of the member the callback comes back to (on their agent's page); "
+                                            "null: any agent, through the campaign's queue.")
 
     class Meta:
         model = Callback

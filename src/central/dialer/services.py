@@ -297,9 +297,13 @@ def schedule_callback(contact: Contact, when: datetime, *, agent: str = "", note
 
 
 def apply_callback(cb: Callback) -> None:
-    """Make the contact due at the callback's time (and dialable again if it was done)."""
+    """Make the contact due at the callback's time (and dialable again if it was done).
+
+    A callback for one person (``assigned_to``) waits with status ``callback``, which the
+    engine never claims: it comes back on that person's page (``desk_services``)."""
+    status = Contact.Status.CALLBACK if cb.assigned_to_id else Contact.Status.PENDING
     Contact.objects.filter(pk=cb.contact_id).exclude(status=Contact.Status.DNC).update(
-        next_attempt_at=cb.scheduled_for, status=Contact.Status.PENDING)
+        next_attempt_at=cb.scheduled_for, status=status)
 
 
 # --- Imports ------------------------------------------------------------------------------
