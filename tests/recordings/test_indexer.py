@@ -120,3 +120,22 @@ def test_started_at_comes_from_the_call(tenants) -> None:
     indexer.index_pending()
     rec = Recording.objects.get()
     assert rec.started_at == started and rec.path.split("/")[1:3] == [f"{started:%Y}", f"{started:%m}"]
+
+
+def test_a_file_that_cannot_be_stored_stays_and_the_others_are_indexed(tenants, settings, tmp_path) -> None:
+    """The store refuses one file (here: a directory already sits where it would go); that
+    file stays in the spool for the next pass and the rest of the pass goes on."""
+    from central.recordings.storage import relative_path, resolve
+
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    _spool(first)
+    _spool(second)
+    started = timezone.now()
+    make_call_record(tenants["a"], attempt_id=first, started_at=started)
+    make_call_record(tenants["a"], attempt_id=second, started_at=started)
+    blocker = resolve(relative_path(tenants["a"].id, started, f"{first}.wav"))
+    (blocker / "occupied").mkdir(parents=True)
+    counts = indexer.index_pending()
+    assert (counts["indexed"], counts["failed"]) == (1, 1)
+    assert list(Recording.objects.values_list("attempt_uid", flat=True)) == [second]
+    assert (storage.spool_dir() / f"{first}.wav").exists()

@@ -57,12 +57,12 @@ def _reject(path: Path) -> None:
 
 def index_pending(now: datetime | None = None) -> dict[str, int]:
     """One pass over the spool; returns counts (indexed, waiting, unmatched, rejected,
-    refused, linked)."""
+    refused, failed, linked)."""
     from central.dialer.models import Attempt
     from central.telephony.models import CallRecord
 
     now = now or timezone.now()
-    counts = {"indexed": 0, "waiting": 0, "unmatched": 0, "rejected": 0, "refused": 0, "linked": 0}
+    counts = {"indexed": 0, "waiting": 0, "unmatched": 0, "rejected": 0, "refused": 0, "failed": 0, "linked": 0}
     spool = storage.spool_dir()
     found: dict[str, Path] = {}
     if spool.is_dir():
@@ -91,7 +91,10 @@ def index_pending(now: datetime | None = None) -> dict[str, int]:
         if info.st_size > settings.RECORDINGS_MAX_BYTES:
             log.warning("recording %s is %s bytes, over CENTRAL_RECORDINGS_MAX_BYTES: moved to rejected/",
                         path.name, info.st_size)
-            _reject(path)
+            try:
+                _reject(path)
+            except OSError:
+                log.warning("recording %s: could not move it to rejected/", path.name, exc_info=True)
             counts["rejected"] += 1
             continue
         if wall - info.st_mtime < settle:
@@ -128,9 +131,15 @@ def index_pending(now: datetime | None = None) -> dict[str, int]:
             continue  # another indexer took it
         except FileNotFoundError:
             continue  # ... and moved it first
+        except OSError:
+            # The spool not writable, the store full...: this file stays for the next pass,
+            # the others are still indexed.
+            log.warning("recording %s could not be moved into the store", path.name, exc_info=True)
+            counts["failed"] += 1
+            continue
         counts["indexed"] += 1
     counts["linked"] = _link_late_records(now)
-    if any(counts[k] for k in ("indexed", "rejected", "refused", "linked")):
+    if any(counts[k] for k in ("indexed", "rejected", "refused", "failed", "linked")):
         log.info("recordings indexed", extra=counts)
     return counts
 
