@@ -55,3 +55,29 @@ def test_desk_card_history_carries_the_agents_own_recordings(tenants) -> None:
     card = desk_services.card_for_attempt(org, current.uid, interface="PJSIP/2001")
     by_uid = {h["uid"]: h["recording"] for h in card["history"]}
     assert by_uid == {str(mine.uid): f"/recordings/{rec.pk}/audio", str(theirs.uid): None}
+
+
+def test_agents_own_history_lists_the_recording_of_each_call(tenants) -> None:
+    """/agents/desk/recent/ (the agent's last dispositions) gives each call's recording URL."""
+    from central.agents.models import Agent, AgentInterface
+    from central.dialer.desk_services import save_disposition
+    from tests.dialer import factories
+
+    org = tenants["a"]
+    agent = Agent.objects.create(organization=org, user=tenants["artur"], name="Artur")
+    AgentInterface.objects.create(organization=org, agent=agent, interface="PJSIP/2001")
+    camp = factories.campaign(org, status="active")
+    recorded, plain = factories.contact(org, camp), factories.contact(org, camp, phone="+5511911112222")
+    calls = []
+    for contact in (recorded, plain):
+        attempt = factories.attempt(org, contact, state="completed", result="answered", agent="PJSIP/2001")
+        save_disposition(org, tenants["artur"], contact=contact, attempt=attempt, code="venda",
+                         interface="PJSIP/2001")
+        calls.append(attempt)
+    rec = make_recording(org, attempt_uid=str(calls[0].uid), agent="PJSIP/2001")
+    client = Client()
+    client.force_login(tenants["artur"])
+    items = client.get("/agents/desk/recent/").json()["items"]
+    assert {i["attempt"]: i["recording"] for i in items} == {calls[0].pk: f"/recordings/{rec.pk}/audio",
+                                                             calls[1].pk: None}
+    assert client.get(f"/recordings/{rec.pk}/audio", HTTP_RANGE="bytes=0-3").status_code == 206

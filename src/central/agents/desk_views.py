@@ -295,10 +295,16 @@ def desk_dial(request):
 def desk_recent(request):
     """The agent's own last dispositions (their history on the page)."""
     org, membership, agent, interfaces = _context(request)
-    rows = (Disposition.objects.filter(organization=org, user=request.user).select_related("contact")
-            .order_by("-saved_at")[:20])
+    rows = list(Disposition.objects.filter(organization=org, user=request.user).select_related("contact", "attempt")
+                .order_by("-saved_at")[:20])
+    from central.recordings.services import recording_urls
+
+    # Each call's recording (docs/recordings.md); the audio view checks who may hear it.
+    recorded = recording_urls(org.pk, [d.attempt.uid for d in rows if d.attempt is not None])
     return JsonResponse({"items": [{"at": d.saved_at.isoformat(), "label": d.label, "name": d.contact.name,
-                                    "phone": d.contact.phone, "attempt": d.attempt_id} for d in rows]})
+                                    "phone": d.contact.phone, "attempt": d.attempt_id,
+                                    "recording": recorded.get(d.attempt.uid) if d.attempt is not None else None}
+                                   for d in rows]})
 
 
 def state_json(state: dict) -> str:
