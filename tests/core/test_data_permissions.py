@@ -9,7 +9,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.support import central_env, run_central
+from tests.support import central_env, migrated_env, run_central
 
 
 def mode(path: Path) -> int:
@@ -49,8 +49,7 @@ def test_fresh_install_backup_and_import_files_are_private(tmp_path):
 
 def test_uploads_kept_when_retention_says_so(tmp_path):
     data = tmp_path / "data"
-    env = central_env(data, CENTRAL_IMPORT_KEEP_UPLOADS="1")
-    _ok(run_central(["migrate"], env))
+    env = migrated_env(data, CENTRAL_IMPORT_KEEP_UPLOADS="1")  # a copy of a migrated database
     _ok(run_central(["manage", "shell", "-c", "from central.core.models import Organization as O; "
                      "O.objects.create(name='A', slug='a')"], env))
     lista = tmp_path / "nao-ligar.csv"

@@ -19,7 +19,7 @@ import pytest
 
 from central.simulator import Simulator, SimulatorConfig
 from central.simulator.world import WorldConfig
-from tests.support import CENTRAL, central_env, run_central
+from tests.support import CENTRAL, migrated_env, run_central
 
 pytestmark = pytest.mark.asyncio
 
@@ -86,7 +86,7 @@ async def _shell(env, code: str) -> str:
 
 
 async def test_sigkill_one_dialer_the_other_takes_over_without_double_dial(tmp_path):
-    env = central_env(tmp_path / "data")
+    env = migrated_env(tmp_path / "data")  # SEED's migrate then has nothing left to do
     await _shell(env, SEED)
 
     world = WorldConfig(agents=4, answer_rate=0.5, busy_rate=0.2, ring_time_mean=1.5, talk_time_mean=2.5,
