@@ -4,9 +4,9 @@
 # The two passes run side by side (a machine has two cores or more, and most of a pass is
 # waiting on processes it started), each with its own PostgreSQL, Redis and MariaDB on
 # free ports and its own data directory, so neither can see the other's rows, channel
-# groups or log stream. They run one after the other by default: side by side
-# (CENTRAL_TEST_PARALLEL=1) a voice test hung on the compat ports 8080-8099 the other
-# pass held (seen once); kept opt-in until ports are per pass.
+# groups or log stream; no test listens on a default port (tests/support.py). They run one
+# after the other by default; side by side (CENTRAL_TEST_PARALLEL=1) is opt-in until two
+# side-by-side runs from a clean clone have passed on a quiet machine.
 # Each pass's output goes to a log file that is printed whole when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
