@@ -99,7 +99,8 @@ def calls(request):
     zone = organization_zone(org)
     filters, errors = CallFilters.from_query(request.GET)
     before, after = Cursor.decode(request.GET.get("before")), Cursor.decode(request.GET.get("after"))
-    qs = filtered(org.pk, filters, zone, extension_interfaces(org.pk, filters.extension))
+    # the list never shows the legs: not read (a JSON list per call)
+    qs = filtered(org.pk, filters, zone, extension_interfaces(org.pk, filters.extension)).defer("legs")
     result = page(qs, before=before, after=after)
     first_page = result.newer is None
     live = LiveCall.objects.for_org(org).select_related("server")
