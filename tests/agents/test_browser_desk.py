@@ -7,13 +7,13 @@ to another agent) when due, and is dialed through their own interface."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
+from tests.dashboard.test_browser_login import login
 from tests.support import run_central
 
 PASSWORD = "senha-do-agente-123"
@@ -24,6 +24,15 @@ def _shell(central_up, code: str) -> str:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     return lines[-1] if lines else ""  # what the code printed last (startup may print before)
+
+
+AGENT1 = "Local/agent1@agent-phones"  # ana.souza's interface in the demo
+
+
+def _attempts(page, central_up, **filters) -> list[dict]:
+    """Attempts through the API, as the signed-in agent (the page's session)."""
+    data = page.request.get(central_up.url + "/api/v1/dialer/attempts/", params=filters).json()
+    return data["results"] if isinstance(data, dict) else data
 
 
 class SocketSwitch:
@@ -76,6 +85,24 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         expect(ana.get_by_test_id("desk-bar-msg")).to_have_text("")
         expect(ana.get_by_test_id("desk-state")).not_to_have_attribute("data-state", "out", timeout=15_000)
 
+        # The supervisor pauses the other demo agents (agents table controls, with a reason),
+        # so the demo campaign's next connected call is agent1's; the table shows the pauses.
+        boss = browser.new_page(locale="pt-BR")
+        login(boss, central_up)
+        board = boss.request.get(central_up.url + "/agents/board.json").json()
+        code = next(iter(board["pause_labels"]))
+        csrf = next(c["value"] for c in boss.context.cookies() if c["name"] == "csrftoken")
+        others = [r for r in board["rows"] if r["interface"] != AGENT1]
+        for row in others:
+            r = boss.request.post(f"{central_up.url}/agents/members/{row['id']}/pause/", form={"code": code},
+                                  headers={"X-CSRFToken": csrf, "Referer": central_up.url + "/agents/"})
+            assert r.ok, r.text()
+        boss.goto(central_up.url + "/agents/")
+        for row in others:
+            badge = boss.locator(f'tr[data-interface="{row["interface"]}"] .badge')
+            expect(badge).to_contain_text(board["pause_labels"][code], timeout=30_000)
+        boss.close()
+
         # The demo campaign's predictive dialer connects a call to agent1: the pop.
         # (A call of hers still without a result is on screen from the start; this waits
         # for a pop pushed by the socket, which carries the AgentConnect time.)
@@ -84,12 +111,11 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         delay = float(ana.evaluate("document.body.dataset.popDelay"))
         assert delay < 1.0, f"AgentConnect -> contact on screen took {delay:.3f} s"
         shown = ana.get_by_test_id("desk-name").inner_text()
-        truth = json.loads(_shell(central_up, (
-            "import json; from central.dialer.models import Attempt\n"
-            f"a = Attempt.objects.select_related('contact').get(uid='{uid}')\n"
-            "print(json.dumps([a.contact.name, a.agent, a.contact_id]))")))
-        assert truth[:2] == [shown, "Local/agent1@agent-phones"], (truth, shown)
-        contact_id = truth[2]
+        truth = _attempts(ana, central_up, agent=AGENT1)
+        pop = next(a for a in truth if a["uid"] == uid)  # the pop's attempt was taken by agent1
+        contact = ana.request.get(f"{central_up.url}/api/v1/dialer/contacts/{pop['contact']}/").json()
+        assert contact["name"] == shown, (contact, shown)
+        contact_id = pop["contact"]
         # The campaign's script, with the contact's imported fields substituted.
         expect(ana.get_by_test_id("desk-script")).to_contain_text(f"Olá, {shown}!")
         expect(ana.get_by_test_id("desk-script").locator("mark").first).to_have_text(shown)
@@ -111,11 +137,9 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         expect(bruno.get_by_test_id(f"callback-{contact_id}")).to_have_count(0)
         item.get_by_role("button").click()
         expect(ana.get_by_test_id("desk-dial-msg")).to_have_text("", timeout=10_000)
-        dialed = json.loads(_shell(central_up, (
-            "import json; from central.dialer.models import Attempt\n"
-            f"a = Attempt.objects.filter(contact_id={contact_id}, pacing_mode='callback').get()\n"
-            "print(json.dumps([a.agent, a.state]))")))
-        assert dialed == ["Local/agent1@agent-phones", "sent"], dialed
+        dialed = [(a["agent"], a["state"]) for a in _attempts(ana, central_up, contact=contact_id)
+                  if a["pacing_mode"] == "callback"]
+        assert dialed == [(AGENT1, "sent")], dialed
 
         # The socket drops: a clear alarm (the screen is stale) until it reconnects.
         alarm = ana.get_by_test_id("desk-alarm")
