@@ -27,7 +27,6 @@ import django_filters
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -40,6 +39,7 @@ from central.core.bodylimit import UPLOAD_ENVELOPE_BYTES
 from central.core.ids import parse_id
 from central.core.phones import try_normalize
 from central.core.roles import Role
+from central.core.streaming import SyncStreamingHttpResponse
 
 from . import dnc, exporter, hours, importer, rules, services
 from .models import Attempt, Callback, Campaign, Contact, DoNotCall, ImportJob
@@ -435,7 +435,7 @@ class CampaignViewSet(UploadViewMixin, TenantModelViewSet):
         else:
             header, rows = exporter.contact_export(campaign, status=request.query_params.get("contact_status"))
             lines = exporter.csv_lines(header, rows)
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response = SyncStreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exporter.export_filename(campaign, per_attempt)}"'
         audit.record("dialer.export", request=request, target=campaign, per_attempt=per_attempt)
         return response
@@ -705,6 +705,6 @@ class ImportJobViewSet(TenantReadOnlyViewSet):
                 while block := f.read(64 * 1024):
                     yield block
 
-        response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+        response = SyncStreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="erros-importacao-{job.pk}.csv"'
         return response
