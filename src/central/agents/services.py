@@ -239,19 +239,19 @@ def unpause(agent: Agent, queue: str = "", *, request=None) -> None:
 def force_pause(member, code: str, *, request=None) -> None:
     chosen = pause_code(member.organization_id, code)
     set_paused(member_target(member), True, chosen.code)
-    audit.record("agents.force_pause", request=request, target=member, interface=member.interface,
+    audit.record("agents.force_pause", request=request, organization=member.organization, target=member, interface=member.interface,
                  queue=member.queue, reason=chosen.code)
 
 
 def force_unpause(member, *, request=None) -> None:
     set_paused(member_target(member), False)
-    audit.record("agents.force_unpause", request=request, target=member, interface=member.interface,
+    audit.record("agents.force_unpause", request=request, organization=member.organization, target=member, interface=member.interface,
                  queue=member.queue)
 
 
 def force_logout(member, *, request=None) -> str:
     how = remove_from_queue(member_target(member))
-    audit.record("agents.force_logout", request=request, target=member, interface=member.interface,
+    audit.record("agents.force_logout", request=request, organization=member.organization, target=member, interface=member.interface,
                  queue=member.queue, how=how)
     return how
 
@@ -307,5 +307,5 @@ def spy(member, mode: str, supervisor_agent: Agent, *, request=None) -> None:
     answer = _send(target, ami.ORIGINATE, fields)
     if not _ok(answer):
         raise _refusal(answer, target)
-    audit.record(f"agents.spy.{mode}", request=request, target=member, interface=member.interface,
+    audit.record(f"agents.spy.{mode}", request=request, organization=member.organization, target=member, interface=member.interface,
                  queue=member.queue, supervisor_extension=supervisor_agent.extension)

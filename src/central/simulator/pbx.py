@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from central.simulator.clock import Clock
 from central.simulator.config import SimulatorConfig, agent_display_name
 from central.simulator.dialplan import expand_variables, extension_exists, matching_patterns
-from central.simulator.render import AGENT, CALL, STATE_DESC, Call, Event, QueueMember, Renderer
+from central.simulator.render import (
+    AGENT,
+    CALL,
+    STATE_DESC,
+    UP,
+    Call,
+    Channel,
+    Event,
+    QueueMember,
+    Renderer,
+)
 from central.simulator.world import World, WorldError, WorldEvent
 from central.telephony.ami.protocol import Message
 
@@ -191,6 +201,9 @@ class SimulatedPBX:
         if config.background_calls_per_minute > 0:
             self._schedule_background(clock.now())
         self._call_seq = 0
+        # ChanSpy sessions (supervisor monitoring): spyer channel name -> (spyer, spyee).
+        self.spies: dict[str, tuple[Channel, Channel]] = {}
+        self._spy_seq = 0
         self.stats = {"actions": 0, "events": 0, "originates": 0, "logins_failed": 0}
         self.on_resolved: Callable[[Call], None] | None = None
         # MixMonitor: call id -> [(File, started)] while the call lasts; then (File,
@@ -234,6 +247,9 @@ class SimulatedPBX:
         events = self.world.advance(until)
         if not events:
             return []
+        return self._run_world_events(events) + self._end_spies()
+
+    def _run_world_events(self, events: list[WorldEvent]) -> list[Event]:
         # A forced "fail" outcome fires at the dial instant: Asterisk never creates
         # channels for an Originate that fails (orig-fail-async in
         # ami-login-and-actions.txt), so drop the "dialing" that precedes it.
@@ -910,6 +926,8 @@ class SimulatedPBX:
         name = msg.get("Channel") or ""
         if not name:
             return ActionResult([error(aid, "No channel specified")])
+        if name in self.spies:  # the supervisor's monitoring leg
+            return ActionResult([response(aid, "Success", "Channel Hungup")], broadcast=self._end_spy(name))
         ch = self._find_channel(name)
         if ch is None:
             return ActionResult([error(aid, "No such channel")])
@@ -945,6 +963,8 @@ class SimulatedPBX:
         context = msg.get("Context") or ""
         application = msg.get("Application")
         exten = msg.get("Exten") or "s"
+        if application and application.lower() == "chanspy":
+            return self._originate_chanspy(msg, aid, channel, is_async)
         if not application and not extension_exists(self.config.contexts, self.config.dialplan, context, exten):
             # main/manager.c action_originate: "Check early if the extension exists"
             # (ast_exists_extension), before anything is queued, Async or not: a missing
@@ -1020,6 +1040,79 @@ class SimulatedPBX:
             result.wait_for = call
         result.broadcast += self._run_world(self.world.now)
         return result
+
+    # ------------------------------------------------------ ChanSpy (monitoring)
+    def _originate_chanspy(self, msg: Message, aid: str | None, channel: str, is_async: bool) -> ActionResult:
+        """Originate with ``Application: ChanSpy`` (a supervisor's listen/whisper/barge).
+
+        Asterisk dials ``Channel`` and, once it answers, runs ChanSpy(chanprefix,options) on
+        it (main/manager.c action_originate() -> ast_pbx_outgoing_app()); the async result is
+        ``OriginateResponse`` Reason 4 for the answered channel (main/pbx.c
+        pbx_outgoing_attempt(); the Reason values of ami-login-and-actions.txt). ChanSpy
+        spies on the first channel whose name starts with ``chanprefix`` and announces it
+        with ``ChanSpyStart`` (Spyer*/Spyee* channel snapshots: apps/app_chanspy.c
+        channel_spy() -> ast_channel_publish_chanspy_start(), main/manager_channels.c
+        "ChanSpyStart"); with ``E`` it hangs up when the spied channel hangs up, after
+        ``ChanSpyStop``; with ``S`` and nothing to spy on it returns at once and the
+        channel hangs up (apps/app_chanspy.c OPTION_EXITONHANGUP, OPTION_STOP).
+        Evidence: none for the supervisor answering at once (a person picking up their
+        own phone) nor for the dialled channel's context (``default``/``s``)."""
+        tech, _, resource = channel.partition("/")
+        data = msg.get("Data") or ""
+        prefix, _, options = data.partition(",")
+        cid_name, cid_num = parse_callerid(msg.get("CallerID") or "")
+        if tech not in KNOWN_TECHS or tech == "Local" or not resource:
+            # orig-fail-sync / orig-fail-async (ami-login-and-actions.txt): as any dial failure.
+            if not is_async:
+                return ActionResult([error(aid, "Originate failed")])
+            self._call_seq += 1
+            call = Call(call_id=f"spy-{self._call_seq}", number=resource, dial_channel=channel,
+                        dial_context="", context="", exten="", priority=1, timeout=30.0, action_id=aid,
+                        cid_num=cid_num, cid_name=cid_name, variables=[], channel_id=None,
+                        other_channel_id=None, is_async=True)
+            result = ActionResult([response(aid, "Success", "Originate successfully queued")])
+            result.broadcast += self.renderer.fail_immediately(call)
+            self._drain_resolved()
+            return result
+        r = self.renderer
+        self._spy_seq += 1
+        uid = r._uniqueid()
+        spyer = Channel(f"{channel}-{self._spy_seq:08x}", uid, uid, UP, "default", "s", created=self.clock.now(),
+                        cid_num=cid_num or "<unknown>", cid_name=cid_name or "<unknown>",
+                        application="ChanSpy", app_data=data)
+        events: list[Event] = [
+            r._chan_ev("Newchannel", Channel(spyer.name, uid, uid, 0, "default", "s")),
+            r._chan_ev("Newstate", spyer),
+        ]
+        reply = [response(aid, "Success", "Originate successfully queued")]
+        if is_async:
+            pairs: Event = [("ActionID", aid)] if aid is not None else []
+            pairs += [("Response", "Success"), ("Channel", spyer.name), ("Context", ""), ("Exten", ""),
+                      ("Reason", "4"), ("Uniqueid", uid), ("CallerIDNum", cid_num or "<unknown>"),
+                      ("CallerIDName", cid_name or "<unknown>")]
+            events.append(r._ev("OriginateResponse", CALL, pairs))
+        targets = sorted(n for n in r.channels if prefix and n.startswith(prefix))
+        if not targets:  # nothing to spy on ("S"): ChanSpy returns, the channel hangs up
+            events.append(r._chan_ev("Hangup", spyer, ("Cause", "16"), ("Cause-txt", "Normal Clearing")))
+            return ActionResult(reply, broadcast=events)
+        spyee = r.channels[targets[0]]
+        self.spies[spyer.name] = (spyer, spyee)
+        events.append(r._ev("ChanSpyStart", CALL, spyer.header("Spyer"), spyee.header("Spyee")))
+        return ActionResult(reply, broadcast=events)
+
+    def _end_spy(self, name: str) -> list[Event]:
+        spyer, spyee = self.spies.pop(name)
+        r = self.renderer
+        return [r._ev("ChanSpyStop", CALL, spyer.header("Spyer"), spyee.header("Spyee")),
+                r._chan_ev("Hangup", spyer, ("Cause", "16"), ("Cause-txt", "Normal Clearing"))]
+
+    def _end_spies(self) -> list[Event]:
+        """``E``: the spied channel hung up, so ChanSpy stops and the supervisor's leg ends."""
+        out: list[Event] = []
+        for name, (_spyer, spyee) in list(self.spies.items()):
+            if spyee.name not in self.renderer.channels:
+                out += self._end_spy(name)
+        return out
 
     def _a_showdialplan(self, msg: Message, aid: str | None, s: SessionState) -> ActionResult:
         """main/pbx.c manager_show_dialplan: "Did not find context X" / "Did not find
