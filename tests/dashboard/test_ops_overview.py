@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from central.core.live import apublish, org_group
 from central.dashboard.consumers import LiveConsumer
+from central.dashboard.ops_live import RAW_TYPES
 from central.dashboard.overview import overview
 from tests.dialer.factories import attempt, campaign, contact
 from tests.telephony.factories import (
@@ -96,7 +97,7 @@ def test_home_and_wallboard_show_only_the_tenants_own_figures(client, tenants):
         assert [c["name"] for c in data["campaigns"]] == ["Cobrança A"] and "America/Sao_Paulo" in body, url
         assert not [m for m in B_MARKERS if m in body or m in json.dumps(data, ensure_ascii=False)], url
     home = client.get("/").content.decode()
-    assert 'data-ws-topics="ops"' in home and "Hora do servidor" not in home  # system status moved
+    assert 'data-ws-query="topics=ops"' in home and "Hora do servidor" not in home  # system status moved
     wall = client.get("/wallboard/").content.decode()
     assert 'class="wallboard"' in wall and 'class="nav"' not in wall  # no navigation on the wall
 
@@ -125,6 +126,8 @@ async def _next_ops(socket) -> dict:
     while True:
         out = await socket.receive_output(10)
         message = json.loads(out["text"])
+        # An overview socket gets the overview, not every raw PBX-link batch it is made of.
+        assert message.get("type") not in RAW_TYPES, message.get("type")
         if message.get("type") == "ops":
             return message
 
@@ -140,6 +143,7 @@ async def test_ops_push_follows_the_pbx_link_and_stays_in_the_tenant(tenants):
     alice = await _socket(tenants["alice"])
     bob = await _socket(tenants["bob"])
     plain = await _socket(tenants["vera"], topics=b"")  # a page that did not ask for the overview
+    wall = await _socket(tenants["vera"], topics=b"topics=ops&raw=0")  # the wallboard: the overview only
     try:
         # A new caller waits in A's queue; the PBX link says so with its "calls" push.
         await database_sync_to_async(make_live_call)(tenants["a"], state="queued", queue="vendas",
@@ -150,6 +154,8 @@ async def test_ops_push_follows_the_pbx_link_and_stays_in_the_tenant(tenants):
             pushed = await _next_ops(alice)
         assert pushed["organization"] == tenants["a"].pk
         assert not [m for m in B_MARKERS if m in json.dumps(pushed)]
+        on_wall = json.loads((await wall.receive_output(10))["text"])  # the first thing it receives
+        assert on_wall["type"] == "ops" and on_wall["organization"] == tenants["a"].pk
         await apublish(org_group(tenants["b"].pk), {"type": "queue_members", "members": []})
         theirs = await _next_ops(bob)
         assert theirs["organization"] == tenants["b"].pk and "pbx_down" in {a["code"] for a in theirs["alarms"]}
@@ -157,5 +163,5 @@ async def test_ops_push_follows_the_pbx_link_and_stays_in_the_tenant(tenants):
         while not await plain.receive_nothing(0.2):
             assert json.loads((await plain.receive_output(1))["text"]).get("type") != "ops"
     finally:
-        for s in (alice, bob, plain):
+        for s in (alice, bob, plain, wall):
             await _close(s)

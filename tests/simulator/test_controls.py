@@ -101,3 +101,35 @@ async def test_garbage_fault_sends_lines_a_client_parser_rejects() -> None:
         except ProtocolError as exc:
             assert any(m.name == "ExtensionStatus" for m in exc.messages)  # good ones survive
         await conn.close()
+
+
+async def test_originate_queue_timeout_and_caller_patience() -> None:
+    """A waiting queue for tests: callers wait the Originate's CENTRAL_ABANDON_AFTER (the
+    dialer's Queue() timeout), others the configured patience (``--patience``); QueueStatus
+    lists who waits with Wait in seconds (app_queue.c manager_queues_status())."""
+    from central.simulator.scenarios import fixture_config
+    from central.simulator.world import WorldConfig
+    from central.telephony import chanvars
+
+    cfg = fixture_config(clock="manual", world=WorldConfig(agents=1, numbers={"5511999990001": "answer"},
+                                                           abandon_after=600.0))
+    async with Simulator(cfg) as sim:
+        ami = await RawAMI.connect(sim.host, sim.port)
+        await ami.login()
+        ami.send("QueuePause", {"Queue": "sales", "Interface": "Local/agent1@agent-phones", "Paused": "true"}, "p")
+        await ami.wait_for(lambda m: m.name == "QueueMemberPause")
+        base = {"Channel": "Local/5511999990001@customers", "Context": "discador-out", "Exten": "5511999990001",
+                "Priority": "1", "Async": "true"}
+        ami.send("Originate", {**base, "Variable": f"{chanvars.ABANDON_AFTER}=5"}, "dialer")
+        ami.send("Originate", base, "person")
+        await ami.response("dialer")
+        await ami.response("person")
+        await sim.advance(60)
+        abandon = await ami.wait_for(lambda m: m.name == "QueueCallerAbandon")
+        assert abandon["HoldTime"] == "5"  # the dialer's call left at its Queue() timeout
+        assert sim.pbx.world.queue_length() == 1  # the person still waits
+        ami.send("QueueStatus", {"Queue": "sales"}, "qs")
+        entry = await ami.wait_for(lambda m: m.name == "QueueEntry")
+        assert int(entry["Wait"]) > 5
+        await ami.close()
+

@@ -236,3 +236,19 @@ def test_config_validation():
         WorldConfig(answer_rate=0.9, busy_rate=0.2)
     with pytest.raises(ValueError):
         WorldConfig(numbers={"1": "maybe"})
+
+
+def test_a_call_may_set_its_own_queue_wait():
+    """The dialer's Originate carries its Queue() timeout (CENTRAL_ABANDON_AFTER); other
+    callers wait as long as the config's patience."""
+    cfg = WorldConfig(agents=0, numbers={"111": "answer", "222": "answer"}, abandon_after=600.0)
+    world = World(cfg, seed=1)
+    world.originate("dialer", "111", abandon_after=3.0)
+    world.originate("person", "222")
+    events = world.advance(300.0)
+    answered = {e.call_id: e.t for e in events if e.kind == "answered"}
+    abandoned = {e.call_id: e.t for e in events if e.kind == "abandoned"}
+    assert abandoned == {"dialer": pytest.approx(answered["dialer"] + 3.0)}
+    assert world.queue_length() == 1  # the person still waits
+    events = world.advance(answered["person"] + 600.0)
+    assert [e.call_id for e in events if e.kind == "abandoned"] == ["person"]

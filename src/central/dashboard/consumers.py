@@ -26,12 +26,11 @@ from . import ops_live
 from .status import for_viewer
 
 
-def _topics(scope) -> set[str]:
-    """``?topics=ops,...`` of the socket's URL (what else the page wants pushed)."""
+def _query(scope) -> dict[str, list[str]]:
+    """The socket URL's query: ``topics=ops`` (what else the page wants pushed), ``raw=0``."""
     from urllib.parse import parse_qs
 
-    query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
-    return {t for value in query.get("topics", []) for t in value.split(",") if t}
+    return parse_qs((scope.get("query_string") or b"").decode("latin-1"))
 
 
 @database_sync_to_async
@@ -68,9 +67,14 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.operator = is_operator(user)
-        groups = [org_group(org_id), STATUS_GROUP] + ([SYSTEM_GROUP] if self.operator else [])
+        query = _query(self.scope)
         # Pages showing the operations overview (home, wallboard) ask for it: ?topics=ops.
-        wants_ops = "ops" in _topics(self.scope)
+        wants_ops = ops_live.OPS_TYPE in {t for v in query.get("topics", []) for t in v.split(",") if t}
+        # ?raw=0: the page draws only what it asked for (the wallboard): it joins neither the
+        # tenant's raw events nor the status push, so a busy PBX's batches are not copied
+        # and encoded for every wall screen.
+        raw = query.get("raw", ["1"])[-1] != "0"
+        groups = ([org_group(org_id), STATUS_GROUP] + ([SYSTEM_GROUP] if self.operator else [])) if raw else []
         if wants_ops:
             groups.append(ops_live.ops_group(org_id))
         for group in groups:
@@ -114,7 +118,13 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def live_update(self, event: dict) -> None:
+        if self._ops_org is not None and event["payload"].get("type") in ops_live.RAW_TYPES:
+            return  # an overview page draws the overview made from these, not them
         await self.send_json(event["payload"])
+
+    async def ops_update(self, event: dict) -> None:
+        """The operations overview, encoded once by ``ops_live`` for every open screen."""
+        await self.send(text_data=event["text"])
 
     async def status_update(self, event: dict) -> None:
         """The installation's status, cut to what this socket's user may see."""

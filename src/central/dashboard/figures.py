@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: Message type of the overview push, and the topic a page asks for (``?topics=ops``).
+OPS_TYPE = "ops"
 #: ``near`` from this share of the cap (80 %: 2,4 % of a 3 % cap).
 NEAR_SHARE = 0.8
 #: QueueMember availabilities, busiest first (an agent's state across its queues).
@@ -204,7 +206,7 @@ def build(*, campaigns: Iterable[Mapping[str, Any]], live: Mapping[str, Any], re
     wait_s, since = longest_wait((q["oldest_since"] for q in queues), now)
     totals = dict(records.get("totals") or {})
     return {
-        "type": "ops",
+        "type": OPS_TYPE,
         "campaigns": camp_rows[:MAX_ROWS], "campaigns_more": max(0, len(camp_rows) - MAX_ROWS),
         "agents": agents,
         "calls": {"in_progress": len(calls), "waiting": waiting, "longest_wait_s": round(wait_s),

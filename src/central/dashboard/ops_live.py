@@ -7,10 +7,12 @@ least one such page in this web process, one task
 * listens to the organization's live group (``org-<id>``) on its own channel: every
   ``calls``, ``queue_members``, ``pbx_status`` push of the PBX link and every ``dialer`` /
   ``dialer_progress`` push of the dialer marks the overview stale;
-* recomputes it (``overview.overview``, a few aggregate queries in a worker thread) at
-  most every :data:`MIN_INTERVAL` seconds while changes keep coming, and every
-  :data:`REFRESH_S` seconds anyway (time-based alarms: a caller waiting too long, a dialer
-  that went quiet);
+* recomputes it (``overview.overview`` in a worker thread) at most every
+  :data:`MIN_INTERVAL` seconds while changes keep coming, and every :data:`REFRESH_S`
+  seconds anyway (time-based alarms: a caller waiting too long, a dialer that went
+  quiet). Agents, calls and links are read fresh each time; the aggregates over today's
+  attempts and call records (``overview.slow_part``) are reused for :data:`SLOW_TTL`
+  seconds, so a busy PBX costs three small queries per push, not a scan of the day;
 * sends it once to the group of this process' pages (one ``group_send``, whatever the
   number of open screens): no browser polls, and N screens cost one computation.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -31,16 +34,23 @@ from channels.layers import get_channel_layer
 
 from central.core.live import org_group, refresh_groups_forever
 
+from .figures import OPS_TYPE  # noqa: F401  (the type the pages listen for: Central.on("ops"))
+
 log = logging.getLogger(__name__)
 
 #: Live message types that change the overview (PBX link, dialer engine, dialer progress).
 TRIGGERS = frozenset({"calls", "queue_members", "pbx_status", "dialer", "dialer_progress"})
-#: Message type of the overview push (``Central.on("ops", ...)`` on the pages).
-OPS_TYPE = "ops"
+#: Channel-layer event carrying the encoded overview (handled by ``LiveConsumer.ops_update``).
+OPS_EVENT = "ops.update"
+#: Raw pushes an overview page does not draw (it draws the overview made from them): an
+#: ops socket skips them instead of encoding every PBX-link batch for every wall screen.
+RAW_TYPES = frozenset({"calls", "queue_members", "extensions", "dialer", "dialer_progress"})
 #: Seconds between two computations while changes keep coming (a burst costs one).
 MIN_INTERVAL = 0.25
 #: Seconds between computations when nothing changes.
 REFRESH_S = 5.0
+#: Seconds the day's aggregates (campaign abandonment, call records) are reused.
+SLOW_TTL = 2.0
 
 _PROCESS = uuid.uuid4().hex[:12]
 _tasks: dict[int, asyncio.Task] = {}
@@ -72,18 +82,29 @@ def unwatch(org_id: int) -> None:
         task.cancel()
 
 
-@database_sync_to_async
-def compute(org_id: int) -> dict | None:
+def _compute(org_id: int, cache: dict) -> dict | None:
+    """The overview; ``cache`` keeps the last slow part and when it was computed."""
     from central.core.db import release_connection
     from central.core.models import Organization
 
-    from .overview import overview
+    from .overview import overview, slow_part
 
     try:
         org = Organization.objects.filter(pk=org_id).first()
-        return overview(org) if org is not None else None
+        if org is None:
+            return None
+        if cache.get("slow") is None or time.monotonic() - cache.get("at", 0.0) >= SLOW_TTL:
+            cache["slow"], cache["at"] = slow_part(org), time.monotonic()
+        return overview(org, slow=cache["slow"])
     finally:
         release_connection()
+
+
+#: Read-only queries in a pool thread of their own (``thread_sensitive=False``), not in the
+#: one thread every ``database_sync_to_async`` call shares by default: there the overview
+#: waited behind the PBX link's batch writes and the dialer's claims (a busy PBX measured
+#: the push seconds behind the link's own; bench/live_fanout.py).
+compute = database_sync_to_async(_compute, thread_sensitive=False)
 
 
 async def _serve(org_id: int) -> None:
@@ -94,6 +115,7 @@ async def _serve(org_id: int) -> None:
     group = org_group(org_id)
     await layer.group_add(group, channel)
     stale = asyncio.Event()
+    cache: dict = {}
 
     async def listen() -> None:
         while True:
@@ -111,15 +133,17 @@ async def _serve(org_id: int) -> None:
             stale.clear()
             started = time.monotonic()
             try:
-                data = await compute(org_id)
+                data = await compute(org_id, cache)
             except Exception:
                 stats["failed"] += 1
                 log.warning("operations overview of organization %s failed", org_id, exc_info=True)
                 data = None
             if data is not None:
                 stats["computed"] += 1
+                # Encoded once here, not once per open screen (LiveConsumer.ops_update).
+                text = json.dumps(data, separators=(",", ":"))
                 with contextlib.suppress(Exception):  # Redis away: the next round retries
-                    await layer.group_send(ops_group(org_id), {"type": "live.update", "payload": data})
+                    await layer.group_send(ops_group(org_id), {"type": OPS_EVENT, "text": text})
             await asyncio.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - started)))
     finally:
         for h in helpers:

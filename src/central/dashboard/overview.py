@@ -16,21 +16,35 @@ from django.utils import timezone
 from . import figures
 
 
-def overview(organization, now: datetime | None = None) -> dict:
+def slow_part(organization, now: datetime | None = None) -> dict:
+    """The aggregates over today's rows (campaign attempts, call records) and the targets:
+    the costly part, which the live push may reuse for a couple of seconds
+    (``ops_live.SLOW_TTL``) while agents and calls change many times a second."""
     from central.core.tenancy import organization_zone
     from central.dialer.services import campaigns_overview
     from central.telephony import store
 
     now = now or timezone.now()
-    zone = organization_zone(organization)
-    local = now.astimezone(zone)
+    local = now.astimezone(organization_zone(organization))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     service_level_s, max_wait_s = store.queue_targets(organization.pk)
+    return {"campaigns": campaigns_overview(organization.pk, now), "service_level_s": service_level_s,
+            "max_wait_s": max_wait_s, "records": store.records_summary(organization.pk, midnight, service_level_s)}
+
+
+def overview(organization, now: datetime | None = None, slow: dict | None = None) -> dict:
+    """The overview now; ``slow`` is a recent :func:`slow_part` to reuse (else computed)."""
+    from central.core.tenancy import organization_zone
+    from central.telephony import store
+
+    now = now or timezone.now()
+    zone = organization_zone(organization)
+    local = now.astimezone(zone)
+    slow = slow if slow is not None else slow_part(organization, now)
     live = store.live_overview(organization.pk)
     data = figures.build(
-        campaigns=campaigns_overview(organization.pk, now), live=live,
-        records=store.records_summary(organization.pk, midnight, service_level_s),
-        max_wait_s=max_wait_s, service_level_s=service_level_s, now=now.timestamp())
+        campaigns=slow["campaigns"], live=live, records=slow["records"],
+        max_wait_s=slow["max_wait_s"], service_level_s=slow["service_level_s"], now=now.timestamp())
     data["paused"] = paused_agents(organization.pk, live["members"])
     data["organization"] = organization.pk
     data["zone"] = str(zone.key if hasattr(zone, "key") else zone)

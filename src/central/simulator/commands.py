@@ -28,9 +28,11 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
         churn: Annotated[float, typer.Option(help="Mean seconds between extension state changes; 0 = static.")] = 15.0,
         answer_rate: Annotated[float | None, typer.Option(help="P(answer) per dial.")] = None,
         talk_time: Annotated[float | None, typer.Option(help="Mean talk time in seconds.")] = None,
+        ring_time: Annotated[float | None, typer.Option(help="Mean seconds an answered call rings first.")] = None,
         background_calls: Annotated[float, typer.Option(help="Calls per minute the simulator places by itself (demo traffic).")] = 6.0,
         monitor_dir: Annotated[Path | None, typer.Option(
             help="Where MixMonitor writes its (generated) recordings: Central's CENTRAL_RECORDINGS_SPOOL.")] = None,
+        patience: Annotated[float | None, typer.Option(help="Seconds an answered caller waits in the queue for an agent when the call sets no CENTRAL_ABANDON_AFTER (default 2).")] = None,
     ) -> None:
         """A simulated Asterisk 22 (AMI) with agents, customers and extensions.
 
@@ -51,6 +53,10 @@ def register(app: typer.Typer, setup: Callable[..., None]) -> None:
             cfg.world.talk_time_mean = talk_time
         if monitor_dir is not None:
             cfg.monitor_dir = str(monitor_dir)
+        if ring_time is not None:
+            cfg.world.ring_time_mean = ring_time
+        if patience is not None:
+            cfg.world.abandon_after = patience
         typer.secho(f"PBX simulator: AMI on {host}:{port} (clock {clock}, {agents} agents, "
                     f"users {', '.join(cfg.users)})", fg="green")
         with contextlib.suppress(KeyboardInterrupt):

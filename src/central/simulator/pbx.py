@@ -39,6 +39,7 @@ from central.simulator.render import (
     Renderer,
 )
 from central.simulator.world import World, WorldError, WorldEvent
+from central.telephony import chanvars
 from central.telephony.ami.protocol import Message
 
 # ExtensionStatus codes per device state (ami-extension-state.txt,
@@ -172,6 +173,23 @@ def parse_callerid(text: str) -> tuple[str, str]:
     if m:
         return m.group(1).strip(), m.group(2).strip()
     return "", (text or "").strip()
+
+
+def _queue_timeout(variables: list[tuple[str, str]]) -> float | None:
+    """The Queue() timeout the call's dialplan uses: ``CENTRAL_ABANDON_AFTER`` (the dialer's
+    dialplan runs ``Queue(${CENTRAL_QUEUE},r,,,${CENTRAL_ABANDON_AFTER})``, docs/dialer-engine.md;
+    app_queue's 5th argument ends the caller's wait, Asterisk 22.10.1 apps/app_queue.c
+    queue_exec() ``qe.expire``). None when the Originate does not set it (then the world's
+    caller patience applies). The simulator renders the end of that wait as an abandon,
+    as it did before this per-call limit."""
+    for key, value in variables:
+        if key == chanvars.ABANDON_AFTER:
+            try:
+                seconds = float(value)
+            except ValueError:
+                return None
+            return seconds if seconds > 0 else None
+    return None
 
 
 class SimulatedPBX:
@@ -1030,7 +1048,8 @@ class SimulatedPBX:
         world_timeout = timeout if limit is None else min(timeout, limit)
         try:
             self.world.originate(call_id, number, timeout=world_timeout,
-                                 queue=context not in self.config.audiosocket)
+                                 queue=context not in self.config.audiosocket,
+                                 abandon_after=_queue_timeout(variables))
         except WorldError:
             self.renderer.calls.pop(call_id, None)
             return ActionResult([error(aid, "Originate failed")])

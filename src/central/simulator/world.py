@@ -165,6 +165,7 @@ class _Call:
     timeout: float = 30.0
     outcome: str = ""  # drawn at dial time, revealed when its happening fires
     queue: bool = True  # answered: join the queue (False: an application holds it, "up")
+    abandon_after: float | None = None  # this call's wait limit in the queue (None: the config's)
 
 
 # Happening kinds (internal): "dial", "ring", "outcome", "abandon", "talk_end",
@@ -214,11 +215,12 @@ class World:
     # -- commands ---------------------------------------------------------
 
     def originate(self, call_id: str, number: str, timeout: float | None = None,
-                  queue: bool = True) -> None:
+                  queue: bool = True, abandon_after: float | None = None) -> None:
         """Place a call at ``self.now``; its events come out of the next ``advance``.
 
         ``queue=False``: once answered the call stays ``up`` (an application such as
-        AudioSocket holds it) until :meth:`hangup`, instead of joining the agents' queue."""
+        AudioSocket holds it) until :meth:`hangup`, instead of joining the agents' queue.
+        ``abandon_after``: seconds this call waits in the queue (else the config's)."""
         if call_id in self._calls:
             raise WorldError(f"call id {call_id!r} is already in use")
         if not call_id:
@@ -230,6 +232,7 @@ class World:
             since=self.now,
             timeout=self.config.no_answer_timeout if timeout is None else float(timeout),
             queue=queue,
+            abandon_after=abandon_after,
         )
         self._calls[call_id] = call
         self._push(self.now, "dial", call_id, call.gen)
@@ -448,7 +451,8 @@ class World:
         if self._free:
             self._connect_next(t)
         if call.state == "queued":
-            self._push(t + self.config.abandon_after, "abandon", cid, call.gen)
+            limit = self.config.abandon_after if call.abandon_after is None else call.abandon_after
+            self._push(t + limit, "abandon", cid, call.gen)
 
     def _abandon(self, call: _Call, t: float) -> None:
         self._queue.remove(call.call_id)

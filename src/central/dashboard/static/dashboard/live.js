@@ -20,9 +20,10 @@
   function connect() {
     if (!document.body.contains(stateEl())) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    // A page may ask for more than its tenant's events: <body data-ws-topics="ops">.
-    var topics = document.body.getAttribute("data-ws-topics");
-    var ws = new WebSocket(scheme + location.host + "/ws/live/" + (topics ? "?topics=" + encodeURIComponent(topics) : ""));
+    // A page may ask for more (or less) than its tenant's events:
+    // <body data-ws-query="topics=ops"> (home), "topics=ops&raw=0" (wallboard).
+    var query = document.body.getAttribute("data-ws-query");
+    var ws = new WebSocket(scheme + location.host + "/ws/live/" + (query ? "?" + query : ""));
     ws.onopen = function () { delay = 500; setState(true); };
     ws.onmessage = function (ev) {
       var msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -66,7 +67,7 @@
     time: function (v) { return formatTime(v, "clock"); },
     dateTime: function (v) { return formatTime(v, "datetime"); },
   };
-  if (document.querySelector("header .right") || document.body.hasAttribute("data-ws-topics")) connect();
+  if (document.querySelector("header .right") || document.body.hasAttribute("data-ws-query")) connect();
 
   // Behaviour that used to be inline onchange=/onsubmit= attributes (the CSP forbids them).
   document.addEventListener("change", function (ev) {
