@@ -128,8 +128,14 @@ async def _serve(org_id: int) -> None:
                asyncio.ensure_future(refresh_groups_forever(layer, [group], channel))]
     try:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stale.wait(), REFRESH_S)
+            # asyncio.wait, not wait_for: on Python 3.11 a cancel landing while wait_for
+            # completes is swallowed (CPython gh-86296) and this task outlived its pages
+            # (a test's event loop waited for it forever at teardown).
+            waiter = asyncio.ensure_future(stale.wait())
+            try:
+                await asyncio.wait([waiter], timeout=REFRESH_S)
+            finally:
+                waiter.cancel()
             stale.clear()
             started = time.monotonic()
             try:
