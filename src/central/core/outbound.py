@@ -74,12 +74,17 @@ NOT_OUTBOUND_FIELDS: dict[str, dict[str, str]] = {
         "max_channels": "how many calls at once (a number)",
         "retry_policy": "per-result retry delays (numbers)",
         "working_hours": "weekday time ranges",
+        "dispositions": "the agents' result list (labels and rules), never dialed or fetched",
     },
     "dialer.contact": {"alt_phones": "phone numbers", "custom_fields": "CRM data shown to agents"},
     "messaging.template": {"buttons": "the template's buttons as the customer sees them (quick replies, "
                                       "URLs the customer's phone opens); the platform never fetches them"},
     "scheduling.location": {"address": "the clinic's street address, shown to patients"},
     "scheduling.clinicsettings": {"reminder_offsets": "reminder lead times (minutes before)"},
+    "agents.agent": {"extension": "the agent's own extension on the tenant's PBX (validated digits), dialed "
+                                  "through that PBX for listen/whisper/barge; never a network address"},
+    "agents.agentinterface": {"server": "one of the organization's own PBX servers (agents.identity."
+                                   "check_interface_claim), not an address"},
 }
 
 
