@@ -165,10 +165,12 @@ async def test_lines_of_other_processes_arrive_through_redis(settings, redis_url
                  "host": "worker-1", "pid": 4242}
         redis_lib.Redis.from_url(redis_url).xadd(logstream.STREAM, {"e": json.dumps(other)})
         log.info("this process's line via redis")
-        lines = await _lines_until(socket, lambda ls: len(ls) >= 2)
-        assert {e["msg"] for e in lines} == {"import done via redis", "this process's line via redis"}
-        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
-        await socket.wait(5)
+        try:
+            lines = await _lines_until(socket, lambda ls: len(ls) >= 2)
+        finally:  # a failed assertion must not leave the consumer reading (teardown would wait on it)
+            await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+            await socket.wait(5)
+        assert [e["msg"] for e in lines] == ["import done via redis", "this process's line via redis"]
         length = redis_lib.Redis.from_url(redis_url).xlen(logstream.STREAM)
         assert length <= logstream.STREAM_MAXLEN
     finally:
@@ -203,3 +205,27 @@ def test_a_forked_child_ships_through_its_own_thread(settings, redis_url):
         assert "parent line" in msgs and f"child line {pid}" in msgs
     finally:
         logstream._shipper = None
+
+
+@pytest.mark.backend_free
+async def test_a_replaced_pump_sends_nothing_more():
+    """A pump replaced by a new filter is cancelled, but a blocking XREAD did not always let
+    the cancellation through: under load the old pump went on and sent each line twice (the
+    test above saw the other process's line twice and not its own), and kept the event loop
+    from closing. Every send now checks that its pump is still the current one."""
+    sent: list[dict] = []
+    consumer = LogConsumer()
+
+    async def send_json(content, close=False):
+        sent.append(content)
+
+    consumer.send_json = send_json
+    consumer.pump = asyncio.current_task()
+    await consumer._send([{"msg": "current"}])
+    old = asyncio.ensure_future(consumer._send([{"msg": "stale"}]))  # not the socket's pump
+    with pytest.raises(asyncio.CancelledError):
+        await old
+    consumer.closed = True
+    with pytest.raises(asyncio.CancelledError):
+        await consumer._send([{"msg": "after close"}])
+    assert [c["lines"][0]["msg"] for c in sent] == ["current"]

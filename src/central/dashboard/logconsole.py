@@ -30,6 +30,7 @@ BATCH = 200
 
 class LogConsumer(AsyncJsonWebsocketConsumer):
     pump: asyncio.Task | None = None
+    closed = False
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -44,6 +45,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         self._restart()
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         if self.pump is not None:
             # Not awaited: a blocking XREAD being cancelled may take its block time to let go.
             self.pump.cancel()
@@ -84,7 +86,19 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             log.warning("log console stream failed", exc_info=True)
 
+    def _current(self) -> bool:
+        """True while the running pump is this socket's current one.
+
+        A pump replaced by a new filter (or a closed socket) is cancelled, but a blocking
+        XREAD does not always give the cancellation back (under load one went on reading,
+        sent every line a second time and kept the test's event loop from closing); each
+        pump checks this after every read and ends itself instead of relying on it.
+        """
+        return not self.closed and self.pump is asyncio.current_task()
+
     async def _send(self, lines: list[dict], backlog: bool = False, dropped: int = 0) -> None:
+        if not self._current():
+            raise asyncio.CancelledError  # a stale pump: nothing more from it
         await self.send_json({"type": "logs", "lines": lines, "backlog": backlog, "dropped": dropped})
 
     async def _from_hub(self, flt: LogFilter) -> None:
@@ -110,7 +124,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         try:
             backlog, last_id = await _backlog(client, flt)
             await self._send(backlog, backlog=True)
-            while True:
+            while self._current():
                 rows = await client.xread({STREAM: last_id}, block=5000, count=BATCH)
                 lines = []
                 for _stream, entries in rows or []:
