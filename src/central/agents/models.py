@@ -45,8 +45,8 @@ class Agent(TenantOwned):
     name = models.CharField(_("nome"), max_length=120)
     extension = models.CharField(_("ramal"), max_length=40, blank=True, validators=[extension_validator],
                                  help_text=_("Ramal do próprio agente (ex.: 2001): usado para escuta e discagem manual."))
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("atualizado em"))
 
     class Meta:
         ordering = ["name", "id"]
@@ -64,7 +64,7 @@ class AgentInterface(TenantOwned):
     server = models.ForeignKey("telephony.AsteriskServer", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="+", verbose_name=_("servidor"),
                                help_text=_("Vazio: a interface vale em qualquer servidor da organização."))
-    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
 
     class Meta:
         ordering = ["interface"]
@@ -133,12 +133,12 @@ class PauseInterval(TenantOwned):
     """One finished pause of a queue member (from the PBX link's rows, via
     ``telephony.signals.pause_ended``): the agents table's pause time today."""
 
-    server_id = models.BigIntegerField()
-    queue = models.CharField(max_length=80)
-    interface = models.CharField(max_length=120)
-    reason = models.CharField(max_length=80, blank=True)
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField()
+    server_id = models.BigIntegerField(verbose_name=_("ID do servidor"))
+    queue = models.CharField(max_length=80, verbose_name=_("fila"))
+    interface = models.CharField(max_length=120, verbose_name=_("interface"))
+    reason = models.CharField(max_length=80, blank=True, verbose_name=_("motivo"))
+    started_at = models.DateTimeField(verbose_name=_("início"))
+    ended_at = models.DateTimeField(verbose_name=_("terminou em"))
 
     class Meta:
         indexes = [models.Index(fields=["organization", "interface", "ended_at"], name="agents_pause_org_iface")]

@@ -18,12 +18,12 @@ from central.core.tenancy import TenantOwned
 class AssistantSession(TenantOwned):
     """One conversation's assistant memory (``conversation`` is messaging's, read-only)."""
 
-    conversation = models.OneToOneField("messaging.Conversation", on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField("messaging.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversa"))
     engine = models.CharField(_("motor"), max_length=20, default="offline")
-    state = models.JSONField(default=dict, blank=True)
-    fallbacks = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    state = models.JSONField(default=dict, blank=True, verbose_name=_("estado"))
+    fallbacks = models.PositiveIntegerField(default=0, verbose_name=_("alternativas"))
+    last_error = models.CharField(max_length=300, blank=True, verbose_name=_("último erro"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("atualizado em"))
 
     class Meta:
         ordering = ["id"]

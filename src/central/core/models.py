@@ -39,16 +39,16 @@ class Organization(models.Model):
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    , verbose_name=_("usuário"))
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
+    , verbose_name=_("organização"))
     role = models.CharField(_("papel"), max_length=20, choices=Role.choices, default=Role.VIEWER)
     # The user's own choice of where requests without X-Organization go (see
     # tenancy.default_membership). Only the user sets it; a user's first membership starts as
     # the default so a single-tenant user never has to choose.
     is_default = models.BooleanField(_("organização padrão"), default=False)
-    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
 
     class Meta:
         constraints = [
@@ -102,16 +102,16 @@ class Invitation(TenantOwned):
     email = models.EmailField(_("e-mail"), blank=True)
     username = models.CharField(_("usuário"), max_length=150, blank=True)
     role = models.CharField(_("papel"), max_length=20, choices=Role.choices, default=Role.AGENT)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("hash do token"))
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    , verbose_name=_("convidado por"))
     created_at = models.DateTimeField(_("criado em"), default=dj_timezone.now)
     expires_at = models.DateTimeField(_("expira em"))
     accepted_at = models.DateTimeField(_("aceito em"), null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    , verbose_name=_("aceito por"))
     revoked_at = models.DateTimeField(_("revogado em"), null=True, blank=True)
 
     class Meta:
@@ -150,19 +150,19 @@ class AuditLog(models.Model):
 
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    , verbose_name=_("organização"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, blank=True)
+    , verbose_name=_("autor"))
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("nome do autor"))
     action = models.CharField(_("ação"), max_length=80, db_index=True)
-    target_type = models.CharField(max_length=80, blank=True)
-    target_id = models.CharField(max_length=80, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+    target_type = models.CharField(max_length=80, blank=True, verbose_name=_("tipo do alvo"))
+    target_id = models.CharField(max_length=80, blank=True, verbose_name=_("ID do alvo"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("detalhes"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP"))
+    user_agent = models.CharField(max_length=300, blank=True, verbose_name=_("navegador (user agent)"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("ID da requisição"))
+    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True, verbose_name=_("criado em"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -181,16 +181,18 @@ class ProcessHeartbeat(models.Model):
     dead process. Dialer leases live with the dialer, this is only for visibility.
     """
 
-    name = models.CharField(max_length=120, unique=True)
-    kind = models.CharField(max_length=40)
-    host = models.CharField(max_length=120)
-    pid = models.IntegerField()
-    started_at = models.DateTimeField(default=dj_timezone.now)
-    last_seen = models.DateTimeField(default=dj_timezone.now)
-    info = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=120, unique=True, verbose_name=_("nome"))
+    kind = models.CharField(max_length=40, verbose_name=_("tipo"))
+    host = models.CharField(max_length=120, verbose_name=_("máquina"))
+    pid = models.IntegerField(verbose_name=_("PID"))
+    started_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("início"))
+    last_seen = models.DateTimeField(default=dj_timezone.now, verbose_name=_("visto por último"))
+    info = models.JSONField(default=dict, blank=True, verbose_name=_("informações"))
 
     class Meta:
         ordering = ["kind", "name"]
+        verbose_name = _("processo ativo")
+        verbose_name_plural = _("processos ativos")
 
     def __str__(self) -> str:
         return self.name
@@ -203,7 +205,7 @@ class RetentionPolicy(models.Model):
     installation's defaults (``CENTRAL_RETENTION_*_DAYS``). ``central maintenance``
     applies it (``central.core.maintenance``)."""
 
-    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="retention")
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="retention", verbose_name=_("organização"))
     attempts_days = models.PositiveIntegerField(_("tentativas do discador (dias)"), default=0)
     call_records_days = models.PositiveIntegerField(_("registros de chamadas (dias)"), default=0)
     conversations_days = models.PositiveIntegerField(_("conversas (dias)"), default=0)
@@ -226,19 +228,21 @@ class BackupRun(models.Model):
         BACKUP = "backup", _("cópia de segurança")
         RESTORE_TEST = "restore_test", _("teste de restauração")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    slot = models.CharField(max_length=40)
-    started_at = models.DateTimeField(default=dj_timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    ok = models.BooleanField(null=True)
-    path = models.CharField(max_length=500, blank=True)
-    size = models.BigIntegerField(default=0)
-    detail = models.TextField(blank=True)
-    counts = models.JSONField(default=dict, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("tipo"))
+    slot = models.CharField(max_length=40, verbose_name=_("posição"))
+    started_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("início"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fim"))
+    ok = models.BooleanField(null=True, verbose_name=_("sucesso"))
+    path = models.CharField(max_length=500, blank=True, verbose_name=_("caminho"))
+    size = models.BigIntegerField(default=0, verbose_name=_("tamanho"))
+    detail = models.TextField(blank=True, verbose_name=_("detalhe"))
+    counts = models.JSONField(default=dict, blank=True, verbose_name=_("contagens"))
 
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["kind", "slot"], name="backuprun_one_per_slot")]
+        verbose_name = _("cópia de segurança")
+        verbose_name_plural = _("cópias de segurança")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.slot}"

@@ -17,6 +17,7 @@ from django.db import models
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .ids import parse_id
 
@@ -40,7 +41,8 @@ class TenantOwned(models.Model):
     """Abstract base: a row that belongs to exactly one organization."""
 
     organization = models.ForeignKey(
-        "core.Organization", on_delete=models.CASCADE, related_name="+", db_index=True
+        "core.Organization", on_delete=models.CASCADE, related_name="+", db_index=True,
+        verbose_name=gettext_lazy("organização"),
     )
 
     objects = TenantQuerySet.as_manager()

@@ -119,10 +119,10 @@ class Campaign(TenantOwned):
     alarm = models.CharField(_("alarme"), max_length=40, blank=True)
     alarm_message = models.CharField(_("detalhe do alarme"), max_length=300, blank=True)
     alarm_at = models.DateTimeField(_("alarme desde"), null=True, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("atualizado em"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("início"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fim"))
     # Id of the row in the legacy dialer (discador_campanhas.id) this campaign was imported
     # from: what makes `central import-legacy` idempotent (docs/legacy-import.md).
     legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
@@ -175,23 +175,23 @@ class Contact(TenantOwned):
         LEGAL_OBLIGATION = "legal_obligation", _("Obrigação legal")
         CREDIT_PROTECTION = "credit_protection", _("Proteção do crédito")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="contacts")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("campanha"))
     name = models.CharField(_("nome"), max_length=200, blank=True)
     phone = models.CharField(_("telefone (E.164)"), max_length=20)
     alt_phones = models.JSONField(_("telefones alternativos"), default=list, blank=True)
     custom_fields = models.JSONField(_("campos personalizados"), default=dict, blank=True)
     status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(_("tentativas"), default=0)
-    attempts_today = models.PositiveIntegerField(default=0)
-    attempts_day = models.DateField(null=True, blank=True, help_text="day attempts_today counts")
+    attempts_today = models.PositiveIntegerField(default=0, verbose_name=_("tentativas hoje"))
+    attempts_day = models.DateField(null=True, blank=True, help_text="day attempts_today counts", verbose_name=_("dia das tentativas"))
     max_attempts = models.PositiveIntegerField(_("tentativas máximas"), null=True, blank=True, help_text=_("Vazio: o da campanha."))
     next_attempt_at = models.DateTimeField(_("próxima tentativa"), null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("última tentativa"))
     last_result = models.CharField(_("último resultado"), max_length=20, blank=True)
     timezone = models.CharField(_("fuso horário"), max_length=64, blank=True, help_text=_("Derivado do DDD."))
     legal_basis = models.CharField(_("base legal (LGPD)"), max_length=30, choices=LegalBasis.choices, default=LegalBasis.LEGITIMATE_INTEREST)
     origin = models.CharField(_("origem do dado"), max_length=200, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
     #: discador_contatos.id of the legacy dialer (see Campaign.legacy_id).
     legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
@@ -221,10 +221,10 @@ class DoNotCall(TenantOwned):
         IMPORT = "import", _("Importação")
 
     phone = models.CharField(_("telefone (E.164)"), max_length=20, db_index=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="dnc_entries")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="dnc_entries", verbose_name=_("campanha"))
     source = models.CharField(_("origem"), max_length=20, choices=Source.choices, default=Source.MANUAL)
     reason = models.CharField(_("motivo"), max_length=200, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
 
     class Meta:
         constraints = [
@@ -262,29 +262,29 @@ class Attempt(TenantOwned):
         # (not on the PBX, no call record, no agent seen); the note says why.
         UNKNOWN = "unknown", _("Indeterminado")
 
-    uid = models.CharField(max_length=64, unique=True, default=uuid.uuid4, help_text="pre-assigned ChannelId")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attempts")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="attempt_rows")
-    phone = models.CharField(max_length=20)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATED, db_index=True)
-    result = models.CharField(max_length=20, choices=Result.choices, blank=True, db_index=True)
-    dialer = models.CharField(max_length=120, blank=True, help_text="process that sent it")
-    pacing_mode = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-    connected_at = models.DateTimeField(null=True, blank=True, help_text="agent picked up")
-    ended_at = models.DateTimeField(null=True, blank=True)
-    queue = models.CharField(max_length=80, blank=True)
-    agent = models.CharField(max_length=120, blank=True)
-    hangup_cause = models.IntegerField(null=True, blank=True)
-    hangup_cause_text = models.CharField(max_length=80, blank=True)
-    billsec = models.IntegerField(null=True, blank=True)
-    talk_seconds = models.FloatField(null=True, blank=True)
-    linkedid = models.CharField(max_length=64, blank=True)
-    short_call = models.BooleanField(default=False, help_text="answered call of 6 s or less")
-    reconciled = models.BooleanField(default=False)
-    note = models.CharField(max_length=300, blank=True)
+    uid = models.CharField(max_length=64, unique=True, default=uuid.uuid4, help_text="pre-assigned ChannelId", verbose_name=_("UID"))
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("campanha"))
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="attempt_rows", verbose_name=_("contato"))
+    phone = models.CharField(max_length=20, verbose_name=_("telefone"))
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATED, db_index=True, verbose_name=_("estado"))
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True, db_index=True, verbose_name=_("resultado"))
+    dialer = models.CharField(max_length=120, blank=True, help_text="process that sent it", verbose_name=_("discador"))
+    pacing_mode = models.CharField(max_length=20, blank=True, verbose_name=_("modo de discagem"))
+    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True, verbose_name=_("criado em"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enviado em"))
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("atendida em"))
+    connected_at = models.DateTimeField(null=True, blank=True, help_text="agent picked up", verbose_name=_("conectado em"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("terminou em"))
+    queue = models.CharField(max_length=80, blank=True, verbose_name=_("fila"))
+    agent = models.CharField(max_length=120, blank=True, verbose_name=_("agente"))
+    hangup_cause = models.IntegerField(null=True, blank=True, verbose_name=_("causa do desligamento"))
+    hangup_cause_text = models.CharField(max_length=80, blank=True, verbose_name=_("texto da causa"))
+    billsec = models.IntegerField(null=True, blank=True, verbose_name=_("tempo cobrado (s)"))
+    talk_seconds = models.FloatField(null=True, blank=True, verbose_name=_("tempo falado (s)"))
+    linkedid = models.CharField(max_length=64, blank=True, verbose_name=_("ID da chamada (linkedid)"))
+    short_call = models.BooleanField(default=False, help_text="answered call of 6 s or less", verbose_name=_("chamada curta"))
+    reconciled = models.BooleanField(default=False, verbose_name=_("conciliada"))
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("observação"))
 
     class Meta:
         indexes = [models.Index(fields=["campaign", "state"], name="attempt_live")]
@@ -299,8 +299,8 @@ class Attempt(TenantOwned):
 class Callback(TenantOwned):
     """A return call an agent promised the customer, dialed at its time to that agent."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="callbacks")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="callbacks")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("campanha"))
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("contato"))
     scheduled_for = models.DateTimeField(_("agendado para"), db_index=True)
     agent = models.CharField(_("agente"), max_length=120, blank=True, help_text=_("Vazio: qualquer agente."))
     #: The person the callback comes back to (on their page, as a preview, when due: a
@@ -311,9 +311,9 @@ class Callback(TenantOwned):
     #: The zone the time was typed in (the contact's), to show it back the same way.
     timezone = models.CharField(_("fuso horário"), max_length=64, blank=True)
     note = models.CharField(_("observação"), max_length=300, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    done_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("criado por"))
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("concluído em"))
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -326,21 +326,21 @@ class Disposition(TenantOwned):
     notes, the wrap-up it took. One per attempt; the dialer engine reads new rows to end
     the agent's wrap-up (real wrap-up pacing)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispositions_saved")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="dispositions")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispositions_saved", verbose_name=_("campanha"))
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="dispositions", verbose_name=_("contato"))
     attempt = models.OneToOneField(Attempt, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="disposition")
+                                   related_name="disposition", verbose_name=_("tentativa"))
     code = models.CharField(_("resultado"), max_length=40)
     label = models.CharField(_("rótulo"), max_length=60)
-    effect = models.CharField(max_length=20)
+    effect = models.CharField(max_length=20, verbose_name=_("efeito"))
     notes = models.TextField(_("observações"), blank=True, max_length=4000)
     agent_interface = models.CharField(_("interface do agente"), max_length=120, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
-    callback = models.ForeignKey(Callback, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    call_ended_at = models.DateTimeField(null=True, blank=True)
-    wrapup_seconds = models.FloatField(default=0.0)
-    saved_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
+                             related_name="+", verbose_name=_("usuário"))
+    callback = models.ForeignKey(Callback, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("retorno"))
+    call_ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("chamada terminou em"))
+    wrapup_seconds = models.FloatField(default=0.0, verbose_name=_("pós-atendimento (s)"))
+    saved_at = models.DateTimeField(default=dj_timezone.now, db_index=True, verbose_name=_("salvo em"))
 
     class Meta:
         ordering = ["-saved_at"]
@@ -358,14 +358,18 @@ class CampaignLease(models.Model):
     ``generation`` grows on every takeover and fences stale writers.
     """
 
-    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="lease")
-    holder = models.CharField(max_length=120)
-    expires_at = models.DateTimeField(db_index=True)
-    acquired_at = models.DateTimeField(default=dj_timezone.now)
-    generation = models.PositiveIntegerField(default=1)
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="lease", verbose_name=_("campanha"))
+    holder = models.CharField(max_length=120, verbose_name=_("detentor"))
+    expires_at = models.DateTimeField(db_index=True, verbose_name=_("expira em"))
+    acquired_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("obtido em"))
+    generation = models.PositiveIntegerField(default=1, verbose_name=_("geração"))
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.holder} until {self.expires_at:%H:%M:%S}"
+
+    class Meta:
+        verbose_name = _("posse da campanha")
+        verbose_name_plural = _("posses das campanhas")
 
 
 class CampaignLiveState(models.Model):
@@ -380,12 +384,16 @@ class CampaignLiveState(models.Model):
     """
 
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True,
-                                    related_name="live_state")
-    state = models.JSONField(default=dict)
-    updated_at = models.DateTimeField(db_index=True)
+                                    related_name="live_state", verbose_name=_("campanha"))
+    state = models.JSONField(default=dict, verbose_name=_("estado"))
+    updated_at = models.DateTimeField(db_index=True, verbose_name=_("atualizado em"))
 
     def __str__(self) -> str:
         return f"{self.campaign_id} @ {self.updated_at:%H:%M:%S}"
+
+    class Meta:
+        verbose_name = _("estado ao vivo da campanha")
+        verbose_name_plural = _("estados ao vivo das campanhas")
 
 
 class ImportJob(TenantOwned):
@@ -399,33 +407,33 @@ class ImportJob(TenantOwned):
         DONE = "done", _("Concluída")
         FAILED = "failed", _("Falhou")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONTACTS)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
-    filename = models.CharField(max_length=255)
-    stored_path = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    total_bytes = models.BigIntegerField(default=0)
-    processed_bytes = models.BigIntegerField(default=0)
-    rows = models.PositiveIntegerField(default=0)
-    imported = models.PositiveIntegerField(default=0)
-    merged = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    dnc = models.PositiveIntegerField(default=0, help_text="contacts imported already on a do-not-call list")
-    options = models.JSONField(default=dict, blank=True, help_text="legal_basis, origin, source (DNC)")
-    errors = models.JSONField(default=list, blank=True, help_text="first errors: {row, column, reason}")
-    errors_path = models.CharField(max_length=500, blank=True, help_text="CSV with every rejected row")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    message = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONTACTS, verbose_name=_("tipo"))
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="imports", verbose_name=_("campanha"))
+    filename = models.CharField(max_length=255, verbose_name=_("nome do arquivo"))
+    stored_path = models.CharField(max_length=500, blank=True, verbose_name=_("arquivo guardado"))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, verbose_name=_("situação"))
+    total_bytes = models.BigIntegerField(default=0, verbose_name=_("bytes no total"))
+    processed_bytes = models.BigIntegerField(default=0, verbose_name=_("bytes processados"))
+    rows = models.PositiveIntegerField(default=0, verbose_name=_("linhas"))
+    imported = models.PositiveIntegerField(default=0, verbose_name=_("importadas"))
+    merged = models.PositiveIntegerField(default=0, verbose_name=_("mescladas"))
+    rejected = models.PositiveIntegerField(default=0, verbose_name=_("rejeitadas"))
+    dnc = models.PositiveIntegerField(default=0, help_text="contacts imported already on a do-not-call list", verbose_name=_("não ligar"))
+    options = models.JSONField(default=dict, blank=True, help_text="legal_basis, origin, source (DNC)", verbose_name=_("opções"))
+    errors = models.JSONField(default=list, blank=True, help_text="first errors: {row, column, reason}", verbose_name=_("erros"))
+    errors_path = models.CharField(max_length=500, blank=True, help_text="CSV with every rejected row", verbose_name=_("arquivo de erros"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("criado por"))
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("início"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fim"))
+    message = models.CharField(max_length=300, blank=True, verbose_name=_("mensagem"))
     # Who runs the job and how far its work is committed (central.dialer.importworker):
     # a worker that dies is noticed by its heartbeat/pid and the job resumes after resume_row.
-    worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the process running it")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    resume_row = models.PositiveIntegerField(default=0, help_text="last file row whose effects are committed")
-    errors_offset = models.BigIntegerField(default=0, help_text="size of the errors CSV at resume_row")
-    resumes = models.PositiveSmallIntegerField(default=0, help_text="times resumed after its worker died")
+    worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the process running it", verbose_name=_("processo"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("último sinal de vida"))
+    resume_row = models.PositiveIntegerField(default=0, help_text="last file row whose effects are committed", verbose_name=_("linha de retomada"))
+    errors_offset = models.BigIntegerField(default=0, help_text="size of the errors CSV at resume_row", verbose_name=_("posição nos erros"))
+    resumes = models.PositiveSmallIntegerField(default=0, help_text="times resumed after its worker died", verbose_name=_("retomadas"))
 
     class Meta:
         ordering = ["-created_at"]

@@ -48,7 +48,7 @@ class Agent(TenantOwned):
     state = models.CharField(_("estado"), max_length=10, choices=State.choices, default=State.OFFLINE)
     #: The socket that currently speaks for the agent: a late disconnect of an older socket
     #: (two processes with one token, a reconnect racing a drop) must not mark it offline.
-    connection_id = models.CharField(max_length=64, blank=True, editable=False)
+    connection_id = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("ID da conexão"))
     connected_at = models.DateTimeField(_("conectado desde"), null=True, blank=True)
     offline_since = models.DateTimeField(_("desconectado desde"), null=True, blank=True)
     last_heartbeat = models.DateTimeField(_("último sinal"), null=True, blank=True)
@@ -66,12 +66,12 @@ class Agent(TenantOwned):
     #: Per watched folder: files, bytes, errors, skipped per reason, readable, watch mode.
     folders = models.JSONField(_("pastas"), default=list, blank=True)
     #: Seconds between heartbeats the agent announced; silent for three of them = offline.
-    heartbeat_interval = models.FloatField(default=30.0)
+    heartbeat_interval = models.FloatField(default=30.0, verbose_name=_("intervalo de sinal de vida"))
     #: The agent's local index identity and the last batch applied from it: a batch at or
     #: below ``index_seq`` is acknowledged again without being applied twice (the agent
     #: re-sends after a drop before the ack); another identity or a gap asks for a resync.
-    index_id = models.CharField(max_length=64, blank=True, editable=False)
-    index_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    index_id = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("ID do índice"))
+    index_seq = models.PositiveBigIntegerField(default=0, editable=False, verbose_name=_("sequência do índice"))
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
 
     class Meta:
@@ -86,14 +86,14 @@ class Agent(TenantOwned):
 class EnrollmentCode(TenantOwned):
     """A one-time, expiring code an administrator hands to whoever installs an agent."""
 
-    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("hash do código"))
     agent_name = models.CharField(_("nome do agente"), max_length=120)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+                                   on_delete=models.SET_NULL, related_name="+", verbose_name=_("criado por"))
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
     expires_at = models.DateTimeField(_("expira em"))
     used_at = models.DateTimeField(_("usado em"), null=True, blank=True)
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("agente"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -112,8 +112,8 @@ class EnrollmentCode(TenantOwned):
 class AgentToken(TenantOwned):
     """The long-lived credential of an agent (hash only). Revoking it closes the live socket."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("agente"))
+    token_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("hash do token"))
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
     last_used_at = models.DateTimeField(_("último uso"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revogado em"), null=True, blank=True)
@@ -127,13 +127,13 @@ class AgentToken(TenantOwned):
 class Document(TenantOwned):
     """One PDF at the site, as the agent indexed it (the bytes stay there until asked for)."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="documents")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="documents", verbose_name=_("agente"))
     folder = models.CharField(_("pasta"), max_length=500)
     path = models.CharField(_("caminho"), max_length=1000)
     name = models.CharField(_("nome"), max_length=255)
     size = models.PositiveBigIntegerField(_("tamanho"), default=0)
     mtime = models.DateTimeField(_("modificado em"), null=True, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("SHA-256"))
     title = models.CharField(_("título"), max_length=500, blank=True)
     author = models.CharField(_("autor"), max_length=300, blank=True)
     pages = models.PositiveIntegerField(_("páginas"), null=True, blank=True)
@@ -168,14 +168,14 @@ class Transfer(TenantOwned):
 
     ACTIVE = (State.WAITING, State.REQUESTED, State.UPLOADING)
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="transfers")
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="transfers")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="transfers", verbose_name=_("documento"))
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="transfers", verbose_name=_("agente"))
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+                                     on_delete=models.SET_NULL, related_name="+", verbose_name=_("pedido por"))
     state = models.CharField(_("estado"), max_length=12, choices=State.choices, default=State.WAITING)
     #: The SHA-256 and size the upload must match (the index entry's at request time).
-    sha256 = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
+    size = models.PositiveBigIntegerField(default=0, verbose_name=_("tamanho"))
     received = models.PositiveBigIntegerField(_("bytes recebidos"), default=0)
     attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
     #: A rejected attempt that was re-requested (shown next to the progress).
@@ -205,11 +205,11 @@ class Transfer(TenantOwned):
 class CachedFile(TenantOwned):
     """A verified copy of a document in the documents storage, until ``expires_at``."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="cached")
-    transfer = models.ForeignKey(Transfer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    storage_name = models.CharField(max_length=500)
-    size = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="cached", verbose_name=_("documento"))
+    transfer = models.ForeignKey(Transfer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("transferência"))
+    storage_name = models.CharField(max_length=500, verbose_name=_("nome no armazenamento"))
+    size = models.PositiveBigIntegerField(default=0, verbose_name=_("tamanho"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
     created_at = models.DateTimeField(_("armazenado em"), default=timezone.now)
     expires_at = models.DateTimeField(_("expira em"))
     #: Set by the expiry job once the file is gone from storage (the row is the history).
@@ -225,13 +225,13 @@ class CachedFile(TenantOwned):
 class Download(TenantOwned):
     """The download audit: who took which cached document, when and from where."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="downloads")
-    cached = models.ForeignKey(CachedFile, null=True, on_delete=models.SET_NULL, related_name="downloads")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="downloads", verbose_name=_("documento"))
+    cached = models.ForeignKey(CachedFile, null=True, on_delete=models.SET_NULL, related_name="downloads", verbose_name=_("em cache"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("usuário"))
     username = models.CharField(_("usuário"), max_length=150, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP"))
+    user_agent = models.CharField(max_length=300, blank=True, verbose_name=_("navegador (user agent)"))
+    size = models.PositiveBigIntegerField(default=0, verbose_name=_("tamanho"))
     at = models.DateTimeField(_("em"), default=timezone.now)
 
     class Meta:
@@ -249,14 +249,16 @@ class AgentEvent(TenantOwned):
         "transfer_retry": _("envio rejeitado, solicitado novamente"), "transfer_failed": _("envio falhou"),
     }
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=30)
-    detail = models.CharField(max_length=500, blank=True)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events", verbose_name=_("agente"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("quando"))
+    kind = models.CharField(max_length=30, verbose_name=_("tipo"))
+    detail = models.CharField(max_length=500, blank=True, verbose_name=_("detalhe"))
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["agent", "at"])]
+        verbose_name = _("evento do agente local")
+        verbose_name_plural = _("eventos do agente local")
 
     @property
     def label(self) -> str:

@@ -129,7 +129,7 @@ class Conversation(TenantOwned):
     unread_count = models.PositiveIntegerField(_("não lidas"), default=0)
     last_inbound_at = models.DateTimeField(_("última mensagem do cliente"), null=True, blank=True)
     last_message_at = models.DateTimeField(_("última mensagem"), null=True, blank=True, db_index=True)
-    last_message_preview = models.CharField(max_length=120, blank=True)
+    last_message_preview = models.CharField(max_length=120, blank=True, verbose_name=_("prévia da última mensagem"))
     handoff_reason = models.CharField(_("motivo do encaminhamento"), max_length=200, blank=True)
     handoff_at = models.DateTimeField(_("encaminhada em"), null=True, blank=True)
     opened_at = models.DateTimeField(_("aberta em"), default=dj_timezone.now)
@@ -199,27 +199,27 @@ class Message(TenantOwned):
         BOT = "bot", _("Assistente")
         SYSTEM = "system", _("Sistema")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversa"))
+    direction = models.CharField(max_length=3, choices=Direction.choices, verbose_name=_("direção"))
     kind = models.CharField(_("tipo"), max_length=12, choices=Kind.choices, default=Kind.TEXT)
-    wamid = models.CharField(max_length=160, null=True, blank=True)
+    wamid = models.CharField(max_length=160, null=True, blank=True, verbose_name=_("ID da mensagem no WhatsApp"))
     status = models.CharField(_("situação"), max_length=10, choices=Status.choices, db_index=True)
     error_code = models.IntegerField(_("código do erro"), null=True, blank=True)
     error_title = models.CharField(_("erro"), max_length=300, blank=True)
     body = models.TextField(_("texto"), blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    media = models.JSONField(default=dict, blank=True)
-    sender = models.CharField(max_length=10, choices=Sender.choices)
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("conteúdo"))
+    media = models.JSONField(default=dict, blank=True, verbose_name=_("mídia"))
+    sender = models.CharField(max_length=10, choices=Sender.choices, verbose_name=_("remetente"))
     sender_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
-    context_wamid = models.CharField(max_length=160, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+                                    related_name="+", verbose_name=_("usuário remetente"))
+    context_wamid = models.CharField(max_length=160, blank=True, verbose_name=_("mensagem de contexto"))
+    created_at = models.DateTimeField(default=dj_timezone.now, db_index=True, verbose_name=_("criado em"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enviado em"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("entregue em"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lido em"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("falhou em"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("tentativas"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("próxima tentativa em"))
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -262,8 +262,8 @@ class Template(TenantOwned):
     header = models.CharField(_("cabeçalho"), max_length=60, blank=True)
     footer = models.CharField(_("rodapé"), max_length=60, blank=True)
     buttons = models.JSONField(_("botões"), default=list, blank=True)
-    external_id = models.CharField(max_length=64, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=64, blank=True, verbose_name=_("ID externo"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sincronizado em"))
 
     class Meta:
         ordering = ["name", "language"]
@@ -311,20 +311,20 @@ class WebhookEvent(TenantOwned):
         MESSAGE = "message", _("Mensagem")
         STATUS = "status", _("Situação")
 
-    number = models.ForeignKey(WhatsAppNumber, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(default=dj_timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    number = models.ForeignKey(WhatsAppNumber, on_delete=models.CASCADE, related_name="+", verbose_name=_("número"))
+    key = models.CharField(max_length=200, unique=True, verbose_name=_("chave"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("tipo"))
+    payload = models.JSONField(default=dict, verbose_name=_("conteúdo"))
+    received_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("recebido em"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processado em"))
     # A status for a message whose send is not recorded yet waits and is tried again.
-    next_try_at = models.DateTimeField(null=True, blank=True)
+    next_try_at = models.DateTimeField(null=True, blank=True, verbose_name=_("próxima tentativa em"))
     # Inbound messages: when the automated responder was given it (after the effects
     # committed); still NULL after a crash, so it is given again at start.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    ignored = models.BooleanField(default=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, verbose_name=_("despachado em"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("tentativas"))
+    last_error = models.CharField(max_length=300, blank=True, verbose_name=_("último erro"))
+    ignored = models.BooleanField(default=False, verbose_name=_("ignoradas"))
 
     class Meta:
         ordering = ["id"]

@@ -31,10 +31,10 @@ class Recording(TenantOwned):
     #: The interface that took the call (``PJSIP/2001``): what an agent's own recordings
     #: are matched by (central.agents identity).
     agent = models.CharField(_("interface do agente"), max_length=120, blank=True, db_index=True)
-    path = models.CharField(max_length=300, editable=False)
+    path = models.CharField(max_length=300, editable=False, verbose_name=_("caminho"))
     size = models.BigIntegerField(_("tamanho (bytes)"), default=0)
     duration = models.FloatField(_("duração (s)"), null=True, blank=True)
-    content_type = models.CharField(max_length=40, default="audio/wav")
+    content_type = models.CharField(max_length=40, default="audio/wav", verbose_name=_("tipo de conteúdo"))
     started_at = models.DateTimeField(_("início da chamada"), db_index=True)
     created_at = models.DateTimeField(_("indexada em"), default=dj_timezone.now)
 

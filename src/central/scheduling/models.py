@@ -148,8 +148,8 @@ class WeeklySchedule(TenantOwned):
         SAT = 5, _("sábado")
         SUN = 6, _("domingo")
 
-    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="schedules")
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="schedules", verbose_name=_("profissional"))
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("local"))
     weekday = models.PositiveSmallIntegerField(_("dia da semana"), choices=Weekday.choices)
     start_time = models.TimeField(_("início"))
     end_time = models.TimeField(_("fim"))
@@ -171,8 +171,8 @@ class ScheduleException(TenantOwned):
 
     professional = models.ForeignKey(Professional, on_delete=models.CASCADE, null=True, blank=True,
                                      related_name="exceptions",
-                                     help_text=_("vazio = a clínica toda"))
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+                                     help_text=_("vazio = a clínica toda"), verbose_name=_("profissional"))
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("local"))
     kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, default=Kind.OFF)
     start = models.DateTimeField(_("início"))
     end = models.DateTimeField(_("fim"))
@@ -197,24 +197,24 @@ class Appointment(TenantOwned):
         PHONE = "phone", _("telefone")
         SYSTEM = "system", _("sistema")
 
-    professional = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="appointments")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
-    location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    professional = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("profissional"))
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("serviço"))
+    location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("local"))
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("paciente"))
     start = models.DateTimeField(_("início"), db_index=True)
     end = models.DateTimeField(_("fim"))
-    block_start = models.DateTimeField()
-    block_end = models.DateTimeField()
+    block_start = models.DateTimeField(verbose_name=_("início do bloqueio"))
+    block_end = models.DateTimeField(verbose_name=_("fim do bloqueio"))
     status = models.CharField(_("situação"), max_length=20, choices=states.CHOICES, default=states.HELD,
                               db_index=True)
     channel = models.CharField(_("canal"), max_length=20, choices=Channel.choices, default=Channel.STAFF)
     hold_expires_at = models.DateTimeField(_("reserva expira em"), null=True, blank=True)
     rescheduled_from = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True,
-                                            related_name="rescheduled_to")
+                                            related_name="rescheduled_to", verbose_name=_("remarcado de"))
     cancelled_by = models.CharField(_("cancelado por"), max_length=10, blank=True)
     cancel_reason = models.CharField(_("motivo do cancelamento"), max_length=300, blank=True)
     notes = models.TextField(_("observações"), blank=True)
-    google_event_id = models.CharField(max_length=64, blank=True)
+    google_event_id = models.CharField(max_length=64, blank=True, verbose_name=_("ID do evento no Google"))
     created_at = models.DateTimeField(_("criado em"), default=timezone.now)
     updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
 
@@ -239,15 +239,15 @@ class Appointment(TenantOwned):
 class AppointmentEvent(TenantOwned):
     """One accepted transition: who, when, why and through which channel."""
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    at = models.DateTimeField(default=timezone.now)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("agendamento"))
+    from_status = models.CharField(max_length=20, blank=True, verbose_name=_("da situação"))
+    to_status = models.CharField(max_length=20, verbose_name=_("para a situação"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("quando"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_label = models.CharField(max_length=120, blank=True)
-    channel = models.CharField(max_length=20, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+                              related_name="+", verbose_name=_("autor"))
+    actor_label = models.CharField(max_length=120, blank=True, verbose_name=_("autor"))
+    channel = models.CharField(max_length=20, blank=True, verbose_name=_("canal"))
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("motivo"))
 
     class Meta:
         ordering = ["at", "id"]
@@ -274,15 +274,15 @@ class ReminderSend(TenantOwned):
         OPTED_OUT = "opted_out", _("paciente descadastrado")
         FAILED = "failed", _("falhou")
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
-    offset_minutes = models.PositiveIntegerField()
-    due_at = models.DateTimeField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CLAIMED)
-    kind = models.CharField(max_length=12, blank=True)  # "template" or "interactive"
-    detail = models.CharField(max_length=300, blank=True)
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    replied = models.CharField(max_length=12, blank=True)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("agendamento"))
+    offset_minutes = models.PositiveIntegerField(verbose_name=_("antecedência (min)"))
+    due_at = models.DateTimeField(verbose_name=_("vence em"))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CLAIMED, verbose_name=_("situação"))
+    kind = models.CharField(max_length=12, blank=True, verbose_name=_("tipo"))  # "template" or "interactive"
+    detail = models.CharField(max_length=300, blank=True, verbose_name=_("detalhe"))
+    claimed_at = models.DateTimeField(default=timezone.now, verbose_name=_("reservado em"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enviado em"))
+    replied = models.CharField(max_length=12, blank=True, verbose_name=_("respondido"))
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -301,18 +301,18 @@ class WaitlistEntry(TenantOwned):
         ACCEPTED = "accepted", _("aceito")
         CANCELLED = "cancelled", _("cancelado")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="waitlist")
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
-    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="waitlist", verbose_name=_("paciente"))
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+", verbose_name=_("serviço"))
+    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("profissional"))
     current = models.ForeignKey(Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                                help_text=_("o agendamento que o paciente quer antecipar"))
+                                help_text=_("o agendamento que o paciente quer antecipar"), verbose_name=_("atual"))
     earliest = models.DateTimeField(_("a partir de"), null=True, blank=True)
     latest = models.DateTimeField(_("até"), null=True, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING, db_index=True)
-    offer = models.ForeignKey(Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    offer_expires_at = models.DateTimeField(null=True, blank=True)
-    declined = models.JSONField(default=list, blank=True)  # appointment ids offered and not taken
-    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING, db_index=True, verbose_name=_("situação"))
+    offer = models.ForeignKey(Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("oferta"))
+    offer_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("oferta expira em"))
+    declined = models.JSONField(default=list, blank=True, verbose_name=_("recusado"))  # appointment ids offered and not taken
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("criado em"))
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -323,14 +323,14 @@ class WaitlistEntry(TenantOwned):
 class CalendarSync(TenantOwned):
     """Google Calendar sync state of one professional (sync token, watch channel)."""
 
-    professional = models.OneToOneField(Professional, on_delete=models.CASCADE, related_name="calendar_sync")
-    sync_token = models.TextField(blank=True)
-    channel_id = models.CharField(max_length=64, blank=True)
-    channel_resource_id = models.CharField(max_length=255, blank=True)
-    channel_expires_at = models.DateTimeField(null=True, blank=True)
-    last_full_sync_at = models.DateTimeField(null=True, blank=True)
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
+    professional = models.OneToOneField(Professional, on_delete=models.CASCADE, related_name="calendar_sync", verbose_name=_("profissional"))
+    sync_token = models.TextField(blank=True, verbose_name=_("token de sincronização"))
+    channel_id = models.CharField(max_length=64, blank=True, verbose_name=_("ID do canal"))
+    channel_resource_id = models.CharField(max_length=255, blank=True, verbose_name=_("ID do recurso do canal"))
+    channel_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canal expira em"))
+    last_full_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("última sincronização completa"))
+    last_sync_at = models.DateTimeField(null=True, blank=True, verbose_name=_("última sincronização"))
+    last_error = models.CharField(max_length=300, blank=True, verbose_name=_("último erro"))
 
     class Meta:
         ordering = ["id"]
@@ -341,11 +341,13 @@ class CalendarSync(TenantOwned):
 class ExternalBusy(TenantOwned):
     """Busy time read back from a professional's external calendar (blocks slots)."""
 
-    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="external_busy")
-    external_id = models.CharField(max_length=255)
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    professional = models.ForeignKey(Professional, on_delete=models.CASCADE, related_name="external_busy", verbose_name=_("profissional"))
+    external_id = models.CharField(max_length=255, verbose_name=_("ID externo"))
+    start = models.DateTimeField(verbose_name=_("início"))
+    end = models.DateTimeField(verbose_name=_("fim"))
 
     class Meta:
         ordering = ["start", "id"]
         constraints = [models.UniqueConstraint(fields=["professional", "external_id"], name="sched_busy_unique")]
+        verbose_name = _("ocupação externa")
+        verbose_name_plural = _("ocupações externas")

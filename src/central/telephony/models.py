@@ -62,8 +62,8 @@ class AsteriskServer(TenantOwned):
     status = models.CharField(_("situação"), max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     status_detail = models.CharField(_("detalhe"), max_length=300, blank=True)
     status_at = models.DateTimeField(_("situação em"), null=True, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("atualizado em"))
 
     class Meta:
         ordering = ["name"]
@@ -98,7 +98,7 @@ class Extension(TenantOwned):
         UNAVAILABLE = "unavailable", _("Indisponível")
         UNKNOWN = "unknown", _("Desconhecido")
 
-    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="extensions")
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="extensions", verbose_name=_("servidor"))
     exten = models.CharField(_("ramal"), max_length=80)
     context = models.CharField(_("contexto"), max_length=80, blank=True)
     device = models.CharField(_("dispositivo"), max_length=120, blank=True)
@@ -107,7 +107,7 @@ class Extension(TenantOwned):
     state = models.CharField(_("estado"), max_length=20, choices=State.choices, default=State.UNKNOWN, db_index=True)
     status_text = models.CharField(_("estado no Asterisk"), max_length=40, blank=True)
     last_activity = models.DateTimeField(_("última atividade"), null=True, blank=True)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("atualizado em"))
     #: painel_ramais.id of the legacy dialer's panel (``central import-legacy``).
     legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
@@ -135,7 +135,7 @@ class QueueMember(TenantOwned):
         PAUSED = "paused", _("Em pausa")
         UNAVAILABLE = "unavailable", _("Indisponível")
 
-    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="queue_members")
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="queue_members", verbose_name=_("servidor"))
     queue = models.CharField(_("fila"), max_length=80)
     interface = models.CharField(_("interface"), max_length=120)
     name = models.CharField(_("nome"), max_length=120, blank=True)
@@ -148,7 +148,7 @@ class QueueMember(TenantOwned):
     #: End of the member's last call (AgentComplete): wrap-up has no AMI event.
     call_ended_at = models.DateTimeField(_("fim da última chamada"), null=True, blank=True)
     wrapup_time = models.PositiveIntegerField(_("pós-atendimento da fila (s)"), default=0)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("atualizado em"))
 
     class Meta:
         ordering = ["queue", "name", "interface"]
@@ -178,8 +178,8 @@ class LiveCall(TenantOwned):
         QUEUED = "queued", _("Na fila")
         UP = "up", _("Em conversa")
 
-    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="live_calls")
-    linkedid = models.CharField(max_length=64)
+    server = models.ForeignKey(AsteriskServer, on_delete=models.CASCADE, related_name="live_calls", verbose_name=_("servidor"))
+    linkedid = models.CharField(max_length=64, verbose_name=_("ID da chamada (linkedid)"))
     direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
     from_number = models.CharField(_("origem"), max_length=80, blank=True)
     to_number = models.CharField(_("destino"), max_length=80, blank=True)
@@ -193,7 +193,7 @@ class LiveCall(TenantOwned):
     #: When the caller joined the queue it waits in now (QueueCallerJoin, or QueueStatus'
     #: QueueEntry Wait after a reconnect); None when not waiting in a queue.
     queued_at = models.DateTimeField(_("na fila desde"), null=True, blank=True)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("atualizado em"))
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -217,8 +217,8 @@ class CallRecord(TenantOwned):
 
     # RESTRICT: call history outlives a careless server delete (disable it instead), while
     # deleting the whole organization still removes everything it owns.
-    server = models.ForeignKey(AsteriskServer, on_delete=models.RESTRICT, related_name="call_records")
-    linkedid = models.CharField(max_length=64)
+    server = models.ForeignKey(AsteriskServer, on_delete=models.RESTRICT, related_name="call_records", verbose_name=_("servidor"))
+    linkedid = models.CharField(max_length=64, verbose_name=_("ID da chamada (linkedid)"))
     direction = models.CharField(_("direção"), max_length=10, choices=Direction.choices, default=Direction.UNKNOWN)
     from_number = models.CharField(_("origem"), max_length=80, blank=True)
     to_number = models.CharField(_("destino"), max_length=80, blank=True)
@@ -249,7 +249,7 @@ class CallRecord(TenantOwned):
     #: link saw them: ``[{"channel": "PJSIP/trunk-0001", "cause": 16, "cause_text": ...}]``
     #: (empty for records written before the link kept them).
     legs = models.JSONField(_("pernas"), default=list, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -38,8 +38,8 @@ class AIExtension(TenantOwned):
         help_text=_("Para onde transferir quando o visitante pede ou algo falha."),
     )
     enabled = models.BooleanField(_("ativo"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("criado em"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("atualizado em"))
     #: extension_ia.extension_ia_id of the legacy AudioSocket server (``central import-legacy``).
     legacy_id = models.BigIntegerField(_("id no sistema legado"), null=True, blank=True, editable=False)
 
@@ -134,7 +134,7 @@ class VisitLog(TenantOwned):
     visit_id = models.UUIDField(_("id da visita"), unique=True)
     extension_number = models.CharField(_("ramal"), max_length=20)
     visitor_name = models.CharField(_("visitante"), max_length=120, blank=True)
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits")
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits", verbose_name=_("unidade"))
     unit_label = models.CharField(_("unidade"), max_length=60, blank=True)
     outcome = models.CharField(_("resultado"), max_length=20, choices=Outcome.choices, db_index=True)
     started_at = models.DateTimeField(_("início"))
@@ -161,8 +161,8 @@ class ConfigVersion(models.Model):
 
     SINGLETON = 1
 
-    version = models.BigIntegerField(default=0)
-    changed_at = models.DateTimeField(auto_now=True)
+    version = models.BigIntegerField(default=0, verbose_name=_("versão"))
+    changed_at = models.DateTimeField(auto_now=True, verbose_name=_("alterado em"))
 
     class Meta:
         verbose_name = _("versão da configuração de voz")
