@@ -124,7 +124,7 @@ def central_up(tmp_path_factory):
     base = tmp_path_factory.mktemp("central-up")
     port = free_port()
     env = central_env(base / "data")
-    proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=90)
+    proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=180)  # ~10 s when quiet; 90 s ran out at load 12
     yield proc
     proc.stop()
 

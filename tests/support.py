@@ -54,12 +54,20 @@ def migrated_env(data_dir: Path, **extra: str) -> dict[str, str]:
     import shutil
     import tempfile
 
+    if "failed" in _MIGRATED:  # once is enough: every later test would wait as long again
+        raise RuntimeError(_MIGRATED["failed"])
     if not _MIGRATED:
         template_dir = Path(tempfile.mkdtemp(prefix="central-template-"))
         env = central_env(template_dir)
-        result = run_central(["migrate"], env)
+        try:
+            # 280 s: a full migrate is ~15 s of CPU, but took 158 s of wall time at load 18.
+            result = run_central(["migrate"], env, timeout=280)
+        except subprocess.TimeoutExpired as exc:
+            _MIGRATED["failed"] = f"template migrate did not finish in {exc.timeout:.0f} s"
+            raise RuntimeError(_MIGRATED["failed"]) from None
         if result.returncode != 0:
-            raise RuntimeError(f"template migrate failed: {result.stderr}")
+            _MIGRATED["failed"] = f"template migrate failed: {result.stderr}"
+            raise RuntimeError(_MIGRATED["failed"])
         _MIGRATED["dir"] = str(template_dir)
         _MIGRATED["db"] = urlparse(env["DATABASE_URL"]).path.lstrip("/") if "DATABASE_URL" in env else ""
     data_dir.mkdir(parents=True, exist_ok=True)
