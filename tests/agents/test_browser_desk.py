@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 
 from tests.dashboard.test_browser_login import login
-from tests.support import run_central
+from tests.support import run_central, until
 
 PASSWORD = "senha-do-agente-123"
 
@@ -78,6 +78,7 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         "    u = U.objects.get(username=n); u.set_password('" + PASSWORD + "'); u.save()\n"))
     ana = _agent_login(browser, central_up, "ana.souza")  # Local/agent1@agent-phones
     bruno = _agent_login(browser, central_up, "bruno.lima")  # Local/agent2@agent-phones
+    others: list[dict] = []
     try:
         # Queue login from the page (agents.services: the member is static in the
         # simulator's queue, so login is an unpause); the state follows the AMI events.
@@ -111,8 +112,10 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         delay = float(ana.evaluate("document.body.dataset.popDelay"))
         assert delay < 1.0, f"AgentConnect -> contact on screen took {delay:.3f} s"
         shown = ana.get_by_test_id("desk-name").inner_text()
-        truth = _attempts(ana, central_up, agent=AGENT1)
-        pop = next(a for a in truth if a["uid"] == uid)  # the pop's attempt was taken by agent1
+        # The pop's attempt was taken by agent1 (the dialer writes the agent on the attempt as
+        # it handles AgentConnect, which may be just after the link pushed the pop).
+        pop = until(lambda: next((a for a in _attempts(ana, central_up, agent=AGENT1, ordering="-created_at")
+                                  if a["uid"] == uid), None), what="the pop's attempt under agent1")
         contact = ana.request.get(f"{central_up.url}/api/v1/dialer/contacts/{pop['contact']}/").json()
         assert contact["name"] == shown, (contact, shown)
         contact_id = pop["contact"]
@@ -151,5 +154,14 @@ def test_pop_disposition_and_callback_back_to_the_same_agent(browser, central_up
         expect(alarm).to_be_hidden(timeout=15_000)
         expect(ana.locator("body")).to_have_attribute("data-desk", "live")
     finally:
+        # The demo (one central_up for the session) dials for the tests after this one: give
+        # the paused agents back, or its campaign stops for want of free agents.
+        boss = browser.new_page(locale="pt-BR")
+        login(boss, central_up)
+        csrf = next(c["value"] for c in boss.context.cookies() if c["name"] == "csrftoken")
+        for row in others:
+            boss.request.post(f"{central_up.url}/agents/members/{row['id']}/unpause/",
+                              headers={"X-CSRFToken": csrf, "Referer": central_up.url + "/agents/"})
+        boss.close()
         ana.close()
         bruno.close()
