@@ -177,3 +177,17 @@ async def test_deep_json_to_the_voice_management_api_is_a_400(mgmt_api):
             assert status == 400 and "too deep" in body["error"], (path, status, body)
     status, _body = await http(mgmt_api, "GET", "/api/status", token="s3cret-token")
     assert status == 200
+
+
+def test_every_json_socket_parses_through_the_guard():
+    """Each routed JSON WebSocket consumer builds on ``GuardedJsonConsumer`` (three had the
+    same guard copied; a new socket that forgot it would parse with plain ``json.loads``)."""
+    from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+    from central.core.wsjson import GuardedJsonConsumer
+    from central.dashboard.routing import websocket_urlpatterns
+
+    consumers = [p.callback.consumer_class for p in websocket_urlpatterns]
+    json_sockets = [c for c in consumers if issubclass(c, AsyncJsonWebsocketConsumer)]
+    assert json_sockets, consumers
+    assert [c.__name__ for c in json_sockets if not issubclass(c, GuardedJsonConsumer)] == []

@@ -20,11 +20,10 @@ import json
 import time
 
 from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from central.core.jsonguard import JSONRejected, loads
 from central.core.live import LayerOutageMixin, agent_group, refresh_groups_forever
+from central.core.wsjson import GuardedJsonConsumer
 
 #: Seconds between two looks for the agent's due callbacks (settings may shorten it).
 CALLBACK_POLL_S = 15.0
@@ -100,7 +99,7 @@ def _callbacks(org_id: int, user) -> tuple[list[dict], float | None]:
         release_connection()
 
 
-class DeskConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
+class DeskConsumer(LayerOutageMixin, GuardedJsonConsumer):
     """One agent's page. Closes 4401 without a login, 4403 for a user who is not an
     agent of the page's organization (a supervisor links them on /agents/team/)."""
 
@@ -154,17 +153,6 @@ class DeskConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 async with asyncio.timeout(wait):  # or sooner: a callback was just scheduled
                     await self._wake.wait()
             self._wake.clear()
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        return loads(text_data)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        try:
-            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-        except JSONRejected as exc:
-            await self.send_json({"type": "error", "error": "invalid_json", "detail": str(exc)})
-            await self.close(code=1007)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

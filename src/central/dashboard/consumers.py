@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from central.core.jsonguard import JSONRejected, loads
 from central.core.live import (
     STATUS_GROUP,
     SYSTEM_GROUP,
@@ -21,6 +19,7 @@ from central.core.live import (
     refresh_groups_forever,
 )
 from central.core.operators import is_operator
+from central.core.wsjson import GuardedJsonConsumer
 
 from . import ops_live
 from .status import for_viewer
@@ -47,7 +46,7 @@ def _org_for(user, session) -> int | None:
     return m.organization_id if m else None
 
 
-class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
+class LiveConsumer(LayerOutageMixin, GuardedJsonConsumer):
     """One dashboard page. A Redis outage refuses the handshake with 503 (or closes an
     open socket with 1013) instead of a 500 (``LayerOutageMixin``); the socket re-joins its
     groups every 30 s so the live layer's janitor may drop stale members safely."""
@@ -97,20 +96,6 @@ class LiveConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             # Redis away: the janitor (central.core.live.trim_stale_members) drops it later.
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(group, self.channel_name)
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        """The one JSON guard (``central.core.jsonguard.loads``): a frame nested 50,000 deep
-        raised RecursionError inside the consumer."""
-        return loads(text_data)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        try:
-            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-        except JSONRejected as exc:
-            # A clear answer, then close: 1007 is "data inconsistent with the message type".
-            await self.send_json({"type": "error", "error": "invalid_json", "detail": str(exc)})
-            await self.close(code=1007)
 
     async def receive_json(self, content, **kwargs) -> None:
         # The page only listens; a ping keeps proxies from closing an idle socket.

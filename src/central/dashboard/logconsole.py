@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from central.core.jsonguard import JSONRejected, loads
 from central.core.logstream import HUB, STREAM, LogFilter, decode, redis_backlog
 from central.core.operators import is_operator
+from central.core.wsjson import GuardedJsonConsumer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ BACKLOG = 300
 BATCH = 200
 
 
-class LogConsumer(AsyncJsonWebsocketConsumer):
+class LogConsumer(GuardedJsonConsumer):
     pump: asyncio.Task | None = None
     closed = False
 
@@ -49,17 +48,6 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         if self.pump is not None:
             # Not awaited: a blocking XREAD being cancelled may take its block time to let go.
             self.pump.cancel()
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        return loads(text_data)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        try:
-            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-        except JSONRejected as exc:
-            await self.send_json({"type": "error", "error": "invalid_json", "detail": str(exc)})
-            await self.close(code=1007)
 
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict):
