@@ -11,12 +11,29 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.test_browser_login import login
 from tests.support import run_central, until
 
 PASSWORD = "senha-do-agente-123"
+
+
+@pytest.fixture(scope="module")
+def central_up(tmp_path_factory):
+    """A `central up` of this module's own. The session's shared one keeps whatever state
+    earlier browser tests left in its demo (agents paused, a campaign held back by its
+    abandonment cap), and this test needs the demo dialer to connect a call to agent1: in
+    one CI pass no call reached her in 120 s."""
+    from tests.support import central_env, free_port, start_central
+
+    base = tmp_path_factory.mktemp("desk-up")
+    port = free_port()
+    env = central_env(base / "data")
+    proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=180)
+    yield proc
+    proc.stop()
 
 
 def _shell(central_up, code: str) -> str:
