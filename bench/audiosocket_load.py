@@ -3,6 +3,7 @@
     .venv/bin/python bench/audiosocket_load.py [--sizes 100,500,1000] [--seconds 5]
         [--stacks naive,real] [--sched fifo|nice|normal] [--burner] [--conditions LIST]
         [--loop uvloop|asyncio] [--slice-us 300] [--client-wakeup clock|frames] [--profile DIR]
+        [--sched-trace DIR] [--cotenant-pct 25]
 
 Reproducing each condition of the capacity table (src/central/voice/README.md):
 
@@ -10,9 +11,12 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
-    the README's table:         --conditions fifo,fifo+burner,nice,nice+burner,normal,normal+burner
+    the README's table:         --conditions fifo,fifo+burner,normal,normal+burner
                                 --sizes 100,500,800,1000 --seconds 5
                                 (a table per condition, then the largest passing N of each)
+    a co-tenant on the core:    --conditions fifo+cotenant,nice+cotenant,normal+cotenant
+                                --sizes 100,500,1000 --stacks real --seconds 5
+    who ran on the core:        add --sched-trace DIR to any of the above (perf sched)
 
 Who runs where (2 cores):
 
@@ -30,11 +34,17 @@ Who runs where (2 cores):
   when allowed: it stands in for a PBX on its own host, not for the code under test.
 * ``--burner`` keeps CPU 1 busy with a spinning process for the whole run (a noisy
   neighbour: shared caches, memory bus, an SMT sibling on a VM).
+* ``+cotenant`` (in ``--conditions``) runs an ordinary nice-0 process on the server's
+  own core, busy ``--cotenant-pct`` % of every 10 ms: whatever else a voice host runs
+  (a log shipper, a backup, another service).  It shows what real-time scheduling or a
+  large share buys: under SCHED_OTHER at nice 0 the server only gets its fair share.
 
 Measured per row, over ``--seconds`` after a 1.5 s warm-up:
 
 * server: lateness of each outbound frame against its 20 ms deadline clock (p50/p99/max),
-  frames the pacer dropped, CPU (user + system) over its own interval, RSS growth.
+  frames the pacer dropped, CPU (user + system) over its own interval, RSS growth, and
+  the time it was runnable but not running (``wait``, /proc/<pid>/schedstat: what the
+  scheduler, not its own work, cost it) and ksoftirqd's time on its core (``sirqd``).
 * client, what Asterisk would receive: the inter-arrival gap of each call's frames
   (p99 and max; 20 ms is on time), read from the kernel's receive timestamps
   (SO_TIMESTAMPNS) so the client's own scheduling does not blur them; calls that got
@@ -116,6 +126,28 @@ def core_ticks(cpu: int) -> tuple[int, int]:
                 v = [int(x) for x in line.split()[1:]]
                 return sum(v) - v[3] - v[4], sum(v)  # minus idle and iowait
     return 0, 0
+
+
+def sched_times(pid: int | str = "self") -> tuple[int, int]:
+    """(ns on a CPU, ns runnable but waiting for one) of a task, /proc/<pid>/schedstat:
+    the wait is what the scheduler, not the process's own work, costs it."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            run, wait, _slices = f.read().split()
+        return int(run), int(wait)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def ksoftirqd_pid(cpu: int) -> int | None:
+    """The kernel thread that runs a CPU's deferred softirq work (loopback TCP receive
+    processing lands there once the inline budget is spent)."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry.name}/comm") as f:
+                if f.read().strip() == f"ksoftirqd/{cpu}":
+                    return int(entry.name)
+    return None
 
 
 def rss_bytes() -> int:
@@ -294,15 +326,19 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         base = None
+        softirqd = ksoftirqd_pid(SERVER_CPU)
         while line := (await reader.readline()).decode().strip():
             if line == "RESET":
                 lateness.reset()
                 gc_pause.reset()
-                base = (os.times(), counts(), time.monotonic(), core_ticks(SERVER_CPU))
+                base = (os.times(), counts(), time.monotonic(), core_ticks(SERVER_CPU),
+                        sched_times(), sched_times(softirqd) if softirqd else (0, 0))
             elif line == "STATS" and base is not None:
                 t, now, core = os.times(), counts(), core_ticks(SERVER_CPU)
                 busy, total = core[0] - base[3][0], core[1] - base[3][1]
                 wall = time.monotonic() - base[2]
+                run_ns, wait_ns = (a - b for a, b in zip(sched_times(), base[4], strict=True))
+                sirq_ns = (sched_times(softirqd)[0] - base[5][0]) if softirqd else 0
                 gc_runs, gc_max = list(gc_pause.runs), gc_pause.max
                 gc_detail = {"gc_max_by_gen_ms": [round(x * 1000, 2) for x in gc_pause.max_by_gen],
                              "gc_total_ms": gc_pause.total * 1000, "gc_collected": gc_pause.collected,
@@ -315,6 +351,7 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
                 print(json.dumps({
                     "wall_s": wall, "user_s": t.user - base[0].user, "sys_s": t.system - base[0].system,
                     "core_busy_pct": 100 * busy / total if total else 0.0,
+                    "wait_pct": wait_ns / 1e7 / wall, "ksoftirqd_pct": sirq_ns / 1e7 / wall,
                     "p50_ms": lateness.percentile(50) * 1000, "p99_ms": lateness.percentile(99) * 1000,
                     "max_ms": lateness.max * 1000, "rss_growth": rss_bytes() - rss_ready,
                     "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -380,6 +417,7 @@ class Row:
     closed: int = 0
     coalesced_pct: float = 0.0
     profile: tuple[Path, int] | None = None
+    sched_trace: list[str] = field(default_factory=list)
     client_late_p99_ms: float = 0.0
     failure: str = ""
     load: float = field(default_factory=lambda: os.getloadavg()[0])
@@ -406,6 +444,7 @@ class Client:
         self.frames = frames
         self.hist_cls = LatencyHistogram
         self.profiler: Profiler | None = None
+        self.tracer: SchedTrace | None = None
 
     def run(self, stack: str, n: int, sched: str) -> Row:
         row = Row(stack, n)
@@ -431,6 +470,9 @@ class Client:
             if self.profiler is not None:
                 self.profiler.finish()
                 self.profiler = None
+            if self.tracer is not None:
+                row.sched_trace = self.tracer.finish()
+                self.tracer = None
             for c in calls:
                 c.sock.close()
             with contextlib.suppress(OSError):
@@ -538,6 +580,8 @@ class Client:
                     measuring, window_start = True, now
                     if self.args.profile:
                         self.profiler = Profiler(self.args.profile, row, proc.pid, self.args.seconds)
+                    if self.args.sched_trace:
+                        self.tracer = SchedTrace(self.args.sched_trace, row, self.args.seconds)
                     gaps.reset()
                     for c in calls:
                         c.window_frames = 0
@@ -614,7 +658,7 @@ class Client:
 
 
 HEADER = (f"{'stack':<6} {'N':>5} {'p50':>6} {'p99':>6} {'max':>6} {'gap99':>6} {'gapmax':>6} "
-          f"{'drop':>5} {'miss':>5} {'CPU':>6} {'core':>5} {'CPU/ses':>8} {'KB/ses':>7} {'turns':>5} {'gcmax':>5} {'fullgc':>6} {'load':>5}  result")
+          f"{'drop':>5} {'miss':>5} {'CPU':>6} {'core':>5} {'wait':>5} {'sirqd':>5} {'CPU/ses':>8} {'KB/ses':>7} {'turns':>5} {'gcmax':>5} {'fullgc':>6} {'load':>5}  result")
 
 
 def format_row(r: Row) -> str:
@@ -624,7 +668,7 @@ def format_row(r: Row) -> str:
     return (f"{r.stack:<6} {r.n:>5} {s.get('p50_ms', 0):>6.2f} {s.get('p99_ms', 0):>6.2f} "
             f"{s.get('max_ms', 0):>6.2f} {r.gap_p99_ms:>6.2f} {r.gap_max_ms:>6.2f} "
             f"{s.get('frames_dropped', 0):>5} {r.missing:>5} {r.cpu_pct:>5.1f}% {s.get('core_busy_pct', 0):>4.0f}% "
-            f"{r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f} {s.get('full_gc_ms', 0):>6.1f} {r.load:>5.2f}  {verdict}")
+            f"{s.get('wait_pct', 0):>4.1f}% {s.get('ksoftirqd_pct', 0):>4.1f}% {r.cpu_pct / r.n:>7.3f}% {kb:>7.1f} {s.get('turns', 0):>5} {s.get('gc_max_ms', 0):>5.1f} {s.get('full_gc_ms', 0):>6.1f} {r.load:>5.2f}  {verdict}")
 
 
 class Profiler:
@@ -657,6 +701,37 @@ class Profiler:
         self.row.profile = self.out, top
 
 
+class SchedTrace:
+    """``perf sched record`` on the server's core over the measured window: which tasks
+    ran there, for how long, and how long each waited to run once runnable (the server's
+    "max delay" is the scheduler's part of its lateness).  From the client's core, like
+    :class:`Profiler`; traced rows are diagnostics, not capacity figures."""
+
+    def __init__(self, directory: str, row: Row, seconds: float) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.row = row
+        self.out = Path(directory) / f"{row.stack}-{row.n}.sched"
+
+        def placement() -> None:
+            os.sched_setaffinity(0, {CLIENT_CPU})
+
+        self.proc = subprocess.Popen(
+            ["perf", "sched", "record", "-C", str(SERVER_CPU), "-o", str(self.out), "--", "sleep", str(seconds)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=placement,
+        )
+
+    def finish(self, top: int = 6) -> list[str]:
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        report = subprocess.run(["perf", "sched", "latency", "-i", str(self.out), "--sort", "runtime"],
+                                capture_output=True, text=True).stdout
+        rows = [line.strip() for line in report.splitlines() if line.count("|") >= 5 and " ms " in line]
+        return ["#   " + " ".join(line.split()) for line in rows[:top]]
+
+
 def profile_top(path: Path, top: int) -> list[str]:
     """The functions where the server's samples were (self time), from py-spy's raw output."""
     from collections import Counter
@@ -672,32 +747,42 @@ def profile_top(path: Path, top: int) -> list[str]:
 
 
 class Burner:
-    """A spinning process on the client's core: the busy neighbour."""
+    """A spinning process: on the client's core, the busy neighbour (``+burner``); on the
+    server's core at a duty cycle, a co-tenant (``+cotenant``: what shares a real voice
+    host, a log shipper or a backup, at nice 0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: int = CLIENT_CPU, duty_pct: int = 100) -> None:
         def placement() -> None:  # an ordinary process, not the client's SCHED_FIFO
-            os.sched_setaffinity(0, {CLIENT_CPU})
+            os.sched_setaffinity(0, {cpu})
             set_sched("normal")
 
-        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=placement)
+        if duty_pct >= 100:
+            code = "while True: pass"
+        else:  # busy duty_pct % of every 10 ms, asleep the rest
+            busy, idle = duty_pct / 1e4, (100 - duty_pct) / 1e4
+            code = (f"import time\nwhile True:\n    end = time.monotonic() + {busy!r}\n"
+                    f"    while time.monotonic() < end: pass\n    time.sleep({idle!r})")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], preexec_fn=placement)
 
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
 
 
-def run_condition(args, client: Client, sched: str, burn: bool, client_policy: str) -> dict[str, Row | None]:
+def run_condition(args, client: Client, sched: str, extras: set[str], client_policy: str) -> dict[str, Row | None]:
     """Every size and stack under one condition (server scheduling, burner or not);
     returns the largest passing row per stack.  A stack that failed two sizes in a row
     is not tried at larger ones (it would only fail slower)."""
-    burner = Burner() if burn else None
+    burner = Burner() if "burner" in extras else None
+    cotenant = Burner(SERVER_CPU, args.cotenant_pct) if "cotenant" in extras else None
     sizes = [int(x) for x in args.sizes.split(",")]
     stacks = args.stacks.split(",")
     load = os.getloadavg()
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {load[0]:.2f} "
           f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; server --sched {sched} "
           f"--loop {args.loop} on CPU {SERVER_CPU}; client {client_policy} on CPU {CLIENT_CPU}; "
-          f"burner on CPU {CLIENT_CPU}: {'yes' if burner else 'no'}")
+          f"burner on CPU {CLIENT_CPU}: {'yes' if burner else 'no'}"
+          + (f"; co-tenant at nice 0 busy {args.cotenant_pct} % on CPU {SERVER_CPU}" if cotenant else ""))
     print(HEADER, flush=True)
     best: dict[str, Row | None] = dict.fromkeys(stacks)
     failures = dict.fromkeys(stacks, 0)
@@ -710,6 +795,10 @@ def run_condition(args, client: Client, sched: str, burn: bool, client_policy: s
                 print(format_row(row), flush=True)
                 if args.verbose:
                     print("#", json.dumps(row.server), flush=True)
+                if row.sched_trace:
+                    print(f"# tasks on CPU {SERVER_CPU} over the window (perf sched latency: task, run time, "
+                          "switches, average and longest wait to run once runnable):")
+                    print("\n".join(row.sched_trace), flush=True)
                 if row.profile is not None:
                     print(f"# profile of the server (self time; py-spy, {row.profile[0]}):")
                     print("\n".join(profile_top(*row.profile)), flush=True)
@@ -718,8 +807,9 @@ def run_condition(args, client: Client, sched: str, burn: bool, client_policy: s
                 else:
                     failures[stack] += 1
     finally:
-        if burner is not None:
-            burner.stop()
+        for spinner in (burner, cotenant):
+            if spinner is not None:
+                spinner.stop()
     print(f"# load average at the end: {os.getloadavg()[0]:.2f}")
     for stack, row in best.items():
         if row is None:
@@ -737,16 +827,18 @@ def client_main(args) -> None:
     client = Client(args, speech_loop())
     print("# p50/p99/max: server lateness (ms); gap99/gapmax: inter-arrival gap at the client (ms); "
           "CPU: the server process, % of its core; core: that core busy with anything "
-          "(loopback softirq work, neighbours); KB/ses: server RSS growth per call; gcmax: longest GC run "
+          "(loopback softirq work, neighbours); wait: time the server was runnable but not running "
+          "(/proc schedstat: what the scheduler cost it); sirqd: ksoftirqd on the server's core; KB/ses: server RSS growth per call; gcmax: longest GC run "
           "(ms, wall clock: includes any preemption during it); fullgc: one full collection timed after "
           "the window (ms); load: the machine's 1-minute load average when the row started")
     conditions = args.conditions.split(",") if args.conditions else [args.sched + ("+burner" if args.burner else "")]
     summary = []
     for condition in conditions:
-        sched, _, extra = condition.partition("+")
-        if sched not in SCHED_CHOICES or extra not in ("", "burner"):
-            raise SystemExit(f"unknown condition {condition!r} (e.g. fifo, fifo+burner, normal+burner)")
-        summary.append((condition, run_condition(args, client, sched, extra == "burner", client_policy)))
+        sched, *extras = condition.split("+")
+        if sched not in SCHED_CHOICES or not set(extras) <= {"burner", "cotenant"}:
+            raise SystemExit(f"unknown condition {condition!r} (e.g. fifo, fifo+burner, normal+burner, "
+                             "normal+cotenant)")
+        summary.append((condition, run_condition(args, client, sched, set(extras), client_policy)))
         print(flush=True)
     if len(summary) > 1:
         print("# largest passing N per condition (stack: N, server CPU per call)")
@@ -771,12 +863,17 @@ def main() -> None:
                     help="scheduler slice the server asks for under SCHED_OTHER, as central voice does "
                          "(EEVDF, Linux 6.12+; 0: the kernel's default)")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--cotenant-pct", type=int, default=25,
+                    help="duty cycle of the +cotenant process on the server's core (%% of every 10 ms)")
     ap.add_argument("--conditions", metavar="LIST",
                     help="several conditions in one run, each a --sched value with an optional +burner, "
                          "e.g. fifo,fifo+burner,normal,normal+burner (overrides --sched and --burner)")
     ap.add_argument("--profile", metavar="DIR",
                     help="sample the server with py-spy over each window (raw stacks in DIR); "
                          "figures of profiled rows are not capacity figures")
+    ap.add_argument("--sched-trace", metavar="DIR",
+                    help="record the scheduler on the server's core over each window (perf sched, in DIR) "
+                         "and print which tasks ran there and how long each waited")
     ap.add_argument("--client-wakeup", choices=("clock", "frames"), default="clock",
                     help="clock: the client sleeps on its own send clock and collects what arrived "
                          "(a PBX on its own host); frames: every frame the server writes wakes it "
