@@ -35,12 +35,16 @@ pass() {
     export CENTRAL_TEST_REDIS_URL CENTRAL_TEST_DATABASE_URL CENTRAL_TEST_MARIADB_URL
     export CENTRAL_SERVICES_DIR=$services
     export CENTRAL_DATA_DIR="$work/data-$name"
+    # A pass that hangs where pytest-timeout cannot reach (a fixture's teardown) is
+    # interrupted after CENTRAL_TEST_PASS_TIMEOUT seconds: SIGINT makes pytest print its
+    # summary (which test was running), then SIGKILL 60 s later if even that hangs.
+    local limit=(timeout -s INT -k 60 "${CENTRAL_TEST_PASS_TIMEOUT:-2700}")
     if [ "$name" = sqlite ]; then
-      env -u DATABASE_URL -u REDIS_URL $BIN/pytest -q -p no:cacheprovider "$@"
+      env -u DATABASE_URL -u REDIS_URL "${limit[@]}" $BIN/pytest -q -p no:cacheprovider "$@"
     else
       # Tests marked backend_free touch neither the database nor Redis: the SQLite pass runs them.
       DATABASE_URL="$CENTRAL_TEST_DATABASE_URL" REDIS_URL="$CENTRAL_TEST_REDIS_URL" \
-        $BIN/pytest -q -p no:cacheprovider -m "not backend_free" "$@"
+        "${limit[@]}" $BIN/pytest -q -p no:cacheprovider -m "not backend_free" "$@"
     fi
   )
 }
