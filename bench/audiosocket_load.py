@@ -710,7 +710,7 @@ class SchedTrace:
     def __init__(self, directory: str, row: Row, seconds: float) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.row = row
-        self.out = Path(directory) / f"{row.stack}-{row.n}.sched"
+        self.out = Path(directory) / f"{row.stack}-{row.n}-{time.strftime('%H%M%S')}.sched"
 
         def placement() -> None:
             os.sched_setaffinity(0, {CLIENT_CPU})
