@@ -115,14 +115,24 @@ def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
     return subprocess.Popen([CENTRAL, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-async def _until(predicate, what: str, timeout: float = 60.0, every: float = 0.2):
+def _log_tails(logs: Path, lines: int = 40) -> str:
+    """The last lines of each process's log: they live in tmp_path and are gone with it,
+    so a failure must carry them to be diagnosable from a CI run."""
+    out = []
+    for path in sorted(logs.glob("*.log")):
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {path.name} (last {len(tail)} lines) ---\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
+async def _until(predicate, what: str, timeout: float = 60.0, every: float = 0.2, *, logs: Path):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{_log_tails(logs)}")
 
 
 async def test_sigkill_mid_campaign_every_spanning_call_gets_its_true_outcome(tmp_path):
@@ -145,9 +155,15 @@ async def test_sigkill_mid_campaign_every_spanning_call_gets_its_true_outcome(tm
     actions = AMIClient(sim.host, sim.port, "central", "central-demo", name="test-actions", ping_interval=None)
     try:
         procs["pbx"] = _start(["pbx"], {**ami_env, "CENTRAL_AMI_ORG": "crash"}, tmp_path / "pbx.log")
+        # A dials only once the link is logged in (this test is about the dialer's crash,
+        # not the link's start): the server row says "connected" right after its Login.
+        # (A call begun before that would be adopted from the link's resync anyway:
+        # tests/telephony/test_link_adopt.py.)
+        await _until(lambda: db.rows("SELECT status FROM telephony_asteriskserver") == [("connected",)],
+                     "the PBX link's login", 60, logs=tmp_path)
         procs["A"] = _start([*dialer_args, "--name", "A"], ami_env, tmp_path / "a.log")
         await actions.start()
-        await _until(lambda: len(spy.seen) >= 8, "A's 8 Originates", 90)
+        await _until(lambda: len(spy.seen) >= 8, "A's 8 Originates", 90, logs=tmp_path)
         peer_a = spy.seen[0][0]
         uid_of = {}
         for _, uid, number in spy.seen:
@@ -173,7 +189,7 @@ async def test_sigkill_mid_campaign_every_spanning_call_gets_its_true_outcome(tm
         # A has written what it saw: the busy calls completed, the bridged ones answered.
         await _until(lambda: sorted(r[0] for r in db.rows(
             f"SELECT state FROM dialer_attempt WHERE uid IN ({uids_sql})")) ==
-            sorted(["completed"] * 2 + ["answered"] * 4 + ["ringing"] * 2), "A's progress", 30)
+            sorted(["completed"] * 2 + ["answered"] * 4 + ["ringing"] * 2), "A's progress", 30, logs=tmp_path)
         procs["A"].send_signal(signal.SIGKILL)
         await asyncio.to_thread(procs["A"].wait, 10)
         killed = time.monotonic()
@@ -185,17 +201,17 @@ async def test_sigkill_mid_campaign_every_spanning_call_gets_its_true_outcome(tm
             assert resp.get("Message") == "Channel Hungup"
         ended = ",".join(f"'{uid_of[(lbl, 'bridged, ended')]}'" for lbl in ("no trunk", "trunk"))
         await _until(lambda: len(db.rows(f"SELECT id FROM telephony_callrecord WHERE attempt_id IN ({ended})")) == 2,
-                     "the link's call records", 30)
+                     "the link's call records", 30, logs=tmp_path)
         # Dialer B starts only now, so these calls surely ended before any takeover (the
         # standby-dialer case is test_engine_takeover.py).
         procs["B"] = _start([*dialer_args, "--name", "B"], ami_env, tmp_path / "b.log")
 
         # B takes both campaigns over and settles the dead dialer's calls.
         await _until(lambda: len(db.rows("SELECT id FROM dialer_campaignlease WHERE holder = 'B'")) == 2,
-                     "B's takeover", 40)
+                     "B's takeover", 40, logs=tmp_path)
         takeover_s = time.monotonic() - killed  # includes B's start-up
         await _until(lambda: len(db.rows(f"SELECT id FROM dialer_attempt WHERE uid IN ({ended}) "
-                                         "AND state = 'completed'")) == 2, "B's reconcile", 30)
+                                         "AND state = 'completed'")) == 2, "B's reconcile", 30, logs=tmp_path)
 
         # The calls B adopted end: the ringing ones by the Originate timeout (60 s), the
         # bridged ones when the customer hangs up.
@@ -206,7 +222,7 @@ async def test_sigkill_mid_campaign_every_spanning_call_gets_its_true_outcome(tm
             await sim.advance(1.0)
             await asyncio.sleep(0.02)
         await _until(lambda: not db.rows(f"SELECT id FROM dialer_attempt WHERE uid IN ({uids_sql}) "
-                                         "AND state != 'completed'"), "every attempt completed", 30)
+                                         "AND state != 'completed'"), "every attempt completed", 30, logs=tmp_path)
         rows = {r[0]: r for r in db.rows(
             "SELECT a.uid, a.result, a.agent, a.reconciled, a.note, c.status, a.dialer "
             f"FROM dialer_attempt a JOIN dialer_contact c ON c.id = a.contact_id WHERE a.uid IN ({uids_sql})")}

@@ -63,7 +63,12 @@ class Kit:
     link: PBXLink
     org: object
     server: object
-    task: asyncio.Task
+    task: asyncio.Task | None
+
+    async def start(self) -> None:
+        """Start the link (``linked(..., start=False)``) and wait for its first resync."""
+        self.task = asyncio.create_task(self.link.run())
+        await asyncio.wait_for(self.link.resynced.wait(), 5)
 
     async def dialer(self) -> AMIClient:
         """A second AMI connection, like the dialer's, to originate calls."""
@@ -80,20 +85,24 @@ class Kit:
 
 @contextlib.asynccontextmanager
 async def linked(config: SimulatorConfig, name: str = "pbx-test", publish: bool = True,
-                 flush_interval: float = 0.05):
+                 flush_interval: float = 0.05, start: bool = True):
+    """Simulator + server row + link; with ``start=False`` the link waits for
+    :meth:`Kit.start` (calls can be set up before it connects, as on a restart)."""
     sim = Simulator(config)
     await sim.start("127.0.0.1", 0)
     org, server = await sync_to_async(_make_org_and_server)(name, sim.host, sim.port)
     target = LinkTarget(ServerRef(server.pk, org.pk, server.name), sim.host, sim.port, USER, SECRET)
     link = PBXLink(target, clock=sim.clock.epoch, flush_interval=flush_interval,
                    publish=publish, client_options=FAST_CLIENT)
-    task = asyncio.create_task(link.run())
+    kit = Kit(sim, link, org, server, None)
     try:
-        await asyncio.wait_for(link.resynced.wait(), 5)
-        yield Kit(sim, link, org, server, task)
+        if start:
+            await kit.start()
+        yield kit
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        if kit.task is not None:
+            kit.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await kit.task
         await sim.stop()
         await close_thread_connections()

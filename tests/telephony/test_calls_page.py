@@ -172,6 +172,15 @@ def test_call_detail_shows_the_call_its_attempt_and_campaign(client, tenants):
     assert "America/Sao_Paulo" in html
 
 
+def test_call_detail_marks_a_call_adopted_after_a_pbx_link_reconnect(client, tenants):
+    plain = make_call_record(tenants["a"], linkedid="plain-1")
+    adopted = make_call_record(tenants["a"], linkedid="adopted-1", adopted=True)
+    client.force_login(tenants["alice"])
+    assert 'data-testid="adopted"' not in client.get(f"/telephony/calls/{plain.pk}/").content.decode()
+    html = client.get(f"/telephony/calls/{adopted.pk}/").content.decode()
+    assert re.search(r'data-testid="adopted"><strong>Registro iniciado após reconexão do PBX link\.', html)
+
+
 def test_another_tenants_call_is_a_404(client, tenants):
     theirs = make_call_record(tenants["b"], linkedid="b-secret")
     client.force_login(tenants["alice"])

@@ -14,7 +14,7 @@ from central.telephony import chanvars
 from central.telephony.ami.protocol import AMIParser, Message
 from central.telephony.cdr import CallRecord, CdrBuilder
 
-from .fixtures import stream_bytes
+from .fixtures import server_bytes, stream_bytes
 
 # Touches neither the database nor Redis (checked: passes with neither reachable),
 # so it runs only in the SQLite pass.
@@ -93,6 +93,7 @@ def test_answered_queue_agent_hangup_by_agent():
         "legs": [{"channel": f"Local/{name};{half}", "cause": 16, "cause_text": "Normal Clearing"}
                  for name in ("5511999990001@customers-00000009", "agent3@agent-phones-0000000a")
                  for half in (1, 2)],
+        "adopted": False,
     }
 
 
@@ -223,3 +224,110 @@ def test_end_calls_not_in_after_reconnect():
     assert rec.linkedid == "u1" and rec.duration == 30
     assert b.active_linkedids == {"u2"}
     assert b.feed(ev(Event="Hangup", Uniqueid="u1", Cause="16"), 31) == []  # late, ignored
+
+
+# --- calls in progress when the link connects (adopted from CoreShowChannels) -------------
+
+def _server_events(name: str, action_id: str, event: str) -> list[Message]:
+    """The ``event`` list items answering ``action_id`` in a transcript (real bytes)."""
+    return [m for m in AMIParser().receive_data(server_bytes(name))
+            if m.name == event and m.action_id == action_id]
+
+
+LISTING = _server_events("ami-core-show-channels.txt", "csc-1", "CoreShowChannel")
+MEMBERS = _server_events("ami-queue-actions.txt", "qstatus-1", "QueueMember")
+# The same call's live stream (README: listener stream for ami-core-show-channels.txt),
+# from the AMI Hangup on: what a link that connected mid-call sees next.
+HANGUP_STREAM = AMIParser().receive_data(stream_bytes("ami-event-stream-ami-hangup.txt"))
+HANGUP_FROM = next(i for i, m in enumerate(HANGUP_STREAM) if m.name == "SoftHangupRequest")
+GETVAR = next(m for m in AMIParser().receive_data(server_bytes("ami-core-show-channels.txt"))
+              if m.action_id == "getvar-1")
+
+
+def test_call_in_progress_at_connect_is_adopted_from_the_listing():
+    b = CdrBuilder("pbx1")
+    for m in MEMBERS:  # the resync's QueueStatus comes before CoreShowChannels
+        b.feed(m, T0)
+    assert len(LISTING) == 4
+    for m in LISTING:
+        assert b.feed(m, T0 + 100) == []
+    assert b.active_linkedids == {"att-123-leg1"}
+    # Getvar on the call's first channel (Uniqueid = Linkedid: the dialer's ChannelId).
+    assert b.take_adopted() == [("att-123-leg1", "att-123-leg1")]
+    assert b.take_adopted() == []
+    assert (GETVAR.get("Response"), GETVAR.get("Variable")) == ("Success", chanvars.ATTEMPT_ID)
+    assert b.set_variables("att-123-leg1", {GETVAR["Variable"]: GETVAR["Value"]}) == []
+    out = []
+    for i, m in enumerate(HANGUP_STREAM[HANGUP_FROM:]):
+        out += b.feed(m, T0 + 110 + i)
+    (rec,) = out
+    assert b.active_calls == 0
+    assert rec.adopted is True and rec.attempt_id == "att-123"
+    assert (rec.linkedid, rec.direction, rec.from_number, rec.to_number) == (
+        "att-123-leg1", "outbound", "1000", "5511999990001")
+    # Duration 00:00:06 of the oldest channel; answered: the customer leg is Up (the
+    # listing time: when it was answered is unknown).
+    assert rec.started_at == datetime.fromtimestamp(T0 + 100 - 6, UTC)
+    assert rec.answered_at == datetime.fromtimestamp(T0 + 100, UTC) and rec.ringing_at is None
+    # In Queue(sales) and bridged to app_queue's member leg: an agent, named by QueueStatus;
+    # the AgentComplete (no Linkedid) then finds the call by queue + interface.
+    assert (rec.disposition, rec.queue, rec.agent, rec.agent_interface) == (
+        "answered", "sales", "Agent One", "Local/agent1@agent-phones")
+    assert (rec.hangup_by, rec.talk_time, rec.queue_wait) == ("customer", 2, None)
+    assert (rec.hangup_cause, rec.hangup_cause_text) == (16, "Normal Clearing")
+    assert sorted(leg["channel"] for leg in rec.legs) == sorted(m["Channel"] for m in LISTING)
+
+
+def test_listing_does_not_alter_a_call_the_builder_follows():
+    plain = Replay("ami-event-stream-ami-hangup.txt").only()
+    b = CdrBuilder("pbx1")
+    out = []
+    for i, m in enumerate(HANGUP_STREAM):
+        if i == HANGUP_FROM:  # a reconnect's listing arrives mid-call
+            for listed in LISTING:
+                out += b.feed(listed, T0 + i)
+        out += b.feed(m, T0 + i)
+    assert b.take_adopted() == []
+    (rec,) = out
+    assert rec == plain and rec.adopted is False
+
+
+def test_listing_skips_channels_hung_up_after_it_was_taken():
+    # The listing is fed once complete; a Hangup read meanwhile must not be undone by it.
+    b = CdrBuilder("pbx1")
+    assert b.feed(ev(Event="Hangup", Uniqueid="att-123-leg2", Linkedid="att-123-leg1",
+                     Cause="16"), T0) == []
+    for m in LISTING:
+        b.feed(m, T0)
+    (rec,) = b.flush(T0 + 1)
+    assert "Local/5511999990001@customers-00000000;2" not in [leg["channel"] for leg in rec.legs]
+    assert len(rec.legs) == 3
+
+
+def test_getvar_answer_after_the_call_ended_updates_its_record():
+    b = CdrBuilder("pbx1")
+    for m in LISTING:
+        b.feed(m, T0)
+    assert b.take_adopted() == [("att-123-leg1", "att-123-leg1")]
+    (rec,) = b.flush(T0 + 1)  # ended before the Getvar answer was read
+    assert rec.attempt_id is None
+    (again,) = b.set_variables("att-123-leg1", {chanvars.ATTEMPT_ID: "att-123"})
+    assert again.linkedid == "att-123-leg1" and again.attempt_id == "att-123"
+    assert b.set_variables("att-123-leg1", {chanvars.ATTEMPT_ID: "att-123"}) == []  # once
+
+
+def test_channel_joining_an_unknown_call_is_completed_by_the_listing():
+    # Connected just before the queue called the agent: the agent leg's Newchannel is the
+    # first event of the call seen live; the listing then supplies the customer leg.
+    b = CdrBuilder("pbx1")
+    agent_leg = next(m for m in LISTING if m["Uniqueid"] == "1795451915.2")
+    b.feed(ev(Event="Newchannel", Channel=agent_leg["Channel"], ChannelState="0",
+              Uniqueid="1795451915.2", Linkedid="att-123-leg1"), T0 + 99)
+    for m in LISTING:
+        b.feed(m, T0 + 100)
+    assert b.take_adopted() == [("att-123-leg1", "att-123-leg1")]
+    (rec,) = b.flush(T0 + 101)
+    assert rec.adopted and rec.to_number == "5511999990001" and len(rec.legs) == 4
+    assert rec.started_at == datetime.fromtimestamp(T0 + 100 - 6, UTC)
+    assert rec.legs[0]["channel"] == agent_leg["Channel"]
+    assert (rec.queue, rec.agent_interface, rec.disposition) == ("sales", "Local/agent1@agent-phones", "answered")

@@ -170,7 +170,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         fields = ["id", "server", "linkedid", "direction", "from_number", "to_number",
                   "campaign_id", "attempt_id", "queue", "agent", "agent_interface", "started_at",
                   "ring_at", "answered_at", "ended_at", "disposition", "hangup_cause",
-                  "hangup_cause_text", "duration", "billsec", "queue_wait", "hangup_by", "legs"]
+                  "hangup_cause_text", "duration", "billsec", "queue_wait", "hangup_by", "legs", "adopted"]
 
 
 class CallRecordFilter(django_filters.FilterSet):

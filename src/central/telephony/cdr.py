@@ -34,6 +34,13 @@ Rules, each from a capture in tests/fixtures/asterisk/:
 * ``duration`` (start -> end) and ``billsec`` (answer -> end) are whole seconds
   **truncated**, as Asterisk's CDR engine computes them (:func:`cdr_seconds`), so a call
   Asterisk bills as 6 s is 6 s here too (the Anatel short-call guard counts <= 6 s).
+
+Calls already in progress when the link (re)connects are **adopted** from the resync's
+``CoreShowChannels`` listing (see :meth:`CdrBuilder._listed_channel` for what can and
+cannot be known after the fact); their records say ``adopted=True``. Their ``CENTRAL_*``
+variables were set before the link listened (the ``VarSet`` events are gone): the caller
+asks Asterisk for them (AMI ``Getvar``, :meth:`CdrBuilder.take_adopted`) and hands the
+answers back with :meth:`CdrBuilder.set_variables`; this module does no I/O.
 """
 
 from __future__ import annotations
@@ -45,9 +52,9 @@ from datetime import UTC, datetime
 from central.telephony import chanvars
 
 from .ami.protocol import Message
-from .state import event_time
+from .state import event_time, listed_age
 
-__all__ = ["CallRecord", "CdrBuilder", "HANGUP_CAUSES", "DISPOSITIONS", "cdr_seconds"]
+__all__ = ["ADOPT_VARIABLES", "CallRecord", "CdrBuilder", "HANGUP_CAUSES", "DISPOSITIONS", "cdr_seconds"]
 
 DISPOSITIONS = ("answered", "busy", "no_answer", "congestion", "failed", "abandoned")
 
@@ -73,6 +80,14 @@ _DIALSTATUS_DISPOSITION: dict[str, str] = {
 _REASON_DISPOSITION: dict[int, str] = {
     1: "no_answer", 3: "no_answer", 5: "busy", 8: "congestion", 0: "failed",
 }
+#: The channel variables a record uses (attempt and campaign), asked with ``Getvar`` for
+#: an adopted call: the rest of ``CENTRAL_*`` only drives the dialplan.
+ADOPT_VARIABLES = (chanvars.ATTEMPT_ID, chanvars.CAMPAIGN_ID)
+# Hangups of channels no call owns, remembered so a listing taken before them does not
+# resurrect their calls (bounded: only the few during a resync matter).
+_GONE_MAX = 4096
+# Records of adopted calls that ended before their Getvar answers came back.
+_AWAITING_MAX = 4096
 
 
 def cdr_seconds(start: float, end: float) -> int:
@@ -111,7 +126,7 @@ class CallRecord:
 
     server: str
     linkedid: str
-    direction: str  # outbound | inbound
+    direction: str  # outbound | inbound | unknown (adopted: see _listed_channel)
     from_number: str | None
     to_number: str | None
     disposition: str  # one of DISPOSITIONS
@@ -136,6 +151,9 @@ class CallRecord:
     #: Every channel of the call in creation order with its own cause:
     #: ``{"channel", "cause", "cause_text"}`` (the call detail page lists them).
     legs: list[dict] = field(default_factory=list)
+    #: The call was in progress when the link (re)connected and was taken from the
+    #: ``CoreShowChannels`` listing: times before the connect are estimates.
+    adopted: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -161,6 +179,8 @@ class _Call:
         "originated", "inbound", "from_number", "to_number", "dial_status", "queue",
         "agent", "agent_interface", "queue_wait", "talk_time", "hangup_by",
         "originate_reason", "originate_action_id", "variables", "alive",
+        "adopted", "partial", "listing", "vars_pending", "unknown_direction",
+        "customer_bridge", "queue_bridges",
     )
 
     def __init__(self, linkedid: str, now: float) -> None:
@@ -186,6 +206,15 @@ class _Call:
         self.originate_action_id: str | None = None
         self.variables: dict[str, str] = {}
         self.alive = 0
+        # Adoption (CdrBuilder._listed_channel): taken from a listing, or joined midway
+        # by a live event (``partial``: a listing may still complete it).
+        self.adopted = False
+        self.partial = False
+        self.listing: str | None = None  # ActionID of the listing that completed it
+        self.vars_pending = False  # Getvar asked, answer not back yet
+        self.unknown_direction = False
+        self.customer_bridge = ""
+        self.queue_bridges: dict[str, str] = {}  # BridgeId -> queue member interface
 
     def is_customer(self, channel: str | None) -> bool:
         return channel is not None and _base(channel) == self.customer_base
@@ -194,13 +223,18 @@ class _Call:
 class CdrBuilder:
     """Builds :class:`CallRecord` s for one Asterisk server; see the module docstring."""
 
-    __slots__ = ("server", "_calls", "_by_uid", "_agents", "_handlers")
+    __slots__ = ("server", "_calls", "_by_uid", "_agents", "_handlers", "_gone", "_adopting",
+                 "_awaiting", "_member_names")
 
     def __init__(self, server: str = "default") -> None:
         self.server = server
         self._calls: dict[str, _Call] = {}  # linkedid -> call in progress
         self._by_uid: dict[str, str] = {}  # uniqueid -> linkedid
         self._agents: dict[tuple[str, str], str] = {}  # (queue, interface) -> linkedid
+        self._gone: dict[str, None] = {}  # uniqueids hung up while no call owned them
+        self._adopting: dict[str, None] = {}  # linkedids adopted, Getvar not yet asked
+        self._awaiting: dict[str, CallRecord] = {}  # ended adopted calls, Getvar pending
+        self._member_names: dict[tuple[str, str], str] = {}  # (queue, interface) -> name
         self._handlers = {
             "Newchannel": self._new_channel,
             "Newstate": self._new_state,
@@ -215,6 +249,8 @@ class CdrBuilder:
             "AgentComplete": self._agent_complete,
             "OriginateResponse": self._originate_response,
             "Hangup": self._hangup,
+            "CoreShowChannel": self._listed_channel,
+            "QueueMember": self._queue_member,
         }
 
     @property
@@ -255,6 +291,54 @@ class CdrBuilder:
             out.append(self._finish(call))
         return out
 
+    def take_adopted(self) -> list[tuple[str, str]]:
+        """``(linkedid, uniqueid)`` per call adopted since the last call: ask Asterisk
+        that channel's :data:`ADOPT_VARIABLES` (AMI ``Getvar`` accepts a Uniqueid as the
+        channel: ami-core-show-channels.txt getvar-2) and hand the answers to
+        :meth:`set_variables`. The channel is the call's first one (the Originate's
+        ``;1``, which holds its ``Variable:`` s; the queue's agent legs hold none, see
+        the Status answers in the same capture), else any channel still up."""
+        out = []
+        for linkedid in self._adopting:
+            call = self._calls.get(linkedid)
+            if call is None:
+                continue
+            first = call.legs.get(linkedid)
+            if first is not None and first.alive:
+                uid: str | None = linkedid
+            else:
+                uid = next((u for u, leg in call.legs.items() if leg.alive), None)
+            if uid is not None:
+                call.vars_pending = True
+                out.append((linkedid, uid))
+        self._adopting.clear()
+        return out
+
+    def set_variables(self, linkedid: str, values: dict[str, str]) -> list[CallRecord]:
+        """The ``Getvar`` answers for an adopted call (empty when they failed: the
+        channel is gone). Variables the call already has are kept. If the call ended
+        while the answers were on their way, its record is returned again with them
+        (the store updates a record by Linkedid, never duplicates it)."""
+        found = {k: v for k, v in values.items()
+                 if k.startswith(chanvars.PREFIX) and v and v != "(null)"}
+        call = self._calls.get(linkedid)
+        if call is not None:
+            call.vars_pending = False
+            for key, value in found.items():
+                call.variables.setdefault(key, value)
+            if chanvars.ATTEMPT_ID in call.variables:
+                call.originated = True  # only the dialer's Originate sets it
+            return []
+        record = self._awaiting.pop(linkedid, None)
+        if record is None or not found:
+            return []
+        for key, value in found.items():
+            record.variables.setdefault(key, value)
+        record.attempt_id = record.variables.get(chanvars.ATTEMPT_ID)
+        if record.attempt_id:
+            record.direction = "outbound"
+        return [record]
+
     # ------------------------------------------------------------------ helpers
     def _call_of(self, msg: Message, uid_key: str = "Uniqueid") -> _Call | None:
         linkedid = self._by_uid.get(msg.get(uid_key) or "")
@@ -268,7 +352,13 @@ class CdrBuilder:
         linkedid = msg.get("Linkedid") or uid
         call = self._calls.get(linkedid)
         channel = msg.get("Channel", "")
-        if call is None:
+        if call is None and uid != linkedid:
+            # A channel joining a call we never saw start (it began before the link
+            # connected): adopted, and the resync's listing may still complete it.
+            call = self._calls[linkedid] = _Call(linkedid, now)
+            call.adopted = call.partial = True
+            self._adopting[linkedid] = None
+        elif call is None:
             call = self._calls[linkedid] = _Call(linkedid, now)
             call.customer_base = _base(channel)
             # A channel that arrives ringing from outside is an inbound call; the
@@ -382,6 +472,12 @@ class CdrBuilder:
         linkedid = self._by_uid.pop(uid, None)
         call = self._calls.get(linkedid or "")
         if call is None:
+            if uid:
+                # Maybe a channel of a call in progress at the connect, gone before the
+                # resync's listing (taken earlier) is fed: that listing must skip it.
+                self._gone[uid] = None
+                if len(self._gone) > _GONE_MAX:
+                    del self._gone[next(iter(self._gone))]
             return []
         leg = call.legs.get(uid)
         if leg is not None and leg.alive:
@@ -394,6 +490,95 @@ class CdrBuilder:
             return []
         call.ended = now
         return [self._finish(call)]
+
+    def _queue_member(self, msg: Message, now: float) -> None:
+        # QueueStatus (resync) lists each member's name: ami-queue-actions.txt
+        # "Name: Agent One", "Location: Local/agent1@agent-phones".
+        queue, interface, name = msg.get("Queue"), msg.get("Location"), msg.get("Name")
+        if queue and interface and name:
+            self._member_names[(queue, interface)] = name
+
+    def _listed_channel(self, msg: Message, now: float) -> None:
+        """One ``CoreShowChannel`` of the resync's listing: adopt the call it belongs to
+        if the builder does not follow it (it began before the link connected).
+
+        What the listing says (ami-core-show-channels.txt), and so what an adopted
+        record holds:
+
+        * ``Duration`` (whole seconds) of each channel: the call started at the listing
+          time minus the oldest channel's Duration (up to 1 s late, truncated).
+        * The customer leg is the call's first channel, the one whose ``Uniqueid`` is
+          the ``Linkedid`` (the Originate's ``;1``: "att-123-leg1"). A ``Local/`` first
+          channel was made by an Originate (outbound; the number is its exten);
+          anything else may be an inbound call or an Originate to a phone: the
+          direction is ``unknown`` unless the Getvar finds a dialer attempt.
+        * ``ChannelState 6 Up`` on the customer leg: answered, the same rule as a live
+          ``Newstate`` Up (for an Originate the ``;1`` leg is Up only once the far end
+          answered, and only then runs the ``Application``). **When** it was answered
+          cannot be known: ``answered_at`` is the listing time (the first moment it
+          is known up), so ``billsec`` is a lower bound. Ring time, DialEnd status and
+          queue wait (AgentConnect ``HoldTime``) before the connect are unknown.
+        * ``Application: Queue`` + ``ApplicationData: sales,r,,,60``: the call is in
+          queue ``sales``. It is talking to an agent when its ``BridgeId`` is shared
+          with a channel running ``AppQueue`` (app_queue's member leg,
+          ``Local/agent1@agent-phones-00000001;1``); the member interface is that
+          channel's name without its ``-00000001;1`` suffix and the agent's name comes
+          from the QueueStatus listed just before (``QueueMember`` ``Name``), else
+          the interface. A queue call that had an agent and left Queue() before the
+          connect is not recognised as one (no Queue application any more).
+        * The ``CENTRAL_*`` variables are not listed: see :meth:`take_adopted`.
+
+        Channels the builder follows from live events, and channels whose Hangup came
+        after the listing was taken, are skipped; a call the builder knows is not
+        altered, except one it only joined midway (``partial``), which the listing
+        completes. Every channel of one listing (same ``ActionID``) is added to the
+        call it adopted.
+        """
+        uid = msg.get("Uniqueid", "")
+        if not uid or uid in self._gone:
+            return
+        linkedid = msg.get("Linkedid") or uid
+        listing = msg.action_id or ""
+        call = self._calls.get(linkedid)
+        if call is None:
+            call = self._calls[linkedid] = _Call(linkedid, now)
+            call.adopted, call.listing = True, listing
+            self._adopting[linkedid] = None
+        elif call.partial:
+            call.partial, call.listing = False, listing
+        elif not call.adopted or call.listing != listing:
+            return  # a call the builder follows: the listing must not alter it
+        channel = msg.get("Channel", "")
+        if uid not in self._by_uid:  # a leg already followed live keeps its live data
+            call.legs[uid] = _Leg(channel)
+            call.alive += 1
+            self._by_uid[uid] = linkedid
+        call.started = min(call.started, now - listed_age(msg))
+        bridge = msg.get("BridgeId") or ""
+        app = msg.get("Application") or ""
+        if app == "AppQueue" and bridge:
+            call.queue_bridges[bridge] = _base(channel).rsplit("-", 1)[0]
+        if uid == linkedid:
+            call.customer_base = _base(channel)
+            call.customer_bridge = bridge
+            if channel.startswith("Local/"):
+                call.originated = True
+                call.to_number = call.to_number or channel[6:].split("@", 1)[0] or None
+            else:
+                call.unknown_direction = True
+            call.from_number = call.from_number or _num(msg.get("CallerIDNum"))
+            state = msg.get("ChannelState")
+            if state == "6" and call.answered is None:
+                call.answered = now
+            elif state in ("4", "5") and call.ringing is None:
+                call.ringing = now
+            if app == "Queue" and call.queue is None:
+                call.queue = (msg.get("ApplicationData") or "").split(",", 1)[0] or None
+        interface = call.queue_bridges.get(call.customer_bridge) if call.customer_bridge else None
+        if interface and call.queue and call.agent is None:
+            call.agent_interface = interface
+            call.agent = self._member_names.get((call.queue, interface)) or interface
+            self._agents[(call.queue, interface)] = linkedid
 
     # ------------------------------------------------------------------ result
     def _cause(self, call: _Call) -> tuple[int | None, str | None]:
@@ -435,10 +620,16 @@ class CdrBuilder:
         ended = call.ended if call.ended is not None else call.started
         answered = call.answered
         variables = call.variables
-        return CallRecord(
+        if call.originated:
+            direction = "outbound"
+        elif call.unknown_direction:
+            direction = "unknown"
+        else:
+            direction = "inbound" if call.inbound else "outbound"
+        record = CallRecord(
             server=self.server,
             linkedid=call.linkedid,
-            direction="inbound" if call.inbound and not call.originated else "outbound",
+            direction=direction,
             from_number=call.from_number,
             to_number=call.to_number,
             disposition=self._disposition(call, cause),
@@ -464,4 +655,11 @@ class CdrBuilder:
             variables=dict(variables),
             legs=[{"channel": leg.name, "cause": leg.cause, "cause_text": leg.cause_text or ""}
                   for leg in call.legs.values()],
+            adopted=call.adopted,
         )
+        self._adopting.pop(call.linkedid, None)
+        if call.vars_pending:  # its Getvar answers may still come: set_variables
+            self._awaiting[call.linkedid] = record
+            if len(self._awaiting) > _AWAITING_MAX:
+                del self._awaiting[next(iter(self._awaiting))]
+        return record

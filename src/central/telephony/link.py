@@ -15,7 +15,11 @@ For each server a :class:`PBXLink` owns
 After every (re)connect the link reloads the state Asterisk holds
 (``ExtensionStateList``, ``DeviceStateList``, ``QueueStatus``, ``CoreShowChannels``),
 because events sent while the connection was down are gone; calls whose channels are no
-longer listed are closed with a record ending at the resync time.
+longer listed are closed with a record ending at the resync time, and calls listed that
+the CDR builder does not follow (they began before this connect: a restart of ``central
+pbx``, a reconnect) are *adopted*, so they get a record when they end; their ``CENTRAL_*``
+variables (the dialer's attempt) are asked with ``Getvar`` in the background
+(:meth:`PBXLink._adopt_variables`), never blocking the event handling.
 
 Bad input never stops the link: the codec skips malformed bytes (counted by the client
 in ``central_ami_protocol_errors``), and an event the state or CDR builder chokes on is
@@ -45,8 +49,8 @@ from . import actions, metrics, store
 from .ami.client import CONNECTED_EVENT, DISCONNECTED_EVENT, AMIClient
 from .ami.errors import AMIError, AuthenticationFailed
 from .ami.protocol import Message
+from .cdr import ADOPT_VARIABLES, CdrBuilder
 from .cdr import CallRecord as CdrRecord
-from .cdr import CdrBuilder
 from .state import ExtensionInfo, LiveState
 
 log = logging.getLogger("central.telephony.link")
@@ -59,6 +63,9 @@ RESYNC_ACTIONS = ("ExtensionStateList", "DeviceStateList", "QueueStatus")
 # Records kept in memory while the database is unreachable; beyond this the oldest are
 # dropped (and counted) rather than letting a long outage exhaust memory.
 MAX_PENDING_RECORDS = 100_000
+# Getvar actions in flight at once while asking adopted calls' variables: a restart in the
+# middle of hundreds of calls must not flood the AMI session.
+ADOPT_CONCURRENCY = 8
 
 
 class ConfigError(Exception):
@@ -117,6 +124,7 @@ class PBXLink:
         self._records: list[CdrRecord] = []
         self._calls: dict[str, _CallInfo] = {}
         self._pops: set[asyncio.Task] = set()  # inbound screen pops on their way
+        self._adopts: set[asyncio.Task] = set()  # Getvars of adopted calls on their way
         self._status: tuple[str, str] | None = None
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
@@ -130,7 +138,8 @@ class PBXLink:
         self._events_metric = metrics.EVENTS.labels(self.name)  # labels() per event is costly
         metrics.CONNECTED.labels(self.name).set(0)  # a link that never logs in shows 0, not nothing
         self.stats = {"events": 0, "bad_events": 0, "records": 0, "extension_writes": 0,
-                      "flushes": 0, "store_errors": 0, "dropped_records": 0}
+                      "flushes": 0, "store_errors": 0, "dropped_records": 0,
+                      "adopted_calls": 0}  # calls in progress at a connect, Getvars done
 
     # ------------------------------------------------------------------ events in
     def _on_event(self, msg: Message) -> None:
@@ -247,11 +256,17 @@ class PBXLink:
                 for event in listing.events:
                     self.feed(event, now)
             channels = await self.client.send_list_action("CoreShowChannels")
+            now = self.clock()  # the listing's Durations count up to about now
             self.state.reset_channels()
             listed: set[str] = set()
             for event in channels.events:
-                self.feed(event, now)
+                self.feed(event, now)  # the CDR builder adopts calls it does not follow
                 listed.add(event.get("Linkedid") or event.get("Uniqueid") or "")
+            adopted = self.cdr.take_adopted()
+            if adopted:
+                task = asyncio.get_running_loop().create_task(self._adopt_variables(adopted))
+                self._adopts.add(task)
+                task.add_done_callback(self._adopts.discard)
             self.state.prune_queue_callers()
             # Calls the builder tracks that Asterisk no longer lists ended while we were
             # disconnected (their Hangups are lost): close them now.
@@ -274,6 +289,36 @@ class PBXLink:
         except Exception as exc:
             metrics.RESYNC_ERRORS.labels(self.name).inc()
             log.warning("pbx %s: resync failed: %r", self.name, exc)
+
+    async def _adopt_variables(self, calls: list[tuple[str, str]]) -> None:
+        """Ask Asterisk the :data:`~central.telephony.cdr.ADOPT_VARIABLES` of adopted
+        calls (``Getvar`` on the channel the builder names: answers ``Response:
+        Success`` / ``Variable:`` / ``Value:``, or ``Response: Error`` / ``No such
+        channel`` once it hung up, ami-core-show-channels.txt getvar-1..3) and feed
+        the answers back. A failed Getvar costs nothing: the record just lacks them."""
+        gate = asyncio.Semaphore(ADOPT_CONCURRENCY)
+
+        async def one(linkedid: str, uniqueid: str) -> None:
+            values: dict[str, str] = {}
+            async with gate:
+                for var in ADOPT_VARIABLES:
+                    try:
+                        resp = await self.client.send_action(
+                            "Getvar", {"Channel": uniqueid, "Variable": var}, timeout=10.0)
+                    except AMIError as exc:
+                        log.info("pbx %s: Getvar %s on %s failed: %s", self.name, var, uniqueid, exc)
+                        break
+                    if resp.get("Response") != "Success":
+                        break  # the channel is gone: the others would fail the same way
+                    values[var] = resp.get("Value") or ""
+            records = self.cdr.set_variables(linkedid, values)
+            if records:
+                self._add_records(records)
+                self._wake.set()
+
+        await asyncio.gather(*(one(linkedid, uid) for linkedid, uid in calls))
+        self.stats["adopted_calls"] += len(calls)
+        log.info("pbx %s: adopted %d call(s) in progress at the connect", self.name, len(calls))
 
     # ------------------------------------------------------------------ rows out
     def extension_row(self, ext: ExtensionInfo) -> dict:
@@ -372,6 +417,7 @@ class PBXLink:
             "billsec": max(0, rec.billsec),
             "queue_wait": rec.queue_wait,
             "hangup_by": rec.hangup_by or "",
+            "adopted": rec.adopted,
         }
 
     def _set_status(self, status: str, detail: str = "") -> None:
@@ -491,6 +537,8 @@ class PBXLink:
     async def close(self) -> None:
         if self._resync_task is not None:
             self._resync_task.cancel()
+        for task in list(self._adopts):
+            task.cancel()
         if self._remove_listener is not None:
             with contextlib.suppress(ValueError):
                 self._remove_listener()

@@ -249,6 +249,13 @@ class CallRecord(TenantOwned):
     #: link saw them: ``[{"channel": "PJSIP/trunk-0001", "cause": 16, "cause_text": ...}]``
     #: (empty for records written before the link kept them).
     legs = models.JSONField(_("pernas"), default=list, blank=True)
+    #: The call was already in progress when the PBX link (re)connected: the link took
+    #: it from Asterisk's channel listing, so its times before the connect (start,
+    #: answer) are estimates (central.telephony.cdr, CdrBuilder._listed_channel).
+    adopted = models.BooleanField(
+        _("registro iniciado após reconexão do PBX link"), default=False,
+        help_text=_("A chamada já estava em curso quando o PBX link conectou: os horários "
+                    "anteriores à conexão são estimativas."))
     created_at = models.DateTimeField(default=dj_timezone.now, verbose_name=_("criado em"))
 
     class Meta:

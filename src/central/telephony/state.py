@@ -124,7 +124,7 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _age(msg: Message) -> float:
+def listed_age(msg: Message) -> float:
     """Seconds a listed channel has existed: Status "Seconds: 7", CoreShowChannel
     "Duration: 00:00:02" (ami-core-show-channels.txt); 0 for live events."""
     secs = msg.get("Seconds")
@@ -491,7 +491,7 @@ class LiveState:
         if ch is None:
             ch = self.channels[uid] = ChannelInfo(
                 uniqueid=uid, linkedid=msg.get("Linkedid") or uid,
-                name=msg.get("Channel", ""), created_at=now - _age(msg),
+                name=msg.get("Channel", ""), created_at=now - listed_age(msg),
             )
         self._update_channel(ch, msg, now)
         # The Status answer lists the variables asked for with "Variables:"

@@ -27,7 +27,7 @@ LIVE_FIELDS = ("direction", "from_number", "to_number", "state", "queue", "agent
 RECORD_FIELDS = ("direction", "from_number", "to_number", "campaign_id", "attempt_id", "queue",
                  "agent", "agent_interface", "legs", "started_at", "ring_at", "answered_at", "ended_at", "disposition",
                  "hangup_cause", "hangup_cause_text", "duration", "billsec", "queue_wait",
-                 "hangup_by")
+                 "hangup_by", "adopted")
 MEMBER_FIELDS = ("name", "availability", "paused_reason", "calls_taken", "last_change", "call_ended_at",
                  "wrapup_time")
 TIME_FIELDS = {"last_change", "call_ended_at", "last_activity", "started_at", "answered_at", "ring_at", "ended_at",
