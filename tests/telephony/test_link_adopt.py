@@ -75,5 +75,5 @@ async def test_call_up_before_the_link_starts_gets_one_adopted_record_with_its_a
     # Started before the connect (from the listing's Duration), answered "at" the connect
     # (when is unknown), ended at the Hangup.
     assert rec.started_at.timestamp() <= connected_at - 5
-    assert rec.answered_at.timestamp() >= connected_at
+    assert abs(rec.answered_at.timestamp() - connected_at) < 0.001  # the manual clock stood still
     assert rec.billsec >= 3 and rec.duration >= rec.billsec + 5

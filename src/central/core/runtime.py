@@ -31,6 +31,21 @@ STALE_AFTER = 2 * HEARTBEAT_INTERVAL + 1
 GONE_AFTER = 60.0
 
 
+def raise_if_cancelling() -> None:
+    """Honour a cancel that a library swallowed on its way to us: call it in a loop that
+    catches ``Exception`` around a library call.
+
+    E.g. in the PBX link, a cancel landing while the flush publishes to Redis can come out of redis-py as one
+    of its own errors, which the push guard (``central.core.live.apublish``: a dashboard
+    push never breaks the link) then catches: the task still says ``cancelling()`` but
+    its loop went on, and ``PBXLink.run()``, waiting for it, never stopped (seen on PostgreSQL +
+    Redis as a hung ``central pbx`` stop / test teardown, the flush task "cancelling"
+    in ``_wake.wait()``)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def process_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}"
 

@@ -26,6 +26,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from central.core.runtime import raise_if_cancelling
+
 log = logging.getLogger("central.telephony.actions")
 
 # --- AMI action and field names (apps/app_queue.c, main/manager.c, Asterisk 22.10.1) ------
@@ -148,6 +150,7 @@ async def serve(server_id: int, client: Any, *, layer=None) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:  # Redis away: try again shortly (nothing was taken off the queue)
+            raise_if_cancelling()  # unless it is our own cancel, turned into a Redis error
             log.warning("pbx actions: receive on %s failed", channel, exc_info=True)
             await asyncio.sleep(1.0)
             continue

@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlparse
 from channels.db import database_sync_to_async
 
 from central.core.live import apublish, apublish_agent, org_group
+from central.core.runtime import raise_if_cancelling
 from central.telephony import chanvars
 
 from . import actions, metrics, store
@@ -527,10 +528,14 @@ class PBXLink:
 
     async def _flush_forever(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands in the loop turn its timeout expires in (bpo-42130).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
             self._wake.clear()
             await self.flush()
+            raise_if_cancelling()
             # Batch: let a burst of events accumulate before the next write.
             await asyncio.sleep(self.flush_interval)
 
