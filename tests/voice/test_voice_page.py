@@ -146,6 +146,20 @@ async def test_test_call_from_the_page_is_followed_live(monkeypatch, tmp_path):
     await layer.group_add(org_group(condo.pk), mine)
     await layer.group_add(org_group(other.pk), theirs)
 
+    # The simulated resident answers after a short ring and presses 1 after a short listen:
+    # the demo PBX's draws (a resident that lets it ring 30 s, or listens and keys nothing)
+    # made this test take 5-65 s, and which outcome the visit gets is not what it checks
+    # (the live trail is).
+    demo_config = sim_embedded.demo_simulator_config
+
+    def answering_resident(*args, **kwargs):
+        cfg = demo_config(*args, **kwargs)
+        world = cfg.world
+        world.answer_rate, world.busy_rate, world.congestion_rate, world.ring_time_mean = 1.0, 0.0, 0.0, 1.0
+        world.resident_authorize_rate, world.resident_deny_rate, world.resident_think_mean = 1.0, 0.0, 0.5
+        return cfg
+
+    monkeypatch.setattr(sim_embedded, "demo_simulator_config", answering_resident)
     context: dict = {"simulator": True}
     tasks = [asyncio.ensure_future(t) for t in await sim_embedded.start(context)]
     tasks += [asyncio.ensure_future(t) for t in await voice_embedded.start(context)]
@@ -182,7 +196,7 @@ async def test_test_call_from_the_page_is_followed_live(monkeypatch, tmp_path):
                     return row.outcome
                 await asyncio.sleep(0.1)
 
-        assert await asyncio.wait_for(outcome(), 90) in {"authorized", "denied", "no_answer", "failed"}
+        assert await asyncio.wait_for(outcome(), 90) == "authorized"
         entry = await in_thread(lambda: AuditLog.objects.get(action="voice.test_call"))
         assert entry.organization_id == condo.pk and entry.details["call_uuid"] == call_uuid
     finally:
