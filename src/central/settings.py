@@ -205,29 +205,48 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache (rate limits), Celery --------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def redis_channel_host_options() -> dict:
+    """Connection options of the Redis channel layer (one place: the settings and the test
+    that holds them to a real Redis, tests/core/test_channel_layer_redis.py).
+
+    After a Redis restart every pooled connection is dead: a command that meets one
+    reconnects and runs once more instead of failing (the first WebSocket after the restart
+    was refused). ``socket_timeout`` must outlast channels_redis's blocking pop
+    (``BZPOPMIN`` for ``brpop_timeout`` = 5 s): redis-py 8 reads with a 5 s timeout by
+    default, so an idle ``receive`` raised ``TimeoutError`` after 10 s (the pop, then its
+    one retry), which closed every WebSocket that had nothing to say for 10 s and filled
+    the PBX link's log with tracebacks.
+    """
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return {"retry": AsyncRetry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError],
+            "socket_connect_timeout": 1, "socket_timeout": 15}
+
+
 if PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("Production needs REDIS_URL (channel layer, rate limits, jobs).")
 
 if REDIS_URL:
-    from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.retry import Retry
 
-    # After a Redis restart every pooled connection is dead: a command that meets one
-    # reconnects and runs once more instead of failing (the first WebSocket after the
-    # restart was refused, the first rate-limit count fell back to the local window).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "retry": AsyncRetry(NoBackoff(), 1),
-                                  "retry_on_error": [RedisConnectionError], "socket_connect_timeout": 1}]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **redis_channel_host_options()}]},
         }
     }
     CACHES = {
         "default": {
             # Django's RedisCache with an in-process fallback while Redis is unreachable
-            # (central.core.cache): a Redis outage degrades the limits, never a 500.
+            # (central.core.cache): a Redis outage degrades the limits, never a 500. A dead
+            # pooled connection is retried once (after a Redis restart the first rate-limit
+            # count fell back to the local window).
             "BACKEND": "central.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "central",
