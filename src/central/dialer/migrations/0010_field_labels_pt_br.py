@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+from central.core.migrationops import AlterFields
+
 
 class Migration(migrations.Migration):
 
@@ -15,6 +17,8 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # The fields in one operation (central.core.migrationops): the models are re-rendered
+    # once, not once per field (that was half the time of a migrate from scratch).
     operations = [
         migrations.AlterModelOptions(
             name='campaignlease',
@@ -24,444 +28,446 @@ class Migration(migrations.Migration):
             name='campaignlivestate',
             options={'verbose_name': 'estado ao vivo da campanha', 'verbose_name_plural': 'estados ao vivo das campanhas'},
         ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='agent',
-            field=models.CharField(blank=True, max_length=120, verbose_name='agente'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='answered_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='atendida em'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='billsec',
-            field=models.IntegerField(blank=True, null=True, verbose_name='tempo cobrado (s)'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='connected_at',
-            field=models.DateTimeField(blank=True, help_text='agent picked up', null=True, verbose_name='conectado em'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='contact',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_rows', to='dialer.contact', verbose_name='contato'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='created_at',
-            field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='dialer',
-            field=models.CharField(blank=True, help_text='process that sent it', max_length=120, verbose_name='discador'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='terminou em'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='hangup_cause',
-            field=models.IntegerField(blank=True, null=True, verbose_name='causa do desligamento'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='hangup_cause_text',
-            field=models.CharField(blank=True, max_length=80, verbose_name='texto da causa'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='linkedid',
-            field=models.CharField(blank=True, max_length=64, verbose_name='ID da chamada (linkedid)'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='note',
-            field=models.CharField(blank=True, max_length=300, verbose_name='observação'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='pacing_mode',
-            field=models.CharField(blank=True, max_length=20, verbose_name='modo de discagem'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='phone',
-            field=models.CharField(max_length=20, verbose_name='telefone'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='queue',
-            field=models.CharField(blank=True, max_length=80, verbose_name='fila'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='reconciled',
-            field=models.BooleanField(default=False, verbose_name='conciliada'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='result',
-            field=models.CharField(blank=True, choices=[('answered', 'Atendida'), ('busy', 'Ocupado'), ('no_answer', 'Não atende'), ('congestion', 'Congestionado'), ('failed', 'Falha'), ('abandoned', 'Abandonada'), ('unknown', 'Indeterminado')], db_index=True, max_length=20, verbose_name='resultado'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='enviado em'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='short_call',
-            field=models.BooleanField(default=False, help_text='answered call of 6 s or less', verbose_name='chamada curta'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='state',
-            field=models.CharField(choices=[('created', 'Criada'), ('sent', 'Enviada'), ('ringing', 'Chamando'), ('answered', 'Atendida'), ('completed', 'Finalizada'), ('unknown', 'Indeterminada')], db_index=True, default='created', max_length=20, verbose_name='estado'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='talk_seconds',
-            field=models.FloatField(blank=True, null=True, verbose_name='tempo falado (s)'),
-        ),
-        migrations.AlterField(
-            model_name='attempt',
-            name='uid',
-            field=models.CharField(default=uuid.uuid4, help_text='pre-assigned ChannelId', max_length=64, unique=True, verbose_name='UID'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='contact',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='dialer.contact', verbose_name='contato'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='criado por'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='done_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='concluído em'),
-        ),
-        migrations.AlterField(
-            model_name='callback',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='campaign',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='campaign',
-            name='finished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='fim'),
-        ),
-        migrations.AlterField(
-            model_name='campaign',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='campaign',
-            name='started_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='início'),
-        ),
-        migrations.AlterField(
-            model_name='campaign',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, verbose_name='atualizado em'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlease',
-            name='acquired_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='obtido em'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlease',
-            name='campaign',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lease', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlease',
-            name='expires_at',
-            field=models.DateTimeField(db_index=True, verbose_name='expira em'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlease',
-            name='generation',
-            field=models.PositiveIntegerField(default=1, verbose_name='geração'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlease',
-            name='holder',
-            field=models.CharField(max_length=120, verbose_name='detentor'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlivestate',
-            name='campaign',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='live_state', serialize=False, to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlivestate',
-            name='state',
-            field=models.JSONField(default=dict, verbose_name='estado'),
-        ),
-        migrations.AlterField(
-            model_name='campaignlivestate',
-            name='updated_at',
-            field=models.DateTimeField(db_index=True, verbose_name='atualizado em'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='attempts_day',
-            field=models.DateField(blank=True, help_text='day attempts_today counts', null=True, verbose_name='dia das tentativas'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='attempts_today',
-            field=models.PositiveIntegerField(default=0, verbose_name='tentativas hoje'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='last_attempt_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='última tentativa'),
-        ),
-        migrations.AlterField(
-            model_name='contact',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='attempt',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='disposition', to='dialer.attempt', verbose_name='tentativa'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='call_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='chamada terminou em'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='callback',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='dialer.callback', verbose_name='retorno'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dispositions_saved', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='contact',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dispositions', to='dialer.contact', verbose_name='contato'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='effect',
-            field=models.CharField(max_length=20, verbose_name='efeito'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='saved_at',
-            field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='salvo em'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='usuário'),
-        ),
-        migrations.AlterField(
-            model_name='disposition',
-            name='wrapup_seconds',
-            field=models.FloatField(default=0.0, verbose_name='pós-atendimento (s)'),
-        ),
-        migrations.AlterField(
-            model_name='donotcall',
-            name='campaign',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='dnc_entries', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='donotcall',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='donotcall',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='campaign',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='dialer.campaign', verbose_name='campanha'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='criado por'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='dnc',
-            field=models.PositiveIntegerField(default=0, help_text='contacts imported already on a do-not-call list', verbose_name='não ligar'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='errors',
-            field=models.JSONField(blank=True, default=list, help_text='first errors: {row, column, reason}', verbose_name='erros'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='errors_offset',
-            field=models.BigIntegerField(default=0, help_text='size of the errors CSV at resume_row', verbose_name='posição nos erros'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='errors_path',
-            field=models.CharField(blank=True, help_text='CSV with every rejected row', max_length=500, verbose_name='arquivo de erros'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='filename',
-            field=models.CharField(max_length=255, verbose_name='nome do arquivo'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='finished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='fim'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='último sinal de vida'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='imported',
-            field=models.PositiveIntegerField(default=0, verbose_name='importadas'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='kind',
-            field=models.CharField(choices=[('contacts', 'Contatos'), ('dnc', 'Não ligar')], default='contacts', max_length=20, verbose_name='tipo'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='merged',
-            field=models.PositiveIntegerField(default=0, verbose_name='mescladas'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='message',
-            field=models.CharField(blank=True, max_length=300, verbose_name='mensagem'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='options',
-            field=models.JSONField(blank=True, default=dict, help_text='legal_basis, origin, source (DNC)', verbose_name='opções'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='processed_bytes',
-            field=models.BigIntegerField(default=0, verbose_name='bytes processados'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='rejected',
-            field=models.PositiveIntegerField(default=0, verbose_name='rejeitadas'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='resume_row',
-            field=models.PositiveIntegerField(default=0, help_text='last file row whose effects are committed', verbose_name='linha de retomada'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='resumes',
-            field=models.PositiveSmallIntegerField(default=0, help_text='times resumed after its worker died', verbose_name='retomadas'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='rows',
-            field=models.PositiveIntegerField(default=0, verbose_name='linhas'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='started_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='início'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Na fila'), ('running', 'Importando'), ('done', 'Concluída'), ('failed', 'Falhou')], default='queued', max_length=20, verbose_name='situação'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='stored_path',
-            field=models.CharField(blank=True, max_length=500, verbose_name='arquivo guardado'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='total_bytes',
-            field=models.BigIntegerField(default=0, verbose_name='bytes no total'),
-        ),
-        migrations.AlterField(
-            model_name='importjob',
-            name='worker',
-            field=models.CharField(blank=True, help_text='host:pid of the process running it', max_length=120, verbose_name='processo'),
-        ),
+        AlterFields([
+            migrations.AlterField(
+                model_name='attempt',
+                name='agent',
+                field=models.CharField(blank=True, max_length=120, verbose_name='agente'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='answered_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='atendida em'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='billsec',
+                field=models.IntegerField(blank=True, null=True, verbose_name='tempo cobrado (s)'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='campaign',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='connected_at',
+                field=models.DateTimeField(blank=True, help_text='agent picked up', null=True, verbose_name='conectado em'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='contact',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_rows', to='dialer.contact', verbose_name='contato'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='created_at',
+                field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='dialer',
+                field=models.CharField(blank=True, help_text='process that sent it', max_length=120, verbose_name='discador'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='ended_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='terminou em'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='hangup_cause',
+                field=models.IntegerField(blank=True, null=True, verbose_name='causa do desligamento'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='hangup_cause_text',
+                field=models.CharField(blank=True, max_length=80, verbose_name='texto da causa'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='linkedid',
+                field=models.CharField(blank=True, max_length=64, verbose_name='ID da chamada (linkedid)'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='note',
+                field=models.CharField(blank=True, max_length=300, verbose_name='observação'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='pacing_mode',
+                field=models.CharField(blank=True, max_length=20, verbose_name='modo de discagem'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='phone',
+                field=models.CharField(max_length=20, verbose_name='telefone'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='queue',
+                field=models.CharField(blank=True, max_length=80, verbose_name='fila'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='reconciled',
+                field=models.BooleanField(default=False, verbose_name='conciliada'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='result',
+                field=models.CharField(blank=True, choices=[('answered', 'Atendida'), ('busy', 'Ocupado'), ('no_answer', 'Não atende'), ('congestion', 'Congestionado'), ('failed', 'Falha'), ('abandoned', 'Abandonada'), ('unknown', 'Indeterminado')], db_index=True, max_length=20, verbose_name='resultado'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='sent_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='enviado em'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='short_call',
+                field=models.BooleanField(default=False, help_text='answered call of 6 s or less', verbose_name='chamada curta'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='state',
+                field=models.CharField(choices=[('created', 'Criada'), ('sent', 'Enviada'), ('ringing', 'Chamando'), ('answered', 'Atendida'), ('completed', 'Finalizada'), ('unknown', 'Indeterminada')], db_index=True, default='created', max_length=20, verbose_name='estado'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='talk_seconds',
+                field=models.FloatField(blank=True, null=True, verbose_name='tempo falado (s)'),
+            ),
+            migrations.AlterField(
+                model_name='attempt',
+                name='uid',
+                field=models.CharField(default=uuid.uuid4, help_text='pre-assigned ChannelId', max_length=64, unique=True, verbose_name='UID'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='campaign',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='contact',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='dialer.contact', verbose_name='contato'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='created_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='criado por'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='done_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='concluído em'),
+            ),
+            migrations.AlterField(
+                model_name='callback',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='campaign',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='campaign',
+                name='finished_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='fim'),
+            ),
+            migrations.AlterField(
+                model_name='campaign',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='campaign',
+                name='started_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='início'),
+            ),
+            migrations.AlterField(
+                model_name='campaign',
+                name='updated_at',
+                field=models.DateTimeField(auto_now=True, verbose_name='atualizado em'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlease',
+                name='acquired_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='obtido em'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlease',
+                name='campaign',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lease', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlease',
+                name='expires_at',
+                field=models.DateTimeField(db_index=True, verbose_name='expira em'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlease',
+                name='generation',
+                field=models.PositiveIntegerField(default=1, verbose_name='geração'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlease',
+                name='holder',
+                field=models.CharField(max_length=120, verbose_name='detentor'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlivestate',
+                name='campaign',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='live_state', serialize=False, to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlivestate',
+                name='state',
+                field=models.JSONField(default=dict, verbose_name='estado'),
+            ),
+            migrations.AlterField(
+                model_name='campaignlivestate',
+                name='updated_at',
+                field=models.DateTimeField(db_index=True, verbose_name='atualizado em'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='attempts_day',
+                field=models.DateField(blank=True, help_text='day attempts_today counts', null=True, verbose_name='dia das tentativas'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='attempts_today',
+                field=models.PositiveIntegerField(default=0, verbose_name='tentativas hoje'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='campaign',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='last_attempt_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='última tentativa'),
+            ),
+            migrations.AlterField(
+                model_name='contact',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='attempt',
+                field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='disposition', to='dialer.attempt', verbose_name='tentativa'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='call_ended_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='chamada terminou em'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='callback',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='dialer.callback', verbose_name='retorno'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='campaign',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dispositions_saved', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='contact',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dispositions', to='dialer.contact', verbose_name='contato'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='effect',
+                field=models.CharField(max_length=20, verbose_name='efeito'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='saved_at',
+                field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='salvo em'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='user',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='usuário'),
+            ),
+            migrations.AlterField(
+                model_name='disposition',
+                name='wrapup_seconds',
+                field=models.FloatField(default=0.0, verbose_name='pós-atendimento (s)'),
+            ),
+            migrations.AlterField(
+                model_name='donotcall',
+                name='campaign',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='dnc_entries', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='donotcall',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='donotcall',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='campaign',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='dialer.campaign', verbose_name='campanha'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='created_at',
+                field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='criado em'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='created_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='criado por'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='dnc',
+                field=models.PositiveIntegerField(default=0, help_text='contacts imported already on a do-not-call list', verbose_name='não ligar'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='errors',
+                field=models.JSONField(blank=True, default=list, help_text='first errors: {row, column, reason}', verbose_name='erros'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='errors_offset',
+                field=models.BigIntegerField(default=0, help_text='size of the errors CSV at resume_row', verbose_name='posição nos erros'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='errors_path',
+                field=models.CharField(blank=True, help_text='CSV with every rejected row', max_length=500, verbose_name='arquivo de erros'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='filename',
+                field=models.CharField(max_length=255, verbose_name='nome do arquivo'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='finished_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='fim'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='heartbeat_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='último sinal de vida'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='imported',
+                field=models.PositiveIntegerField(default=0, verbose_name='importadas'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='kind',
+                field=models.CharField(choices=[('contacts', 'Contatos'), ('dnc', 'Não ligar')], default='contacts', max_length=20, verbose_name='tipo'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='merged',
+                field=models.PositiveIntegerField(default=0, verbose_name='mescladas'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='message',
+                field=models.CharField(blank=True, max_length=300, verbose_name='mensagem'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='options',
+                field=models.JSONField(blank=True, default=dict, help_text='legal_basis, origin, source (DNC)', verbose_name='opções'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization', verbose_name='organização'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='processed_bytes',
+                field=models.BigIntegerField(default=0, verbose_name='bytes processados'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='rejected',
+                field=models.PositiveIntegerField(default=0, verbose_name='rejeitadas'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='resume_row',
+                field=models.PositiveIntegerField(default=0, help_text='last file row whose effects are committed', verbose_name='linha de retomada'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='resumes',
+                field=models.PositiveSmallIntegerField(default=0, help_text='times resumed after its worker died', verbose_name='retomadas'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='rows',
+                field=models.PositiveIntegerField(default=0, verbose_name='linhas'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='started_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='início'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='status',
+                field=models.CharField(choices=[('queued', 'Na fila'), ('running', 'Importando'), ('done', 'Concluída'), ('failed', 'Falhou')], default='queued', max_length=20, verbose_name='situação'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='stored_path',
+                field=models.CharField(blank=True, max_length=500, verbose_name='arquivo guardado'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='total_bytes',
+                field=models.BigIntegerField(default=0, verbose_name='bytes no total'),
+            ),
+            migrations.AlterField(
+                model_name='importjob',
+                name='worker',
+                field=models.CharField(blank=True, help_text='host:pid of the process running it', max_length=120, verbose_name='processo'),
+            ),
+        ]),
     ]
