@@ -7,10 +7,17 @@ import socket
 import subprocess
 import time
 
-from tests.support import CENTRAL, central_env, free_port, run_central, until
+from tests.support import (
+    CENTRAL,
+    central_env,
+    free_port,
+    migrated_env,
+    query_database,
+    run_central,
+    until,
+)
 
 SETUP = (
-    "from django.core.management import call_command; call_command('migrate', verbosity=0); "
     "from central.core.models import Organization; "
     "Organization.objects.get_or_create(slug='acme', defaults={'name': 'Acme'})"
 )
@@ -26,23 +33,6 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def _query(env, sql: str) -> list[tuple]:
-    """Read the process's database directly (SQLite file, or the PostgreSQL it was given)."""
-    url = env.get("DATABASE_URL", "")
-    if url:
-        import psycopg
-
-        with psycopg.connect(url) as conn:
-            return conn.execute(sql).fetchall()
-    import sqlite3
-
-    conn = sqlite3.connect(f"{env['CENTRAL_DATA_DIR']}/central.sqlite3", timeout=10)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def _pbx_heartbeat(env) -> dict | None:
     status = run_central(["status", "--json"], env)
     assert status.returncode == 0, status.stderr
@@ -53,9 +43,10 @@ def _pbx_heartbeat(env) -> dict | None:
 
 
 def test_pbx_process_links_the_env_server_and_reports_it(tmp_path):
-    env = central_env(tmp_path / "data")
-    unmigrated = run_central(["pbx"], env)
+    unmigrated = run_central(["pbx"], central_env(tmp_path / "empty"))
     assert unmigrated.returncode == 2 and "central migrate" in unmigrated.stderr
+    # Migrated from the suite's template (a fresh migrate costs 15-30 s; not the point here).
+    env = migrated_env(tmp_path / "data")
     setup = run_central(["manage", "shell", "-c", SETUP], env)
     assert setup.returncode == 0, setup.stderr
     none = run_central(["pbx"], {**env, "CENTRAL_AMI_URL": ""})
@@ -75,7 +66,7 @@ def test_pbx_process_links_the_env_server_and_reports_it(tmp_path):
                                stderr=subprocess.STDOUT, text=True)
         def linked() -> list[tuple] | None:
             assert pbx.poll() is None, pbx.stdout.read()
-            rows = _query(env, "SELECT e.exten, e.state, e.last_activity, s.name, s.status "
+            rows = query_database(env, "SELECT e.exten, e.state, e.last_activity, s.name, s.status "
                                "FROM telephony_extension e JOIN telephony_asteriskserver s "
                                "ON s.id = e.server_id ORDER BY e.exten")
             return rows if len(rows) == 12 and sum(1 for r in rows if r[2]) >= 3 else None  # churn at work

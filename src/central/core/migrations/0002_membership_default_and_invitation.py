@@ -8,13 +8,15 @@ from django.db import migrations, models
 
 def mark_first_membership_default(apps, schema_editor):
     """Keep today's behaviour for existing users: their oldest membership is the default
-    until they choose another one."""
+    until they choose another one. Rows of the database being migrated (``using``), not
+    of the default connection's."""
     Membership = apps.get_model("core", "Membership")
+    rows = Membership.objects.using(schema_editor.connection.alias)
     seen = set()
-    for m in Membership.objects.order_by("user_id", "created_at", "id").only("id", "user_id"):
+    for m in rows.order_by("user_id", "created_at", "id").only("id", "user_id"):
         if m.user_id not in seen:
             seen.add(m.user_id)
-            Membership.objects.filter(pk=m.pk).update(is_default=True)
+            rows.filter(pk=m.pk).update(is_default=True)
 
 
 class Migration(migrations.Migration):

@@ -7,6 +7,10 @@ resolved inside its own organization; a name with no server there (the campaign 
 served by a server of another tenant, or by none) leaves the reference empty and, for an
 active campaign, pauses it with the ``server_missing`` alarm, so it is never moved onto a
 PBX its owner did not choose.
+
+Both functions read and write the database being migrated (``schema_editor.connection``),
+never the default connection's (tests/dialer/test_pbx_selection.py migrates a database of
+its own).
 """
 
 import django.db.models.deletion
@@ -17,10 +21,11 @@ SERVER_MISSING = "server_missing"
 
 
 def names_to_references(apps, schema_editor):
+    db = schema_editor.connection.alias
     Campaign = apps.get_model("dialer", "Campaign")
     AsteriskServer = apps.get_model("telephony", "AsteriskServer")
-    for campaign in Campaign.objects.exclude(asterisk_server_name="").iterator():
-        server = AsteriskServer.objects.filter(organization_id=campaign.organization_id,
+    for campaign in Campaign.objects.using(db).exclude(asterisk_server_name="").iterator():
+        server = AsteriskServer.objects.using(db).filter(organization_id=campaign.organization_id,
                                                name=campaign.asterisk_server_name).first()
         if server is not None:
             campaign.asterisk_server_id = server.pk
@@ -36,7 +41,7 @@ def names_to_references(apps, schema_editor):
 
 def references_to_names(apps, schema_editor):
     Campaign = apps.get_model("dialer", "Campaign")
-    for campaign in Campaign.objects.exclude(asterisk_server=None).select_related("asterisk_server"):
+    for campaign in Campaign.objects.using(schema_editor.connection.alias).exclude(asterisk_server=None).select_related("asterisk_server"):
         campaign.asterisk_server_name = campaign.asterisk_server.name
         campaign.save(update_fields=["asterisk_server_name"])
 
