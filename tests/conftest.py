@@ -118,12 +118,15 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def central_up(tmp_path_factory):
-    """`central up` on a fresh data directory, as a new user would start it."""
+    """`central up` on a fresh data directory, as a new user would start it, with one pace
+    scaled down: WhatsApp messages to one customer 0.5 s apart instead of Meta's 6 s
+    (tests/messaging/test_e2e_simulator.py tests that pace; here a booking conversation on
+    the test phone is six messages to one patient, 15 s of waiting at 6 s)."""
     from tests.support import central_env, free_port, start_central
 
     base = tmp_path_factory.mktemp("central-up")
     port = free_port()
-    env = central_env(base / "data")
+    env = central_env(base / "data", CENTRAL_WHATSAPP_RECIPIENT_INTERVAL="0.5")
     proc = start_central(["up", "--port", str(port)], env, port, base / "up.log", wait=180)  # ~10 s when quiet; 90 s ran out at load 12
     yield proc
     proc.stop()

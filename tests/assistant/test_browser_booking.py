@@ -55,6 +55,9 @@ def test_booking_on_the_test_phone_appears_live_on_the_agenda(browser, central_u
         agenda.goto(f"{central_up.url}/scheduling/?date={day.isoformat()}")
         expect(agenda.get_by_test_id("ws-state")).to_have_attribute("data-state", "open", timeout=10_000)
         agenda.evaluate("window.__marker = 1")  # proves no reload happens below
+        # The patient acts on the phone: back to its tab (a tab behind another gets no
+        # animation frames, and each click waited 2-5 s for its button to be "stable").
+        phone.bring_to_front()
 
         days.first.click()
         times = phone.get_by_test_id("phone-choice").filter(has_text=re.compile(r"^\d\d:\d\d"))

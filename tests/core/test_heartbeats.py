@@ -99,3 +99,58 @@ def test_worker_and_beat_log_json_heartbeat_and_leave_on_stop(tmp_path, redis_ur
         lines = [ln for ln in (tmp_path / f"{kind}.log").read_text().splitlines() if ln.strip()]
         entries = [json.loads(ln) for ln in lines]  # every line is one JSON object
         assert any(e["logger"].startswith("celery") for e in entries), lines
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_component_crash_reaches_the_heartbeat_row_at_once_not_at_the_next_beat():
+    """`central up`'s heartbeat row (what `central status` and the system page read) showed
+    a crash and the restart only at the next beat, up to 5 s later (the system page's
+    browser test waited ~6 s for "running"). Here the beat is an hour apart: the row still
+    follows the crash and the restart."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from central.core.models import ProcessHeartbeat
+    from central.core.runtime import heartbeat_forever, process_name
+    from central.core.supervisor import RUNNING, Backoff, Component, Supervisor
+
+    crash = asyncio.Event()
+
+    async def flaky_task() -> None:
+        await crash.wait()
+        raise RuntimeError("lost its mind")
+
+    async def flaky(context):
+        crash.clear()
+        return [flaky_task()]
+
+    async def heartbeat(context):
+        sup = context["supervisor"]
+        return [heartbeat_forever("hb-test", lambda: {"supervised": sup.status()}, interval=3600, wake=sup.changed)]
+
+    context: dict = {}
+    sup = Supervisor([Component("heartbeat", heartbeat), Component("flaky", flaky)], context,
+                     policy=Backoff(base=0.05, cap=0.05))
+    context["supervisor"] = sup
+    runner = asyncio.create_task(sup.run())
+
+    @sync_to_async
+    def flaky_row() -> dict:
+        row = ProcessHeartbeat.objects.filter(name=process_name("hb-test")).first()
+        return row.info["supervised"]["flaky"] if row else {}
+
+    async def until(predicate) -> dict:
+        async with asyncio.timeout(30):  # a safety net: the row follows within milliseconds
+            while not predicate(state := await flaky_row()):
+                await asyncio.sleep(0.02)
+        return state
+
+    try:
+        await until(lambda s: s.get("state") == RUNNING)
+        crash.set()
+        state = await until(lambda s: s.get("crashes") == 1 and s.get("state") == RUNNING)
+        assert state["restarts"] == 1 and state["last_error"] == "RuntimeError: lost its mind"
+    finally:
+        sup.stop()
+        await runner

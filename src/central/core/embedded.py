@@ -66,7 +66,7 @@ def components(host: str, port: int) -> list[Component]:
     from .control import serve_control
 
     async def heartbeat(context: dict) -> list[Awaitable]:
-        return [heartbeat_forever("up", lambda: heartbeat_info(context))]
+        return [heartbeat_forever("up", lambda: heartbeat_info(context), wake=context["supervisor"].changed)]
 
     async def broadcast(context: dict) -> list[Awaitable]:
         return [broadcast_forever()]

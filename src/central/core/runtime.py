@@ -114,17 +114,26 @@ def heartbeat_thread(kind: str, info: Callable[[], dict] | None = None,
 
 
 async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None,
-                            interval: float = HEARTBEAT_INTERVAL) -> None:
+                            interval: float = HEARTBEAT_INTERVAL, wake: asyncio.Event | None = None) -> None:
+    """Beat every ``interval`` seconds, and at once when ``wake`` is set (what the row
+    shows changed: ``central up``'s supervisor sets it when a component changes state)."""
     from .logstream import set_process_kind
 
     set_process_kind(kind)
     try:
         while True:
+            if wake is not None:
+                wake.clear()  # changes from here on are in this beat or wake the next one
             try:
                 await _beat(kind, info() if info else {})
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
-            await asyncio.sleep(interval)
+            if wake is None:
+                await asyncio.sleep(interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await wake.wait()
     finally:
         with contextlib.suppress(Exception):
             await asyncio.shield(_forget(kind))

@@ -79,11 +79,15 @@ class ComponentState:
     since: float = field(default_factory=time.time)
     started_at: float | None = None
     retry_at: float | None = None
+    #: Called after every change of state (the supervisor's :attr:`Supervisor.changed`).
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def set(self, state: str, now: float | None = None) -> None:
         if state != self.state:
             self.state = state
             self.since = time.time() if now is None else now
+            if self.on_change is not None:
+                self.on_change()
 
     def running(self, now: float) -> None:
         self.started_at = now
@@ -135,7 +139,11 @@ class Supervisor:
         self.order = [c.name for c in components]
         self.context = context
         self.policy = policy or Backoff()
-        self.states = {c.name: ComponentState(c.name) for c in components}
+        #: Set whenever a component changes state: ``central up``'s heartbeat writes its row
+        #: then instead of at its next beat, so ``central status`` and the system page show a
+        #: crash and the restart when they happen, not up to a heartbeat interval (5 s) later.
+        self.changed = asyncio.Event()
+        self.states = {c.name: ComponentState(c.name, on_change=self.changed.set) for c in components}
         self.tasks: dict[str, list[asyncio.Future]] = {c.name: [] for c in components}
         self._wake: dict[str, asyncio.Event] = {}
         self._requests: dict[str, str] = {}
