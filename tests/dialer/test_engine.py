@@ -169,3 +169,31 @@ async def test_callbacks_due_are_dialed_first(org):
     assert rig.spy.numbers()[0] == nums[-1]
     cb = await _sync(lambda: Callback.objects.get(campaign=campaign))()
     assert cb.done_at is not None
+
+
+async def test_a_stop_ends_the_run_at_once_not_after_the_tick(org):
+    """``central dialer`` sets ``stop`` on SIGTERM. The run loop used to notice it only
+    after sleeping out its tick (1 s by default), so every stop took that long; here the
+    tick is 60 s and the run must end well within it."""
+    import asyncio
+    import time
+
+    rig = await start_rig()
+    rig.engine.opts.tick_s = 60.0
+    stepped, stop = asyncio.Event(), asyncio.Event()
+    step = rig.engine.step
+
+    async def step_and_tell() -> None:
+        await step()
+        stepped.set()
+
+    rig.engine.step = step_and_tell
+    try:
+        run = asyncio.create_task(rig.engine.run(stop))
+        await asyncio.wait_for(stepped.wait(), 30)  # the first tick is done: the loop now waits
+        stop.set()
+        asked = time.monotonic()
+        await asyncio.wait_for(run, 30)
+        assert time.monotonic() - asked < 10
+    finally:
+        await rig.close()

@@ -225,7 +225,12 @@ class Engine:
                     raise
                 except Exception:
                     log.exception("dialer tick failed")
-                await asyncio.sleep(max(0.0, self.opts.tick_s - (time.monotonic() - started)))
+                delay = max(0.0, self.opts.tick_s - (time.monotonic() - started))
+                if stop is None:
+                    await asyncio.sleep(delay)
+                else:  # a stop (SIGTERM) ends the wait at once, not at the next tick
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
         finally:
             await self.close()
 
