@@ -129,6 +129,17 @@ def site(tmp_path):
     s.stop()
 
 
+@pytest.fixture(scope="module")
+def bomb_site(tmp_path_factory):
+    """One site and web process for both bombs (a site and a web start cost seconds each).
+    Each bomb measures the web's peak RSS from just before its own upload; nothing but the
+    bombs runs on it, so an earlier big import cannot have raised the mark to hide growth."""
+    s = Site(tmp_path_factory.mktemp("bombs"))
+    s.start()
+    yield s
+    s.stop()
+
+
 def test_web_killed_mid_import_resumes_on_restart(site, tmp_path):
     """Finding 9: SIGKILL the web process while its import worker is between batches."""
     total = KILLED_ROWS
@@ -219,9 +230,11 @@ def width_bomb(path: Path, size: int = 10 * MB) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
-def test_bombs_fail_cleanly_and_the_web_process_does_not_grow(site, tmp_path, kind):
+def test_bombs_fail_cleanly_and_the_web_process_does_not_grow(bomb_site, tmp_path, kind):
+    site = bomb_site
     bomb = xlsx_bomb(tmp_path / "bomba.xlsx") if kind == "xlsx" else width_bomb(tmp_path / "bomba.csv")
-    web = site.start()
+    web = site.web
+    assert web.proc.poll() is None, web.log()
     before = status_kb(web.proc.pid, "VmHWM")
     job = site.wait(site.upload(bomb)["id"], finished)
     grew = status_kb(web.proc.pid, "VmHWM") - before
