@@ -8,8 +8,11 @@ make the operator's diagnose probe an internal port and read its banner.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+
+import pytest
 
 from tests.support import migrated_env, run_central
 
@@ -37,8 +40,13 @@ class Listener:
                 conn.sendall(BANNER)
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept() (close() alone does not, on
+        # Linux: the join then waited its whole 5 s every time).
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self._thread.join(5)
+        assert not self._thread.is_alive()
 
 
 SEED = """
@@ -52,17 +60,27 @@ for name, host, port in [("interno", "127.0.0.1", {port}), ("metadados", "169.25
 """
 
 
-def test_diagnose_skips_and_reports_refused_tenant_hosts(tmp_path):
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """One seeded installation and one internal listener for both tests (each diagnose run
+    gets its own outbound rule through its environment); a seed costs a Python and Django
+    start, seconds under load."""
     internal = Listener()
     try:
-        env = migrated_env(tmp_path / "data")
+        env = migrated_env(tmp_path_factory.mktemp("diagnose") / "data")
         env.pop("CENTRAL_OUTBOUND_ALLOW", None)
-        seeded = run_central(["manage", "shell", "-c", SEED.format(port=internal.port)], env)
-        assert seeded.returncode == 0, seeded.stderr
-        result = run_central(["diagnose"], env)
+        result = run_central(["manage", "shell", "-c", SEED.format(port=internal.port)], env)
+        assert result.returncode == 0, result.stderr
+        yield env, internal
     finally:
         internal.close()
-    assert internal.connections == 0, result.stdout
+
+
+def test_diagnose_skips_and_reports_refused_tenant_hosts(seeded):
+    env, internal = seeded
+    before = internal.connections
+    result = run_central(["diagnose"], env)
+    assert internal.connections == before, result.stdout
     assert "internal-service-banner" not in result.stdout
     lines = {name: next((ln for ln in result.stdout.splitlines() if f"asterisk:{name}" in ln), "")
              for name in ("interno", "metadados", "privado")}
@@ -70,16 +88,11 @@ def test_diagnose_skips_and_reports_refused_tenant_hosts(tmp_path):
         assert "WARN" in line and "not contacted" in line, (name, result.stdout)
 
 
-def test_diagnose_still_checks_allowed_tenant_hosts(tmp_path):
+def test_diagnose_still_checks_allowed_tenant_hosts(seeded):
     """The control: a network the operator opened is checked, at the address checked."""
-    internal = Listener()
-    try:
-        env = migrated_env(tmp_path / "data", CENTRAL_OUTBOUND_ALLOW="127.0.0.1/32")
-        seeded = run_central(["manage", "shell", "-c", SEED.format(port=internal.port)], env)
-        assert seeded.returncode == 0, seeded.stderr
-        result = run_central(["diagnose"], env)
-    finally:
-        internal.close()
-    assert internal.connections == 1, result.stdout
+    env, internal = seeded
+    before = internal.connections
+    result = run_central(["diagnose"], {**env, "CENTRAL_OUTBOUND_ALLOW": "127.0.0.1/32"})
+    assert internal.connections == before + 1, result.stdout
     line = next(ln for ln in result.stdout.splitlines() if "asterisk:interno" in ln)
     assert "OK" in line, result.stdout
