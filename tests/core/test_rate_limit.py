@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from tests.support import free_port, migrated_env, start_central
@@ -59,6 +60,8 @@ def test_limit_is_shared_across_two_web_processes(tmp_path, redis_url):
     # One hourly window (the period is not the point): a burst straddles its edge only in
     # the hour's last seconds, where the test waits for the next hour (once in 240 runs).
     env = migrated_env(tmp_path / "data", REDIS_URL=redis_url, CENTRAL_RATE_AUTH="5/hour")
+    # The hour's counters of an earlier run on this Redis (same address) would count too.
+    redis.Redis.from_url(redis_url).flushdb()
     ports = [free_port(), free_port()]
     procs = [
         start_central(["web", "--port", str(p)], env, p, tmp_path / f"web{i}.log") for i, p in enumerate(ports)
