@@ -165,3 +165,39 @@ async def test_ops_push_follows_the_pbx_link_and_stays_in_the_tenant(tenants):
     finally:
         for s in (alice, bob, plain, wall):
             await _close(s)
+
+
+async def test_an_abandon_right_after_a_push_shows_when_the_day_figures_expire(tenants, monkeypatch):
+    """The day's aggregates (campaign abandonment) are reused for SLOW_TTL seconds; an
+    abandon that came within them was pushed only at the next refresh (REFRESH_S, 5 s)
+    unless another change came: the wallboard's alarm lagged. Here the refresh is a minute
+    away and the alarm still comes once the aggregates expire."""
+    from central.dashboard import ops_live
+
+    monkeypatch.setattr(ops_live, "REFRESH_S", 60.0)
+    monkeypatch.setattr(ops_live, "SLOW_TTL", 1.5)
+    org = tenants["a"]
+
+    def seed():
+        camp = campaign(org, name="Cobrança A", queue="vendas", status="active", max_abandon_rate=0.03)
+        for _ in range(4):
+            attempt(org, contact(org, camp), state="completed", result="answered")
+        return camp
+
+    camp = await database_sync_to_async(seed)()
+    alice = await _socket(tenants["alice"])
+    try:
+        # The dialer's push, until the page's overview task listens (it subscribes after accept).
+        while await alice.receive_nothing(0.2):
+            await apublish(org_group(org.pk), {"type": "dialer", "campaigns": []})
+        first = await _next_ops(alice)  # the aggregates are fresh
+        assert "abandon_over_cap" not in {a["code"] for a in first["alarms"]}
+        await database_sync_to_async(attempt)(org, await database_sync_to_async(contact)(org, camp),
+                                              state="completed", result="abandoned")
+        await apublish(org_group(org.pk), {"type": "dialer", "campaigns": []})  # the dialer's push
+        while True:  # within SLOW_TTL of the first push (before: at the next refresh, a minute)
+            pushed = await _next_ops(alice)
+            if "abandon_over_cap" in {a["code"] for a in pushed["alarms"]}:
+                break
+    finally:
+        await _close(alice)

@@ -12,7 +12,10 @@ least one such page in this web process, one task
   seconds anyway (time-based alarms: a caller waiting too long, a dialer that went
   quiet). Agents, calls and links are read fresh each time; the aggregates over today's
   attempts and call records (``overview.slow_part``) are reused for :data:`SLOW_TTL`
-  seconds, so a busy PBX costs three small queries per push, not a scan of the day;
+  seconds, so a busy PBX costs three small queries per push, not a scan of the day. A
+  push that reused them after a change is followed by one more when they expire, so an
+  abandon shows within :data:`SLOW_TTL` seconds, not at the next refresh (it took up to
+  :data:`REFRESH_S` when no other change came);
 * sends it once to the group of this process' pages (one ``group_send``, whatever the
   number of open screens): no browser polls, and N screens cost one computation.
 
@@ -93,8 +96,12 @@ def _compute(org_id: int, cache: dict) -> dict | None:
         org = Organization.objects.filter(pk=org_id).first()
         if org is None:
             return None
-        if cache.get("slow") is None or time.monotonic() - cache.get("at", 0.0) >= SLOW_TTL:
+        fresh = cache.get("slow") is None or time.monotonic() - cache.get("at", 0.0) >= SLOW_TTL
+        if fresh:
             cache["slow"], cache["at"] = slow_part(org), time.monotonic()
+        # A change came, but the day's aggregates were reused: they may miss it (an abandon
+        # that puts a campaign over its cap), so they are recomputed as soon as they expire.
+        cache["behind"] = not fresh
         return overview(org, slow=cache["slow"])
     finally:
         release_connection()
@@ -132,8 +139,11 @@ async def _serve(org_id: int) -> None:
             # completes is swallowed (CPython gh-86296) and this task outlived its pages
             # (a test's event loop waited for it forever at teardown).
             waiter = asyncio.ensure_future(stale.wait())
+            timeout = REFRESH_S
+            if cache.get("behind"):  # the last push reused aggregates older than the change
+                timeout = min(timeout, max(0.0, cache["at"] + SLOW_TTL - time.monotonic()))
             try:
-                await asyncio.wait([waiter], timeout=REFRESH_S)
+                await asyncio.wait([waiter], timeout=timeout)
             finally:
                 waiter.cancel()
             stale.clear()
