@@ -11,11 +11,12 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
-    the README's table:         --conditions fifo,fifo+burner,normal,normal+burner
-                                --sizes 100,500,800,1000 --seconds 5
+    the README's quiet table:   --conditions fifo,fifo+burner --sizes 100,500,1000 --seconds 5
+                                --conditions normal,normal+burner --sizes 100,300,500,700,800,900,1000 --seconds 5
                                 (a table per condition, then the largest passing N of each)
-    a co-tenant on the core:    --conditions fifo+cotenant,nice+cotenant,normal+cotenant
+    a co-tenant on the core:    --conditions normal+cotenant,nice+cotenant,fifo+cotenant
                                 --sizes 100,500,1000 --stacks real --seconds 5
+    uvloop against asyncio:     --sched fifo --sizes 1000 --stacks real --loop asyncio
     who ran on the core:        add --sched-trace DIR to any of the above (perf sched)
 
 Who runs where (2 cores):
