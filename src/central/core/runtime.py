@@ -46,6 +46,18 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds pass; True if it was set.
+
+    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` swallows a cancel
+    that lands in the loop turn its timeout expires in (bpo-42130), and a loop that waits
+    this way on its wake-up or stop event must stop when cancelled."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    return event.is_set()
+
+
 def process_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}"
 
@@ -130,10 +142,8 @@ async def heartbeat_forever(kind: str, info: Callable[[], dict] | None = None,
                 log.warning("heartbeat failed", exc_info=True)
             if wake is None:
                 await asyncio.sleep(interval)
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await wake.wait()
+            else:
+                await wait_event(wake, interval)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.shield(_forget(kind))

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from central.core.runtime import wait_event
 from central.dialer import claims, leases
 from central.dialer import metrics as m
 from central.dialer.core import (
@@ -229,8 +230,7 @@ class Engine:
                 if stop is None:
                     await asyncio.sleep(delay)
                 else:  # a stop (SIGTERM) ends the wait at once, not at the next tick
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), delay)
+                    await wait_event(stop, delay)
         finally:
             await self.close()
 

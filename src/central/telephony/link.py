@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlparse
 from channels.db import database_sync_to_async
 
 from central.core.live import apublish, apublish_agent, org_group
-from central.core.runtime import raise_if_cancelling
+from central.core.runtime import raise_if_cancelling, wait_event
 from central.telephony import chanvars
 
 from . import actions, metrics, store
@@ -528,11 +528,7 @@ class PBXLink:
 
     async def _flush_forever(self) -> None:
         while True:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
-            # lands in the loop turn its timeout expires in (bpo-42130).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.flush_interval):
-                    await self._wake.wait()
+            await wait_event(self._wake, self.flush_interval)  # cancel-safe (bpo-42130)
             self._wake.clear()
             await self.flush()
             raise_if_cancelling()
