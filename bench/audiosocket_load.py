@@ -180,18 +180,17 @@ class NaiveSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.codec.receive_data(data)
         if self.handle is None and self.codec.uuid is not None:
-            loop = asyncio.get_running_loop()
-            self.t0 = loop.time()
-            self.handle = loop.call_at(self.t0, self.tick)
+            self.t0 = time.monotonic()  # as the pacer: uvloop's loop.time() counts whole ms
+            self.handle = asyncio.get_running_loop().call_soon(self.tick)
 
     def tick(self) -> None:
-        loop = asyncio.get_running_loop()
         deadline = self.t0 + self.k * PERIOD
         self.transport.write(self.frames[self.k % len(self.frames)])
-        self.lateness.record(loop.time() - deadline)
+        now = time.monotonic()
+        self.lateness.record(now - deadline)
         self.counters["frames_sent"] += 1
         self.k += 1
-        self.handle = loop.call_at(self.t0 + self.k * PERIOD, self.tick)
+        self.handle = asyncio.get_running_loop().call_later(self.t0 + self.k * PERIOD - now, self.tick)
 
     def connection_lost(self, exc) -> None:
         if self.handle is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import socket
 import time
 from collections import deque
@@ -39,6 +40,7 @@ from central.voice.audiosocket.protocol import (
     UUIDMessage,
     frame_bytes,
 )
+from central.voice.collector import CollectorSchedule
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,10 @@ class Pacer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self.clock = PhaseClock(0.0, period, slots)
+        #: When the next tick is due (``time.monotonic()``; infinite with no session).
+        #: Read callbacks compare it with the time they already took (:meth:`write_if_due`).
+        self.due_at = math.inf
+        self.collector = CollectorSchedule()
 
     def add(self, session: AudioSocketSession) -> None:
         if session in self.sessions:
@@ -187,8 +193,8 @@ class Pacer:
         min(self._slots, key=len).append(session)  # balance the phases
         if self._handle is None:
             self._loop = asyncio.get_running_loop()
-            self.clock = PhaseClock(self._loop.time(), self.period, self.slots)
-            self._handle = self._loop.call_at(self.clock.t0 - self.lead, self._tick)
+            self.clock = PhaseClock(time.monotonic(), self.period, self.slots)
+            self._arm()
 
     def remove(self, session: AudioSocketSession) -> None:
         if session not in self.sessions:
@@ -201,12 +207,32 @@ class Pacer:
         if not self.sessions and self._handle is not None:
             self._handle.cancel()
             self._handle = None
+            self.due_at = math.inf
+
+    def _arm(self) -> None:
+        """Set the timer for the next phase.  ``time.monotonic()``, not ``loop.time()``:
+        uvloop's loop clock counts whole milliseconds (libuv's ``uv_now``), a fifth of a
+        phase, so deadlines and the lateness measured against them would be off by up to
+        1 ms; the timer itself still fires on the loop's millisecond clock."""
+        assert self._loop is not None
+        self.due_at = self.clock.deadline(self.clock.next) - self.lead
+        self._handle = self._loop.call_later(self.due_at - time.monotonic(), self._tick)
+
+    def write_if_due(self, now: float) -> None:
+        """Run the tick now if it is due: called by every read callback with the time it
+        took anyway.  The event loop runs a timer only after all the I/O callbacks of its
+        current poll; at 1,000 calls those are a few hundred reads (VAD included) arriving
+        together, which kept a due tick waiting up to 10 ms.  Checked between reads, the
+        writes wait for one read at most; inbound audio waiting a few ms costs nothing,
+        outbound audio late is what the caller hears."""
+        if now >= self.due_at and self._handle is not None:
+            self._handle.cancel()
+            self._tick()
 
     def _tick(self) -> None:
-        loop = self._loop
-        assert loop is not None
         clock = self.clock
-        first, last, skipped = clock.due(loop.time() + self.lead)
+        monotonic = time.monotonic
+        first, last, skipped = clock.due(monotonic() + self.lead)
         if skipped:
             self.stats.frames_dropped += skipped * len(self.sessions) // self.slots
         if last > first or skipped:
@@ -220,14 +246,16 @@ class Pacer:
                 session.tick(n)
             self.stats.frames_sent += len(sessions) * n
             # Lateness of the last frame of this phase against its deadline (<= 0: early).
-            now = loop.time()
+            now = monotonic()
             for k in range(n):
                 record(now - clock.deadline(j + k * self.slots))
         self.stats.ticks += 1
+        self.collector.after_burst()  # the slack before the next phase
         if self.sessions:
-            self._handle = loop.call_at(clock.deadline(clock.next) - self.lead, self._tick)
+            self._arm()
         else:
             self._handle = None
+            self.due_at = math.inf
 
 
 _pacers: dict[int, Pacer] = {}
@@ -323,10 +351,11 @@ class AudioSocketSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         handler = self.handler
         if handler is not None:
+            now = time.monotonic()
+            self.pacer.write_if_due(now)  # due writes before this read's VAD
             # The hot path (50 reads/s per call): nothing but audio frames at the call's rate.
             payloads = self.codec.receive_audio(data, self.rate)
             if payloads is not None:
-                now = time.monotonic()
                 self.last_message = now
                 self.frames_in += len(payloads)
                 try:
