@@ -376,6 +376,7 @@ class VoiceService:
                 "frames_sent": pacer.stats.frames_sent if pacer else 0,
                 "frames_dropped": pacer.stats.frames_dropped if pacer else 0,
                 "lateness_p99_ms": round(pacer.lateness.percentile(99) * 1000, 2) if pacer else 0.0,
+                "tick_start_p99_ms": round(pacer.wake.percentile(99) * 1000, 2) if pacer else 0.0,
             },
             "turns": turns[-20:],
             "turn_latency_ms": {"p50": pct(50), "p95": pct(95), "count": len(totals)},

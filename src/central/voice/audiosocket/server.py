@@ -177,6 +177,10 @@ class Pacer:
         self.sessions: set[AudioSocketSession] = set()
         self._slots: list[list[AudioSocketSession]] = [[] for _ in range(slots)]
         self.lateness = LatencyHistogram()
+        #: How late each tick started against its due time: the part of the lateness the
+        #: event loop (other callbacks, the collector, the scheduler) caused, where the
+        #: rest is the burst of writes itself.
+        self.wake = LatencyHistogram()
         self.stats = PacerStats()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
@@ -232,7 +236,9 @@ class Pacer:
     def _tick(self) -> None:
         clock = self.clock
         monotonic = time.monotonic
-        first, last, skipped = clock.due(monotonic() + self.lead)
+        started = monotonic()
+        self.wake.record(started - self.due_at)
+        first, last, skipped = clock.due(started + self.lead)
         if skipped:
             self.stats.frames_dropped += skipped * len(self.sessions) // self.slots
         if last > first or skipped:
