@@ -13,7 +13,8 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     busy neighbour, no RT:      --sched normal --burner
     the README's quiet table:   --conditions fifo,fifo+burner --sizes 100,500,1000 --seconds 5
                                 --conditions normal,normal+burner --sizes 100,300,500,700,800,900,1000 --seconds 5
-                                (a table per condition, then the largest passing N of each)
+                                (a table per condition, then per condition the largest N
+                                up to which every row passed)
     a co-tenant on the core:    --conditions normal+cotenant,nice+cotenant,fifo+cotenant
                                 --sizes 100,500,1000 --stacks real --seconds 5
     uvloop against asyncio:     --sched fifo --sizes 1000 --stacks real --loop asyncio
@@ -321,6 +322,7 @@ def serve(port: int, stack: str, sched: str, loop_kind: str, max_connections: in
 
             def counts() -> dict:
                 return {"sessions": len(listener.sessions), "frames_sent": pacer.stats.frames_sent,
+                        "gc_by_pacer": list(pacer.collector.collections),
                         "frames_dropped": pacer.stats.frames_dropped, "turns": turns[0],
                         "protocol_errors": listener.stats.protocol_errors}
         freeze_startup_heap()  # as run_voice does once the voice process is up
@@ -399,10 +401,11 @@ _CMSG_SPACE = socket.CMSG_SPACE(_TS.size)
 class Call:
     """One simulated Asterisk channel: counts frames and their kernel arrival times."""
 
-    __slots__ = ("sock", "rx_bytes", "frames", "last_ts", "closed", "window_frames")
+    __slots__ = ("sock", "rx_bytes", "frames", "last_ts", "closed", "window_frames", "born")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.born = time.monotonic()
         self.rx_bytes = 0
         self.frames = 0
         self.last_ts = 0.0
@@ -420,6 +423,7 @@ class Row:
     missing: int = 0
     closed: int = 0
     coalesced_pct: float = 0.0
+    replaced: int = 0
     profile: tuple[Path, int] | None = None
     sched_trace: list[str] = field(default_factory=list)
     client_late_p99_ms: float = 0.0
@@ -469,7 +473,7 @@ class Client:
             if len(calls) < n:
                 row.failure = f"only {len(calls)} of {n} calls connected"
                 return row
-            self._drive(proc, calls, row)
+            self._drive(proc, calls, row, ready["ready"])
         finally:
             if self.profiler is not None:
                 self.profiler.finish()
@@ -502,28 +506,36 @@ class Client:
             buf += chunk
         return json.loads(buf.split(b"\n", 1)[0])
 
+    @staticmethod
+    def _call(port: int, timeout: float) -> Call | None:
+        """One new channel: connect, the UUID message (audiosocket-session.bin), no audio."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(max(0.1, timeout))
+        try:
+            sock.connect(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            return None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.sendall(b"\x01\x00\x10" + uuid.uuid4().bytes)
+        sock.setblocking(False)
+        return Call(sock)
+
     def _connect(self, port: int, n: int, deadline: float) -> list[Call]:
         calls = []
         for i in range(n):
             if time.monotonic() > deadline:
                 break
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                sock.connect(("127.0.0.1", port))
-            except OSError:
-                sock.close()
+            call = self._call(port, deadline - time.monotonic())
+            if call is None:
                 break
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            sock.sendall(b"\x01\x00\x10" + uuid.uuid4().bytes)
-            sock.setblocking(False)
-            calls.append(Call(sock))
+            calls.append(call)
             if i % 50 == 49:
                 time.sleep(0.01)  # let the server accept (its backlog is finite)
         return calls
 
-    def _drive(self, proc, calls: list[Call], row: Row) -> None:
+    def _drive(self, proc, calls: list[Call], row: Row, port: int) -> None:
         """Stream audio, read everything, RESET/STATS the server, all on one clock.
 
         ``--client-wakeup clock`` (default): the client sleeps on its own 5 ms send clock
@@ -532,6 +544,11 @@ class Client:
         sockets, so the server's writes wake it (on a VM, an inter-processor interrupt
         charged to the server's core), as a PBX on the same host would.  Arrival times
         come from the kernel's receive timestamps either way.
+
+        ``--churn R``: from halfway through the warm-up, R calls a second hang up (a bare
+        FIN, as a caller hanging up first: audiosocket-edge-cases.frames.tsv) and are
+        replaced by new ones, round robin, so the server keeps N calls while their
+        objects come and go as on a live PBX.
         """
         ep = select.epoll()  # the calls' sockets
         by_fd = {}
@@ -559,9 +576,29 @@ class Client:
         k = 0
         ncalls = len(calls)
         window_start = window_end = 0.0
+        churn_every = 1 / self.args.churn if self.args.churn > 0 else float("inf")
+        next_churn, victim = start + WARMUP / 2, 0
         try:
             while True:
                 now = time.monotonic()
+                if now >= next_churn and not stats_sent:
+                    next_churn += churn_every
+                    old = calls[victim]
+                    if not old.closed:
+                        ep.unregister(old.sock.fileno())
+                        del by_fd[old.sock.fileno()]
+                    old.sock.close()
+                    new = self._call(port, 1.0)
+                    if new is None:
+                        row.failure = "the server refused a replacement call"
+                        break
+                    calls[victim] = new
+                    ep.register(new.sock.fileno(), select.EPOLLIN)
+                    by_fd[new.sock.fileno()] = new
+                    victim = (victim + 1) % ncalls
+                    if measuring:
+                        row.replaced += 1
+                    continue
                 due = start + k * PERIOD / PHASES
                 if now >= due:
                     if measuring:
@@ -649,11 +686,15 @@ class Client:
         finally:
             ep.close()
             sleep_on.close()
-        elapsed = (window_end or time.monotonic()) - (window_start or time.monotonic())
-        expected = elapsed / PERIOD
+        window_end = window_end or time.monotonic()
+        window_start = window_start or window_end
         row.gap_p99_ms = gaps.percentile(99) * 1000
         row.gap_max_ms = gaps.max * 1000
-        row.missing = sum(1 for c in calls if c.frames < expected - 3)  # ±2 frames of window skew
+        # ±2 frames of window skew; a call born in the window (--churn) is allowed its
+        # first frame's round trip (the server starts a call on its first audio frame).
+        row.missing = sum(1 for c in calls
+                          if c.frames < (window_end - max(window_start, c.born)) / PERIOD - 3
+                          - (2 if c.born > window_start else 0))
         row.closed = sum(c.closed for c in calls)
         row.coalesced_pct = 100 * coalesced / reads if reads else 0.0
         row.client_late_p99_ms = late.percentile(99) * 1000
@@ -669,6 +710,8 @@ def format_row(r: Row) -> str:
     s = r.server
     kb = s.get("rss_growth", 0) / 1024 / r.n if s else 0
     verdict = "PASS" if r.passed else "FAIL" + (f" ({r.failure})" if r.failure else "")
+    if r.replaced:
+        verdict += f", {r.replaced} calls replaced in the window"
     return (f"{r.stack:<6} {r.n:>5} {s.get('p50_ms', 0):>6.2f} {s.get('p99_ms', 0):>6.2f} "
             f"{s.get('max_ms', 0):>6.2f} {s.get('wake_p99_ms', 0):>6.2f} {r.gap_p99_ms:>6.2f} {r.gap_max_ms:>6.2f} "
             f"{s.get('frames_dropped', 0):>5} {r.missing:>5} {r.cpu_pct:>5.1f}% {s.get('core_busy_pct', 0):>4.0f}% "
@@ -775,8 +818,9 @@ class Burner:
 
 def run_condition(args, client: Client, sched: str, extras: set[str], client_policy: str) -> dict[str, Row | None]:
     """Every size and stack under one condition (server scheduling, burner or not);
-    returns the largest passing row per stack.  A stack that failed two sizes in a row
-    is not tried at larger ones (it would only fail slower)."""
+    returns per stack the largest row up to which every row passed (a pass above a
+    failure is printed, not counted).  A stack that failed two sizes in a row is not
+    tried at larger ones (it would only fail slower)."""
     burner = Burner() if "burner" in extras else None
     cotenant = Burner(SERVER_CPU, args.cotenant_pct) if "cotenant" in extras else None
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -790,6 +834,7 @@ def run_condition(args, client: Client, sched: str, extras: set[str], client_pol
     print(HEADER, flush=True)
     best: dict[str, Row | None] = dict.fromkeys(stacks)
     failures = dict.fromkeys(stacks, 0)
+    held = dict.fromkeys(stacks, True)
     try:
         for n in sizes:
             for stack in stacks:
@@ -807,9 +852,12 @@ def run_condition(args, client: Client, sched: str, extras: set[str], client_pol
                     print(f"# profile of the server (self time; py-spy, {row.profile[0]}):")
                     print("\n".join(profile_top(*row.profile)), flush=True)
                 if row.passed:
-                    best[stack], failures[stack] = row, 0
+                    failures[stack] = 0
+                    if held[stack]:
+                        best[stack] = row
                 else:
                     failures[stack] += 1
+                    held[stack] = False
     finally:
         for spinner in (burner, cotenant):
             if spinner is not None:
@@ -819,7 +867,7 @@ def run_condition(args, client: Client, sched: str, extras: set[str], client_pol
         if row is None:
             print(f"{stack}: no N passed")
         else:
-            print(f"{stack}: largest passing N {row.n} (of {args.sizes}), server CPU "
+            print(f"{stack}: every row passed up to N {row.n} (of {args.sizes}), server CPU "
                   f"{row.cpu_pct / row.n:.3f}% of a core per call, scheduling {row.server.get('policy')}")
     return best
 
@@ -846,7 +894,7 @@ def client_main(args) -> None:
         summary.append((condition, run_condition(args, client, sched, set(extras), client_policy)))
         print(flush=True)
     if len(summary) > 1:
-        print("# largest passing N per condition (stack: N, server CPU per call)")
+        print("# per condition, the largest N up to which every row passed (stack: N, server CPU per call)")
         for condition, best in summary:
             cells = [f"{stack}: {row.n}, {row.cpu_pct / row.n:.3f}%" if row else f"{stack}: none"
                      for stack, row in best.items()]
@@ -868,6 +916,8 @@ def main() -> None:
                     help="scheduler slice the server asks for under SCHED_OTHER, as central voice does "
                          "(EEVDF, Linux 6.12+; 0: the kernel's default)")
     ap.add_argument("--burner", action="store_true", help="keep the other core busy (noisy neighbour)")
+    ap.add_argument("--churn", type=float, default=0.0, metavar="R",
+                    help="calls a second that hang up and are replaced (1,000 calls of 60 s: about 17)")
     ap.add_argument("--cotenant-pct", type=int, default=25,
                     help="duty cycle of the +cotenant process on the server's core (%% of every 10 ms)")
     ap.add_argument("--conditions", metavar="LIST",

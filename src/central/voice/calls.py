@@ -168,6 +168,7 @@ class BaseCall(CallHandler):
         # arrives after on_close (the session marks itself closed first), so no per-frame
         # check of the pipeline's state is needed.
         self.on_audio = self.parts.vad.audio  # type: ignore[method-assign]
+        self.pipeline.on_released = self._release
         self._actions: asyncio.Queue = asyncio.Queue()
         self._action_task: asyncio.Task | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -191,6 +192,15 @@ class BaseCall(CallHandler):
         for action in actions:
             self._side_effect_now(action)
         self.pipeline.close()
+
+    def _release(self) -> None:
+        """The pipeline has closed and its tasks have finished: drop what still points
+        back at this call (its tasks, timers, the VAD shortcut), so reference counting
+        frees the call when the session lets go of it, with no cycle left for a full
+        collection to find (collector.py)."""
+        self._action_task = None
+        self._idle_handle = None
+        self.__dict__.pop("on_audio", None)
 
     # -- actions --------------------------------------------------------------------------
     def _control(self, action) -> None:
@@ -255,6 +265,11 @@ class VisitorCall(BaseCall):
         self.runtime.waiting.pop(self.visit_id, None)
         if self.resident_call is not None:
             self.resident_call.visitor_left()
+
+    def _release(self) -> None:
+        super()._release()
+        self._ring_timer = None
+        self.resident_call = None
 
     async def _execute(self, action) -> None:
         if isinstance(action, CallResident):
@@ -363,6 +378,10 @@ class ResidentCall(BaseCall):
             self.visitor.resident_connected()
             self.visitor.resident_call = self
         super().__init__(session, ctx, runtime, flow)
+
+    def _release(self) -> None:
+        super()._release()
+        self.visitor = None
 
     def visitor_left(self) -> None:
         if not self.session.closed and isinstance(self.flow, ResidentFlow) and not self.flow.done:

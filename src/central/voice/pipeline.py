@@ -179,6 +179,12 @@ class Processor:
 
     def close(self) -> None: ...
 
+    def release(self) -> None:
+        """Drop references once the call is over and its tasks have finished (see
+        :meth:`Pipeline.close`); a subclass adds the callbacks and tasks it holds."""
+        self.next = None
+        self.pipeline = None
+
 
 class Pipeline:
     def __init__(self, processors: list[Processor]) -> None:
@@ -189,6 +195,8 @@ class Pipeline:
             p.pipeline = self
         self.tasks: set[asyncio.Task] = set()
         self.closed = False
+        #: Called once the pipeline is closed and its last task has finished.
+        self.on_released: Callable[[], None] | None = None
 
     def push(self, frame: Frame) -> None:
         if not self.closed:
@@ -204,13 +212,29 @@ class Pipeline:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("pipeline task failed", exc_info=task.exception())
+        if self.closed and not self.tasks:
+            self._release()
 
     def close(self) -> None:
+        """Stop the call's processing: processors closed, tasks cancelled.  When the last
+        task has finished, every processor drops its references (to the next one, the
+        call's callbacks, its tasks), so the call's objects form no cycle and reference
+        counting frees them (AudioSocketSession._finish, collector.py)."""
         self.closed = True
         for p in self.processors:
             p.close()
         for task in list(self.tasks):
             task.cancel()
+        if not self.tasks:
+            self._release()
+
+    def _release(self) -> None:
+        processors, self.processors = self.processors, []
+        for p in processors:
+            p.release()
+        callback, self.on_released = self.on_released, None
+        if callback is not None:
+            callback()
 
 
 # -- processors ---------------------------------------------------------------------------
@@ -273,6 +297,10 @@ class STTProcessor(Processor):
         #: is reported once (the flow apologizes and offers the keypad), the rest ignored.
         self.keypad_only = keypad_only
         self._told = False
+
+    def release(self) -> None:
+        super().release()
+        self._speculative = None
 
     def process(self, frame: Frame) -> None:
         if self.keypad_only and type(frame) in (UserPaused, UserTurn):
@@ -390,6 +418,11 @@ class TTSProcessor(Processor):
         self.queue: deque = deque()
         self._worker: asyncio.Task | None = None
 
+    def release(self) -> None:
+        super().release()
+        self.queue.clear()
+        self._worker = None
+
     def process(self, frame: Frame) -> None:
         t = type(frame)
         if t is SpeakText or t is Control:
@@ -440,6 +473,10 @@ class TTSProcessor(Processor):
             self._out(frame, frames, started, cached)
 
 
+def _ignore(_value) -> None:
+    """What a released output stage calls (nothing reaches it after release)."""
+
+
 class OutputProcessor(Processor):
     """The transport sink: audio to the session's playback queue, actions to the call."""
 
@@ -452,6 +489,11 @@ class OutputProcessor(Processor):
         self.on_turn = on_turn
         self.pending_metrics: TurnMetrics | None = None
         self.interruptions = 0
+
+    def release(self) -> None:
+        super().release()
+        self.on_control = self.on_turn = _ignore
+        self.pending_metrics = None
 
     def process(self, frame: Frame) -> None:
         t = type(frame)

@@ -302,7 +302,8 @@ HandlerFactory = Callable[["AudioSocketSession"], CallHandler]
 class AudioSocketSession(asyncio.Protocol):
     def __init__(self, factory: HandlerFactory, stats: ServerStats, pacer: Pacer, label: str = "",
                  *, handshake_timeout: float = HANDSHAKE_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
-                 open_set: set | None = None, max_connections: int = MAX_CONNECTIONS) -> None:
+                 open_set: set | None = None, max_connections: int = MAX_CONNECTIONS,
+                 call_set: set | None = None) -> None:
         self.factory = factory
         self.stats = stats
         self.pacer = pacer
@@ -310,6 +311,7 @@ class AudioSocketSession(asyncio.Protocol):
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self.open_set = open_set if open_set is not None else set()
+        self.call_set = call_set if call_set is not None else set()  # from _start to _finish
         self.max_connections = max_connections
         self._watchdog: asyncio.TimerHandle | None = None
         self.last_message = time.monotonic()
@@ -451,6 +453,7 @@ class AudioSocketSession(asyncio.Protocol):
         self.rate = rate
         self._silence = frame_bytes(silence(rate), rate)
         try:
+            self.call_set.add(self)
             self.handler = self.factory(self)
             self.pacer.add(self)
             self.handler.on_start(time.monotonic())
@@ -542,15 +545,24 @@ class AudioSocketSession(asyncio.Protocol):
         if self._watchdog is not None:
             self._watchdog.cancel()
         self.open_set.discard(self)
+        self.call_set.discard(self)
         self.pacer.remove(self)
         self.stats.sessions_active -= 1
         self._wake_drain_waiters()
-        if self.handler is not None:
+        handler, self.handler = self.handler, None
+        if handler is not None:
             try:
-                self.handler.on_close(self.close_reason)
+                handler.on_close(self.close_reason)
             except Exception:
                 self.stats.handler_errors += 1
                 log.exception("AudioSocket %s %s: on_close failed", self.label, self.uuid)
+        # The session, its handler, their timers and the playback probe refer to each
+        # other; dropping the session's side of every pair lets reference counting free a
+        # finished call at once.  Otherwise each one waits in the old generation for a
+        # full collection, which then walks it (collector.py): the memory of hundreds of
+        # ended calls, and a longer stall of every call in progress.
+        self._watchdog = self._probe = self.on_frame_sent = None
+        self.playback.clear()
 
 
 class Listener:
@@ -576,22 +588,11 @@ class Listener:
 
     def _protocol(self) -> AudioSocketSession:
         return AudioSocketSession(
-            self._factory, self.stats, self.pacer or pacer_for_loop(), self.label,
+            self.factory, self.stats, self.pacer or pacer_for_loop(), self.label,
             handshake_timeout=self.handshake_timeout, idle_timeout=self.idle_timeout,
-            open_set=self.connections, max_connections=self.max_connections,
+            open_set=self.connections, max_connections=self.max_connections, call_set=self.sessions,
         )
 
-    def _factory(self, session: AudioSocketSession) -> CallHandler:
-        self.sessions.add(session)
-        handler = self.factory(session)
-        original = handler.on_close
-
-        def on_close(reason: str) -> None:
-            self.sessions.discard(session)
-            original(reason)
-
-        handler.on_close = on_close  # type: ignore[method-assign]
-        return handler
 
     async def start(self, host: str, port: int, tries: int = PORT_TRIES) -> int:
         """Bind ``port`` or, when taken, the next free one; return the port in use.
