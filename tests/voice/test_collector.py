@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from central.voice.collector import CollectorSchedule
+from central.voice.collector import NO_FULL_COLLECTIONS, CollectorSchedule
 
 pytestmark = pytest.mark.backend_free
 
@@ -79,3 +79,26 @@ def test_collection_switched_off_by_someone_else_stays_off(collector_state):
     schedule.after_burst()
     assert schedule.collections == [0, 0, 0] and gc.get_count()[0] >= 5_000
     del keep
+
+
+def test_while_calls_are_up_cpythons_own_full_collections_are_off(collector_state):
+    """At 1,200 calls an allocation started CPython's own full collection inside a burst
+    (31 ms, 80,000 objects); while a pacer runs, full collections are the schedule's."""
+    first, second = CollectorSchedule(), CollectorSchedule()
+    first.start()
+    second.start()
+    assert gc.get_threshold() == (10_000, 3, NO_FULL_COLLECTIONS)
+    first.stop()
+    assert gc.get_threshold()[2] == NO_FULL_COLLECTIONS  # one pacer still runs
+    alive: list = []
+    ran = []
+    for _ in range(20):  # the schedule still decides on CPython's own threshold (2)
+        alive += allocate(5_100)
+        ran.append(second.due())
+        second.after_burst()
+    assert 2 in ran
+    second.stop()
+    assert gc.get_threshold() == (10_000, 3, 2)
+    second.stop()  # twice: no harm
+    assert gc.get_threshold() == (10_000, 3, 2)
+    del alive

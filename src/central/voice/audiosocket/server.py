@@ -198,6 +198,7 @@ class Pacer:
         if self._handle is None:
             self._loop = asyncio.get_running_loop()
             self.clock = PhaseClock(time.monotonic(), self.period, self.slots)
+            self.collector.start()
             self._arm()
 
     def remove(self, session: AudioSocketSession) -> None:
@@ -212,6 +213,7 @@ class Pacer:
             self._handle.cancel()
             self._handle = None
             self.due_at = math.inf
+            self.collector.stop()
 
     def _arm(self) -> None:
         """Set the timer for the next phase.  ``time.monotonic()``, not ``loop.time()``:
@@ -262,6 +264,7 @@ class Pacer:
         else:
             self._handle = None
             self.due_at = math.inf
+            self.collector.stop()
 
 
 _pacers: dict[int, Pacer] = {}
