@@ -401,11 +401,12 @@ _CMSG_SPACE = socket.CMSG_SPACE(_TS.size)
 class Call:
     """One simulated Asterisk channel: counts frames and their kernel arrival times."""
 
-    __slots__ = ("sock", "rx_bytes", "frames", "last_ts", "closed", "window_frames", "born")
+    __slots__ = ("sock", "rx_bytes", "frames", "last_ts", "closed", "window_frames", "born", "first_rx")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.born = time.monotonic()
+        self.first_rx = 0.0  # when its first frame was read
         self.rx_bytes = 0
         self.frames = 0
         self.last_ts = 0.0
@@ -424,6 +425,8 @@ class Row:
     closed: int = 0
     coalesced_pct: float = 0.0
     replaced: int = 0
+    start_max_ms: float = 0.0  # --churn: longest connect-to-first-frame of a new call
+    missing_detail: list = field(default_factory=list)
     profile: tuple[Path, int] | None = None
     sched_trace: list[str] = field(default_factory=list)
     client_late_p99_ms: float = 0.0
@@ -668,6 +671,8 @@ class Client:
                     got = c.rx_bytes // WIRE_FRAME - before
                     if not got:
                         continue
+                    if not c.first_rx:
+                        c.first_rx = time.monotonic()
                     reads += 1
                     if got > 1:
                         coalesced += 1
@@ -690,11 +695,18 @@ class Client:
         window_start = window_start or window_end
         row.gap_p99_ms = gaps.percentile(99) * 1000
         row.gap_max_ms = gaps.max * 1000
-        # ±2 frames of window skew; a call born in the window (--churn) is allowed its
-        # first frame's round trip (the server starts a call on its first audio frame).
-        row.missing = sum(1 for c in calls
-                          if c.frames < (window_end - max(window_start, c.born)) / PERIOD - 3
-                          - (2 if c.born > window_start else 0))
+        # ±2 frames of window skew.  A call born in the window (--churn) counts from its
+        # first frame; how long that took after its connect is reported on its own.
+        def since(c: Call) -> float:
+            return max(window_start, c.first_rx or window_end)
+
+        short = [c for c in calls if c.frames < (window_end - since(c)) / PERIOD - 3]
+        row.missing = len(short)
+        row.missing_detail = [  # --verbose: (first frame, s into the window; got; expected)
+            (round(since(c) - window_start, 3), c.frames, round((window_end - since(c)) / PERIOD, 1))
+            for c in short[:5]]
+        starts = [c.first_rx - c.born for c in calls if c.born > window_start and c.first_rx]
+        row.start_max_ms = max(starts, default=0.0) * 1000
         row.closed = sum(c.closed for c in calls)
         row.coalesced_pct = 100 * coalesced / reads if reads else 0.0
         row.client_late_p99_ms = late.percentile(99) * 1000
@@ -711,7 +723,8 @@ def format_row(r: Row) -> str:
     kb = s.get("rss_growth", 0) / 1024 / r.n if s else 0
     verdict = "PASS" if r.passed else "FAIL" + (f" ({r.failure})" if r.failure else "")
     if r.replaced:
-        verdict += f", {r.replaced} calls replaced in the window"
+        verdict += (f", {r.replaced} calls replaced in the window, their first frame at most "
+                    f"{r.start_max_ms:.0f} ms after the connect")
     return (f"{r.stack:<6} {r.n:>5} {s.get('p50_ms', 0):>6.2f} {s.get('p99_ms', 0):>6.2f} "
             f"{s.get('max_ms', 0):>6.2f} {s.get('wake_p99_ms', 0):>6.2f} {r.gap_p99_ms:>6.2f} {r.gap_max_ms:>6.2f} "
             f"{s.get('frames_dropped', 0):>5} {r.missing:>5} {r.cpu_pct:>5.1f}% {s.get('core_busy_pct', 0):>4.0f}% "
@@ -844,6 +857,9 @@ def run_condition(args, client: Client, sched: str, extras: set[str], client_pol
                 print(format_row(row), flush=True)
                 if args.verbose:
                     print("#", json.dumps(row.server), flush=True)
+                    if row.missing_detail:
+                        print("# calls short of frames (born s into the window, frames, expected):",
+                              row.missing_detail, flush=True)
                 if row.sched_trace:
                     print(f"# tasks on CPU {SERVER_CPU} over the window (perf sched latency: task, run time, "
                           "switches, average and longest wait to run once runnable):")
