@@ -3,7 +3,7 @@
     .venv/bin/python bench/audiosocket_load.py [--sizes 100,500,1000] [--seconds 5]
         [--stacks naive,real] [--sched fifo|nice|normal] [--burner] [--conditions LIST]
         [--loop uvloop|asyncio] [--slice-us 300] [--client-wakeup clock|frames] [--profile DIR]
-        [--sched-trace DIR] [--cotenant-pct 25]
+        [--sched-trace DIR] [--cotenant-pct 25] [--churn R] [--verbose]
 
 Reproducing each condition of the capacity table (src/central/voice/README.md):
 
@@ -11,12 +11,16 @@ Reproducing each condition of the capacity table (src/central/voice/README.md):
     quiet, no real-time:        --sched normal     (or --sched nice: nice -15)
     busy neighbour, FIFO:       --sched fifo --burner
     busy neighbour, no RT:      --sched normal --burner
-    the README's quiet table:   --conditions fifo,fifo+burner --sizes 100,500,1000 --seconds 5
-                                --conditions normal,normal+burner --sizes 100,300,500,700,800,900,1000 --seconds 5
+    the README's quiet table:   --conditions fifo,fifo+burner,normal,normal+burner
+                                --sizes 100,500,1000,1200,1400 --seconds 5
                                 (a table per condition, then per condition the largest N
                                 up to which every row passed)
     a co-tenant on the core:    --conditions normal+cotenant,nice+cotenant,fifo+cotenant
                                 --sizes 100,500,1000 --stacks real --seconds 5
+    calls coming and going:     --conditions fifo+burner,normal+burner --sizes 1000
+                                --stacks real --seconds 60 --churn 17 --verbose
+                                (1,000 calls of 60 s on average end 17 a second; --verbose
+                                prints the collector's runs: no full one at steady state)
     uvloop against asyncio:     --sched fifo --sizes 1000 --stacks real --loop asyncio
     who ran on the core:        add --sched-trace DIR to any of the above (perf sched)
 
