@@ -38,6 +38,10 @@ Who runs where (2 cores):
   sending a 20 ms slin8 frame every 20 ms (real pt-BR speech from espeak-ng alternating
   with silence, so the VAD does real work past its energy gate).  It runs SCHED_FIFO
   when allowed: it stands in for a PBX on its own host, not for the code under test.
+  With the server under ``--sched fifo`` too, both cores run real-time tasks that leave
+  ordinary processes little of either: a test suite run beside it failed on a SQLite
+  busy timeout (20 s) on 1 Dec.  Run the bench on its own, or read its rows as those of
+  a loaded machine and expect the other work to crawl.
 * ``--burner`` keeps CPU 1 busy with a spinning process for the whole run (a noisy
   neighbour: shared caches, memory bus, an SMT sibling on a VM).
 * ``+cotenant`` (in ``--conditions``) runs an ordinary nice-0 process on the server's
