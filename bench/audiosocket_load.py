@@ -39,9 +39,10 @@ Who runs where (2 cores):
   with silence, so the VAD does real work past its energy gate).  It runs SCHED_FIFO
   when allowed: it stands in for a PBX on its own host, not for the code under test.
   With the server under ``--sched fifo`` too, both cores run real-time tasks that leave
-  ordinary processes little of either: a test suite run beside it failed on a SQLite
-  busy timeout (20 s) on 1 Dec.  Run the bench on its own, or read its rows as those of
-  a loaded machine and expect the other work to crawl.
+  ordinary processes little of either (the kernel keeps them 5 % of each second,
+  ``sched_rt_runtime_us``): a test suite run beside it on 1 Dec had two threads fail
+  with SQLite's "database is locked" (its busy timeout is 20 s).  Run the bench on its
+  own, or read its rows as those of a loaded machine and expect the other work to crawl.
 * ``--burner`` keeps CPU 1 busy with a spinning process for the whole run (a noisy
   neighbour: shared caches, memory bus, an SMT sibling on a VM).
 * ``+cotenant`` (in ``--conditions``) runs an ordinary nice-0 process on the server's
