@@ -40,8 +40,9 @@ Who runs where (2 cores):
   when allowed: it stands in for a PBX on its own host, not for the code under test.
   With the server under ``--sched fifo`` too, both cores run real-time tasks that leave
   ordinary processes little of either (the kernel keeps them 5 % of each second,
-  ``sched_rt_runtime_us``): a test suite run beside it on 1 Dec had two threads fail
-  with SQLite's "database is locked" (its busy timeout is 20 s).  Run the bench on its
+  ``sched_rt_runtime_us``): in a test suite run beside it on 1 Dec, a test of two
+  workers sharing SQLite failed with "database is locked" (its busy timeout is 20 s),
+  its only failure.  Run the bench on its
   own, or read its rows as those of a loaded machine and expect the other work to crawl.
 * ``--burner`` keeps CPU 1 busy with a spinning process for the whole run (a noisy
   neighbour: shared caches, memory bus, an SMT sibling on a VM).
