@@ -84,8 +84,11 @@ def test_up_with_central_ami_url_dials_a_running_campaign_and_status_shows_the_a
         assert dialed["sent"] > 0, up.log()
         assert "no AMI in context" not in up.log()
 
+        # The heartbeat row is rewritten every 5 s: one written after the AMI login but
+        # before the dialer's first tick took the campaign's lease lists no campaign yet.
         status = _status_until(env, lambda s: _up_row(s).get("info", {}).get("dialers", {})
                                .get("principal", {}).get("ami_connected")
+                               and campaign_id in _up_row(s)["info"]["dialers"]["principal"].get("campaigns", [])
                                and _up_row(s)["info"].get("servers", {}).get("principal", {}).get("connected"))
         info = _up_row(status)["info"]
         assert "dialer" in info["components"] and "simulator" not in info["components"], info
