@@ -706,13 +706,14 @@ class Client:
         row.gap_p99_ms = gaps.percentile(99) * 1000
         row.gap_max_ms = gaps.max * 1000
         # ±2 frames of window skew.  A call born in the window (--churn) counts from its
-        # first frame; how long that took after its connect is reported on its own.
+        # first frame, how long that took after its connect is reported on its own; one
+        # that never got a frame counts from its connect, so it is missing.
         def since(c: Call) -> float:
-            return max(window_start, c.first_rx or window_end)
+            return max(window_start, c.first_rx or c.born)
 
         short = [c for c in calls if c.frames < (window_end - since(c)) / PERIOD - 3]
         row.missing = len(short)
-        row.missing_detail = [  # --verbose: (first frame, s into the window; got; expected)
+        row.missing_detail = [  # --verbose: (counted from, s into the window; got; expected)
             (round(since(c) - window_start, 3), c.frames, round((window_end - since(c)) / PERIOD, 1))
             for c in short[:5]]
         starts = [c.first_rx - c.born for c in calls if c.born > window_start and c.first_rx]
@@ -868,7 +869,7 @@ def run_condition(args, client: Client, sched: str, extras: set[str], client_pol
                 if args.verbose:
                     print("#", json.dumps(row.server), flush=True)
                     if row.missing_detail:
-                        print("# calls short of frames (born s into the window, frames, expected):",
+                        print("# calls short of frames (counted from, s into the window; frames; expected):",
                               row.missing_detail, flush=True)
                 if row.sched_trace:
                     print(f"# tasks on CPU {SERVER_CPU} over the window (perf sched latency: task, run time, "
