@@ -214,9 +214,13 @@ class Pacer:
                 break
         if not self.sessions and self._handle is not None:
             self._handle.cancel()
-            self._handle = None
-            self.due_at = math.inf
-            self.collector.stop()
+            self._idle()
+
+    def _idle(self) -> None:
+        """No session left: no timer, nothing due, collection back to CPython."""
+        self._handle = None
+        self.due_at = math.inf
+        self.collector.stop()
 
     def _arm(self) -> None:
         """Set the timer for the next phase.  ``time.monotonic()``, not ``loop.time()``:
@@ -265,9 +269,7 @@ class Pacer:
         if self.sessions:
             self._arm()
         else:
-            self._handle = None
-            self.due_at = math.inf
-            self.collector.stop()
+            self._idle()
 
 
 _pacers: dict[int, Pacer] = {}
