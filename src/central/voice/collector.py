@@ -57,7 +57,6 @@ class CollectorSchedule:
         self.survivors = 0
         self._fulls_seen = -1
         self.running = False
-        self._threshold2 = gc.get_threshold()[2]
 
     def start(self) -> None:
         """Calls are up: full collections are this schedule's alone."""
@@ -69,7 +68,6 @@ class CollectorSchedule:
             _saved_threshold = gc.get_threshold()
             gc.set_threshold(_saved_threshold[0], _saved_threshold[1], NO_FULL_COLLECTIONS)
         _running += 1
-        self._threshold2 = _saved_threshold[2] if _saved_threshold else 10
 
     def stop(self) -> None:
         """No call left: CPython decides again."""
@@ -92,8 +90,8 @@ class CollectorSchedule:
             return None  # someone turned collection off (a test, a profiler): leave it so
         young, middle, old = gc.get_count()
         t0, t1, t2 = gc.get_threshold()
-        if self.running:
-            t2 = self._threshold2  # CPython's own, raised while calls are up
+        if _saved_threshold is not None:
+            t2 = _saved_threshold[2]  # CPython's own, raised while calls are up
         if not t0 or (young < t0 // 2 and self.clock() - self.last_young < YOUNG_INTERVAL):
             return None
         if middle < t1:
@@ -106,12 +104,16 @@ class CollectorSchedule:
         """CPython's rule for a full collection, on the old generation's size (a list of
         it: about a millisecond at 1,000 calls, made at most once per ``t2`` middle
         collections, between bursts)."""
-        size = len(gc.get_objects(generation=2))
-        fulls = gc.get_stats()[2]["collections"]
+        size, fulls = self._old_generation()
         if fulls != self._fulls_seen:  # one ran that this schedule did not measure
             self._fulls_seen, self.survivors = fulls, size
             return False
         return size - self.survivors > self.survivors // 4
+
+    @staticmethod
+    def _old_generation() -> tuple[int, int]:
+        """(objects in the old generation, full collections run so far)."""
+        return len(gc.get_objects(generation=2)), gc.get_stats()[2]["collections"]
 
     def after_burst(self) -> None:
         generation = self.due()
@@ -121,5 +123,4 @@ class CollectorSchedule:
         self.last_young = self.clock()
         self.collections[generation] += 1
         if generation == 2:
-            self.survivors = len(gc.get_objects(generation=2))
-            self._fulls_seen = gc.get_stats()[2]["collections"]
+            self.survivors, self._fulls_seen = self._old_generation()
