@@ -32,14 +32,20 @@ def floor(tenants):
     return {"server_a": server_a, "paused": paused, "free": free, "foreign": foreign, "now": now}
 
 
-def test_rows_show_the_person_the_state_and_the_day(tenants, floor):
+def test_rows_show_the_person_the_state_and_the_day(tenants, floor, monkeypatch):
     a = tenants["a"]
-    start = floor["now"] - dt.timedelta(minutes=30)
+    # The day is the organization's: read at its noon, so a pause 30 minutes ago is
+    # today's whenever the suite runs (at 00:20 there it was yesterday's: 0 s of pause).
+    from central.core.tenancy import organization_zone
+
+    noon = floor["now"].astimezone(organization_zone(a)).replace(hour=12, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: noon)
+    start = noon - dt.timedelta(minutes=30)
     PauseInterval.objects.create(organization=a, server_id=floor["server_a"].pk, queue="sales",
                                  interface="Local/agent2@agent-phones", reason="intervalo",
                                  started_at=start, ended_at=start + dt.timedelta(minutes=10))
     make_call_record(a, server=floor["server_a"], agent_interface="Local/agent2@agent-phones",
-                     disposition="answered", billsec=95, started_at=floor["now"] - dt.timedelta(minutes=5))
+                     disposition="answered", billsec=95, started_at=noon - dt.timedelta(minutes=5))
     rows = {r["interface"]: r for r in board(a)["rows"]}
     assert set(rows) == {"Local/agent2@agent-phones", "PJSIP/2009"}  # never B's
     ana = rows["Local/agent2@agent-phones"]
